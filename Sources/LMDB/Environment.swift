@@ -1,0 +1,423 @@
+internal import CLMDB
+internal import Synchronization
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// How commits reach the disk.
+public enum SyncMode: String, Sendable, CaseIterable {
+    /// Every committed write transaction is flushed (`fdatasync`) before the commit returns
+    /// (LMDB's default, flags 0). An acknowledged write survives a power cut.
+    case full
+    /// `MDB_NOSYNC`: commits are not flushed. Survives a killed process (the page cache
+    /// keeps the data) but not a system crash. For disposable test instances only.
+    case none
+}
+
+/// One LMDB environment: a directory holding `data.mdb` and `lock.mdb`, shared by every
+/// process of the host that opens the same directory.
+///
+/// - Note: LMDB allows one `MDB_env` per file per process (lmdb.h l.101-105: closing a second
+///   handle drops the first one's locks and reader slots). ``open(path:options:)`` therefore
+///   returns the already open environment when the same directory (compared by device and
+///   inode, so symlinks and relative paths are seen through) is opened again in this process.
+/// - Note: The environment is opened with `MDB_NOTLS`, so read transactions are not tied to
+///   OS threads (lmdb.h l.576-584). Write transactions still begin and commit on one thread,
+///   which ``write(_:)`` guarantees by being synchronous.
+/// - Warning: Do not use an environment after `fork()`; open it in the child instead (L8).
+@safe public final class Environment: @unchecked Sendable {
+    /// Settings that must be the same in every process sharing the file.
+    public struct Options: Sendable, Equatable {
+        /// The map size in bytes: the hard limit of the data file. The file is sparse, so a
+        /// large map costs no memory or disk. Default 64 GiB (DESIGN.md §3).
+        public var mapSize: Int
+        /// Reader-table slots shared by all processes. The first process to create the lock
+        /// file decides the size, so every process should use the same value. Default 1,024.
+        public var maxReaders: UInt32
+        /// Named databases the environment may hold. Default 32.
+        public var maxDatabases: UInt32
+        /// Durability of commits. Default ``SyncMode/full``.
+        public var sync: SyncMode
+        /// File mode for `data.mdb`/`lock.mdb` (and the directory, with execute bits). Default 0o600.
+        public var fileMode: UInt32
+
+        /// Creates options; every parameter has the documented default.
+        public init(
+            mapSize: Int = 64 << 30, maxReaders: UInt32 = 1024, maxDatabases: UInt32 = 32,
+            sync: SyncMode = .full, fileMode: UInt32 = 0o600
+        ) {
+            self.mapSize = mapSize
+            self.maxReaders = maxReaders
+            self.maxDatabases = maxDatabases
+            self.sync = sync
+            self.fileMode = fileMode
+        }
+    }
+
+    /// What `mdb_env_info`/`mdb_env_stat` report about the environment.
+    public struct Info: Sendable, Equatable {
+        /// The map size this process uses, in bytes.
+        public var mapSize: Int
+        /// Bytes of the map in use: (last page number + 1) × page size.
+        public var usedBytes: Int
+        /// The database page size in bytes.
+        public var pageSize: Int
+        /// The ID of the last committed transaction (grows with every commit by any process).
+        public var lastTransactionID: Int
+        /// Size of the reader table.
+        public var maxReaders: Int
+        /// Reader-table slots ever used (a high-water mark, not live readers).
+        public var readerSlotsUsed: Int
+    }
+
+    /// The directory, as given at open.
+    public let path: String
+    /// The options the environment was opened with.
+    public let options: Options
+    /// The largest key LMDB accepts (`mdb_env_get_maxkeysize`, 511 in 0.9.24).
+    public let maxKeySize: Int
+
+    let handle: OpaquePointer
+    private let openPID: pid_t
+    private let identity: FileIdentity
+    /// Reset read transactions kept for reuse (`mdb_txn_reset`/`mdb_txn_renew`), so a read
+    /// does not claim a fresh reader slot each time.
+    private let readPool = Mutex<[PooledTransaction]>([])
+    private static let readPoolCapacity = 64
+    /// Held shared by every transaction of this process and exclusively while adopting a
+    /// map size grown by another process (`mdb_env_set_mapsize` needs no active transaction).
+    private let quiesce: UnsafeMutablePointer<pthread_rwlock_t>
+    private let panicked = Atomic<Bool>(false)
+    private let staleReadersCleared = Atomic<Int>(0)
+    private let mapResizes = Atomic<Int>(0)
+
+    private static let registry = Mutex<[FileIdentity: WeakEnvironment]>([:])
+
+    /// Opens (creating if needed) the environment in the directory `path`, or returns the one
+    /// this process already has open for that directory.
+    ///
+    /// Creates the directory (mode 0700) when missing, opens with `MDB_NOTLS | MDB_NORDAHEAD`
+    /// (plus `MDB_NOSYNC` for ``SyncMode/none``), retries a busy lock file five times with
+    /// backoff (lmdb.h l.133-134), and clears stale reader slots left by killed processes
+    /// (`mdb_reader_check`, L1).
+    ///
+    /// - Parameters:
+    ///   - path: The environment directory.
+    ///   - options: Map size, reader slots, databases and sync mode; ignored when the
+    ///     environment is already open in this process.
+    /// - Throws: ``LMDBError`` — `accessDenied`, `invalid` (not an LMDB file),
+    ///   `versionMismatch`, `busy` after the retries, or an `errno` from creating the directory.
+    public static func open(path: String, options: Options = Options()) throws(LMDBError) -> Environment {
+        try createDirectory(path, mode: 0o700)
+        let identity = try FileIdentity(path: path)
+        return try registry.withLock { (table) throws(LMDBError) -> Environment in
+            if let existing = table[identity]?.environment { return existing }
+            let environment = try Environment(path: path, identity: identity, options: options)
+            table[identity] = WeakEnvironment(environment: environment)
+            return environment
+        }
+    }
+
+    private init(path: String, identity: FileIdentity, options: Options) throws(LMDBError) {
+        var env: OpaquePointer?
+        try LMDBError.check(unsafe mdb_env_create(&env))
+        guard let env = unsafe env else { throw LMDBError(code: ENOMEM) }
+        var flags = UInt32(MDB_NOTLS) | UInt32(MDB_NORDAHEAD)
+        if options.sync == .none { flags |= UInt32(MDB_NOSYNC) }
+        do {
+            try LMDBError.check(unsafe mdb_env_set_mapsize(env, options.mapSize))
+            try LMDBError.check(unsafe mdb_env_set_maxreaders(env, options.maxReaders))
+            try LMDBError.check(unsafe mdb_env_set_maxdbs(env, options.maxDatabases))
+            var attempt = 0
+            while true {
+                let code = unsafe mdb_env_open(env, path, flags, mdb_mode_t(options.fileMode))
+                if code == 0 { break }
+                attempt += 1
+                guard attempt < 5, code == EAGAIN || code == EBUSY else { throw LMDBError(code: code) }
+                usleep(UInt32(50_000 * attempt))
+            }
+            var actual: UInt32 = 0
+            try LMDBError.check(unsafe mdb_env_get_flags(env, &actual))
+            // L10: refuse durability-weakening flags we did not ask for.
+            let weakening = UInt32(MDB_NOMETASYNC) | UInt32(MDB_MAPASYNC) | UInt32(MDB_WRITEMAP)
+            if actual & weakening != 0 { throw LMDBError(code: EINVAL) }
+        } catch let error as LMDBError {
+            unsafe mdb_env_close(env)
+            throw error
+        } catch {
+            unsafe mdb_env_close(env)
+            throw LMDBError(code: EINVAL)
+        }
+        unsafe self.handle = env
+        self.path = path
+        self.options = options
+        self.identity = identity
+        self.openPID = getpid()
+        self.maxKeySize = Int(unsafe mdb_env_get_maxkeysize(env))
+        unsafe self.quiesce = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        unsafe quiesce.initialize(to: pthread_rwlock_t())
+        precondition(unsafe pthread_rwlock_init(quiesce, nil) == 0, "pthread_rwlock_init failed")
+        _ = try checkStaleReaders()
+    }
+
+    deinit {
+        for pooled in readPool.withLock({ pool in pool }) { unsafe mdb_txn_abort(pooled.handle) }
+        unsafe mdb_env_close(handle)
+        unsafe pthread_rwlock_destroy(quiesce)
+        unsafe quiesce.deinitialize(count: 1)
+        unsafe quiesce.deallocate()
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read-only snapshot of the environment.
+    ///
+    /// The transaction comes from a pool of reset transactions and goes back to it afterwards,
+    /// so no reader slot is claimed per call. Keep `body` short: a live reader stops LMDB from
+    /// reusing pages written after its snapshot (lmdb.h l.106-114).
+    ///
+    /// - Throws: what `body` throws, or ``LMDBError`` (`readersFull`, `panic`, …).
+    @available(*, noasync)
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        debugCheckPID()
+        unsafe pthread_rwlock_rdlock(quiesce)
+        defer { unsafe pthread_rwlock_unlock(quiesce) }
+        let txn = unsafe try beginRead()
+        defer {
+            unsafe mdb_txn_reset(txn)
+            let kept = readPool.withLock { pool -> Bool in
+                guard pool.count < Self.readPoolCapacity else { return false }
+                pool.append(unsafe PooledTransaction(handle: txn))
+                return true
+            }
+            if !kept { unsafe mdb_txn_abort(txn) }
+        }
+        return unsafe try body(ReadTransaction(handle: txn))
+    }
+
+    /// Runs `body` in a write transaction and commits it when `body` returns.
+    ///
+    /// When `body` throws, the transaction is aborted and the error rethrown: nothing it wrote
+    /// is kept. A failed commit (`mapFull`, `ioError`, `noSpace`, `panic`) is thrown and the
+    /// write must not be acknowledged. LMDB allows one write transaction at a time across all
+    /// processes; this call waits for the lock.
+    ///
+    /// - Warning: Do no I/O and no waiting inside `body`: every other writer of the host waits.
+    /// - Throws: what `body` throws, or ``LMDBError``.
+    @available(*, noasync)
+    public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        debugCheckPID()
+        if panicked.load(ordering: .relaxed) { throw LMDBError.panic }
+        unsafe pthread_rwlock_rdlock(quiesce)
+        defer { unsafe pthread_rwlock_unlock(quiesce) }
+        let transaction = unsafe WriteTransaction(handle: try beginWrite())
+        let result = try body(transaction)
+        do {
+            try transaction.commit()
+        } catch {
+            if error.code == LMDBError.panic.code || error.code == EIO { panicked.store(true, ordering: .relaxed) }
+            throw error
+        }
+        return result
+    }
+
+    private func beginRead() throws(LMDBError) -> OpaquePointer {
+        if let pooled = unsafe readPool.withLock({ pool in pool.popLast() })?.handle {
+            let code = unsafe mdb_txn_renew(pooled)
+            if code == 0 { return unsafe pooled }
+            unsafe mdb_txn_abort(pooled)
+            if code != MDB_MAP_RESIZED { try noteFatal(code); throw LMDBError(code: code) }
+            try adoptGrownMap()
+        }
+        return unsafe try begin(flags: UInt32(MDB_RDONLY))
+    }
+
+    private func beginWrite() throws(LMDBError) -> OpaquePointer {
+        unsafe try begin(flags: 0)
+    }
+
+    /// `mdb_txn_begin` with the recovery rules of DESIGN.md §3: a grown map is adopted and the
+    /// begin retried; a full reader table is cleared of dead processes and retried once.
+    private func begin(flags: UInt32) throws(LMDBError) -> OpaquePointer {
+        var retriedReaders = false
+        var resizes = 0
+        while true {
+            var txn: OpaquePointer?
+            let code = unsafe mdb_txn_begin(handle, nil, flags, &txn)
+            if code == 0, let txn = unsafe txn { return unsafe txn }
+            switch code {
+            case MDB_MAP_RESIZED where resizes < 3:
+                resizes += 1
+                try adoptGrownMap()
+            case MDB_READERS_FULL where !retriedReaders:
+                retriedReaders = true
+                _ = try checkStaleReaders()
+            default:
+                try noteFatal(code)
+                throw LMDBError(code: code)
+            }
+        }
+    }
+
+    private func noteFatal(_ code: Int32) throws(LMDBError) {
+        if code == MDB_PANIC { panicked.store(true, ordering: .relaxed) }
+    }
+
+    /// Another process wrote beyond our mapping: wait until no transaction of this process is
+    /// live, then `mdb_env_set_mapsize(env, 0)` adopts the size recorded in the file (L7).
+    /// Called with the quiesce lock held shared, which is released around the exclusive section.
+    private func adoptGrownMap() throws(LMDBError) {
+        unsafe pthread_rwlock_unlock(quiesce)
+        unsafe pthread_rwlock_wrlock(quiesce)
+        // Reset pooled readers hold no snapshot; mdb_env_set_mapsize only refuses a live write txn.
+        let code = unsafe mdb_env_set_mapsize(handle, 0)
+        unsafe pthread_rwlock_unlock(quiesce)
+        unsafe pthread_rwlock_rdlock(quiesce)
+        try LMDBError.check(code)
+        mapResizes.add(1, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    private func debugCheckPID() {
+        // L8: an environment must not be used after fork(); the child inherits our slots.
+        assert(getpid() == openPID, "LMDB environment used in a forked child")
+    }
+
+    // MARK: Databases
+
+    /// Opens (creating it if needed) the named database `name`.
+    ///
+    /// Open every database once at startup, before other threads use the environment, and keep
+    /// the handle for the life of the process (L17); handles are never closed.
+    ///
+    /// - Throws: ``LMDBError`` (`databasesFull`, `mapFull`, …).
+    @available(*, noasync)
+    public func openDatabase(named name: String) throws -> Database {
+        try write { txn in
+            var dbi: MDB_dbi = 0
+            try LMDBError.check(unsafe mdb_dbi_open(txn.handle, name, UInt32(MDB_CREATE), &dbi))
+            return Database(handle: dbi, name: name)
+        }
+    }
+
+    // MARK: Maintenance and inspection
+
+    /// Clears reader slots left by processes that died (`mdb_reader_check`).
+    ///
+    /// Call at open (done by ``open(path:options:)``) and periodically (every 10 s in a
+    /// server): a dead reader's snapshot otherwise stops page reuse and the file grows (L1).
+    /// - Returns: how many stale slots were cleared.
+    @discardableResult
+    public func checkStaleReaders() throws(LMDBError) -> Int {
+        var dead: Int32 = 0
+        try LMDBError.check(unsafe mdb_reader_check(handle, &dead))
+        if dead > 0 { staleReadersCleared.add(Int(dead), ordering: .relaxed) }
+        return Int(dead)
+    }
+
+    /// Stale reader slots this process has cleared since it opened the environment.
+    public var staleReadersClearedTotal: Int { staleReadersCleared.load(ordering: .relaxed) }
+
+    /// How often this process adopted a map grown by another process (`MDB_MAP_RESIZED`).
+    public var mapResizeCount: Int { mapResizes.load(ordering: .relaxed) }
+
+    /// True once a commit failed with `MDB_PANIC` or `EIO`: the process must stop writing and
+    /// exit non-zero so that its supervisor restarts it (L9, L11).
+    public var isPanicked: Bool { panicked.load(ordering: .relaxed) }
+
+    /// Map size, use, last transaction ID and reader slots (`mdb_env_info` + `mdb_env_stat`).
+    public func info() throws(LMDBError) -> Info {
+        var envInfo = unsafe MDB_envinfo()
+        var stat = MDB_stat()
+        try LMDBError.check(unsafe mdb_env_info(handle, &envInfo))
+        try LMDBError.check(unsafe mdb_env_stat(handle, &stat))
+        return unsafe Info(
+            mapSize: envInfo.me_mapsize,
+            usedBytes: (envInfo.me_last_pgno + 1) * Int(stat.ms_psize),
+            pageSize: Int(stat.ms_psize),
+            lastTransactionID: envInfo.me_last_txnid,
+            maxReaders: Int(envInfo.me_maxreaders),
+            readerSlotsUsed: Int(envInfo.me_numreaders))
+    }
+
+    /// The ID of the newest committed transaction of any process: a cheap change detector.
+    public func lastTransactionID() throws(LMDBError) -> Int {
+        var envInfo = unsafe MDB_envinfo()
+        try LMDBError.check(unsafe mdb_env_info(handle, &envInfo))
+        return unsafe envInfo.me_last_txnid
+    }
+
+    /// The live entries of the reader table, one per slot in use: `(pid, transaction ID)`.
+    /// A transaction ID of `nil` is a reset (idle) slot.
+    public func readers() throws(LMDBError) -> [(pid: Int32, transactionID: Int?)] {
+        let lines = ReaderLines()
+        let code = unsafe withExtendedLifetime(lines) {
+            unsafe mdb_reader_list(handle, { message, context in
+                guard let message = unsafe message, let context = unsafe context else { return 0 }
+                let box = unsafe Unmanaged<ReaderLines>.fromOpaque(context).takeUnretainedValue()
+                box.lines.append(unsafe String(cString: message))
+                return 0
+            }, unsafe Unmanaged.passUnretained(lines).toOpaque())
+        }
+        if code < 0 { throw LMDBError(code: code) }
+        return lines.lines.compactMap(Self.parseReaderLine)
+    }
+
+    private final class ReaderLines { var lines: [String] = [] }
+
+    static func parseReaderLine(_ line: String) -> (pid: Int32, transactionID: Int?)? {
+        // mdb_reader_list prints "    pid     thread     txnid" then one "%10d %zx %s" line a slot.
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count == 3, let pid = Int32(fields[0]) else { return nil }
+        return (pid, fields[2] == "-" ? nil : Int(fields[2]))
+    }
+
+    /// Flushes the data file to disk (`mdb_env_sync(force: 1)`); useful with ``SyncMode/none``.
+    public func flush() throws(LMDBError) {
+        try LMDBError.check(unsafe mdb_env_sync(handle, 1))
+    }
+
+    /// Writes a consistent copy of the environment into the empty directory `destination`
+    /// while other processes keep reading and writing (`mdb_env_copy2`).
+    ///
+    /// - Parameter compact: omit free pages and renumber (`MDB_CP_COMPACT`), giving a smaller copy.
+    /// - Note: The copy holds a read transaction for its whole duration (L3).
+    /// - Throws: ``LMDBError`` (`accessDenied`, `noSpace`, an `errno` when the directory is missing).
+    public func copy(to destination: String, compact: Bool = true) throws(LMDBError) {
+        try LMDBError.check(unsafe mdb_env_copy2(handle, destination, compact ? UInt32(MDB_CP_COMPACT) : 0))
+    }
+
+    private static func createDirectory(_ path: String, mode: mode_t) throws(LMDBError) {
+        if unsafe mkdir(path, mode) != 0 && errno != EEXIST { throw LMDBError(code: errno) }
+    }
+}
+
+/// Device and inode of a directory: the identity of an environment within a host.
+struct FileIdentity: Hashable {
+    let device: UInt64
+    let inode: UInt64
+
+    init(path: String) throws(LMDBError) {
+        var info = stat()
+        if unsafe stat(path, &info) != 0 { throw LMDBError(code: errno) }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+}
+
+/// A reset read transaction waiting in the pool; only ever used by one thread at a time.
+@safe private struct PooledTransaction: @unchecked Sendable {
+    let handle: OpaquePointer
+}
+
+private struct WeakEnvironment {
+    weak var environment: Environment?
+}
+
+/// A named database inside an ``Environment`` (an `MDB_dbi`). Valid for the life of the
+/// environment; obtained once at startup from ``Environment/openDatabase(named:)``.
+public struct Database: Sendable, Hashable {
+    let handle: UInt32
+    /// The database's name.
+    public let name: String
+}

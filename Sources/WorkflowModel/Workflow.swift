@@ -1,0 +1,334 @@
+/// A workflow: the steps that processing one upload (or one re-analysis, clone, sync) takes,
+/// identified by its token, with its metadata.
+///
+/// All operations are pure and synchronous: they validate first and throw
+/// ``WorkflowError`` without changing anything, or apply the whole change (including
+/// cascades and readiness bumps). Time comes in as `now`, so callers and tests control it.
+public struct Workflow: Sendable, Equatable {
+    /// The workflow's identifier.
+    public let token: Token
+    /// When the workflow was created.
+    public var createdAt: Timestamp
+    /// The template it was created from, if any.
+    public var template: Template?
+    /// The name of the API key that created it, if known.
+    public var createdBy: String?
+    /// Free-form labels.
+    public var labels: Labels
+    /// Grows by one with every change; lets watchers ask "changed since version N?".
+    public var version: UInt64
+    /// How many of ``steps`` (the first ones) came from the create request: the definition
+    /// that makes a repeated create idempotent.
+    public var definitionStepCount: Int
+    /// The steps in the order they were added.
+    public private(set) var steps: [Step]
+
+    /// Assembles a workflow from stored parts; no validation. Use ``make(token:definition:labels:createdBy:now:)``
+    /// for new workflows.
+    public init(
+        token: Token, createdAt: Timestamp, template: Template?, createdBy: String?, labels: Labels,
+        version: UInt64, definitionStepCount: Int, steps: [Step]
+    ) {
+        self.token = token
+        self.createdAt = createdAt
+        self.template = template
+        self.createdBy = createdBy
+        self.labels = labels
+        self.version = version
+        self.definitionStepCount = definitionStepCount
+        self.steps = steps
+    }
+
+    /// Creates a workflow from a definition, validating it completely first.
+    ///
+    /// - Throws: ``WorkflowError`` — `emptyDefinition`, `duplicateStep`, `unknownParent`,
+    ///   `cycle`, `invalidInitialStatus`, `tooManySteps`, `creatorTooLong`.
+    public static func make(
+        token: Token, definition: WorkflowDefinition, labels: Labels = Labels(), createdBy: String? = nil,
+        now: Timestamp
+    ) throws(WorkflowError) -> Workflow {
+        let specs = definition.expandedSteps
+        guard !specs.isEmpty else { throw .emptyDefinition }
+        if let createdBy, createdBy.utf8.count > Limits.maxCreatorBytes {
+            throw .creatorTooLong(bytes: createdBy.utf8.count)
+        }
+        var workflow = Workflow(
+            token: token, createdAt: now, template: definition.template, createdBy: createdBy, labels: labels,
+            version: 1, definitionStepCount: 0, steps: [])
+        try workflow.addSteps(specs, now: now)
+        workflow.definitionStepCount = workflow.steps.count
+        return workflow
+    }
+
+    // MARK: Derived state
+
+    /// The steps of the create request, as specifications.
+    public var definition: [StepSpec] {
+        steps.prefix(definitionStepCount).map { StepSpec($0.name, parent: $0.parent, status: $0.createdAs) }
+    }
+
+    /// True when a create request with `definition` and `labels` asks for this same workflow,
+    /// so that repeating it is an idempotent success rather than a conflict.
+    public func hasDefinition(_ other: WorkflowDefinition, labels labelsAsked: Labels) -> Bool {
+        template == other.template && Set(definition) == Set(other.expandedSteps)
+            && definition.count == other.expandedSteps.count && labels == labelsAsked
+    }
+
+    /// The index in ``steps`` of the step named `name`.
+    public func index(of name: StepName) -> Int? { steps.firstIndex { $0.name == name } }
+
+    /// The step named `name`.
+    public func step(_ name: StepName) -> Step? { index(of: name).map { steps[$0] } }
+
+    /// True while some step is `PENDING` or `TIMED_OUT`: what Dependency-Track's poll answers.
+    public var isProcessing: Bool { steps.contains { !$0.status.isTerminal } }
+
+    /// The newest `updatedAt` of any step (retention counts from it).
+    public var lastUpdatedAt: Timestamp { steps.map(\.updatedAt).max() ?? createdAt }
+
+    /// True when the step at `index` is `PENDING` and has no parent or a `COMPLETED` /
+    /// `NOT_APPLICABLE` parent: the orchestrator may start it.
+    public func isReady(_ index: Int) -> Bool {
+        let step = steps[index]
+        guard step.status == .pending else { return false }
+        guard let parent = step.parent else { return true }
+        guard let parentIndex = self.index(of: parent) else { return false }
+        return steps[parentIndex].status.releasesChildren
+    }
+
+    /// Names of the steps that are ready, in insertion order.
+    public var readySteps: [StepName] { steps.indices.filter(isReady).map { steps[$0].name } }
+
+    /// Indices of the direct children of the step at `index`, in insertion order.
+    public func children(of index: Int) -> [Int] {
+        let name = steps[index].name
+        return steps.indices.filter { steps[$0].parent == name }
+    }
+
+    /// Indices of every descendant of the step at `index` (not the step itself), parents first.
+    public func descendants(of index: Int) -> [Int] {
+        var result: [Int] = []
+        var stack = children(of: index).reversed() as [Int]
+        while let next = stack.popLast() {
+            result.append(next)
+            stack.append(contentsOf: children(of: next).reversed())
+        }
+        return result
+    }
+
+    /// The steps in tree order: each root in insertion order followed depth-first by its
+    /// subtree, children in insertion order. This is the order of the status endpoint.
+    public var stepsInTreeOrder: [Step] {
+        var ordered: [Step] = []
+        ordered.reserveCapacity(steps.count)
+        for root in steps.indices where steps[root].parent == nil {
+            ordered.append(steps[root])
+            ordered.append(contentsOf: descendants(of: root).map { steps[$0] })
+        }
+        return ordered
+    }
+
+    // MARK: Changes
+
+    /// Adds steps to the workflow (also while it runs).
+    ///
+    /// Parents may be other new steps (in any order) or existing steps. New steps get
+    /// `updatedAt = now`.
+    /// - Throws: ``WorkflowError`` — `duplicateStep`, `unknownParent`, `cycle`,
+    ///   `invalidInitialStatus`, `tooManySteps`, `parentFinished`.
+    public mutating func addSteps(_ specs: [StepSpec], now: Timestamp) throws(WorkflowError) {
+        guard !specs.isEmpty else { throw .emptyDefinition }
+        guard steps.count + specs.count <= Limits.maxSteps else { throw .tooManySteps(count: steps.count + specs.count) }
+        var newNames: [StepName: StepSpec] = [:]
+        for spec in specs {
+            guard spec.status == .pending || spec.status == .notApplicable else {
+                throw .invalidInitialStatus(step: spec.name, status: spec.status)
+            }
+            guard index(of: spec.name) == nil, newNames.updateValue(spec, forKey: spec.name) == nil else {
+                throw .duplicateStep(spec.name)
+            }
+        }
+        for spec in specs {
+            guard let parent = spec.parent else { continue }
+            if let parentIndex = index(of: parent) {
+                let parentStatus = steps[parentIndex].status
+                if parentStatus.cascadesCancellation && spec.status == .pending {
+                    throw .parentFinished(step: spec.name, parent: parent, status: parentStatus)
+                }
+            } else if newNames[parent] == nil {
+                throw .unknownParent(step: spec.name, parent: parent)
+            }
+        }
+        // Cycles can only run through new steps: follow each new step's parents among them.
+        for spec in specs {
+            var seen: Set<StepName> = [spec.name]
+            var current = spec.parent
+            while let name = current, let parentSpec = newNames[name] {
+                guard seen.insert(name).inserted else { throw .cycle(spec.name) }
+                current = parentSpec.parent
+            }
+        }
+        for spec in specs {
+            steps.append(Step(name: spec.name, parent: spec.parent, status: spec.status, updatedAt: now))
+        }
+    }
+
+    /// Applies a client's or worker's command to the step named `name`.
+    ///
+    /// - Returns: false when the command is an idempotent repeat and nothing changed.
+    /// - Throws: ``WorkflowError`` — `unknownStep`, `invalidTransition`, `failureReasonRequired`,
+    ///   `failureReasonNotAllowed`, `failureReasonTooLong`, `stepFinished`, `invalidProgress`.
+    @discardableResult
+    public mutating func apply(_ command: StepCommand, to name: StepName, now: Timestamp) throws(WorkflowError) -> Bool {
+        guard let index = index(of: name) else { throw .unknownStep(name) }
+        switch command {
+        case .setStatus(let status, let reason):
+            return try setStatus(status, failureReason: reason, at: index, now: now)
+        case .start:
+            let step = steps[index]
+            guard !step.status.isTerminal else { throw .stepFinished(step: name, status: step.status) }
+            steps[index].startedAt = step.startedAt ?? now
+            steps[index].updatedAt = now
+            return true
+        case .progress(let update):
+            return try recordProgress(update, at: index, now: now)
+        }
+    }
+
+    private mutating func setStatus(
+        _ status: StepStatus, failureReason: String?, at index: Int, now: Timestamp
+    ) throws(WorkflowError) -> Bool {
+        let name = steps[index].name
+        if status == .failed {
+            guard let failureReason, !failureReason.isEmpty else { throw .failureReasonRequired(step: name) }
+            guard failureReason.utf8.count <= Limits.maxFailureReasonBytes else {
+                throw .failureReasonTooLong(bytes: failureReason.utf8.count)
+            }
+        } else if failureReason != nil {
+            throw .failureReasonNotAllowed(step: name, status: status)
+        }
+        switch steps[index].status.update(to: status) {
+        case nil:
+            throw .invalidTransition(step: name, from: steps[index].status, to: status)
+        case .repeats:
+            return false
+        case .changes:
+            finish(index, as: status, reason: failureReason, now: now)
+            return true
+        }
+    }
+
+    /// Moves a non-terminal step to a terminal status and applies the consequences: the
+    /// cancellation cascade for `FAILED`/`CANCELLED`, the readiness bump for children of a
+    /// `COMPLETED`/`NOT_APPLICABLE` step.
+    private mutating func finish(_ index: Int, as status: StepStatus, reason: String?, now: Timestamp) {
+        steps[index].status = status
+        steps[index].updatedAt = now
+        steps[index].failureReason = status == .failed ? reason : nil
+        if status.cascadesCancellation {
+            for descendant in descendants(of: index) where !steps[descendant].status.isTerminal {
+                steps[descendant].status = .cancelled
+                steps[descendant].updatedAt = now
+                steps[descendant].failureReason = nil
+            }
+        } else if status.releasesChildren {
+            for child in children(of: index) where steps[child].status == .pending {
+                steps[child].updatedAt = now
+            }
+        }
+    }
+
+    private mutating func recordProgress(_ update: ProgressUpdate, at index: Int, now: Timestamp) throws(WorkflowError) -> Bool {
+        let step = steps[index]
+        if let expected = update.expected, expected < 0 { throw .invalidProgress("expected must not be negative") }
+        guard update.addCompleted >= 0, update.addFailed >= 0 else {
+            throw .invalidProgress("completed and failed may only grow")
+        }
+        if let threshold = update.failureThreshold, !(threshold.isFinite && (0...1).contains(threshold)) {
+            throw .invalidProgress("failureThreshold must be between 0 and 1")
+        }
+        guard update.expected != nil || update.failureThreshold != nil || update.addCompleted > 0 || update.addFailed > 0
+        else { throw .invalidProgress("nothing to change") }
+        guard !step.status.isTerminal else { throw .stepFinished(step: step.name, status: step.status) }
+        var progress = step.progress ?? Progress()
+        let (completed, overflowC) = progress.completed.addingReportingOverflow(update.addCompleted)
+        let (failed, overflowF) = progress.failed.addingReportingOverflow(update.addFailed)
+        let (received, overflowR) = completed.addingReportingOverflow(failed)
+        guard !overflowC, !overflowF, !overflowR else { throw .invalidProgress("counter overflow") }
+        progress.completed = completed
+        progress.failed = failed
+        if let expected = update.expected { progress.expected = expected }
+        if let threshold = update.failureThreshold { progress.failureThreshold = threshold }
+        steps[index].progress = progress
+        steps[index].updatedAt = now
+        if let expected = progress.expected, received >= expected {
+            if received > 0 && Double(failed) / Double(received) > progress.failureThreshold {
+                let reason = "Failure threshold of \(Self.percent(progress.failureThreshold)) exceeded: \(failed)/\(received) failed"
+                finish(index, as: .failed, reason: reason, now: now)
+            } else {
+                finish(index, as: .completed, reason: nil, now: now)
+            }
+        }
+        return true
+    }
+
+    /// `0.05` → `5%`, `0.025` → `2.5%`, `0.3333` → `33.33%` (at most two decimals).
+    static func percent(_ ratio: Double) -> String {
+        let hundredths = Int((ratio * 10_000).rounded())
+        var text = String(hundredths / 100)
+        var fraction = hundredths % 100
+        if fraction != 0 {
+            var digits = fraction < 10 ? "0" + String(fraction) : String(fraction)
+            while digits.hasSuffix("0") {
+                digits.removeLast()
+                fraction /= 10
+            }
+            text += "." + digits
+        }
+        return text + "%"
+    }
+
+    /// Restarts a finished workflow from the step named `name`: it and its subtree go back to
+    /// `PENDING` with `startedAt`, `failureReason` and progress cleared (Hyades does this for
+    /// `PROJECT_CLONE`).
+    /// - Throws: ``WorkflowError`` — `unknownStep`, `restartWhileProcessing` when any step of
+    ///   the workflow is still `PENDING` or `TIMED_OUT`.
+    public mutating func restart(from name: StepName, now: Timestamp) throws(WorkflowError) {
+        guard let index = index(of: name) else { throw .unknownStep(name) }
+        if let running = steps.first(where: { !$0.status.isTerminal }) {
+            throw .restartWhileProcessing(step: running.name)
+        }
+        for member in [index] + descendants(of: index) {
+            steps[member].status = .pending
+            steps[member].startedAt = nil
+            steps[member].failureReason = nil
+            steps[member].progress = nil
+            steps[member].updatedAt = now
+        }
+    }
+
+    // MARK: Maintenance (DESIGN.md §1, "Maintenance")
+
+    /// A ready `PENDING` step whose deadline passed becomes `TIMED_OUT` (`updatedAt = now`).
+    /// - Returns: false (nothing changes) unless the step is ready and pending.
+    @discardableResult
+    public mutating func timeOut(_ name: StepName, now: Timestamp) -> Bool {
+        guard let index = index(of: name), isReady(index) else { return false }
+        steps[index].status = .timedOut
+        steps[index].updatedAt = now
+        return true
+    }
+
+    /// A `TIMED_OUT` step whose deadline passed again becomes `FAILED` "Timed out", and its
+    /// non-terminal descendants `CANCELLED` (cascade).
+    /// - Returns: false (nothing changes) unless the step is `TIMED_OUT`.
+    @discardableResult
+    public mutating func expire(_ name: StepName, now: Timestamp) -> Bool {
+        guard let index = index(of: name), steps[index].status == .timedOut else { return false }
+        finish(index, as: .failed, reason: Self.timedOutReason, now: now)
+        return true
+    }
+
+    /// The failure reason maintenance writes.
+    public static let timedOutReason = "Timed out"
+}

@@ -1,0 +1,137 @@
+public import WorkflowModel
+internal import Foundation
+
+/// How a ``WorkflowStore`` opens its environment and runs maintenance.
+///
+/// Map size and reader slots must be the same in every process that shares the data
+/// directory (DESIGN.md §3).
+public struct StoreOptions: Sendable {
+    /// When commits reach the disk.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Every acknowledged write is on disk (one `fdatasync` a commit). The default.
+        case full
+        /// No flush (`MDB_NOSYNC`): survives a killed process, not a power cut. For
+        /// disposable test instances.
+        case none
+    }
+
+    /// The LMDB map size in bytes: the most the data file can hold. Default 64 GiB (sparse).
+    public var mapSize: Int = 64 << 30
+    /// Reader-table slots shared by all processes. Default 1,024.
+    public var maxReaders: UInt32 = 1024
+    /// Commit durability. Default ``Durability/full``.
+    public var durability: Durability = .full
+    /// A ready `PENDING` or a `TIMED_OUT` step whose `updatedAt` is older than this times out
+    /// (then fails). Milliseconds; default 60 minutes (Hyades).
+    public var stepTimeout: Int64 = 60 * 60 * 1000
+    /// A finished workflow whose newest update is older than this is deleted. Milliseconds;
+    /// default 72 hours (Hyades).
+    public var retention: Int64 = 72 * 60 * 60 * 1000
+    /// Entries a maintenance write transaction handles at most, so that the writer lock is
+    /// held only briefly. Default 500.
+    public var maintenanceBatchSize: Int = 500
+    /// How long a maintenance pass may hold the host-wide maintenance lease. Milliseconds;
+    /// default 60 s.
+    public var maintenanceLease: Int64 = 60_000
+    /// The time source (epoch milliseconds); tests inject a manual clock.
+    public var clock: @Sendable () -> Timestamp = StoreOptions.systemClock
+
+    /// Options with every default.
+    public init() {}
+
+    /// The wall clock in epoch milliseconds.
+    public static let systemClock: @Sendable () -> Timestamp = {
+        Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+}
+
+/// One write a ``WorkflowStore/perform(_:)`` batch carries.
+public enum WriteOperation: Sendable, Equatable {
+    /// Create a workflow (idempotent for the same token and definition).
+    case create(token: Token, definition: WorkflowDefinition, labels: Labels, createdBy: String?)
+    /// Add steps to an existing workflow.
+    case addSteps(token: Token, steps: [StepSpec])
+    /// Change one step's status, start it, or record progress.
+    case update(token: Token, step: StepName, command: StepCommand)
+    /// Restart a finished workflow from a step.
+    case restart(token: Token, step: StepName)
+    /// Delete a workflow and all its index entries.
+    case delete(token: Token)
+}
+
+/// What one write did.
+public enum WriteOutcome: Sendable, Equatable {
+    /// A new workflow was created.
+    case created(Workflow)
+    /// A workflow with this token and the same definition existed: nothing changed.
+    case alreadyExists(Workflow)
+    /// The workflow after the change; `changed` is false for an idempotent repeat.
+    case updated(Workflow, changed: Bool)
+    /// The workflow was deleted.
+    case deleted(Token)
+
+    /// The workflow the outcome carries, if any.
+    public var workflow: Workflow? {
+        switch self {
+        case .created(let workflow), .alreadyExists(let workflow), .updated(let workflow, _): workflow
+        case .deleted: nil
+        }
+    }
+}
+
+/// Which workflows a list returns.
+public struct WorkflowQuery: Sendable, Equatable {
+    /// Processing (some step `PENDING`/`TIMED_OUT`) or done (all steps terminal).
+    public enum State: String, Sendable, CaseIterable {
+        case processing
+        case done
+    }
+
+    /// Only workflows carrying this label (exact key and value).
+    public var label: Labels.Label?
+    /// Only workflows in this state.
+    public var state: State?
+    /// At most this many workflows (1...1,000). Default 100.
+    public var limit: Int
+    /// Continue after a previous page: the ``WorkflowPage/nextCursor`` it returned.
+    public var cursor: UInt64?
+
+    /// Creates a query; without filters it lists every workflow, newest first.
+    public init(label: Labels.Label? = nil, state: State? = nil, limit: Int = 100, cursor: UInt64? = nil) {
+        self.label = label
+        self.state = state
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// One page of a list, newest first.
+public struct WorkflowPage: Sendable, Equatable {
+    /// The workflows of this page.
+    public var workflows: [Workflow]
+    /// Pass as ``WorkflowQuery/cursor`` for the next page; nil when the list is complete.
+    public var nextCursor: UInt64?
+}
+
+/// What one maintenance pass did (DESIGN.md §1, "Maintenance").
+public struct MaintenanceReport: Sendable, Equatable {
+    /// True when another process held the maintenance lease, so this pass did nothing.
+    public var skipped = false
+    /// Ready `PENDING` steps that became `TIMED_OUT`.
+    public var timedOut = 0
+    /// `TIMED_OUT` steps that became `FAILED` "Timed out".
+    public var failed = 0
+    /// Steps cancelled by the cascade of those failures.
+    public var cancelled = 0
+    /// Finished workflows deleted by retention.
+    public var deleted = 0
+    /// Index entries of the `deadlines` table the pass read (expiring ones plus one boundary
+    /// entry per batch): the cost grows with what expires, not with the database.
+    public var deadlineEntriesVisited = 0
+    /// Index entries of the `finished` table the pass read.
+    public var finishedEntriesVisited = 0
+    /// Write transactions the pass committed.
+    public var transactions = 0
+
+    public init() {}
+}

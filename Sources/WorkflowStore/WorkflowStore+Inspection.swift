@@ -1,0 +1,187 @@
+public import WorkflowModel
+internal import LMDB
+
+/// Counts and environment figures for `bomflow stats` and, later, `/metrics`.
+public struct StoreStatistics: Sendable, Equatable {
+    /// Workflows stored.
+    public var workflows = 0
+    /// Workflows with a `PENDING` or `TIMED_OUT` step.
+    public var processing = 0
+    /// Workflows whose steps are all terminal.
+    public var done = 0
+    /// Step rows by status.
+    public var stepsByStatus: [StepStatus: Int] = [:]
+    /// Entries in the `deadlines` index (ready `PENDING` and `TIMED_OUT` steps).
+    public var deadlineEntries = 0
+    /// The map size in bytes (the most the data file can hold).
+    public var mapSize = 0
+    /// Bytes of the map in use.
+    public var usedBytes = 0
+    /// The page size in bytes.
+    public var pageSize = 0
+    /// The last committed transaction ID.
+    public var lastTransactionID = 0
+    /// Reader-table size.
+    public var maxReaders = 0
+    /// Live reader slots: `(pid, transaction ID or nil when idle)`.
+    public var readers: [ReaderSlot] = []
+    /// Stale reader slots this process cleared (at open and since).
+    public var staleReadersCleared = 0
+    /// The stored format version.
+    public var formatVersion = WorkflowStore.formatVersion
+
+    /// One slot of the reader table.
+    public struct ReaderSlot: Sendable, Equatable {
+        /// The process that holds the slot.
+        public var pid: Int32
+        /// The snapshot it reads, or nil for an idle (reset) slot.
+        public var transactionID: Int?
+    }
+}
+
+extension WorkflowStore {
+    /// Counts workflows and steps and reads the environment's figures.
+    ///
+    /// Step counts come from a scan of all step rows, done in read transactions of at most
+    /// 50,000 rows each so that no reader lives long (L3). Meant for the CLI; a server
+    /// should keep counters instead.
+    public func statistics() throws(StoreError) -> StoreStatistics {
+        var stats = StoreStatistics()
+        do {
+            let info = try environment.info()
+            stats.mapSize = info.mapSize
+            stats.usedBytes = info.usedBytes
+            stats.pageSize = info.pageSize
+            stats.lastTransactionID = info.lastTransactionID
+            stats.maxReaders = info.maxReaders
+            stats.readers = try environment.readers().map { StoreStatistics.ReaderSlot(pid: $0.pid, transactionID: $0.transactionID) }
+            stats.staleReadersCleared = environment.staleReadersClearedTotal
+        } catch {
+            throw Self.storeError(error)
+        }
+        try read { txn in
+            stats.workflows = try txn.count(of: databases.workflows)
+            stats.deadlineEntries = try txn.count(of: databases.deadlines)
+            stats.processing = try txn.withCursor(databases.states) { cursor in
+                // states keys: 0 ‖ id for processing, 1 ‖ id for done; count the first group.
+                var count = 0
+                var more = try cursor.first()
+                while more, cursor.withCurrent({ key, _ in key[0] == 0 }) {
+                    count += 1
+                    more = try cursor.next()
+                }
+                return count
+            }
+        }
+        stats.done = stats.workflows - stats.processing
+        var resume: [UInt8]? = nil
+        repeat {
+            resume = try read { txn in
+                try txn.withCursor(databases.steps) { cursor in
+                    var more = if let resume { try cursor.seek(atOrAfter: resume + [0]) } else { try cursor.first() }
+                    var rows = 0
+                    while more {
+                        let status = try cursor.withCurrent { _, value in try RecordCodec.status(value[RecordCodec.stepStatusOffset]) }
+                        stats.stepsByStatus[status, default: 0] += 1
+                        rows += 1
+                        if rows == 50_000 { return cursor.key }
+                        more = try cursor.next()
+                    }
+                    return nil
+                }
+            }
+        } while resume != nil
+        return stats
+    }
+
+    /// Clears reader slots left by dead processes (`mdb_reader_check`); a server calls this
+    /// every 10 s (L1). - Returns: the number of slots cleared.
+    @discardableResult
+    public func clearStaleReaders() throws(StoreError) -> Int {
+        do { return try environment.checkStaleReaders() } catch { throw Self.storeError(error) }
+    }
+
+    /// The ID of the newest commit by any process: it changes exactly when the data may have.
+    public func lastChangeID() throws(StoreError) -> Int {
+        do { return try environment.lastTransactionID() } catch { throw Self.storeError(error) }
+    }
+
+    /// Writes a compacted, consistent copy of the store into the empty directory
+    /// `destination` while other processes keep working (`mdb_env_copy2` with `MDB_CP_COMPACT`).
+    public func backup(to destination: String) throws(StoreError) {
+        do { try environment.copy(to: destination, compact: true) } catch { throw Self.storeError(error) }
+    }
+
+    /// Bytes of the map in use and the map size (for a "storage nearly full" alarm).
+    public func mapUsage() throws(StoreError) -> (used: Int, size: Int) {
+        do {
+            let info = try environment.info()
+            return (info.usedBytes, info.mapSize)
+        } catch { throw Self.storeError(error) }
+    }
+
+    /// Checks every invariant between rows and indexes and returns what is wrong (empty when
+    /// all hold): each token maps to a workflow whose record names that token; each workflow's
+    /// step rows decode and form a tree; each index entry is one the workflow's state calls for,
+    /// and each entry the state calls for exists. Reads everything in one transaction: for
+    /// tests and `bomflow` diagnostics on small stores.
+    public func verifyIntegrity() throws(StoreError) -> [String] {
+        try read { txn in
+            var problems: [String] = []
+            var expected: Set<IndexEntry> = []
+            var ids: [UInt64] = []
+            try txn.withCursor(databases.workflows) { cursor in
+                var more = try cursor.first()
+                while more {
+                    ids.append(loadUInt64(cursor.key, at: 0))
+                    more = try cursor.next()
+                }
+            }
+            var tokens = 0
+            for id in ids {
+                guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
+                if try workflowID(for: workflow.token, in: txn) != id {
+                    problems.append("token \(workflow.token) does not map to workflow \(id)")
+                }
+                if workflow.steps.isEmpty { problems.append("workflow \(workflow.token) has no steps") }
+                let names = Set(workflow.steps.map(\.name))
+                if names.count != workflow.steps.count { problems.append("workflow \(workflow.token) repeats a step") }
+                for step in workflow.steps {
+                    if let parent = step.parent, !names.contains(parent) {
+                        problems.append("\(workflow.token)/\(step.name): parent \(parent) missing")
+                    }
+                    if (step.status == .failed) != (step.failureReason != nil) {
+                        problems.append("\(workflow.token)/\(step.name): failureReason does not match \(step.status)")
+                    }
+                }
+                for index in workflow.steps.indices where workflow.steps[index].status.cascadesCancellation {
+                    for descendant in workflow.descendants(of: index) where !workflow.steps[descendant].status.isTerminal {
+                        problems.append("\(workflow.token)/\(workflow.steps[descendant].name) is active under a \(workflow.steps[index].status) ancestor")
+                    }
+                }
+                expected.formUnion(indexEntries(of: workflow, id: id))
+            }
+            try txn.withCursor(databases.tokens) { cursor in
+                var more = try cursor.first()
+                while more {
+                    tokens += 1
+                    more = try cursor.next()
+                }
+            }
+            if tokens != ids.count { problems.append("\(tokens) tokens but \(ids.count) workflows") }
+            var found: Set<IndexEntry> = []
+            for table in [IndexTable.states, .deadlines, .finished, .labels] {
+                try txn.withCursor(database(table)) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        found.insert(IndexEntry(table: table, key: cursor.key))
+                        more = try cursor.next()
+                    }
+                }
+            }
+            for entry in expected.subtracting(found) { problems.append("missing \(entry.table) entry \(entry.key)") }
+            for entry in found.subtracting(expected) { problems.append("stray \(entry.table) entry \(entry.key)") }
+            return problems
+        }
+    }
+}
