@@ -7,6 +7,12 @@ public struct Labels: Sendable, Equatable, Sequence {
         public let key: String
         /// The value.
         public let value: String
+
+        /// Creates a label (not validated; ``Labels/init(_:)`` validates).
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
     }
 
     /// The labels, sorted by key.

@@ -128,6 +128,19 @@ public struct Workflow: Sendable, Equatable {
         return ordered
     }
 
+    /// The nearest step from `name` upwards (itself included) that is `FAILED` or `CANCELLED`:
+    /// a pending step below it could never run.
+    func cancellingAncestor(from name: StepName) -> (name: StepName, status: StepStatus)? {
+        var current: StepName? = name
+        var hops = 0
+        while let stepName = current, let index = index(of: stepName), hops <= steps.count {
+            if steps[index].status.cascadesCancellation { return (stepName, steps[index].status) }
+            current = steps[index].parent
+            hops += 1
+        }
+        return nil
+    }
+
     // MARK: Changes
 
     /// Adds steps to the workflow (also while it runs).
@@ -150,10 +163,9 @@ public struct Workflow: Sendable, Equatable {
         }
         for spec in specs {
             guard let parent = spec.parent else { continue }
-            if let parentIndex = index(of: parent) {
-                let parentStatus = steps[parentIndex].status
-                if parentStatus.cascadesCancellation && spec.status == .pending {
-                    throw .parentFinished(step: spec.name, parent: parent, status: parentStatus)
+            if index(of: parent) != nil {
+                if spec.status == .pending, let blocker = cancellingAncestor(from: parent) {
+                    throw .parentFinished(step: spec.name, parent: blocker.name, status: blocker.status)
                 }
             } else if newNames[parent] == nil {
                 throw .unknownParent(step: spec.name, parent: parent)
@@ -291,12 +303,17 @@ public struct Workflow: Sendable, Equatable {
     /// Restarts a finished workflow from the step named `name`: it and its subtree go back to
     /// `PENDING` with `startedAt`, `failureReason` and progress cleared (Hyades does this for
     /// `PROJECT_CLONE`).
-    /// - Throws: ``WorkflowError`` — `unknownStep`, `restartWhileProcessing` when any step of
-    ///   the workflow is still `PENDING` or `TIMED_OUT`.
+    /// - Throws: ``WorkflowError`` — `unknownStep`; `restartWhileProcessing` when any step of
+    ///   the workflow is still `PENDING` or `TIMED_OUT`; `parentFinished` when an ancestor of the
+    ///   step is `FAILED` or `CANCELLED` (the restarted steps could never run: restart from that
+    ///   ancestor instead).
     public mutating func restart(from name: StepName, now: Timestamp) throws(WorkflowError) {
         guard let index = index(of: name) else { throw .unknownStep(name) }
         if let running = steps.first(where: { !$0.status.isTerminal }) {
             throw .restartWhileProcessing(step: running.name)
+        }
+        if let parent = steps[index].parent, let blocker = cancellingAncestor(from: parent) {
+            throw .parentFinished(step: name, parent: blocker.name, status: blocker.status)
         }
         for member in [index] + descendants(of: index) {
             steps[member].status = .pending

@@ -27,7 +27,8 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     case cycle(StepName)
     /// A step may be created only as `PENDING` or `NOT_APPLICABLE`.
     case invalidInitialStatus(step: StepName, status: StepStatus)
-    /// A pending step cannot be added under a `FAILED` or `CANCELLED` parent: it could never run.
+    /// A pending step cannot be added (or restarted) under a `FAILED` or `CANCELLED` ancestor:
+    /// it could never run.
     case parentFinished(step: StepName, parent: StepName, status: StepStatus)
     /// A create request names neither a template nor any step.
     case emptyDefinition
@@ -85,7 +86,7 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidInitialStatus(let step, let status):
             "Step \(step) cannot be created as \(status.rawValue): only PENDING or NOT_APPLICABLE"
         case .parentFinished(let step, let parent, let status):
-            "Step \(step) cannot be added under \(parent), which is \(status.rawValue)"
+            "Step \(step) cannot become PENDING under \(parent), which is \(status.rawValue)"
         case .emptyDefinition: "A workflow needs a template or at least one step"
         case .invalidLabel(let reason): "Invalid label: \(reason)"
         case .creatorTooLong(let bytes): "The creator name is \(bytes) bytes; at most \(Limits.maxCreatorBytes)"

@@ -346,3 +346,24 @@ struct LabelsTests {
             labels: labels))
     }
 }
+
+extension RestartTests {
+    /// Found by the property test: restarting below a failed ancestor would leave pending steps
+    /// that can never run.
+    @Test func refusedBelowAFailedAncestor() throws {
+        var workflow = try Workflow.make()
+        try workflow.apply(.setStatus(.notApplicable, failureReason: nil), to: .vulnAnalysis, now: t1)
+        try workflow.apply(.setStatus(.failed, failureReason: "bad BOM"), to: .bomConsumption, now: t1)
+        let before = workflow
+        #expect(throws: WorkflowError.parentFinished(step: .vulnAnalysis, parent: .bomProcessing, status: .cancelled)) {
+            try workflow.restart(from: .vulnAnalysis, now: t2)
+        }
+        // VULN_ANALYSIS itself is NOT_APPLICABLE; the cancelled step is further up.
+        #expect(throws: WorkflowError.parentFinished(step: .make("EXTRA"), parent: .bomProcessing, status: .cancelled)) {
+            try workflow.addSteps([StepSpec(.make("EXTRA"), parent: .vulnAnalysis)], now: t2)
+        }
+        #expect(workflow == before)
+        try workflow.restart(from: .bomConsumption, now: t2)
+        #expect(workflow.steps.allSatisfy { $0.status == .pending })
+    }
+}
