@@ -1,5 +1,6 @@
 public import WorkflowModel
 internal import LMDB
+internal import Foundation
 
 /// Counts and environment figures for `bomflow stats` and, later, `/metrics`.
 public struct StoreStatistics: Sendable, Equatable {
@@ -183,5 +184,32 @@ extension WorkflowStore {
             for entry in found.subtracting(expected) { problems.append("stray \(entry.table) entry \(entry.key)") }
             return problems
         }
+    }
+}
+
+// MARK: Test hooks (package access: the store driver and tests only)
+
+extension WorkflowStore {
+    /// How often this process adopted a map grown by another process (`MDB_MAP_RESIZED`).
+    package var mapResizeCount: Int { environment.mapResizeCount }
+
+    /// Begins a read transaction, calls `onStart`, and never ends it: a process killed here
+    /// leaves a stale reader slot (RELIABILITY.md T3).
+    package func holdReadTransactionForever(onStart: () -> Void) -> Never {
+        _ = try? environment.read { _ in
+            onStart()
+            while true { sleep(3600) }
+        }
+        fatalError("unreachable")
+    }
+
+    /// Begins a write transaction, calls `onStart`, and never commits: a process killed here
+    /// dies holding LMDB's write lock (RELIABILITY.md T4).
+    package func holdWriteTransactionForever(onStart: () -> Void) -> Never {
+        _ = try? environment.write { _ in
+            onStart()
+            while true { sleep(3600) }
+        }
+        fatalError("unreachable")
     }
 }
