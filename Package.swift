@@ -32,10 +32,11 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
         .target(name: "WorkflowModel", swiftSettings: strictSettings),
         .target(name: "WorkflowStore", dependencies: ["LMDB", "WorkflowModel"], swiftSettings: strictSettings),
+        .target(name: "WorkflowAPI", dependencies: ["WorkflowModel", "WorkflowStore"], swiftSettings: strictSettings),
         .executableTarget(
             name: "bomflow",
             dependencies: [
-                "WorkflowStore", "WorkflowModel",
+                "WorkflowStore", "WorkflowModel", "WorkflowAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -47,13 +48,26 @@ let package = Package(
             dependencies: ["WorkflowStore", "WorkflowModel", "LMDB"],
             swiftSettings: strictSettings
         ),
-        .target(name: "TestSupport", dependencies: ["WorkflowModel"], path: "Tests/TestSupport", swiftSettings: strictSettings),
+        .target(
+            name: "TestSupport", dependencies: ["WorkflowModel"], path: "Tests/TestSupport",
+            swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "WorkflowModelTests",
             dependencies: [
                 "WorkflowModel", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WorkflowAPITests", dependencies: ["WorkflowAPI", "WorkflowModel", "TestSupport"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "bomflowTests",
+            dependencies: [
+                "bomflow", "TestSupport", "WorkflowModel", "WorkflowStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),

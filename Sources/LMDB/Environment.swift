@@ -1,7 +1,8 @@
 internal import CLMDB
 internal import Synchronization
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// How commits reach the disk.
@@ -198,7 +199,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// Runs `body` in a write transaction and commits it when `body` returns.
     ///
     /// When `body` throws, the transaction is aborted and the error rethrown: nothing it wrote
-    /// is kept. A failed commit (`mapFull`, `ioError`, `noSpace`, `panic`) is thrown and the
+    /// is kept. A failed commit (`mapFull`, `inputOutput`, `noSpace`, `panic`) is thrown and the
     /// write must not be acknowledged. LMDB allows one write transaction at a time across all
     /// processes; this call waits for the lock.
     ///
@@ -206,6 +207,17 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// - Throws: what `body` throws, or ``LMDBError``.
     @available(*, noasync)
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        do {
+            return try writeOnce(body)
+        } catch let error as LMDBError where error.code == LMDBError.mapFull.code {
+            // Another process may have opened with a larger map and recorded it in the file while
+            // this process still maps the old size: adopt the recorded size and retry once (L7).
+            guard try adoptRecordedMapSize() else { throw error }
+            return try writeOnce(body)
+        }
+    }
+
+    private func writeOnce<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         debugCheckPID()
         if panicked.load(ordering: .relaxed) { throw LMDBError.panic }
         unsafe pthread_rwlock_rdlock(quiesce)
@@ -226,7 +238,10 @@ public enum SyncMode: String, Sendable, CaseIterable {
             let code = unsafe mdb_txn_renew(pooled)
             if code == 0 { return unsafe pooled }
             unsafe mdb_txn_abort(pooled)
-            if code != MDB_MAP_RESIZED { try noteFatal(code); throw LMDBError(code: code) }
+            if code != MDB_MAP_RESIZED {
+                try noteFatal(code)
+                throw LMDBError(code: code)
+            }
             try adoptGrownMap()
         }
         return unsafe try begin(flags: UInt32(MDB_RDONLY))
@@ -268,13 +283,22 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// Called with the quiesce lock held shared, which is released around the exclusive section.
     private func adoptGrownMap() throws(LMDBError) {
         unsafe pthread_rwlock_unlock(quiesce)
+        defer { unsafe pthread_rwlock_rdlock(quiesce) }
+        _ = try adoptRecordedMapSize()
+    }
+
+    /// Takes the quiesce lock exclusively (no transaction of this process is live), adopts the
+    /// map size recorded in the file if it is larger than ours, and reports whether it was.
+    /// Must be called without the quiesce lock held.
+    private func adoptRecordedMapSize() throws(LMDBError) -> Bool {
         unsafe pthread_rwlock_wrlock(quiesce)
+        defer { unsafe pthread_rwlock_unlock(quiesce) }
+        let before = try info().mapSize
         // Reset pooled readers hold no snapshot; mdb_env_set_mapsize only refuses a live write txn.
-        let code = unsafe mdb_env_set_mapsize(handle, 0)
-        unsafe pthread_rwlock_unlock(quiesce)
-        unsafe pthread_rwlock_rdlock(quiesce)
-        try LMDBError.check(code)
-        mapResizes.add(1, ordering: .relaxed)
+        try LMDBError.check(unsafe mdb_env_set_mapsize(handle, 0))
+        let after = try info().mapSize
+        if after > before { mapResizes.add(1, ordering: .relaxed) }
+        return after > before
     }
 
     @inline(__always)
@@ -351,13 +375,15 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// A transaction ID of `nil` is a reset (idle) slot.
     public func readers() throws(LMDBError) -> [(pid: Int32, transactionID: Int?)] {
         let lines = ReaderLines()
-        let code = unsafe withExtendedLifetime(lines) {
-            unsafe mdb_reader_list(handle, { message, context in
-                guard let message = unsafe message, let context = unsafe context else { return 0 }
-                let box = unsafe Unmanaged<ReaderLines>.fromOpaque(context).takeUnretainedValue()
-                box.lines.append(unsafe String(cString: message))
-                return 0
-            }, unsafe Unmanaged.passUnretained(lines).toOpaque())
+        let code = withExtendedLifetime(lines) {
+            unsafe mdb_reader_list(
+                handle,
+                { message, context in
+                    guard let message = unsafe message, let context = unsafe context else { return 0 }
+                    let box = unsafe Unmanaged<ReaderLines>.fromOpaque(context).takeUnretainedValue()
+                    box.lines.append(unsafe String(cString: message))
+                    return 0
+                }, unsafe Unmanaged.passUnretained(lines).toOpaque())
         }
         if code < 0 { throw LMDBError(code: code) }
         return lines.lines.compactMap(Self.parseReaderLine)

@@ -1,6 +1,7 @@
 internal import CLMDB
+
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// An error returned by an LMDB function or by the operating system underneath it.
@@ -53,8 +54,8 @@ public struct LMDBError: Error, Equatable, Hashable, Sendable, CustomStringConve
     public static let badTransaction = LMDBError(code: MDB_BAD_TXN)
     /// `MDB_BAD_VALSIZE`: a key is empty or longer than ``Environment/maxKeySize``.
     public static let badValueSize = LMDBError(code: MDB_BAD_VALSIZE)
-    /// `EIO`: the operating system reported an I/O error (for example on `fdatasync`).
-    public static let ioError = LMDBError(code: EIO)
+    /// `EIO`: the operating system reported an input/output error (for example on `fdatasync`).
+    public static let inputOutput = LMDBError(code: EIO)
     /// `ENOSPC`: the file system is full.
     public static let noSpace = LMDBError(code: ENOSPC)
     /// `EACCES`: permission denied on the environment's files.

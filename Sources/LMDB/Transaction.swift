@@ -21,7 +21,8 @@ extension TransactionReading where Self: ~Copyable {
     ) throws -> R? {
         var value = unsafe MDB_val()
         let code = unsafe key.withUnsafeBytes { keyBytes in
-            var keyVal = unsafe MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var keyVal = unsafe MDB_val(
+                mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             return unsafe mdb_get(handle, database.handle, &keyVal, &value)
         }
         if code == MDB_NOTFOUND { return nil }
@@ -107,8 +108,10 @@ func withSpan<R>(_ value: MDB_val, _ body: (Span<UInt8>) throws -> R) rethrows -
     public func put(_ value: [UInt8], forKey key: [UInt8], in database: Database, options: PutOptions = []) throws {
         let code = unsafe key.withUnsafeBytes { keyBytes in
             unsafe value.withUnsafeBytes { valueBytes in
-                var keyVal = unsafe MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-                var valueVal = unsafe MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+                var keyVal = unsafe MDB_val(
+                    mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+                var valueVal = unsafe MDB_val(
+                    mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
                 return unsafe mdb_put(handle, database.handle, &keyVal, &valueVal, options.rawValue)
             }
         }
@@ -120,7 +123,8 @@ func withSpan<R>(_ value: MDB_val, _ body: (Span<UInt8>) throws -> R) rethrows -
     @discardableResult
     public func delete(_ key: [UInt8], in database: Database) throws -> Bool {
         let code = unsafe key.withUnsafeBytes { keyBytes in
-            var keyVal = unsafe MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var keyVal = unsafe MDB_val(
+                mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             return unsafe mdb_del(handle, database.handle, &keyVal, nil)
         }
         if code == MDB_NOTFOUND { return false }
@@ -179,7 +183,8 @@ func withSpan<R>(_ value: MDB_val, _ body: (Span<UInt8>) throws -> R) rethrows -
     /// - Returns: false when every key is smaller.
     public mutating func seek(atOrAfter key: [UInt8]) throws -> Bool {
         let code = unsafe key.withUnsafeBytes { keyBytes in
-            unsafe currentKey = unsafe MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            unsafe currentKey = unsafe MDB_val(
+                mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             return unsafe mdb_cursor_get(handle, &currentKey, &currentValue, MDB_SET_RANGE)
         }
         if code == MDB_NOTFOUND {

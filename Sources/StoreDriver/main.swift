@@ -73,8 +73,11 @@ func processToken(_ process: Int, _ index: Int) -> Token {
 /// update whose outcome depends on `index`.
 func crashOperations(_ index: Int) -> [WriteOperation] {
     let token = processToken(0, index)
-    let labels = try! Labels(["seq": String(index), "payload": String(repeating: String(index % 10), count: 1 + index % 97)])
-    let update: StepCommand = index % 2 == 0 ? .setStatus(.failed, failureReason: "r-\(index)") : .setStatus(.completed, failureReason: nil)
+    let labels = try! Labels([
+        "seq": String(index), "payload": String(repeating: String(index % 10), count: 1 + index % 97),
+    ])
+    let update: StepCommand =
+        index % 2 == 0 ? .setStatus(.failed, failureReason: "r-\(index)") : .setStatus(.completed, failureReason: nil)
     return [
         .create(token: token, definition: WorkflowDefinition(template: .bomUpload), labels: labels, createdBy: "crash"),
         .update(token: token, step: .bomConsumption, command: update),
@@ -127,7 +130,8 @@ case "verify-crash":
     // Reads the acknowledged items (one integer a line) and checks each, plus ordering: an item
     // present implies every earlier item present.
     let store = openStore(arguments)
-    let acked = (try? String(contentsOfFile: arguments.string("acked"), encoding: .utf8))?
+    let acked =
+        (try? String(contentsOfFile: arguments.string("acked"), encoding: .utf8))?
         .split(separator: "\n").compactMap { Int($0) } ?? []
     var lost: [Int] = []
     var mismatched: [String] = []
@@ -145,11 +149,13 @@ case "verify-crash":
     let total = (try? store.statistics().workflows) ?? -1
     let gaps = total - stored
     let integrity = (try? store.verifyIntegrity()) ?? ["verify failed"]
-    emit(json([
-        "acked": acked.count, "maxAcked": acked.max() ?? -1, "stored": stored, "lost": lost.count,
-        "mismatched": mismatched.count, "gaps": gaps, "integrity": integrity.count, "listed": page?.workflows.count ?? -1,
-        "details": Array((lost.map(String.init) + mismatched + integrity).prefix(10)),
-    ]))
+    emit(
+        json([
+            "acked": acked.count, "maxAcked": acked.max() ?? -1, "stored": stored, "lost": lost.count,
+            "mismatched": mismatched.count, "gaps": gaps, "integrity": integrity.count,
+            "listed": page?.workflows.count ?? -1,
+            "details": Array((lost.map(String.init) + mismatched + integrity).prefix(10)),
+        ]))
     exit(lost.isEmpty && mismatched.isEmpty && gaps == 0 && integrity.isEmpty ? 0 : 1)
 
 case "hammer":
@@ -165,12 +171,20 @@ case "hammer":
     for index in 0..<count {
         let token = processToken(process, index)
         var operations: [WriteOperation] = [
-            .create(token: token, definition: WorkflowDefinition(template: .bomUpload), labels: try! Labels(["process": String(process), "pad": pad]), createdBy: nil),
+            .create(
+                token: token, definition: WorkflowDefinition(template: .bomUpload),
+                labels: try! Labels(["process": String(process), "pad": pad]), createdBy: nil),
             .update(token: token, step: .bomConsumption, command: .setStatus(.completed, failureReason: nil)),
-            .update(token: token, step: .bomProcessing, command: index % 3 == 0 ? .setStatus(.failed, failureReason: "fail \(index)") : .setStatus(.completed, failureReason: nil)),
+            .update(
+                token: token, step: .bomProcessing,
+                command: index % 3 == 0
+                    ? .setStatus(.failed, failureReason: "fail \(index)") : .setStatus(.completed, failureReason: nil)),
         ]
         if shared > 0 {
-            operations.append(.addSteps(token: processToken(999, index % shared), steps: [StepSpec(StepName("P\(process)_\(index)")!, parent: .bomConsumption)]))
+            operations.append(
+                .addSteps(
+                    token: processToken(999, index % shared),
+                    steps: [StepSpec(StepName("P\(process)_\(index)")!, parent: .bomConsumption)]))
         }
         // Alternate single-operation transactions and grouped ones.
         do {
@@ -187,14 +201,20 @@ case "hammer":
         do {
             _ = try store.isProcessing(other)
             _ = try store.workflow(other)
-            if index % 50 == 0 { _ = try store.list(WorkflowQuery(label: .init(key: "process", value: String(process)), limit: 20)) }
+            if index % 50 == 0 {
+                _ = try store.list(WorkflowQuery(label: .init(key: "process", value: String(process)), limit: 20))
+            }
             reads += 3
         } catch {
             errors.append("read \(index): \(error)")
         }
         if index % 100 == 0 { _ = try? store.clearStaleReaders() }
     }
-    emit(json(["process": process, "written": count, "reads": reads, "errors": errors.count, "firstErrors": Array(errors.prefix(5)), "mapResizes": store.mapResizeCount]))
+    emit(
+        json([
+            "process": process, "written": count, "reads": reads, "errors": errors.count,
+            "firstErrors": Array(errors.prefix(5)), "mapResizes": store.mapResizeCount,
+        ]))
     exit(errors.isEmpty ? 0 : 1)
 
 case "hold-read":
@@ -213,24 +233,112 @@ case "churn":
     let rounds = arguments.int("rounds")
     let labels = try! Labels(["payload": String(repeating: "p", count: 250)])
     for index in 0..<50 {
-        _ = try? store.perform(.create(token: processToken(7, index), definition: WorkflowDefinition(template: .projectClone), labels: labels, createdBy: nil))
+        _ = try? store.perform(
+            .create(
+                token: processToken(7, index), definition: WorkflowDefinition(template: .projectClone), labels: labels,
+                createdBy: nil))
     }
     var errors = 0
     for round in 0..<rounds {
         let token = processToken(7, round % 50)
         do {
-            try store.perform(.update(token: token, step: .projectClone, command: .setStatus(.failed, failureReason: String(repeating: "r", count: 3000))))
+            try store.perform(
+                .update(
+                    token: token, step: .projectClone,
+                    command: .setStatus(.failed, failureReason: String(repeating: "r", count: 3000))))
             try store.perform(.restart(token: token, step: .projectClone))
         } catch { errors += 1 }
     }
-    let size = (try? FileManager.default.attributesOfItem(atPath: arguments.string("dir") + "/data.mdb")[.size] as? Int) ?? -1
-    emit(json(["dataBytes": size, "errors": errors, "staleReadersCleared": (try? store.statistics().staleReadersCleared) ?? -1]))
+    let size =
+        (try? FileManager.default.attributesOfItem(atPath: arguments.string("dir") + "/data.mdb")[.size] as? Int) ?? -1
+    emit(
+        json([
+            "dataBytes": size, "errors": errors,
+            "staleReadersCleared": (try? store.statistics().staleReadersCleared) ?? -1,
+        ]))
+
+case "bench":
+    // Store-level operations per second on a store of --workflows BOM_UPLOAD workflows
+    // (loaded on first use), for scripts/bench; raw-lmdb.c measures the same shapes.
+    let store = openStore(arguments)
+    let workflows = arguments.int("workflows")
+    let ops = arguments.int("ops", 200_000)
+    let clock = ContinuousClock()
+    func token(_ index: Int) -> Token { processToken(1, index) }
+    var have = (try? store.statistics().workflows) ?? 0
+    let loadStart = clock.now
+    while have < workflows {
+        let batch = (have..<min(have + 1000, workflows)).map { index in
+            WriteOperation.create(
+                token: token(index), definition: WorkflowDefinition(template: .bomUpload), labels: Labels(),
+                createdBy: nil)
+        }
+        do { _ = try store.perform(batch) } catch { fail("load failed: \(error)") }
+        have += batch.count
+    }
+    let loadSeconds = (clock.now - loadStart).seconds
+    var random = SystemRandomNumberGenerator()
+    func rate(_ count: Int, _ body: () throws -> Void) rethrows -> Double {
+        let start = clock.now
+        try body()
+        return Double(count) / (clock.now - start).seconds
+    }
+    var hits = 0
+    let poll = try rate(ops) {
+        for _ in 0..<ops where try store.isProcessing(token(Int.random(in: 0..<workflows, using: &random))) {
+            hits += 1
+        }
+    }
+    let get = try rate(ops) {
+        for _ in 0..<ops where try store.workflow(token(Int.random(in: 0..<workflows, using: &random))) != nil {
+            hits += 1
+        }
+    }
+    let writes = min(max(ops / 50, 20), 200)
+    let single = try rate(writes) {
+        for _ in 0..<writes {
+            try store.perform(
+                .update(
+                    token: token(Int.random(in: 0..<workflows, using: &random)), step: .bomConsumption, command: .start)
+            )
+        }
+    }
+    let grouped = try rate(writes * 64) {
+        for _ in 0..<writes {
+            let batch = (0..<64).map { _ in
+                WriteOperation.update(
+                    token: token(Int.random(in: 0..<workflows, using: &random)), step: .bomConsumption, command: .start)
+            }
+            for result in try store.perform(batch) { _ = try result.get() }
+        }
+    }
+    emit(
+        json([
+            "impl": "bomflow-store", "workflows": workflows, "loadSeconds": (loadSeconds * 10).rounded() / 10,
+            "isProcessing": Int(poll), "getWorkflow": Int(get), "durableUpdate": Int(single),
+            "groupedUpdate64": Int(grouped), "hits": hits,
+            "dataBytes":
+                (try? FileManager.default.attributesOfItem(atPath: arguments.string("dir") + "/data.mdb")[.size] as? Int)
+                ?? -1,
+            "mapUsedBytes": (try? store.mapUsage().used) ?? -1,
+        ]))
 
 case "stats":
     let store = openStore(arguments)
     let stats = try! store.statistics()
-    emit(json(["workflows": stats.workflows, "readers": stats.readers.count, "readerPIDs": stats.readers.map { Int($0.pid) }, "staleReadersCleared": stats.staleReadersCleared, "mapSize": stats.mapSize]))
+    emit(
+        json([
+            "workflows": stats.workflows, "readers": stats.readers.count,
+            "readerPIDs": stats.readers.map { Int($0.pid) }, "staleReadersCleared": stats.staleReadersCleared,
+            "mapSize": stats.mapSize,
+        ]))
 
 default:
-    fail("unknown command \(arguments.command); commands: writer, verify-crash, hammer, hold-read, hold-write, churn, stats")
+    fail(
+        "unknown command \(arguments.command); commands: writer, verify-crash, hammer, hold-read, hold-write, churn, bench, stats"
+    )
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

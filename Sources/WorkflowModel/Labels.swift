@@ -33,7 +33,8 @@ public struct Labels: Sendable, Equatable, Sequence {
                 throw .invalidLabel("key of \(key.utf8.count) bytes; at most \(Limits.maxLabelBytes)")
             }
             guard value.utf8.count <= Limits.maxLabelBytes else {
-                throw .invalidLabel("value of label '\(key)' has \(value.utf8.count) bytes; at most \(Limits.maxLabelBytes)")
+                throw .invalidLabel(
+                    "value of label '\(key)' has \(value.utf8.count) bytes; at most \(Limits.maxLabelBytes)")
             }
         }
         items = dictionary.map { Label(key: $0.key, value: $0.value) }.sorted { $0.key < $1.key }

@@ -74,7 +74,8 @@ public struct ProgressUpdate: Sendable, Equatable {
     public var addFailed: Int64
 
     /// Creates an update; every field defaults to "no change".
-    public init(expected: Int64? = nil, failureThreshold: Double? = nil, addCompleted: Int64 = 0, addFailed: Int64 = 0) {
+    public init(expected: Int64? = nil, failureThreshold: Double? = nil, addCompleted: Int64 = 0, addFailed: Int64 = 0)
+    {
         self.expected = expected
         self.failureThreshold = failureThreshold
         self.addCompleted = addCompleted

@@ -151,7 +151,9 @@ public struct Workflow: Sendable, Equatable {
     ///   `invalidInitialStatus`, `tooManySteps`, `parentFinished`.
     public mutating func addSteps(_ specs: [StepSpec], now: Timestamp) throws(WorkflowError) {
         guard !specs.isEmpty else { throw .emptyDefinition }
-        guard steps.count + specs.count <= Limits.maxSteps else { throw .tooManySteps(count: steps.count + specs.count) }
+        guard steps.count + specs.count <= Limits.maxSteps else {
+            throw .tooManySteps(count: steps.count + specs.count)
+        }
         var newNames: [StepName: StepSpec] = [:]
         for spec in specs {
             guard spec.status == .pending || spec.status == .notApplicable else {
@@ -191,7 +193,8 @@ public struct Workflow: Sendable, Equatable {
     /// - Throws: ``WorkflowError`` — `unknownStep`, `invalidTransition`, `failureReasonRequired`,
     ///   `failureReasonNotAllowed`, `failureReasonTooLong`, `stepFinished`, `invalidProgress`.
     @discardableResult
-    public mutating func apply(_ command: StepCommand, to name: StepName, now: Timestamp) throws(WorkflowError) -> Bool {
+    public mutating func apply(_ command: StepCommand, to name: StepName, now: Timestamp) throws(WorkflowError) -> Bool
+    {
         guard let index = index(of: name) else { throw .unknownStep(name) }
         switch command {
         case .setStatus(let status, let reason):
@@ -250,7 +253,9 @@ public struct Workflow: Sendable, Equatable {
         }
     }
 
-    private mutating func recordProgress(_ update: ProgressUpdate, at index: Int, now: Timestamp) throws(WorkflowError) -> Bool {
+    private mutating func recordProgress(_ update: ProgressUpdate, at index: Int, now: Timestamp) throws(WorkflowError)
+        -> Bool
+    {
         let step = steps[index]
         if let expected = update.expected, expected < 0 { throw .invalidProgress("expected must not be negative") }
         guard update.addCompleted >= 0, update.addFailed >= 0 else {
@@ -259,7 +264,8 @@ public struct Workflow: Sendable, Equatable {
         if let threshold = update.failureThreshold, !(threshold.isFinite && (0...1).contains(threshold)) {
             throw .invalidProgress("failureThreshold must be between 0 and 1")
         }
-        guard update.expected != nil || update.failureThreshold != nil || update.addCompleted > 0 || update.addFailed > 0
+        guard
+            update.expected != nil || update.failureThreshold != nil || update.addCompleted > 0 || update.addFailed > 0
         else { throw .invalidProgress("nothing to change") }
         guard !step.status.isTerminal else { throw .stepFinished(step: step.name, status: step.status) }
         var progress = step.progress ?? Progress()
@@ -275,7 +281,8 @@ public struct Workflow: Sendable, Equatable {
         steps[index].updatedAt = now
         if let expected = progress.expected, received >= expected {
             if received > 0 && Double(failed) / Double(received) > progress.failureThreshold {
-                let reason = "Failure threshold of \(Self.percent(progress.failureThreshold)) exceeded: \(failed)/\(received) failed"
+                let reason =
+                    "Failure threshold of \(Self.percent(progress.failureThreshold)) exceeded: \(failed)/\(received) failed"
                 finish(index, as: .failed, reason: reason, now: now)
             } else {
                 finish(index, as: .completed, reason: nil, now: now)

@@ -1,5 +1,5 @@
-public import WorkflowModel
 internal import Foundation
+public import WorkflowModel
 
 /// How a ``WorkflowStore`` opens its environment and runs maintenance.
 ///

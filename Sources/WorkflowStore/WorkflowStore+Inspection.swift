@@ -1,6 +1,6 @@
-public import WorkflowModel
-internal import LMDB
 internal import Foundation
+internal import LMDB
+public import WorkflowModel
 
 /// Counts and environment figures for `bomflow stats` and, later, `/metrics`.
 public struct StoreStatistics: Sendable, Equatable {
@@ -55,7 +55,9 @@ extension WorkflowStore {
             stats.pageSize = info.pageSize
             stats.lastTransactionID = info.lastTransactionID
             stats.maxReaders = info.maxReaders
-            stats.readers = try environment.readers().map { StoreStatistics.ReaderSlot(pid: $0.pid, transactionID: $0.transactionID) }
+            stats.readers = try environment.readers().map {
+                StoreStatistics.ReaderSlot(pid: $0.pid, transactionID: $0.transactionID)
+            }
             stats.staleReadersCleared = environment.staleReadersClearedTotal
         } catch {
             throw Self.storeError(error)
@@ -82,7 +84,9 @@ extension WorkflowStore {
                     var more = if let resume { try cursor.seek(atOrAfter: resume + [0]) } else { try cursor.first() }
                     var rows = 0
                     while more {
-                        let status = try cursor.withCurrent { _, value in try RecordCodec.status(value[RecordCodec.stepStatusOffset]) }
+                        let status = try cursor.withCurrent { _, value in
+                            try RecordCodec.status(value[RecordCodec.stepStatusOffset])
+                        }
                         stats.stepsByStatus[status, default: 0] += 1
                         rows += 1
                         if rows == 50_000 { return cursor.key }
@@ -156,8 +160,11 @@ extension WorkflowStore {
                     }
                 }
                 for index in workflow.steps.indices where workflow.steps[index].status.cascadesCancellation {
-                    for descendant in workflow.descendants(of: index) where !workflow.steps[descendant].status.isTerminal {
-                        problems.append("\(workflow.token)/\(workflow.steps[descendant].name) is active under a \(workflow.steps[index].status) ancestor")
+                    for descendant in workflow.descendants(of: index)
+                    where !workflow.steps[descendant].status.isTerminal {
+                        problems.append(
+                            "\(workflow.token)/\(workflow.steps[descendant].name) is active under a \(workflow.steps[index].status) ancestor"
+                        )
                     }
                 }
                 expected.formUnion(indexEntries(of: workflow, id: id))

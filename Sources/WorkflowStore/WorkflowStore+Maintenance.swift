@@ -1,5 +1,5 @@
-internal import WorkflowModel
 internal import LMDB
+internal import WorkflowModel
 
 extension WorkflowStore {
     /// Runs one maintenance pass: step timeouts, then retention (DESIGN.md §1).
@@ -58,7 +58,9 @@ extension WorkflowStore {
     }
 
     /// One batch of timeouts. - Returns: true when more expired entries may remain.
-    private func expireDeadlines(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport) throws(StoreError) -> Bool {
+    private func expireDeadlines(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport)
+        throws(StoreError) -> Bool
+    {
         let batch = options.maintenanceBatchSize
         let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
             try renewMaintenanceLease(now: now, in: txn)
@@ -124,7 +126,9 @@ extension WorkflowStore {
     }
 
     /// One batch of retention. - Returns: true when more expired workflows may remain.
-    private func deleteFinished(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport) throws(StoreError) -> Bool {
+    private func deleteFinished(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport)
+        throws(StoreError) -> Bool
+    {
         let batch = options.maintenanceBatchSize
         let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
             try renewMaintenanceLease(now: now, in: txn)
@@ -159,9 +163,10 @@ extension WorkflowStore {
     /// Takes the lease unless another store instance holds an unexpired one.
     private func acquireMaintenanceLease(now: Timestamp) throws(StoreError) -> Bool {
         try write { txn in
-            let holder: (owner: UInt64, expires: Int64)? = try txn.withValue(forKey: Keys.maintenanceLease, in: databases.meta) { span in
-                span.count == 16 ? (loadUInt64(span, at: 0), Int64(bitPattern: loadUInt64(span, at: 8))) : nil
-            } ?? nil
+            let holder: (owner: UInt64, expires: Int64)? =
+                try txn.withValue(forKey: Keys.maintenanceLease, in: databases.meta) { span in
+                    span.count == 16 ? (loadUInt64(span, at: 0), Int64(bitPattern: loadUInt64(span, at: 8))) : nil
+                } ?? nil
             if let holder, holder.owner != ownerID, holder.expires > now.milliseconds { return false }
             try txn.put(leaseRecord(now: now), forKey: Keys.maintenanceLease, in: databases.meta)
             return true
@@ -174,9 +179,10 @@ extension WorkflowStore {
 
     private func releaseMaintenanceLease() throws(StoreError) {
         try write { txn in
-            let mine = try txn.withValue(forKey: Keys.maintenanceLease, in: databases.meta) { span in
-                span.count == 16 && loadUInt64(span, at: 0) == ownerID
-            } ?? false
+            let mine =
+                try txn.withValue(forKey: Keys.maintenanceLease, in: databases.meta) { span in
+                    span.count == 16 && loadUInt64(span, at: 0) == ownerID
+                } ?? false
             if mine { try txn.delete(Keys.maintenanceLease, in: databases.meta) }
         }
     }

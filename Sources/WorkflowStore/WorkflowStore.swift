@@ -1,5 +1,5 @@
-public import WorkflowModel
 internal import LMDB
+public import WorkflowModel
 
 /// The workflow state of DESIGN.md §1 on LMDB (§3): every operation is one write transaction
 /// (or a batch of operations shares one), every read one read transaction.
@@ -110,7 +110,7 @@ public final class WorkflowStore: Sendable {
         switch error {
         case .mapFull, .noSpace: return .storageFull
         case .readersFull, .busy, .tryAgain, .transactionFull: return .unavailable(error.description)
-        case .panic, .ioError: return .fatal(error.description)
+        case .panic, .inputOutput: return .fatal(error.description)
         case .corrupted, .invalid, .versionMismatch: return .corrupted(error.description)
         default: return .failed(error.description)
         }
@@ -160,12 +160,18 @@ public final class WorkflowStore: Sendable {
         }
     }
 
-    private func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws -> WriteOutcome {
+    private func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws
+        -> WriteOutcome
+    {
         switch operation {
         case .create(let token, let definition, let labels, let createdBy):
             if let id = try workflowID(for: token, in: txn) {
-                guard let existing = try loadWorkflow(id: id, in: txn) else { throw StoreError.corrupted("token without workflow") }
-                guard existing.hasDefinition(definition, labels: labels) else { throw WorkflowError.conflictingDefinition(token) }
+                guard let existing = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("token without workflow")
+                }
+                guard existing.hasDefinition(definition, labels: labels) else {
+                    throw WorkflowError.conflictingDefinition(token)
+                }
                 return .alreadyExists(existing)
             }
             let workflow = try Workflow.make(
@@ -213,9 +219,10 @@ public final class WorkflowStore: Sendable {
     }
 
     private func allocateWorkflowID(in txn: borrowing WriteTransaction) throws -> UInt64 {
-        let next = try txn.withValue(forKey: Keys.nextWorkflowID, in: databases.meta) { span in
-            span.count == 8 ? loadUInt64(span, at: 0) : nil
-        } ?? 1
+        let next =
+            try txn.withValue(forKey: Keys.nextWorkflowID, in: databases.meta) { span in
+                span.count == 8 ? loadUInt64(span, at: 0) : nil
+            } ?? 1
         guard let current = next else { throw StoreError.corrupted("next-workflow-id record") }
         try txn.put(Keys.workflow(current + 1), forKey: Keys.nextWorkflowID, in: databases.meta)
         return current
@@ -223,7 +230,9 @@ public final class WorkflowStore: Sendable {
 
     /// Writes `workflow`'s record, the step rows that differ from `original`, and the index
     /// entries: those `original` had and `workflow` has not are deleted, new ones put.
-    func save(_ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction) throws {
+    func save(_ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction)
+        throws
+    {
         try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
         for (ordinal, step) in workflow.steps.enumerated() {
             if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
@@ -277,7 +286,8 @@ public final class WorkflowStore: Sendable {
         if processing {
             for ordinal in workflow.steps.indices
             where workflow.steps[ordinal].status == .timedOut || workflow.isReady(ordinal) {
-                entries.insert(IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
+                entries.insert(
+                    IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
             }
         } else {
             entries.insert(IndexEntry(table: .finished, key: Keys.finished(workflow.lastUpdatedAt, id)))
@@ -299,9 +309,13 @@ public final class WorkflowStore: Sendable {
 
     /// Loads the workflow record and its step rows (one cursor range over `steps`).
     func loadWorkflow<T: TransactionReading & ~Copyable>(id: UInt64, in txn: borrowing T) throws -> Workflow? {
-        guard var workflow = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows, { span in
-            try RecordCodec.decodeWorkflow(span)
-        }) else { return nil }
+        guard
+            var workflow = try txn.withValue(
+                forKey: Keys.workflow(id), in: databases.workflows,
+                { span in
+                    try RecordCodec.decodeWorkflow(span)
+                })
+        else { return nil }
         let prefix = Keys.workflow(id)
         let stored: [RecordCodec.StoredStep] = try txn.withCursor(databases.steps) { cursor in
             var rows: [RecordCodec.StoredStep] = []
@@ -309,7 +323,9 @@ public final class WorkflowStore: Sendable {
             while more {
                 let row: RecordCodec.StoredStep? = try cursor.withCurrent { key, value in
                     guard key.count == 9, loadUInt64(key, at: 0) == id else { return nil }
-                    guard Int(key[8]) == rows.count else { throw StoreError.corrupted("step ordinals of workflow \(id) have a gap") }
+                    guard Int(key[8]) == rows.count else {
+                        throw StoreError.corrupted("step ordinals of workflow \(id) have a gap")
+                    }
                     return try RecordCodec.decodeStep(value)
                 }
                 guard let row else { break }

@@ -1,6 +1,6 @@
-public import WorkflowModel
 public import Foundation
 internal import Synchronization
+public import WorkflowModel
 
 /// A directory under the system temp dir, removed by ``remove()``. Each LMDB test gets its own.
 public struct TemporaryDirectory: Sendable {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 
 /// The transition table of DESIGN.md §1, read from fixtures/transitions/step-status.json.
@@ -90,10 +90,11 @@ struct StepNameTests {
     }
 
     @Test func builtInNamesAreDependencyTracks() {
-        #expect(StepName.builtIn.map(\.rawValue) == [
-            "BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "REPO_META_ANALYSIS", "POLICY_EVALUATION",
-            "METRICS_UPDATE", "POLICY_BUNDLE_SYNC", "PROJECT_CLONE",
-        ])
+        #expect(
+            StepName.builtIn.map(\.rawValue) == [
+                "BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "REPO_META_ANALYSIS", "POLICY_EVALUATION",
+                "METRICS_UPDATE", "POLICY_BUNDLE_SYNC", "PROJECT_CLONE",
+            ])
     }
 }
 

@@ -1,6 +1,6 @@
 import PropertyBased
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 
 /// Random operation sequences on the pure model keep the invariants of the issue: unique
@@ -10,7 +10,8 @@ struct WorkflowPropertyTests {
     @Test func randomSequencesKeepTheInvariants() async {
         await propertyCheck(count: 300, input: Gen.int(in: 0...1_000_000).array(of: 1...80)) { values in
             var now = Timestamp(milliseconds: 1_000_000)
-            var workflow = try! Workflow.make(token: .make(1), definition: WorkflowDefinition(template: .bomUpload), now: now)
+            var workflow = try! Workflow.make(
+                token: .make(1), definition: WorkflowDefinition(template: .bomUpload), now: now)
             var added = 0
             for value in values {
                 let operation = RandomOperation.decode(value, workflows: 1)
@@ -20,7 +21,9 @@ struct WorkflowPropertyTests {
                 do {
                     switch operation {
                     case .setStatus(_, let step, let status):
-                        try workflow.apply(.setStatus(status, failureReason: status == .failed ? "reason \(value)" : nil), to: name(step), now: now)
+                        try workflow.apply(
+                            .setStatus(status, failureReason: status == .failed ? "reason \(value)" : nil),
+                            to: name(step), now: now)
                     case .start(_, let step):
                         try workflow.apply(.start, to: name(step), now: now)
                     case .progress(_, let step, let update):
@@ -28,7 +31,11 @@ struct WorkflowPropertyTests {
                     case .addStep(_, let parent, let notApplicable):
                         added += 1
                         try workflow.addSteps(
-                            [StepSpec(.make("EXTRA_\(added)"), parent: parent.map(name), status: notApplicable ? .notApplicable : .pending)],
+                            [
+                                StepSpec(
+                                    .make("EXTRA_\(added)"), parent: parent.map(name),
+                                    status: notApplicable ? .notApplicable : .pending)
+                            ],
                             now: now)
                     case .restart(_, let step):
                         try workflow.restart(from: name(step), now: now)
@@ -36,7 +43,11 @@ struct WorkflowPropertyTests {
                         now = now.adding(milliseconds: minutes * 60_000)
                     case .maintenance:
                         for step in steps {
-                            if step.status == .timedOut { workflow.expire(step.name, now: now) } else { workflow.timeOut(step.name, now: now) }
+                            if step.status == .timedOut {
+                                workflow.expire(step.name, now: now)
+                            } else {
+                                workflow.timeOut(step.name, now: now)
+                            }
                         }
                     case .create, .delete:
                         break
@@ -45,8 +56,11 @@ struct WorkflowPropertyTests {
                     #expect(workflow == before, "a refused \(operation) changed the workflow")
                 }
                 #expect(invariantViolations(of: workflow) == [], "after \(operation)")
-                if case .restart = operation {} else {
-                    #expect(changedTerminalSteps(before: before, after: workflow) == [], "\(operation) changed a terminal step")
+                if case .restart = operation {
+                } else {
+                    #expect(
+                        changedTerminalSteps(before: before, after: workflow) == [],
+                        "\(operation) changed a terminal step")
                 }
             }
         }

@@ -1,5 +1,5 @@
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 
 extension Workflow {
@@ -8,7 +8,8 @@ extension Workflow {
         _ template: Template = .bomUpload, extra: [StepSpec] = [], labels: Labels = Labels(),
         now: Timestamp = Timestamp(milliseconds: 1_000)
     ) throws -> Workflow {
-        try Workflow.make(token: .make(1), definition: WorkflowDefinition(template: template, steps: extra), labels: labels, now: now)
+        try Workflow.make(
+            token: .make(1), definition: WorkflowDefinition(template: template, steps: extra), labels: labels, now: now)
     }
 
     func status(_ name: StepName) -> StepStatus? { step(name)?.status }
@@ -20,7 +21,10 @@ let t2 = Timestamp(milliseconds: 3_000)
 
 struct TemplateTests {
     @Test(arguments: [
-        (Template.bomUpload, ["BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE"]),
+        (
+            Template.bomUpload,
+            ["BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE"]
+        ),
         (.reanalysis, ["VULN_ANALYSIS", "POLICY_EVALUATION"]),
         (.projectClone, ["PROJECT_CLONE"]),
         (.policyBundleSync, ["POLICY_BUNDLE_SYNC"]),
@@ -39,9 +43,10 @@ struct TemplateTests {
     @Test func bomUploadMayAddRepoMetaAnalysisUnderProcessing() throws {
         let workflow = try Workflow.make(.bomUpload, extra: [StepSpec(.repoMetaAnalysis, parent: .bomProcessing)])
         #expect(workflow.steps.count == 6)
-        #expect(workflow.stepsInTreeOrder.map(\.name) == [
-            .bomConsumption, .bomProcessing, .vulnAnalysis, .policyEvaluation, .metricsUpdate, .repoMetaAnalysis,
-        ])
+        #expect(
+            workflow.stepsInTreeOrder.map(\.name) == [
+                .bomConsumption, .bomProcessing, .vulnAnalysis, .policyEvaluation, .metricsUpdate, .repoMetaAnalysis,
+            ])
     }
 
     @Test func emptyDefinitionIsRefused() {
@@ -194,7 +199,8 @@ struct RestartTests {
 struct AddStepsTests {
     @Test func parentsMayComeLaterInTheRequest() throws {
         var workflow = try Workflow.make(.reanalysis)
-        try workflow.addSteps([StepSpec(.make("B"), parent: .make("A")), StepSpec(.make("A"), parent: .vulnAnalysis)], now: t1)
+        try workflow.addSteps(
+            [StepSpec(.make("B"), parent: .make("A")), StepSpec(.make("A"), parent: .vulnAnalysis)], now: t1)
         #expect(workflow.step(.make("B"))?.parent == .make("A"))
         #expect(workflow.stepsInTreeOrder.map(\.name.rawValue) == ["VULN_ANALYSIS", "POLICY_EVALUATION", "A", "B"])
     }
@@ -206,7 +212,8 @@ struct AddStepsTests {
             try workflow.addSteps([StepSpec(.make("A"), parent: .make("NOPE"))], now: t1)
         }
         #expect(throws: WorkflowError.cycle(.make("A"))) {
-            try workflow.addSteps([StepSpec(.make("A"), parent: .make("B")), StepSpec(.make("B"), parent: .make("A"))], now: t1)
+            try workflow.addSteps(
+                [StepSpec(.make("A"), parent: .make("B")), StepSpec(.make("B"), parent: .make("A"))], now: t1)
         }
         #expect(throws: WorkflowError.duplicateStep(.vulnAnalysis)) {
             try workflow.addSteps([StepSpec(.vulnAnalysis)], now: t1)
@@ -259,12 +266,15 @@ struct ProgressTests {
         #expect(workflow.status(.vulnAnalysis) == .failed)
         #expect(workflow.step(.vulnAnalysis)?.failureReason == "Failure threshold of 5% exceeded: 7/120 failed")
         #expect(workflow.status(.policyEvaluation) == .cancelled)
-        #expect(workflow.step(.vulnAnalysis)?.progress == Progress(expected: 120, completed: 113, failed: 7, failureThreshold: 0.05))
+        #expect(
+            workflow.step(.vulnAnalysis)?.progress
+                == Progress(expected: 120, completed: 113, failed: 7, failureThreshold: 0.05))
     }
 
     @Test func completesWhenUnderThreshold() throws {
         var workflow = try Workflow.make(.reanalysis)
-        try workflow.apply(.progress(ProgressUpdate(expected: 100, addCompleted: 95, addFailed: 5)), to: .vulnAnalysis, now: t1)
+        try workflow.apply(
+            .progress(ProgressUpdate(expected: 100, addCompleted: 95, addFailed: 5)), to: .vulnAnalysis, now: t1)
         #expect(workflow.status(.vulnAnalysis) == .completed, "5/100 is not more than 5%")
         #expect(workflow.readySteps == [.policyEvaluation])
     }
@@ -331,7 +341,9 @@ struct LabelsTests {
         _ = try Labels(["k": long, String(repeating: "k", count: 256): ""])
         #expect(throws: WorkflowError.self) { try Labels(["": "x"]) }
         #expect(throws: WorkflowError.self) { try Labels(["k": long + "v"]) }
-        #expect(throws: WorkflowError.self) { try Labels(Dictionary(uniqueKeysWithValues: (0..<33).map { ("k\($0)", "") })) }
+        #expect(throws: WorkflowError.self) {
+            try Labels(Dictionary(uniqueKeysWithValues: (0..<33).map { ("k\($0)", "") }))
+        }
         #expect(try Labels(["b": "2", "a": "1"]).map(\.key) == ["a", "b"])
     }
 
@@ -341,9 +353,10 @@ struct LabelsTests {
         #expect(workflow.hasDefinition(WorkflowDefinition(template: .bomUpload), labels: labels))
         #expect(!workflow.hasDefinition(WorkflowDefinition(template: .bomUpload), labels: Labels()))
         #expect(!workflow.hasDefinition(WorkflowDefinition(template: .reanalysis), labels: labels))
-        #expect(!workflow.hasDefinition(
-            WorkflowDefinition(template: .bomUpload, steps: [StepSpec(.repoMetaAnalysis, parent: .bomProcessing)]),
-            labels: labels))
+        #expect(
+            !workflow.hasDefinition(
+                WorkflowDefinition(template: .bomUpload, steps: [StepSpec(.repoMetaAnalysis, parent: .bomProcessing)]),
+                labels: labels))
     }
 }
 
@@ -359,7 +372,8 @@ extension RestartTests {
             try workflow.restart(from: .vulnAnalysis, now: t2)
         }
         // VULN_ANALYSIS itself is NOT_APPLICABLE; the cancelled step is further up.
-        #expect(throws: WorkflowError.parentFinished(step: .make("EXTRA"), parent: .bomProcessing, status: .cancelled)) {
+        #expect(throws: WorkflowError.parentFinished(step: .make("EXTRA"), parent: .bomProcessing, status: .cancelled))
+        {
             try workflow.addSteps([StepSpec(.make("EXTRA"), parent: .vulnAnalysis)], now: t2)
         }
         #expect(workflow == before)

@@ -1,6 +1,6 @@
 import LMDB
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 import WorkflowStore
 
@@ -11,7 +11,10 @@ struct MaintenanceTests {
     let child = StepName.make("CHILD")
 
     func createParent(_ fixture: StoreFixture, _ token: Token) throws {
-        try fixture.db.perform(.create(token: token, definition: WorkflowDefinition(steps: [StepSpec(parent)]), labels: Labels(), createdBy: nil))
+        try fixture.db.perform(
+            .create(
+                token: token, definition: WorkflowDefinition(steps: [StepSpec(parent)]), labels: Labels(),
+                createdBy: nil))
     }
 
     /// Hyades: a pending parent past the timeout with a fresh child → parent TIMED_OUT, child untouched.
@@ -94,7 +97,8 @@ struct MaintenanceTests {
         fixture.clock.advance(minutes: 11)
         let report = try fixture.db.runMaintenance()
         #expect(report.timedOut == 5)
-        #expect(report.deadlineEntriesVisited == 5 + 1, "5 expiring entries and the first fresh one; not the 2,000 fresh")
+        #expect(
+            report.deadlineEntriesVisited == 5 + 1, "5 expiring entries and the first fresh one; not the 2,000 fresh")
         #expect(report.finishedEntriesVisited == 1, "nothing is past retention: only the oldest entry is read")
         #expect(report.deleted == 0)
         // 72 hours on, the 3 old finished workflows and the 1,000 newer ones go, in batches.
@@ -124,7 +128,8 @@ struct MaintenanceTests {
         let environment = try Environment.open(path: fixture.directory.path)
         let meta = try environment.openDatabase(named: "meta")
         let expires = UInt64(bitPattern: fixture.clock.time.milliseconds + 30_000)
-        let foreign: [UInt8] = [0xAB, 0, 0, 0, 0, 0, 0, 1] + (0..<8).map { UInt8(truncatingIfNeeded: expires >> (56 - 8 * UInt64($0))) }
+        let foreign: [UInt8] =
+            [0xAB, 0, 0, 0, 0, 0, 0, 1] + (0..<8).map { UInt8(truncatingIfNeeded: expires >> (56 - 8 * UInt64($0))) }
         try environment.write { txn in try txn.put(foreign, forKey: Array("lease/maintenance".utf8), in: meta) }
         let skipped = try fixture.db.runMaintenance()
         #expect(skipped.skipped)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 import WorkflowStore
 
@@ -22,13 +22,19 @@ struct MultiProcessTests {
         let count = 250
         let processes = 4
         for index in 0..<shared {
-            try fixture.db.perform(.create(token: processToken(999, index), definition: WorkflowDefinition(template: .bomUpload), labels: Labels(), createdBy: nil))
+            try fixture.db.perform(
+                .create(
+                    token: processToken(999, index), definition: WorkflowDefinition(template: .bomUpload),
+                    labels: Labels(), createdBy: nil))
         }
         let children = try (0..<processes).map { process in
-            try ChildProcess(Self.driver, [
-                "hammer", "--dir", fixture.directory.path, "--process", String(process), "--processes", String(processes),
-                "--count", String(count), "--shared", String(shared), "--sync", "none",
-            ])
+            try ChildProcess(
+                Self.driver,
+                [
+                    "hammer", "--dir", fixture.directory.path, "--process", String(process), "--processes",
+                    String(processes),
+                    "--count", String(count), "--shared", String(shared), "--sync", "none",
+                ])
         }
         var reads = 0
         while children.contains(where: { $0.process.isRunning }) {
@@ -68,7 +74,8 @@ struct MultiProcessTests {
         let baseline = try TemporaryDirectory("baseline")
         defer { baseline.remove() }
         let rounds = "3000"
-        let clean = try ChildProcess(Self.driver, ["churn", "--dir", baseline.path, "--rounds", rounds, "--sync", "none"])
+        let clean = try ChildProcess(
+            Self.driver, ["churn", "--dir", baseline.path, "--rounds", rounds, "--sync", "none"])
         #expect(clean.wait() == 0)
         let baselineBytes = try #require(clean.lastJSON["dataBytes"] as? Int)
 
@@ -80,7 +87,8 @@ struct MultiProcessTests {
         #expect(holder.waitForLine("READING"))
         let deadPID = Int(holder.process.processIdentifier)
         holder.kill()
-        let churn = try ChildProcess(Self.driver, ["churn", "--dir", directory.path, "--rounds", rounds, "--sync", "none"])
+        let churn = try ChildProcess(
+            Self.driver, ["churn", "--dir", directory.path, "--rounds", rounds, "--sync", "none"])
         #expect(churn.wait() == 0)
         let bytes = try #require(churn.lastJSON["dataBytes"] as? Int)
         #expect((churn.lastJSON["staleReadersCleared"] as? Int ?? 0) >= 1)
@@ -96,7 +104,8 @@ struct MultiProcessTests {
         let fixture = try StoreFixture()
         try fixture.create(.make(1), .projectClone)
         for _ in 0..<3 {
-            let holder = try ChildProcess(Self.driver, ["hold-write", "--dir", fixture.directory.path, "--sync", "none"])
+            let holder = try ChildProcess(
+                Self.driver, ["hold-write", "--dir", fixture.directory.path, "--sync", "none"])
             #expect(holder.waitForLine("WRITING"))
             holder.kill()
             let started = Date()
@@ -113,10 +122,12 @@ struct MultiProcessTests {
     @Test func processWithALargerMapIsAdoptedByOthers() throws {
         let fixture = try StoreFixture { $0.mapSize = 2 << 20 }
         try fixture.create(.make(1), .projectClone)
-        let grower = try ChildProcess(Self.driver, [
-            "hammer", "--dir", fixture.directory.path, "--process", "5", "--count", "4000", "--sync", "none",
-            "--map-size", String(256 << 20), "--pad", "250",
-        ])
+        let grower = try ChildProcess(
+            Self.driver,
+            [
+                "hammer", "--dir", fixture.directory.path, "--process", "5", "--count", "4000", "--sync", "none",
+                "--map-size", String(256 << 20), "--pad", "250",
+            ])
         var operations = 0
         while grower.process.isRunning {
             try fixture.set(.make(1), .projectClone, .completed)

@@ -1,5 +1,5 @@
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 import WorkflowStore
 
@@ -36,13 +36,17 @@ final class StoreFixture {
 
     @discardableResult
     func create(_ token: Token, _ template: Template = .bomUpload, labels: [String: String] = [:]) throws -> Workflow {
-        let outcome = try db.perform(.create(token: token, definition: WorkflowDefinition(template: template), labels: try Labels(labels), createdBy: "test"))
+        let outcome = try db.perform(
+            .create(
+                token: token, definition: WorkflowDefinition(template: template), labels: try Labels(labels),
+                createdBy: "test"))
         return try #require(outcome.workflow)
     }
 
     @discardableResult
     func set(_ token: Token, _ step: StepName, _ status: StepStatus, reason: String? = nil) throws -> Workflow {
-        let outcome = try db.perform(.update(token: token, step: step, command: .setStatus(status, failureReason: reason)))
+        let outcome = try db.perform(
+            .update(token: token, step: step, command: .setStatus(status, failureReason: reason)))
         return try #require(outcome.workflow)
     }
 

@@ -1,6 +1,6 @@
 import PropertyBased
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 import WorkflowStore
 
@@ -36,23 +36,38 @@ struct StorePropertyTests {
                     write = .delete(token: token(slot))
                     expected = model[token(slot)] == nil ? nil : .some(nil)
                 case .setStatus(let slot, let step, let status):
-                    let command = StepCommand.setStatus(status, failureReason: status == .failed ? "reason \(value)" : nil)
+                    let command = StepCommand.setStatus(
+                        status, failureReason: status == .failed ? "reason \(value)" : nil)
                     write = .update(token: token(slot), step: name(slot, step), command: command)
-                    expected = Self.modelApply(model[token(slot)]) { try $0.apply(command, to: name(slot, step), now: now) }
+                    expected = Self.modelApply(model[token(slot)]) {
+                        try $0.apply(command, to: name(slot, step), now: now)
+                    }
                 case .start(let slot, let step):
                     write = .update(token: token(slot), step: name(slot, step), command: .start)
-                    expected = Self.modelApply(model[token(slot)]) { try $0.apply(.start, to: name(slot, step), now: now) }
+                    expected = Self.modelApply(model[token(slot)]) {
+                        try $0.apply(.start, to: name(slot, step), now: now)
+                    }
                 case .progress(let slot, let step, let update):
                     write = .update(token: token(slot), step: name(slot, step), command: .progress(update))
-                    expected = Self.modelApply(model[token(slot)]) { try $0.apply(.progress(update), to: name(slot, step), now: now) }
+                    expected = Self.modelApply(model[token(slot)]) {
+                        try $0.apply(.progress(update), to: name(slot, step), now: now)
+                    }
                 case .addStep(let slot, let parent, let notApplicable):
                     added += 1
-                    let spec = StepSpec(.make("X\(added)"), parent: parent.map { name(slot, $0) }, status: notApplicable ? .notApplicable : .pending)
+                    let spec = StepSpec(
+                        .make("X\(added)"), parent: parent.map { name(slot, $0) },
+                        status: notApplicable ? .notApplicable : .pending)
                     write = .addSteps(token: token(slot), steps: [spec])
-                    expected = Self.modelApply(model[token(slot)]) { try $0.addSteps([spec], now: now); return true }
+                    expected = Self.modelApply(model[token(slot)]) {
+                        try $0.addSteps([spec], now: now)
+                        return true
+                    }
                 case .restart(let slot, let step):
                     write = .restart(token: token(slot), step: name(slot, step))
-                    expected = Self.modelApply(model[token(slot)]) { try $0.restart(from: name(slot, step), now: now); return true }
+                    expected = Self.modelApply(model[token(slot)]) {
+                        try $0.restart(from: name(slot, step), now: now)
+                        return true
+                    }
                 case .advanceClock(let minutes):
                     fixture.clock.advance(minutes: minutes * 10)
                 case .maintenance:
@@ -66,7 +81,9 @@ struct StorePropertyTests {
                     case nil:
                         #expect(outcome == nil, "\(operation) should be refused")
                     case .some(nil):
-                        #expect(outcome == .deleted(token(0)) || outcome == .deleted(token(1)) || outcome == .deleted(token(2)))
+                        #expect(
+                            outcome == .deleted(token(0)) || outcome == .deleted(token(1))
+                                || outcome == .deleted(token(2)))
                         model[write.token] = nil
                     case .some(.some(let workflow)):
                         #expect(outcome?.workflow?.steps == workflow.steps, "\(operation)")

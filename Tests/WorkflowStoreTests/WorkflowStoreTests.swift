@@ -1,6 +1,6 @@
 import LMDB
-import Testing
 import TestSupport
+import Testing
 import WorkflowModel
 import WorkflowStore
 
@@ -29,10 +29,16 @@ struct WorkflowStoreTests {
     @Test func createIsIdempotentForTheSameDefinition() throws {
         let fixture = try StoreFixture()
         let first = try fixture.create(.make(1), labels: ["p": "x"])
-        let again = try fixture.db.perform(.create(token: .make(1), definition: WorkflowDefinition(template: .bomUpload), labels: try Labels(["p": "x"]), createdBy: "other"))
+        let again = try fixture.db.perform(
+            .create(
+                token: .make(1), definition: WorkflowDefinition(template: .bomUpload), labels: try Labels(["p": "x"]),
+                createdBy: "other"))
         #expect(again == .alreadyExists(first))
         #expect(throws: WorkflowStoreError.refused(.conflictingDefinition(.make(1)))) {
-            try fixture.db.perform(.create(token: .make(1), definition: WorkflowDefinition(template: .reanalysis), labels: Labels(), createdBy: nil))
+            try fixture.db.perform(
+                .create(
+                    token: .make(1), definition: WorkflowDefinition(template: .reanalysis), labels: Labels(),
+                    createdBy: nil))
         }
         try fixture.expectIntact()
     }
@@ -44,9 +50,12 @@ struct WorkflowStoreTests {
         let failed = try fixture.set(.make(1), .bomConsumption, .failed, reason: "unparseable")
         #expect(failed.version == 2)
         #expect(failed.steps.dropFirst().allSatisfy { $0.status == .cancelled && $0.updatedAt == fixture.clock.time })
-        let repeated = try fixture.db.perform(.update(token: .make(1), step: .bomConsumption, command: .setStatus(.failed, failureReason: "other")))
+        let repeated = try fixture.db.perform(
+            .update(token: .make(1), step: .bomConsumption, command: .setStatus(.failed, failureReason: "other")))
         #expect(repeated == .updated(failed, changed: false))
-        #expect(throws: WorkflowStoreError.refused(.invalidTransition(step: .bomConsumption, from: .failed, to: .completed))) {
+        #expect(
+            throws: WorkflowStoreError.refused(.invalidTransition(step: .bomConsumption, from: .failed, to: .completed))
+        ) {
             try fixture.set(.make(1), .bomConsumption, .completed)
         }
         #expect(try fixture.db.workflow(.make(1)) == failed)
@@ -91,7 +100,8 @@ struct WorkflowStoreTests {
         try fixture.db.perform(.delete(token: .make(1)))
         #expect(try fixture.db.workflow(.make(1)) == nil)
         #expect(try fixture.db.isProcessing(.make(1)) == false)
-        #expect(try fixture.db.list(WorkflowQuery(label: .init(key: "k", value: "v"))).workflows.map(\.token) == [.make(2)])
+        #expect(
+            try fixture.db.list(WorkflowQuery(label: .init(key: "k", value: "v"))).workflows.map(\.token) == [.make(2)])
         try fixture.expectIntact()
         // The token can be used again afterwards.
         try fixture.create(.make(1), .reanalysis)
@@ -113,8 +123,13 @@ struct WorkflowStoreTests {
     @Test func progressFinishesTheStepInTheStore() throws {
         let fixture = try StoreFixture()
         try fixture.create(.make(1), .reanalysis)
-        try fixture.db.perform(.update(token: .make(1), step: .vulnAnalysis, command: .progress(ProgressUpdate(expected: 120))))
-        let done = try fixture.db.perform(.update(token: .make(1), step: .vulnAnalysis, command: .progress(ProgressUpdate(addCompleted: 113, addFailed: 7)))).workflow
+        try fixture.db.perform(
+            .update(token: .make(1), step: .vulnAnalysis, command: .progress(ProgressUpdate(expected: 120))))
+        let done = try fixture.db.perform(
+            .update(
+                token: .make(1), step: .vulnAnalysis,
+                command: .progress(ProgressUpdate(addCompleted: 113, addFailed: 7)))
+        ).workflow
         #expect(done?.step(.vulnAnalysis)?.failureReason == "Failure threshold of 5% exceeded: 7/120 failed")
         #expect(try fixture.db.workflow(.make(1)) == done)
         try fixture.expectIntact()

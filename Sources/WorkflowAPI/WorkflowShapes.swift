@@ -1,0 +1,53 @@
+public import WorkflowModel
+
+/// bomflow's own JSON shape of a whole workflow: metadata, steps in tree order with readiness,
+/// and progress (DESIGN.md §2, `GET /api/v1/workflow/token/{uuid}`).
+public enum WorkflowShapes {
+    /// Writes `workflow` as one JSON object.
+    public static func write(_ workflow: Workflow, into json: inout JSONWriter) {
+        json.beginObject()
+        json.member("token", workflow.token.description)
+        json.member("createdAt", workflow.createdAt.milliseconds)
+        if let template = workflow.template { json.member("template", template.rawValue) }
+        if let createdBy = workflow.createdBy { json.member("createdBy", createdBy) }
+        json.key("labels")
+        json.beginObject()
+        for label in workflow.labels { json.member(label.key, label.value) }
+        json.endObject()
+        json.member("version", Int64(clamping: workflow.version))
+        json.member("processing", workflow.isProcessing)
+        json.key("steps")
+        json.beginArray()
+        let ready = Set(workflow.readySteps)
+        for step in workflow.stepsInTreeOrder {
+            json.beginObject()
+            json.member("step", step.name.rawValue)
+            if let parent = step.parent { json.member("parent", parent.rawValue) }
+            json.member("status", step.status.rawValue)
+            json.member("ready", ready.contains(step.name))
+            if let startedAt = step.startedAt { json.member("startedAt", startedAt.milliseconds) }
+            json.member("updatedAt", step.updatedAt.milliseconds)
+            if let reason = step.failureReason { json.member("failureReason", reason) }
+            if let progress = step.progress {
+                json.key("progress")
+                json.beginObject()
+                if let expected = progress.expected { json.member("expected", expected) }
+                json.member("completed", progress.completed)
+                json.member("failed", progress.failed)
+                json.key("failureThreshold")
+                json.number(progress.failureThreshold)
+                json.endObject()
+            }
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+    }
+
+    /// `workflow` as JSON text.
+    public static func json(_ workflow: Workflow) -> [UInt8] {
+        var json = JSONWriter()
+        write(workflow, into: &json)
+        return json.bytes
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import WorkflowStore
+
+/// `bomflow backup DEST`.
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a compacted, consistent copy of the data directory while servers keep running.",
+        discussion: "DEST must not exist or be an empty directory. The copy holds a read transaction while it runs.")
+
+    @OptionGroup var store: StoreArguments
+
+    @Argument(help: "The directory to write data.mdb into.")
+    var destination: String
+
+    func run() throws {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: destination) {
+            let contents = try manager.contentsOfDirectory(atPath: destination)
+            guard contents.isEmpty else { throw CommandFailure("\(destination) is not empty") }
+        } else {
+            try manager.createDirectory(
+                atPath: destination, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let store = try store.openStore(mustExist: true)
+        let started = Date()
+        try store.backup(to: destination)
+        let size = (try? manager.attributesOfItem(atPath: destination + "/data.mdb")[.size] as? Int) ?? 0
+        print(
+            #"{"destination":"\#(destination)","bytes":\#(size),"seconds":\#(String(format: "%.3f", Date().timeIntervalSince(started)))}"#
+        )
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import WorkflowAPI
+import WorkflowStore
+
+/// `bomflow maintenance`: one pass of timeouts and retention.
+struct Maintenance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one maintenance pass (step timeouts, then retention) and print what it did.",
+        discussion:
+            "Only one process of the host runs a pass at a time; if another holds the lease, this prints \"skipped\": true."
+    )
+
+    @OptionGroup var store: StoreArguments
+
+    @Option(help: "Time out ready steps idle this long, e.g. 60m (env BOMFLOW_STEP_TIMEOUT).")
+    var stepTimeout: DurationArgument =
+        environment("BOMFLOW_STEP_TIMEOUT").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 3_600_000)
+
+    @Option(help: "Delete finished workflows idle this long, e.g. 72h (env BOMFLOW_RETENTION).")
+    var retention: DurationArgument =
+        environment("BOMFLOW_RETENTION").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 259_200_000)
+
+    func run() throws {
+        let store = try store.openStore(mustExist: false) { options in
+            options.stepTimeout = stepTimeout.milliseconds
+            options.retention = retention.milliseconds
+        }
+        let report = try store.runMaintenance()
+        var json = JSONWriter()
+        json.beginObject()
+        json.member("skipped", report.skipped)
+        json.member("timedOut", Int64(report.timedOut))
+        json.member("failed", Int64(report.failed))
+        json.member("cancelled", Int64(report.cancelled))
+        json.member("deleted", Int64(report.deleted))
+        json.member("deadlineEntriesVisited", Int64(report.deadlineEntriesVisited))
+        json.member("finishedEntriesVisited", Int64(report.finishedEntriesVisited))
+        json.member("transactions", Int64(report.transactions))
+        json.endObject()
+        printJSON(json.bytes)
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import WorkflowStore
+
+/// The value of a `BOMFLOW_*` environment variable, used as an option's default.
+func environment(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}
+
+/// Options every command that opens the data directory shares.
+struct StoreArguments: ParsableArguments {
+    @Option(name: .long, help: "The data directory (env BOMFLOW_DATA_DIR).")
+    var dataDir: String = environment("BOMFLOW_DATA_DIR") ?? "./bomflow-data"
+
+    @Option(
+        name: .long,
+        help:
+            "LMDB map size: the most the data file may hold, e.g. 64GiB; the same in every process (env BOMFLOW_MAP_SIZE)."
+    )
+    var mapSize: ByteSize =
+        environment("BOMFLOW_MAP_SIZE").flatMap(ByteSize.init(argument:)) ?? ByteSize(bytes: 64 << 30)
+
+    @Option(
+        name: .long,
+        help: "full: every acknowledged write is on disk; none: no fsync, for throw-away instances (env BOMFLOW_SYNC).")
+    var sync: SyncArgument = environment("BOMFLOW_SYNC").flatMap(SyncArgument.init(rawValue:)) ?? .full
+
+    func validate() throws {
+        guard mapSize.bytes >= 1 << 20 else { throw ValidationError("--map-size must be at least 1MiB") }
+    }
+
+    /// Opens the store. Commands that only read refuse a missing directory instead of creating one.
+    func openStore(mustExist: Bool, configure: (inout StoreOptions) -> Void = { _ in }) throws -> WorkflowStore {
+        if mustExist, !FileManager.default.fileExists(atPath: dataDir + "/data.mdb") {
+            throw ValidationError("no bomflow data in \(dataDir) (set --data-dir or BOMFLOW_DATA_DIR)")
+        }
+        var options = StoreOptions()
+        options.mapSize = mapSize.bytes
+        options.durability = sync == .full ? .full : .none
+        configure(&options)
+        do {
+            return try WorkflowStore(path: dataDir, options: options)
+        } catch {
+            throw CommandFailure("cannot open \(dataDir): \(error)")
+        }
+    }
+}
+
+/// `--sync full|none`.
+enum SyncArgument: String, ExpressibleByArgument, CaseIterable {
+    case full
+    case none
+}
+
+/// A failure to report on stderr with exit code 1 (not a usage error).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints `bytes` (UTF-8 JSON) and a newline on stdout.
+func printJSON(_ bytes: [UInt8]) {
+    print(String(decoding: bytes, as: UTF8.self))
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import TestSupport
+import Testing
+import WorkflowModel
+import WorkflowStore
+
+@testable import bomflow
+
+struct ArgumentParsingTests {
+    @Test(arguments: [
+        ("1048576", 1 << 20), ("512KiB", 512 << 10), ("64MiB", 64 << 20), ("64GiB", 64 << 30), ("2g", 2 << 30),
+        ("1T", 1 << 40),
+    ])
+    func byteSizes(text: String, bytes: Int) {
+        #expect(ByteSize(argument: text)?.bytes == bytes)
+    }
+
+    @Test(arguments: ["", "GiB", "-1", "1.5GiB", "10XB", "99999999999999999999T"])
+    func invalidByteSizes(text: String) {
+        #expect(ByteSize(argument: text) == nil)
+    }
+
+    @Test(arguments: [
+        ("1500ms", Int64(1500)), ("90s", 90_000), ("60m", 3_600_000), ("72h", 259_200_000), ("7d", 604_800_000),
+    ])
+    func durations(text: String, milliseconds: Int64) {
+        #expect(DurationArgument(argument: text)?.milliseconds == milliseconds)
+    }
+
+    @Test(arguments: ["", "0s", "5", "1w", "-3m"])
+    func invalidDurations(text: String) {
+        #expect(DurationArgument(argument: text) == nil)
+    }
+
+    @Test func statusTakesAUUID() throws {
+        let command = try Bomflow.parseAsRoot([
+            "status", "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab", "--data-dir", "/tmp/x",
+        ])
+        let status = try #require(command as? Status)
+        #expect(status.store.dataDir == "/tmp/x")
+        #expect(status.store.sync == .full)
+        #expect(status.store.mapSize.bytes == 64 << 30)
+        #expect(throws: (any Error).self) { try Bomflow.parseAsRoot(["status", "not-a-uuid"]) }
+    }
+
+    @Test func rejectsTinyMapsAndBadLimits() {
+        #expect(throws: (any Error).self) { try Bomflow.parseAsRoot(["stats", "--map-size", "4KiB"]) }
+        #expect(throws: (any Error).self) { try Bomflow.parseAsRoot(["workflows", "list", "--limit", "0"]) }
+        #expect(throws: (any Error).self) { try Bomflow.parseAsRoot(["workflows", "list", "--label", "nocolon"]) }
+    }
+}
+
+/// The real `bomflow` binary against a data directory that this process keeps open, as a
+/// running server would.
+@Suite(.serialized)
+struct CommandLineEndToEndTests {
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func statusListMaintenanceStatsAndBackup() throws {
+        let directory = try TemporaryDirectory("cli")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        var options = StoreOptions()
+        options.durability = .none
+        let store = try WorkflowStore(path: data, options: options)
+        let token = Token.make(42)
+        try store.perform(
+            .create(
+                token: token, definition: WorkflowDefinition(template: .reanalysis),
+                labels: try Labels(["project": "acme"]), createdBy: nil))
+        try store.perform(
+            .update(token: token, step: .vulnAnalysis, command: .setStatus(.failed, failureReason: "scanner down")))
+
+        let status = try run(["status", token.description, "--data-dir", data])
+        #expect(status.status == 0)
+        #expect(status.output.contains(#""step":"VULN_ANALYSIS","status":"FAILED""#))
+        #expect(status.output.contains(#""failureReason":"scanner down""#))
+
+        let unknown = try run(["status", Token.make(43).description, "--data-dir", data])
+        #expect(unknown.status == 1)
+        #expect(unknown.output.contains("Provided token \(Token.make(43)) does not exist."))
+
+        let list = try run(["workflows", "list", "--label", "project:acme"], environment: ["BOMFLOW_DATA_DIR": data])
+        #expect(list.status == 0)
+        #expect(list.output.contains(token.description))
+        #expect(list.output.contains(#""nextCursor":null"#))
+
+        let maintenance = try run(["maintenance", "--data-dir", data, "--retention", "1ms"])
+        #expect(maintenance.status == 0)
+        #expect(maintenance.output.contains(#""deleted":0"#) || maintenance.output.contains(#""deleted":1"#))
+
+        let stats = try run(["stats", "--data-dir", data])
+        #expect(stats.status == 0)
+        #expect(stats.output.contains(#""formatVersion":1"#))
+
+        let missing = try run(["stats", "--data-dir", directory.appending("nothing-here")])
+        #expect(missing.status != 0)
+        #expect(missing.output.contains("no bomflow data"))
+        #expect(
+            !FileManager.default.fileExists(atPath: directory.appending("nothing-here")),
+            "read commands must not create a data dir")
+    }
+
+    @Test func backupIsAConsistentCopy() throws {
+        let directory = try TemporaryDirectory("cli-backup")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        var options = StoreOptions()
+        options.durability = .none
+        let store = try WorkflowStore(path: data, options: options)
+        for number in 1...200 {
+            try store.perform(
+                .create(
+                    token: .make(UInt64(number)), definition: WorkflowDefinition(template: .bomUpload),
+                    labels: Labels(), createdBy: nil))
+        }
+        let backup = directory.appending("copy")
+        let result = try run(["backup", backup, "--data-dir", data])
+        #expect(result.status == 0, "\(result.output)")
+        let copy = try WorkflowStore(path: backup, options: options)
+        #expect(try copy.statistics().workflows == 200)
+        #expect(try copy.verifyIntegrity() == [])
+        #expect(try copy.workflow(.make(7)) == store.workflow(.make(7)))
+        let again = try run(["backup", backup, "--data-dir", data])
+        #expect(again.status != 0, "refuses a non-empty destination")
+    }
+}

@@ -1,0 +1,237 @@
+/* raw-lmdb: the lower bound for bomflow's store operations, measured with liblmdb directly.
+ *
+ * It lays out data the way WorkflowStore does (docs/STORAGE.md) but with no model, no codec and
+ * no index maintenance: a `tokens` database (token 16 B -> workflow id 8 B) and a `steps`
+ * database (id 8 B || ordinal 1 B -> a 48-byte step record whose byte 1 is the status).
+ *
+ *   raw-lmdb bench DIR WORKFLOWS OPS   load WORKFLOWS five-step workflows (if not loaded), then
+ *                                      time isProcessing, get, durable single update, 64 updates
+ *                                      per transaction; one JSON line of operations per second.
+ *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
+ *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
+ *                                      of 64 updates to the 2,000 newest workflows, each phase
+ *                                      after a "MARK phase" line on stderr so that scripts/bench
+ *                                      can sum the bytes LMDB pwrite()s per phase under strace.
+ * Every LMDB return code is checked; any failure exits 1 with the call and mdb_strerror.
+ */
+#define _GNU_SOURCE
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define CHECK(call) do { int rc_ = (call); if (rc_ != 0) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, mdb_strerror(rc_)); exit(1); } } while (0)
+#define STEPS 5
+#define RECORD 48
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t next_random(void) { rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17; return rng_state; }
+static double now_seconds(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static void put_be64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (56 - 8 * i)); }
+static void token_of(uint64_t n, unsigned char out[16]) { uint64_t a = n * 0x9E3779B97F4A7C15ull ^ 0x5bd1e995, b = (n + 7) * 0xC2B2AE3D27D4EB4Full; put_be64(out, a); put_be64(out + 8, b); }
+
+static void mark(const char *label) { fprintf(stderr, "MARK %s\n", label); fflush(stderr); }
+
+typedef struct { MDB_env *env; MDB_dbi tokens, steps; } Store;
+
+static void open_store(Store *s, const char *dir, unsigned flags) {
+    mkdir(dir, 0700);
+    CHECK(mdb_env_create(&s->env));
+    CHECK(mdb_env_set_mapsize(s->env, (size_t)64 << 30));
+    CHECK(mdb_env_set_maxdbs(s->env, 4));
+    CHECK(mdb_env_set_maxreaders(s->env, 1024));
+    CHECK(mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD | flags, 0600));
+    MDB_txn *txn;
+    CHECK(mdb_txn_begin(s->env, NULL, 0, &txn));
+    CHECK(mdb_dbi_open(txn, "tokens", MDB_CREATE, &s->tokens));
+    CHECK(mdb_dbi_open(txn, "steps", MDB_CREATE, &s->steps));
+    CHECK(mdb_txn_commit(txn));
+}
+
+static void fill_record(unsigned char *r, int ordinal, uint64_t stamp) { memset(r, 'x', RECORD); r[0] = 1; r[1] = 0; r[2] = 0; r[4] = (unsigned char)ordinal; put_be64(r + 5, stamp); }
+
+/* Keyed by sequential id (bomflow's layout), with the token index. */
+static void create_seq(MDB_txn *txn, Store *s, uint64_t id, unsigned char token[16]) {
+    unsigned char idk[8], key[9], rec[RECORD];
+    put_be64(idk, id);
+    MDB_val tk = {16, token}, tv = {8, idk};
+    CHECK(mdb_put(txn, s->tokens, &tk, &tv, 0));
+    for (int o = 0; o < STEPS; o++) {
+        memcpy(key, idk, 8); key[8] = (unsigned char)o; fill_record(rec, o, id);
+        MDB_val k = {9, key}, v = {RECORD, rec};
+        CHECK(mdb_put(txn, s->steps, &k, &v, 0));
+    }
+}
+
+/* Keyed by the random token itself (the alternative DESIGN.md mentions). */
+static void create_token(MDB_txn *txn, Store *s, unsigned char token[16]) {
+    unsigned char key[17], rec[RECORD];
+    for (int o = 0; o < STEPS; o++) {
+        memcpy(key, token, 16); key[16] = (unsigned char)o; fill_record(rec, o, 0);
+        MDB_val k = {17, key}, v = {RECORD, rec};
+        CHECK(mdb_put(txn, s->steps, &k, &v, 0));
+    }
+}
+
+static int is_processing(MDB_txn *txn, Store *s, unsigned char token[16]) {
+    MDB_val tk = {16, token}, tv;
+    int rc = mdb_get(txn, s->tokens, &tk, &tv);
+    if (rc == MDB_NOTFOUND) return 0;
+    CHECK(rc);
+    unsigned char prefix[8]; memcpy(prefix, tv.mv_data, 8);
+    MDB_cursor *c; MDB_val k = {8, prefix}, v;
+    CHECK(mdb_cursor_open(txn, s->steps, &c));
+    int processing = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 9 && memcmp(k.mv_data, prefix, 8) == 0) {
+        if (((unsigned char *)v.mv_data)[1] <= 1) { processing = 1; break; }
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) CHECK(rc);
+    mdb_cursor_close(c);
+    return processing;
+}
+
+static int get_workflow(MDB_txn *txn, Store *s, unsigned char token[16], unsigned char out[STEPS][RECORD]) {
+    MDB_val tk = {16, token}, tv;
+    int rc = mdb_get(txn, s->tokens, &tk, &tv);
+    if (rc == MDB_NOTFOUND) return 0;
+    CHECK(rc);
+    unsigned char prefix[8]; memcpy(prefix, tv.mv_data, 8);
+    MDB_cursor *c; MDB_val k = {8, prefix}, v;
+    CHECK(mdb_cursor_open(txn, s->steps, &c));
+    int n = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == 9 && memcmp(k.mv_data, prefix, 8) == 0 && n < STEPS) {
+        memcpy(out[n++], v.mv_data, v.mv_size < RECORD ? v.mv_size : RECORD);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) CHECK(rc);
+    mdb_cursor_close(c);
+    return n;
+}
+
+/* A single-step update: look up the token, read the row, write it back changed. */
+static void update_step(MDB_txn *txn, Store *s, unsigned char token[16], uint64_t stamp) {
+    MDB_val tk = {16, token}, tv;
+    CHECK(mdb_get(txn, s->tokens, &tk, &tv));
+    unsigned char key[9], rec[RECORD];
+    memcpy(key, tv.mv_data, 8); key[8] = 0;
+    MDB_val k = {9, key}, v;
+    CHECK(mdb_get(txn, s->steps, &k, &v));
+    memcpy(rec, v.mv_data, RECORD);
+    put_be64(rec + 5, stamp);
+    MDB_val nv = {RECORD, rec};
+    CHECK(mdb_put(txn, s->steps, &k, &nv, 0));
+}
+
+static uint64_t loaded_count(Store *s) {
+    MDB_txn *txn; MDB_stat st;
+    CHECK(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+    CHECK(mdb_stat(txn, s->tokens, &st));
+    mdb_txn_abort(txn);
+    return st.ms_entries;
+}
+
+static int bench(const char *dir, uint64_t workflows, long ops) {
+    Store s; open_store(&s, dir, 0);
+    uint64_t have = loaded_count(&s);
+    double t0 = now_seconds();
+    for (uint64_t id = have; id < workflows; ) {
+        MDB_txn *txn; CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+        for (int i = 0; i < 1000 && id < workflows; i++, id++) { unsigned char tok[16]; token_of(id, tok); create_seq(txn, &s, id + 1, tok); }
+        CHECK(mdb_txn_commit(txn));
+    }
+    double load = now_seconds() - t0;
+    unsigned char tok[16], out[STEPS][RECORD];
+    MDB_txn *rtxn; CHECK(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &rtxn)); mdb_txn_reset(rtxn);
+    long hits = 0;
+    t0 = now_seconds();
+    for (long i = 0; i < ops; i++) { token_of(next_random() % workflows, tok); CHECK(mdb_txn_renew(rtxn)); hits += is_processing(rtxn, &s, tok); mdb_txn_reset(rtxn); }
+    double poll = ops / (now_seconds() - t0);
+    t0 = now_seconds();
+    for (long i = 0; i < ops; i++) { token_of(next_random() % workflows, tok); CHECK(mdb_txn_renew(rtxn)); hits += get_workflow(rtxn, &s, tok, out); mdb_txn_reset(rtxn); }
+    double get = ops / (now_seconds() - t0);
+    mdb_txn_abort(rtxn);
+    long writes = ops / 50 > 200 ? 200 : (ops / 50 < 20 ? 20 : ops / 50);
+    t0 = now_seconds();
+    for (long i = 0; i < writes; i++) {
+        MDB_txn *txn; CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+        token_of(next_random() % workflows, tok); update_step(txn, &s, tok, (uint64_t)i);
+        CHECK(mdb_txn_commit(txn));
+    }
+    double single = writes / (now_seconds() - t0);
+    t0 = now_seconds();
+    for (long i = 0; i < writes; i++) {
+        MDB_txn *txn; CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+        for (int j = 0; j < 64; j++) { token_of(next_random() % workflows, tok); update_step(txn, &s, tok, (uint64_t)i); }
+        CHECK(mdb_txn_commit(txn));
+    }
+    double grouped = writes * 64 / (now_seconds() - t0);
+    printf("{\"impl\":\"raw-lmdb\",\"workflows\":%llu,\"loadSeconds\":%.1f,\"isProcessing\":%.0f,\"getWorkflow\":%.0f,\"durableUpdate\":%.0f,\"groupedUpdate64\":%.0f,\"hits\":%ld}\n",
+           (unsigned long long)workflows, load, poll, get, single, grouped, hits);
+    mdb_env_close(s.env);
+    return 0;
+}
+
+/* The write phases of the layout comparison, for both layouts (bytes are counted by strace). */
+static int layout(const char *base, uint64_t workflows) {
+    for (int variant = 0; variant < 2; variant++) {
+        char dir[4096]; snprintf(dir, sizeof dir, "%s/%s", base, variant ? "by-id" : "by-token");
+        Store s; open_store(&s, dir, 0);
+        MDB_txn *txn;
+        for (uint64_t id = 0; id < workflows; ) {
+            CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+            for (int i = 0; i < 1000 && id < workflows; i++, id++) { unsigned char tok[16]; token_of(id, tok); if (variant) create_seq(txn, &s, id + 1, tok); else create_token(txn, &s, tok); }
+            CHECK(mdb_txn_commit(txn));
+        }
+        CHECK(mdb_env_sync(s.env, 1)); /* flush the load so it is not counted below */
+        /* 1,000 durable creates of one workflow each, then 64-per-commit creates. */
+        mark(variant ? "by-id single-create" : "by-token single-create");
+        for (uint64_t i = 0; i < 1000; i++) {
+            unsigned char tok[16]; token_of(workflows + i, tok);
+            CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+            if (variant) create_seq(txn, &s, workflows + i + 1, tok); else create_token(txn, &s, tok);
+            CHECK(mdb_txn_commit(txn));
+        }
+        uint64_t next = workflows + 1000;
+        mark(variant ? "by-id grouped-create" : "by-token grouped-create");
+        for (int c = 0; c < 50; c++) {
+            CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+            for (int j = 0; j < 64; j++, next++) { unsigned char tok[16]; token_of(next, tok); if (variant) create_seq(txn, &s, next + 1, tok); else create_token(txn, &s, tok); }
+            CHECK(mdb_txn_commit(txn));
+        }
+        /* Updates of the 2,000 newest workflows (where the activity is): 64 per commit. */
+        mark(variant ? "by-id grouped-update" : "by-token grouped-update");
+        for (int c = 0; c < 50; c++) {
+            CHECK(mdb_txn_begin(s.env, NULL, 0, &txn));
+            for (int j = 0; j < 64; j++) {
+                uint64_t n = next - 1 - next_random() % 2000;
+                unsigned char tok[16], key[17], rec[RECORD]; token_of(n, tok);
+                MDB_val k, v;
+                if (variant) { put_be64(key, n + 1); key[8] = 1; k.mv_size = 9; } else { memcpy(key, tok, 16); key[16] = 1; k.mv_size = 17; }
+                k.mv_data = key; fill_record(rec, 1, (uint64_t)c);
+                v.mv_size = RECORD; v.mv_data = rec;
+                CHECK(mdb_put(txn, s.steps, &k, &v, 0));
+            }
+            CHECK(mdb_txn_commit(txn));
+        }
+        mark("end");
+        MDB_stat st; MDB_envinfo info;
+        CHECK(mdb_env_stat(s.env, &st)); CHECK(mdb_env_info(s.env, &info));
+        printf("{\"layout\":\"%s\",\"workflows\":%llu,\"mapUsedBytes\":%llu}\n", variant ? "by-id" : "by-token",
+               (unsigned long long)workflows, (unsigned long long)((info.me_last_pgno + 1) * st.ms_psize));
+        mdb_env_close(s.env);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
+    if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
+    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb layout DIR WORKFLOWS\n");
+    return 2;
+}
