@@ -31,6 +31,7 @@ let package = Package(
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
         .target(name: "WorkflowModel", swiftSettings: strictSettings),
+        .target(name: "HTTP1", swiftSettings: strictSettings),
         .target(name: "WorkflowStore", dependencies: ["LMDB", "WorkflowModel"], swiftSettings: strictSettings),
         .target(name: "WorkflowAPI", dependencies: ["WorkflowModel", "WorkflowStore"], swiftSettings: strictSettings),
         .executableTarget(
@@ -51,6 +52,7 @@ let package = Package(
         .target(
             name: "TestSupport", dependencies: ["WorkflowModel"], path: "Tests/TestSupport",
             swiftSettings: strictSettings),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "WorkflowModelTests",

@@ -1,0 +1,202 @@
+/// A request method (RFC 9110 §9). Methods outside ``known`` are answered 501 by the parser.
+public struct HTTPMethod: Hashable, Sendable, CustomStringConvertible {
+    /// The method token, case-sensitive.
+    public let rawValue: String
+
+    /// Creates a method from its token.
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public static let get = HTTPMethod("GET")
+    public static let head = HTTPMethod("HEAD")
+    public static let post = HTTPMethod("POST")
+    public static let put = HTTPMethod("PUT")
+    public static let patch = HTTPMethod("PATCH")
+    public static let delete = HTTPMethod("DELETE")
+    public static let options = HTTPMethod("OPTIONS")
+
+    /// The methods this server implements at the protocol level; routes decide which they allow
+    /// (405 with `Allow`). TRACE and CONNECT are deliberately absent (501).
+    public static let known: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options]
+
+    public var description: String { rawValue }
+}
+
+/// `HTTP/1.0` or `HTTP/1.1`; other versions are refused with 505.
+public enum HTTPVersion: Sendable, Hashable {
+    case http1_0
+    case http1_1
+}
+
+/// A response status code with its reason phrase.
+public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
+    /// The three-digit code.
+    public let code: Int
+    /// The reason phrase written on the status line.
+    public let reason: String
+
+    /// Creates a status.
+    public init(code: Int, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(code) \(reason)" }
+
+    public static let `continue` = HTTPStatus(code: 100, reason: "Continue")
+    public static let ok = HTTPStatus(code: 200, reason: "OK")
+    public static let created = HTTPStatus(code: 201, reason: "Created")
+    public static let noContent = HTTPStatus(code: 204, reason: "No Content")
+    public static let notModified = HTTPStatus(code: 304, reason: "Not Modified")
+    public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
+    public static let unauthorized = HTTPStatus(code: 401, reason: "Unauthorized")
+    public static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")
+    public static let notFound = HTTPStatus(code: 404, reason: "Not Found")
+    public static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
+    public static let requestTimeout = HTTPStatus(code: 408, reason: "Request Timeout")
+    public static let conflict = HTTPStatus(code: 409, reason: "Conflict")
+    public static let contentTooLarge = HTTPStatus(code: 413, reason: "Content Too Large")
+    public static let uriTooLong = HTTPStatus(code: 414, reason: "URI Too Long")
+    public static let unsupportedMediaType = HTTPStatus(code: 415, reason: "Unsupported Media Type")
+    public static let expectationFailed = HTTPStatus(code: 417, reason: "Expectation Failed")
+    public static let tooManyRequests = HTTPStatus(code: 429, reason: "Too Many Requests")
+    public static let headerFieldsTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
+    public static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
+    public static let notImplemented = HTTPStatus(code: 501, reason: "Not Implemented")
+    public static let serviceUnavailable = HTTPStatus(code: 503, reason: "Service Unavailable")
+    public static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
+    public static let insufficientStorage = HTTPStatus(code: 507, reason: "Insufficient Storage")
+
+    /// True when a response with this status carries no body (1xx, 204, 304; RFC 9110 §6.4.1).
+    public var forbidsBody: Bool { (100..<200).contains(code) || code == 204 || code == 304 }
+}
+
+/// Header fields in the order received, with case-insensitive lookup (RFC 9110 §5.1).
+/// Duplicates are kept; the parser itself rejects duplicates where they are unsafe.
+public struct HTTPHeaders: Sendable, Sequence, Equatable {
+    /// One field.
+    public struct Field: Sendable, Equatable {
+        /// The name as received.
+        public let name: String
+        /// The value with surrounding whitespace removed.
+        public let value: String
+    }
+
+    private var fields: [Field] = []
+
+    /// No fields.
+    public init() {}
+
+    /// Fields from name-value pairs.
+    public init(_ pairs: [(String, String)]) { fields = pairs.map { Field(name: $0.0, value: $0.1) } }
+
+    /// Appends a field. Response code must never copy CR or LF from input into a value (R3).
+    public mutating func add(_ name: String, _ value: String) { fields.append(Field(name: name, value: value)) }
+
+    /// Replaces every field of that name with one.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        add(name, value)
+    }
+
+    /// Removes every field of that name.
+    public mutating func remove(_ name: String) { fields.removeAll { Self.equalsIgnoringCase($0.name, name) } }
+
+    /// The first value of `name` (case-insensitive).
+    public subscript(name: String) -> String? { fields.first { Self.equalsIgnoringCase($0.name, name) }?.value }
+
+    /// Every value of `name`, in order.
+    public func values(_ name: String) -> [String] {
+        fields.filter { Self.equalsIgnoringCase($0.name, name) }.map(\.value)
+    }
+
+    /// The number of fields.
+    public var count: Int { fields.count }
+
+    public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+
+    /// ASCII case-insensitive comparison (header names are ASCII tokens).
+    public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+        let left = lhs.utf8
+        let right = rhs.utf8
+        guard left.count == right.count else { return false }
+        return zip(left, right).allSatisfy { asciiLower($0) == asciiLower($1) }
+    }
+}
+
+@inline(__always)
+func asciiLower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
+
+/// A parsed request: what the handler sees.
+public struct HTTPRequest: Sendable {
+    /// The method.
+    public var method: HTTPMethod
+    /// The request-target exactly as received (origin-form, or absolute-form).
+    public var target: String
+    /// The path of the target, still percent-encoded (`/api/v1/event/token/…`).
+    public var path: String
+    /// The query without `?`, still percent-encoded; nil when absent.
+    public var query: String?
+    /// The protocol version.
+    public var version: HTTPVersion
+    /// The header fields.
+    public var headers: HTTPHeaders
+    /// The body (empty without one).
+    public var body: [UInt8]
+    /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`;
+    /// HTTP/1.0 only with `Connection: keep-alive`).
+    public var keepAlive: Bool
+
+    /// Creates a request (for tests and handlers that build them).
+    public init(
+        method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
+        body: [UInt8] = [], keepAlive: Bool = true
+    ) {
+        self.method = method
+        self.target = target
+        let split = Self.splitTarget(target)
+        self.path = split.path
+        self.query = split.query
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.keepAlive = keepAlive
+    }
+
+    /// Path and query of an origin-form or absolute-form target.
+    static func splitTarget(_ target: String) -> (path: String, query: String?) {
+        var rest = Substring(target)
+        if !rest.hasPrefix("/"), rest != "*" {
+            // absolute-form: drop "scheme://authority" and keep the path (RFC 9112 §3.2.2).
+            let afterScheme = rest.firstIndex(of: ":").map { rest[$0...].dropFirst(3) } ?? rest
+            rest = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+        }
+        if let mark = rest.firstIndex(of: "?") {
+            return (String(rest[..<mark]), String(rest[rest.index(after: mark)...]))
+        }
+        return (String(rest), nil)
+    }
+}
+
+/// A response a handler returns.
+public struct HTTPResponse: Sendable {
+    /// The status.
+    public var status: HTTPStatus
+    /// Header fields; the writer adds `Date`, `Content-Length` and `Connection` itself.
+    public var headers: HTTPHeaders
+    /// The body.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A `text/plain; charset=utf-8` response.
+    public static func text(_ status: HTTPStatus, _ text: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]),
+            body: Array(text.utf8))
+    }
+}

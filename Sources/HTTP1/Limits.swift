@@ -1,0 +1,22 @@
+/// The parser's and server's bounds (docs/HTTP.md has the table with the status of each).
+///
+/// Defaults follow RELIABILITY.md §2: request line 8 KiB (414), one header line 8 KiB, all
+/// header lines 32 KiB and 100 fields (431), body 1 MiB (413, before reading it),
+/// chunk extensions 1 KiB per request (400).
+public struct HTTPLimits: Sendable, Equatable {
+    /// Bytes of the request line without CRLF; longer → 414.
+    public var requestLineBytes = 8192
+    /// Bytes of one header line without CRLF; longer → 431.
+    public var headerLineBytes = 8192
+    /// Bytes of all header lines (and of the trailer section); more → 431.
+    public var headerBytes = 32768
+    /// Header fields (and trailer fields); more → 431.
+    public var headerCount = 100
+    /// Body bytes, by Content-Length or chunked; more → 413.
+    public var bodyBytes = 1 << 20
+    /// Bytes of chunk extensions in one request; more → 400.
+    public var chunkExtensionBytes = 1024
+
+    /// The defaults.
+    public init() {}
+}

@@ -1,0 +1,98 @@
+import HTTP1
+import Testing
+
+struct RequestParserTests {
+    func parse(_ text: String, limits: HTTPLimits = HTTPLimits()) -> [RequestParser.Event] {
+        var parser = RequestParser(limits: limits)
+        parser.append(Array(text.utf8))
+        var events: [RequestParser.Event] = []
+        while true {
+            let event = parser.next()
+            if case .needMoreBytes = event { return events }
+            events.append(event)
+            if case .failed = event { return events }
+        }
+    }
+
+    func request(_ text: String) throws -> HTTPRequest {
+        let events = parse(text)
+        guard case .request(let request)? = events.first else {
+            Issue.record("expected a request, got \(events)")
+            throw ParseError.badRequest("test")
+        }
+        return request
+    }
+
+    @Test func fieldsOfAParsedRequest() throws {
+        let request = try request(
+            "POST /api/v1/x%20y?a=1&b=2 HTTP/1.1\r\nHost: h\r\nX-Api-Key:  k  \r\nContent-Length: 3\r\n\r\nabc")
+        #expect(request.method == .post)
+        #expect(request.target == "/api/v1/x%20y?a=1&b=2")
+        #expect(request.path == "/api/v1/x%20y")
+        #expect(request.query == "a=1&b=2")
+        #expect(request.version == .http1_1)
+        #expect(request.headers["x-api-key"] == "k", "values are trimmed; names are case-insensitive")
+        #expect(request.body == Array("abc".utf8))
+        #expect(request.keepAlive)
+    }
+
+    @Test func absoluteFormUsesItsPath() throws {
+        let request = try request("GET http://example.com:8080/a?b HTTP/1.1\r\nHost: other\r\n\r\n")
+        #expect(request.path == "/a")
+        #expect(request.query == "b")
+    }
+
+    @Test(arguments: [
+        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", true),
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false),
+        ("GET / HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, CLOSE\r\n\r\n", false),
+        ("GET / HTTP/1.0\r\nHost: x\r\n\r\n", false),
+        ("GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n", true),
+    ])
+    func keepAlive(text: String, expected: Bool) throws {
+        #expect(try request(text).keepAlive == expected)
+    }
+
+    @Test func chunkedBodyIsReassembled() throws {
+        let request = try request(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nA;x=y\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n"
+        )
+        #expect(String(decoding: request.body, as: UTF8.self) == "abc0123456789")
+        #expect(request.headers["X-T"] == nil, "trailers never become headers")
+    }
+
+    @Test func aFailureIsFinal() {
+        var parser = RequestParser()
+        parser.append(Array("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx".utf8))
+        guard case .failed(let first) = parser.next() else { return #expect(Bool(false)) }
+        parser.append(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        guard case .failed(let second) = parser.next() else { return #expect(Bool(false)) }
+        #expect(first == second)
+    }
+
+    @Test func limitsAreConfigurable() {
+        var limits = HTTPLimits()
+        limits.bodyBytes = 4
+        limits.requestLineBytes = 20
+        let tooLarge = parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", limits: limits)
+        guard case .failed(.contentTooLarge)? = tooLarge.first else { return #expect(Bool(false), "\(tooLarge)") }
+        let tooLong = parse("GET /abcdefghijk HTTP/1.1\r\nHost: x\r\n\r\n", limits: limits)
+        guard case .failed(.uriTooLong)? = tooLong.first else { return #expect(Bool(false), "\(tooLong)") }
+    }
+
+    @Test func bodyLargerThanTheLimitIsRefusedBeforeItArrives() {
+        var parser = RequestParser()
+        parser.append(Array("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n".utf8))
+        guard case .failed(.contentTooLarge) = parser.next() else { return #expect(Bool(false)) }
+    }
+
+    @Test(arguments: [("0", 0), ("5", 5), ("1048576", 1_048_576)])
+    func validContentLengths(text: String, value: Int) {
+        var parser = RequestParser()
+        parser.append(
+            Array("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \(text)\r\n\r\n".utf8)
+                + [UInt8](repeating: 0x61, count: value))
+        guard case .request(let request) = parser.next() else { return #expect(Bool(false)) }
+        #expect(request.body.count == value)
+    }
+}
