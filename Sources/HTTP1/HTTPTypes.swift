@@ -23,8 +23,8 @@ public struct HTTPMethod: Hashable, Sendable, CustomStringConvertible {
 
 /// `HTTP/1.0` or `HTTP/1.1`; other versions are refused with 505.
 public enum HTTPVersion: Sendable, Hashable {
-    case http1_0
-    case http1_1
+    case http10
+    case http11
 }
 
 /// A response status code with its reason phrase.
@@ -148,7 +148,7 @@ public struct HTTPRequest: Sendable {
 
     /// Creates a request (for tests and handlers that build them).
     public init(
-        method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
+        method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = HTTPHeaders(),
         body: [UInt8] = [], keepAlive: Bool = true
     ) {
         self.method = method

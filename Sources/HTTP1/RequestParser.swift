@@ -325,8 +325,8 @@ public struct RequestParser: Sendable {
             isDigit(text[7])
         else { return .failure(.badRequest("invalid HTTP version")) }
         switch (text[5], text[7]) {
-        case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .success(.http1_1)
-        case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .success(.http1_0)
+        case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .success(.http11)
+        case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .success(.http10)
         default: return .failure(.versionNotSupported)
         }
     }
@@ -415,7 +415,7 @@ public struct RequestParser: Sendable {
         let lengths = headers.values("Content-Length")
         let codings = headers.values("Transfer-Encoding")
         if !codings.isEmpty {
-            guard head.version == .http1_1 else {
+            guard head.version == .http11 else {
                 return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request"))
             }
             guard lengths.isEmpty else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
@@ -441,11 +441,11 @@ public struct RequestParser: Sendable {
             $0.split(separator: ",").map { $0.trimmingSpaces.lowercasedASCII }
         }
         head.keepAlive =
-            head.version == .http1_1
+            head.version == .http11
             ? !connection.contains("close") : connection.contains("keep-alive") && !connection.contains("close")
 
         let expectations = headers.values("Expect")
-        if head.version == .http1_1, !expectations.isEmpty {
+        if head.version == .http11, !expectations.isEmpty {
             guard expectations.count == 1, expectations[0].lowercasedASCII == "100-continue" else {
                 return .failure(.expectationFailed)
             }

@@ -30,7 +30,7 @@ struct RequestParserTests {
         #expect(request.target == "/api/v1/x%20y?a=1&b=2")
         #expect(request.path == "/api/v1/x%20y")
         #expect(request.query == "a=1&b=2")
-        #expect(request.version == .http1_1)
+        #expect(request.version == .http11)
         #expect(request.headers["x-api-key"] == "k", "values are trimmed; names are case-insensitive")
         #expect(request.body == Array("abc".utf8))
         #expect(request.keepAlive)
