@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .executable(name: "bomflow", targets: ["bomflow"]),
         .executable(name: "bomflow-store-driver", targets: ["StoreDriver"]),
+        .executable(name: "bomflow-http-fixture", targets: ["HTTPFixture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,6 +33,9 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
         .target(name: "WorkflowModel", swiftSettings: strictSettings),
         .target(name: "HTTP1", swiftSettings: strictSettings),
+        // C boundary: accept4/epoll/eventfd and sockaddr handling. Only HTTPServer imports it.
+        .target(name: "CPosix"),
+        .target(name: "HTTPServer", dependencies: ["CPosix", "HTTP1"], swiftSettings: strictSettings),
         .target(name: "WorkflowStore", dependencies: ["LMDB", "WorkflowModel"], swiftSettings: strictSettings),
         .target(name: "WorkflowAPI", dependencies: ["WorkflowModel", "WorkflowStore"], swiftSettings: strictSettings),
         .executableTarget(
@@ -49,10 +53,15 @@ let package = Package(
             dependencies: ["WorkflowStore", "WorkflowModel", "LMDB"],
             swiftSettings: strictSettings
         ),
+        // The HTTP layer alone with a fixture handler: tests of the real process and scripts/bench.
+        .executableTarget(name: "HTTPFixture", dependencies: ["HTTPServer", "HTTP1"], swiftSettings: strictSettings),
         .target(
             name: "TestSupport", dependencies: ["WorkflowModel"], path: "Tests/TestSupport",
             swiftSettings: strictSettings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTP1", "HTTPFixture", "TestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "WorkflowModelTests",

@@ -71,7 +71,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Header fields in the order received, with case-insensitive lookup (RFC 9110 §5.1).
-/// Duplicates are kept; the parser itself rejects duplicates where they are unsafe.
+/// Duplicates are kept; the parser itself rejects duplicates that would make framing ambiguous.
 public struct HTTPHeaders: Sendable, Sequence, Equatable {
     /// One field.
     public struct Field: Sendable, Equatable {

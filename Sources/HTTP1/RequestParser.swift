@@ -16,10 +16,11 @@ public struct RequestParser: Sendable {
     public enum Event: Sendable {
         /// Nothing complete yet: read more from the connection.
         case needMoreBytes
-        /// The head of a request that sent `Expect: 100-continue` is complete and acceptable
-        /// (HTTP/1.1, a body to come, within limits): the server may send `100 Continue`, then
-        /// calls ``next()`` again for the request.
-        case expectContinue
+        /// The head of a request with a body is complete and within limits; the body has not
+        /// been read. The server may refuse the request now (and must then close, RFC 9112 §9.3),
+        /// or, when `expectContinue` is true (HTTP/1.1 `Expect: 100-continue`), send
+        /// `100 Continue`; then it calls ``next()`` again for the whole request.
+        case head(HTTPRequest, expectContinue: Bool)
         /// A complete request.
         case request(HTTPRequest)
         /// The input is malformed or over a limit; final.
@@ -45,7 +46,7 @@ public struct RequestParser: Sendable {
     private enum State: Sendable {
         case requestLine(skippedEmptyLine: Bool)
         case headers(Head)
-        case continueAnnounced(Head)
+        case headDelivered(Head)
         case body(Head)
         case chunkSize(Head)
         case chunkData(Head, remaining: Int)
@@ -88,7 +89,7 @@ public struct RequestParser: Sendable {
     public var hasCompleteHead: Bool {
         switch state {
         case .requestLine, .headers, .failed: false
-        case .continueAnnounced, .body, .chunkSize, .chunkData, .chunkEnd, .trailers: true
+        case .headDelivered, .body, .chunkSize, .chunkData, .chunkEnd, .trailers: true
         }
     }
 
@@ -132,10 +133,10 @@ public struct RequestParser: Sendable {
                     if range.isEmpty {
                         switch finishHead(&head) {
                         case .failure(let error): return fail(error)
-                        case .success(let announce):
-                            if announce {
-                                state = .continueAnnounced(head)
-                                return .expectContinue
+                        case .success(let expectContinue):
+                            if head.chunked || head.contentLength > 0 {
+                                state = .headDelivered(head)
+                                return .head(makeRequest(head), expectContinue: expectContinue)
                             }
                             if let event = startBody(head) { return event }
                         }
@@ -150,7 +151,7 @@ public struct RequestParser: Sendable {
                     state = .headers(head)
                 }
 
-            case .continueAnnounced(let head):
+            case .headDelivered(let head):
                 if let event = startBody(head) { return event }
 
             case .body(var head):
@@ -256,11 +257,13 @@ public struct RequestParser: Sendable {
 
     private mutating func complete(_ head: Head) -> Event {
         state = .requestLine(skippedEmptyLine: false)
-        var request = HTTPRequest(
+        return .request(makeRequest(head))
+    }
+
+    private func makeRequest(_ head: Head) -> HTTPRequest {
+        HTTPRequest(
             method: head.method, target: head.target, version: head.version, headers: head.headers, body: head.body,
             keepAlive: head.keepAlive)
-        request.keepAlive = head.keepAlive
-        return .request(request)
     }
 
     // MARK: Lines

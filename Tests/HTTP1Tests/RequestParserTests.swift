@@ -9,6 +9,7 @@ struct RequestParserTests {
         while true {
             let event = parser.next()
             if case .needMoreBytes = event { return events }
+            if case .head = event { continue }
             events.append(event)
             if case .failed = event { return events }
         }
@@ -92,7 +93,12 @@ struct RequestParserTests {
         parser.append(
             Array("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \(text)\r\n\r\n".utf8)
                 + [UInt8](repeating: 0x61, count: value))
-        guard case .request(let request) = parser.next() else { return #expect(Bool(false)) }
+        var event = parser.next()
+        if case .head(let head, expectContinue: false) = event {
+            #expect(head.body.isEmpty, "the head event comes before the body is read")
+            event = parser.next()
+        }
+        guard case .request(let request) = event else { return #expect(Bool(false)) }
         #expect(request.body.count == value)
     }
 }

@@ -1,0 +1,135 @@
+#define _GNU_SOURCE
+#include "CPosix.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int cposix_listen_tcp(const char *host, int port, int backlog, int reuse_port, int *bound_port) {
+    struct sockaddr_storage storage;
+    socklen_t length;
+    int family;
+    memset(&storage, 0, sizeof storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+    if (port < 0 || port > 65535) return -EINVAL;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        family = AF_INET; v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); length = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        family = AF_INET6; v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); length = sizeof *v6;
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) goto fail;
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) goto fail;
+    if (bind(fd, (struct sockaddr *)&storage, length) != 0) goto fail;
+    if (listen(fd, backlog) != 0) goto fail;
+    if (getsockname(fd, (struct sockaddr *)&storage, &length) != 0) goto fail;
+    *bound_port = family == AF_INET ? ntohs(v4->sin_port) : ntohs(v6->sin6_port);
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    return -saved;
+}
+
+int cposix_accept(int listen_fd) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return -errno;
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+        int saved = errno;
+        close(fd);
+        return -saved;
+    }
+    return fd;
+}
+
+int cposix_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int cposix_epoll_ctl(int epoll_fd, int op, int fd, uint32_t events, uint64_t token) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof event);
+    event.events = events;
+    event.data.u64 = token;
+    int real_op = op == 1 ? EPOLL_CTL_ADD : op == 2 ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    return epoll_ctl(epoll_fd, real_op, fd, &event) == 0 ? 0 : -errno;
+}
+
+int cposix_epoll_wait(int epoll_fd, uint64_t *tokens, uint32_t *events, int max_events, int timeout_ms) {
+    struct epoll_event buffer[256];
+    if (max_events > 256) max_events = 256;
+    int count = epoll_wait(epoll_fd, buffer, max_events, timeout_ms);
+    if (count < 0) return -errno;
+    for (int i = 0; i < count; i++) {
+        tokens[i] = buffer[i].data.u64;
+        events[i] = buffer[i].events;
+    }
+    return count;
+}
+
+int cposix_eventfd(void) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int cposix_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    return write(fd, &one, sizeof one) == sizeof one ? 0 : -errno;
+}
+
+int cposix_eventfd_drain(int fd) {
+    uint64_t value;
+    return read(fd, &value, sizeof value) == sizeof value ? 0 : -errno;
+}
+
+ssize_t cposix_read(int fd, void *buffer, size_t count) {
+    ssize_t n = read(fd, buffer, count);
+    return n < 0 ? -errno : n;
+}
+
+ssize_t cposix_send(int fd, const void *buffer, size_t count) {
+    ssize_t n = send(fd, buffer, count, MSG_NOSIGNAL);
+    return n < 0 ? -errno : n;
+}
+
+int cposix_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) == 0 ? 0 : -errno; }
+
+int cposix_close(int fd) { return close(fd) == 0 ? 0 : -errno; }
+
+int cposix_open_reserve(void) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+void cposix_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+void cposix_ignore_signal(int number) { signal(number, SIG_IGN); }
+
+int cposix_thread_id(void) { return (int)syscall(SYS_gettid); }
+
+uint32_t cposix_epollin(void) { return EPOLLIN; }
+uint32_t cposix_epollout(void) { return EPOLLOUT; }
+uint32_t cposix_epollrdhup(void) { return EPOLLRDHUP; }
+uint32_t cposix_epollhup(void) { return EPOLLHUP; }
+uint32_t cposix_epollerr(void) { return EPOLLERR; }
+int cposix_eagain(void) { return EAGAIN; }
+int cposix_eintr(void) { return EINTR; }
+int cposix_emfile(void) { return EMFILE; }
+int cposix_enfile(void) { return ENFILE; }
+int cposix_ebadf(void) { return EBADF; }
+int cposix_efault(void) { return EFAULT; }

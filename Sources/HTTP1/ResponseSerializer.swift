@@ -1,0 +1,90 @@
+/// Writes responses as HTTP/1.1 bytes (RFC 9112 §4, §6).
+///
+/// The serializer owns framing: it writes `Date`, `Content-Length` (except for 1xx, 204 and
+/// 304) and `Connection`, and drops any of these, and `Transfer-Encoding`, that a handler set.
+/// A handler header whose name is not a token or whose value holds CR, LF or NUL is dropped, so
+/// input copied into a header can never split a response (RFC 9112 §11.1, R3). Responses are
+/// never chunked (H37).
+public enum ResponseSerializer {
+    static let reserved: Set<String> = ["content-length", "transfer-encoding", "connection", "date"]
+
+    /// Appends `response` to `output`.
+    /// - Parameters:
+    ///   - isHead: the request was HEAD: same headers (including the GET body's length), no body.
+    ///   - keepAlive: false adds `Connection: close`; true on an HTTP/1.0 request adds
+    ///     `Connection: keep-alive`.
+    ///   - date: the `Date` value, IMF-fixdate (``HTTPDate``).
+    public static func serialize(
+        _ response: HTTPResponse, isHead: Bool, keepAlive: Bool, version: HTTPVersion, date: [UInt8],
+        into output: inout [UInt8]
+    ) {
+        let status = response.status
+        output.append(contentsOf: statusLine(status))
+        output.append(contentsOf: "Date: ".utf8)
+        output.append(contentsOf: date)
+        output.append(contentsOf: "\r\n".utf8)
+        if !status.forbidsBody {
+            output.append(contentsOf: "Content-Length: ".utf8)
+            output.append(contentsOf: String(response.body.count).utf8)
+            output.append(contentsOf: "\r\n".utf8)
+        }
+        if !keepAlive {
+            output.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if version == .http10 {
+            output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        for field in response.headers where isSafe(field) {
+            output.append(contentsOf: field.name.utf8)
+            output.append(contentsOf: ": ".utf8)
+            output.append(contentsOf: field.value.utf8)
+            output.append(contentsOf: "\r\n".utf8)
+        }
+        output.append(contentsOf: "\r\n".utf8)
+        if !isHead && !status.forbidsBody { output.append(contentsOf: response.body) }
+    }
+
+    /// The bytes of a complete response, for canned answers (503 at the connection cap).
+    public static func bytes(_ response: HTTPResponse, keepAlive: Bool, date: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        serialize(response, isHead: false, keepAlive: keepAlive, version: .http11, date: date, into: &output)
+        return output
+    }
+
+    /// `HTTP/1.1 100 Continue\r\n\r\n`.
+    public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    private static func statusLine(_ status: HTTPStatus) -> [UInt8] {
+        Array("HTTP/1.1 \(status.code) \(status.reason)\r\n".utf8)
+    }
+
+    private static func isSafe(_ field: HTTPHeaders.Field) -> Bool {
+        guard !field.name.isEmpty, field.name.utf8.allSatisfy(isTokenByte) else { return false }
+        guard !reserved.contains(field.name.lowercasedASCII) else { return false }
+        return !field.value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+    }
+}
+
+/// The `Date` header's IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+public enum HTTPDate {
+    /// Formats seconds since the Unix epoch.
+    public static func format(epochSeconds: Int64) -> String {
+        let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
+        let secondsOfDay = epochSeconds - days * 86_400
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let monthName = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][
+            Int(month - 1)]
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return
+            "\(weekday), \(two(day)) \(monthName) \(year) \(two(secondsOfDay / 3600)):\(two(secondsOfDay % 3600 / 60)):\(two(secondsOfDay % 60)) GMT"
+    }
+}

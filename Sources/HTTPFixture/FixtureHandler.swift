@@ -1,0 +1,42 @@
+import Dispatch
+import HTTP1
+import HTTPServer
+
+/// Answers by path, for the HTTP layer's tests and benchmark: `/fixed` a 20-byte JSON body,
+/// `/echo` the request body, `/delay?ms=N` from another thread after N ms, `/big?bytes=N` N bytes;
+/// anything else its path as text. `/private` is refused before its body is read (401).
+struct FixtureHandler: HTTPHandler {
+    static let fixedBody = Array(#"{"processing":false}"#.utf8)
+    static let fixedHeaders = HTTPHeaders([("Content-Type", "application/json")])
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        switch request.path {
+        case "/fixed":
+            responder.respond(HTTPResponse(status: .ok, headers: Self.fixedHeaders, body: Self.fixedBody))
+        case "/echo":
+            responder.respond(
+                HTTPResponse(
+                    status: .ok, headers: HTTPHeaders([("X-Method", request.method.rawValue)]), body: request.body))
+        case "/delay":
+            let milliseconds = number(in: request.query)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+                responder.respond(HTTPResponse.text(.ok, request.target))
+            }
+        case "/big":
+            responder.respond(
+                HTTPResponse(status: .ok, body: [UInt8](repeating: UInt8(ascii: "b"), count: number(in: request.query)))
+            )
+        default:
+            responder.respond(HTTPResponse.text(.ok, request.path))
+        }
+    }
+
+    func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
+        head.path == "/private" ? HTTPResponse.text(.unauthorized, "no\n") : nil
+    }
+
+    /// The integer after the last `=` of the query (`ms=80` → 80), 0 if none.
+    private func number(in query: String?) -> Int {
+        query.flatMap { $0.split(separator: "=").last.flatMap { Int($0) } } ?? 0
+    }
+}

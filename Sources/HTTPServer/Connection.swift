@@ -1,0 +1,45 @@
+internal import HTTP1
+
+/// One client connection's state. Confined to its event loop's thread.
+///
+/// Life cycle: reading a request (head, then body) → awaiting the handler's response → writing
+/// it → reading the next request (keep-alive) or closing. A close after a final response is
+/// staged (RFC 9112 §9.6, H36): shut down writing, read and discard what the client still sends
+/// for up to 1 s or 64 KiB, then close, so the client sees the response instead of a reset.
+final class Connection {
+    let id: ConnectionID
+    var parser: RequestParser
+    var output: [UInt8] = []
+    var outputOffset = 0
+    /// A request was handed to the handler and its response has not come back.
+    var awaitingResponse = false
+    var respondingToHead = false
+    var responseKeepAlive = true
+    var responseVersion = HTTPVersion.http11
+    /// Write what is pending, then close (parse error, `Connection: close`, 408, …).
+    var closeAfterOutput = false
+    /// The client shut down its sending side (EOF or EPOLLRDHUP): finish, then close.
+    var peerClosedWriting = false
+    var lingering = false
+    var lingerDeadline = ContinuousClock.now
+    var lingerDiscarded = 0
+    var interest: UInt32 = 0
+    var requestsServed = 0
+    /// Set while the head of a request is incomplete (the header timeout counts from it).
+    var headStartedAt: ContinuousClock.Instant?
+    /// Last time bytes arrived or a response was completed (body and keep-alive timeouts).
+    var lastActivity: ContinuousClock.Instant
+    /// Last time the client took some of the pending output (send timeout).
+    var lastSendProgress: ContinuousClock.Instant
+    var isProcessing = false
+    var isClosed = false
+
+    init(id: ConnectionID, limits: HTTPLimits, now: ContinuousClock.Instant) {
+        self.id = id
+        self.parser = RequestParser(limits: limits)
+        self.lastActivity = now
+        self.lastSendProgress = now
+    }
+
+    var pendingOutputBytes: Int { output.count - outputOffset }
+}

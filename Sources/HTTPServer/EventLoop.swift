@@ -1,0 +1,454 @@
+internal import HTTP1
+internal import Synchronization
+
+/// One epoll loop on its own thread with its own `SO_REUSEPORT` listener: accepts, reads,
+/// parses, dispatches to the handler, writes, and runs the timeouts of its connections.
+///
+/// All connection state is confined to the loop's thread. Other threads reach the loop only
+/// through ``deliver(_:to:)`` and ``shutdown()``, which queue a message and signal an eventfd.
+final class EventLoop: @unchecked Sendable {
+    enum Message {
+        case response(ConnectionID, HTTPResponse)
+        case shutdown
+    }
+
+    static let listenerToken = UInt64.max
+    static let wakeupToken = UInt64.max - 1
+    static let lingerBytes = 64 * 1024
+
+    let index: Int
+    let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+    unowned let server: HTTPServer
+
+    private let epoll: Epoll
+    private let wakeup: EventFD
+    private let mailbox = Mutex<[Message]>([])
+    private let loopThread = Atomic<UInt>(0)
+
+    // Confined to the loop thread from here on.
+    private var listener: Int32?
+    private var listenerPausedUntil: ContinuousClock.Instant?
+    private var reserveDescriptor: Int32?
+    private var connections: [Int32: Connection] = [:]
+    private var nextGeneration: UInt64 = 1
+    private var draining = false
+    private var drainDeadline = ContinuousClock.now
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private var dateSecond: Int64 = -1
+    private var dateBytes: [UInt8] = []
+    private var lastSweep = ContinuousClock.now
+    private let sweepInterval: Duration
+
+    init(
+        index: Int, listener: Int32, configuration: HTTPServerConfiguration, handler: any HTTPHandler,
+        server: HTTPServer
+    ) throws(SyscallError) {
+        self.index = index
+        self.configuration = configuration
+        self.handler = handler
+        self.server = server
+        self.epoll = try Epoll()
+        self.wakeup = try EventFD()
+        self.listener = listener
+        self.reserveDescriptor = Posix.openReserve()
+        let shortest = min(
+            configuration.headerTimeout, configuration.bodyTimeout, configuration.keepAliveTimeout,
+            configuration.sendTimeout)
+        self.sweepInterval = max(.milliseconds(10), min(.milliseconds(250), shortest / 4))
+        try epoll.add(listener, events: Posix.eventIn, token: Self.listenerToken)
+        try epoll.add(wakeup.fd, events: Posix.eventIn, token: Self.wakeupToken)
+    }
+
+    // MARK: Cross-thread entry points
+
+    /// Queues `response` for `connection` (any thread) and wakes the loop; on the loop's own
+    /// thread it is handled at once.
+    func deliver(_ response: HTTPResponse, to connection: ConnectionID) {
+        if System.currentThread == loopThread.load(ordering: .acquiring) {
+            handleResponse(response, for: connection)
+        } else {
+            mailbox.withLock { $0.append(.response(connection, response)) }
+            wakeup.signal()
+        }
+    }
+
+    /// Closes the listener of a loop whose thread never started (a failed ``HTTPServer/start()``).
+    func closeUnstarted() {
+        if let listener { Posix.close(listener) }
+        listener = nil
+        if let reserveDescriptor { Posix.close(reserveDescriptor) }
+        reserveDescriptor = nil
+    }
+
+    /// Starts a graceful shutdown of this loop (any thread).
+    func shutdown() {
+        mailbox.withLock { $0.append(.shutdown) }
+        wakeup.signal()
+    }
+
+    // MARK: The loop
+
+    func run() {
+        loopThread.store(System.currentThread, ordering: .releasing)
+        var tokens = [UInt64](repeating: 0, count: 256)
+        var events = [UInt32](repeating: 0, count: 256)
+        while true {
+            let timeout = Int32(
+                sweepInterval.components.seconds * 1000 + sweepInterval.components.attoseconds / 1_000_000_000_000_000)
+            let count = epoll.wait(tokens: &tokens, events: &events, timeout: max(timeout, 1))
+            for slot in 0..<count {
+                switch tokens[slot] {
+                case Self.listenerToken: acceptConnections()
+                case Self.wakeupToken: drainMailbox()
+                default:
+                    let fd = Int32(truncatingIfNeeded: tokens[slot])
+                    if let connection = connections[fd] { handleEvents(events[slot], on: connection) }
+                }
+            }
+            let now = ContinuousClock.now
+            if now - lastSweep >= sweepInterval {
+                lastSweep = now
+                sweep(now: now)
+            }
+            if draining && (connections.isEmpty || now >= drainDeadline) { break }
+        }
+        for connection in Array(connections.values) { close(connection) }
+        if let listener { Posix.close(listener) }
+        listener = nil
+        if let reserveDescriptor { Posix.close(reserveDescriptor) }
+        reserveDescriptor = nil
+    }
+
+    private func drainMailbox() {
+        wakeup.drain()
+        let messages = mailbox.withLock { queue -> [Message] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for message in messages {
+            switch message {
+            case .response(let id, let response): handleResponse(response, for: id)
+            case .shutdown: beginDraining()
+            }
+        }
+    }
+
+    private func beginDraining() {
+        guard !draining else { return }
+        draining = true
+        drainDeadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        if let listener {
+            epoll.remove(listener)
+            Posix.close(listener)
+            self.listener = nil
+        }
+        listenerPausedUntil = nil
+        for connection in Array(connections.values) where isIdle(connection) { close(connection) }
+    }
+
+    private func isIdle(_ connection: Connection) -> Bool {
+        connection.parser.isIdle && !connection.awaitingResponse && connection.pendingOutputBytes == 0
+    }
+
+    // MARK: Accepting
+
+    private func acceptConnections() {
+        guard let listener else { return }
+        for _ in 0..<64 {
+            switch Posix.accept(listener) {
+            case .accepted(let fd):
+                if server.openConnections.add(1, ordering: .relaxed).newValue > configuration.maxConnections {
+                    // Over the cap (H42): a canned 503 into the empty socket buffer, then close.
+                    let refusal = ResponseSerializer.bytes(
+                        HTTPResponse.text(.serviceUnavailable, "Too many connections\n"), keepAlive: false,
+                        date: currentDate())
+                    _ = Posix.send(fd, refusal, from: 0)
+                    Posix.close(fd)
+                    server.openConnections.subtract(1, ordering: .relaxed)
+                    server.connectionsRefused.add(1, ordering: .relaxed)
+                    continue
+                }
+                let now = ContinuousClock.now
+                let connection = Connection(
+                    id: ConnectionID(fd: fd, generation: nextGeneration), limits: configuration.limits, now: now)
+                nextGeneration += 1
+                connections[fd] = connection
+                connection.interest = Posix.eventIn | Posix.eventReadHangUp
+                do {
+                    try epoll.add(fd, events: connection.interest, token: UInt64(UInt32(bitPattern: fd)))
+                } catch {
+                    close(connection)
+                }
+            case .wouldBlock:
+                return
+            case .outOfDescriptors:
+                // H43: free the reserve descriptor to accept and drop one client, then stop
+                // listening for a moment instead of spinning on a readable listener.
+                if let reserve = reserveDescriptor {
+                    Posix.close(reserve)
+                    reserveDescriptor = nil
+                    if case .accepted(let fd) = Posix.accept(listener) { Posix.close(fd) }
+                    reserveDescriptor = Posix.openReserve()
+                }
+                server.acceptPauses.add(1, ordering: .relaxed)
+                epoll.remove(listener)
+                listenerPausedUntil = ContinuousClock.now + .milliseconds(100)
+                return
+            case .failed:
+                return
+            }
+        }
+    }
+
+    // MARK: Connection events
+
+    private func handleEvents(_ events: UInt32, on connection: Connection) {
+        if events & (Posix.eventHangUp | Posix.eventError) != 0 && events & Posix.eventIn == 0 {
+            close(connection)
+            return
+        }
+        if events & Posix.eventOut != 0 {
+            flush(connection)
+            if connection.isClosed { return }
+        }
+        if events & (Posix.eventIn | Posix.eventReadHangUp) != 0 {
+            readAvailable(connection)
+        }
+    }
+
+    private func readAvailable(_ connection: Connection) {
+        let now = ContinuousClock.now
+        for _ in 0..<4 {
+            switch Posix.read(connection.id.fd, into: &readBuffer) {
+            case .transferred(let count):
+                if connection.lingering {
+                    connection.lingerDiscarded += count
+                    if connection.lingerDiscarded > Self.lingerBytes { close(connection) }
+                    if connection.isClosed { return }
+                    continue
+                }
+                connection.parser.append(readBuffer[0..<count])
+                connection.lastActivity = now
+                if count < readBuffer.count { break }
+                continue
+            case .endOfStream:
+                if connection.lingering {
+                    close(connection)
+                    return
+                }
+                connection.peerClosedWriting = true
+            case .wouldBlock:
+                break
+            case .failed:
+                close(connection)
+                return
+            }
+            break
+        }
+        if connection.lingering { return }
+        process(connection)
+    }
+
+    /// Parses and dispatches buffered requests, one at a time, in order.
+    private func process(_ connection: Connection) {
+        guard !connection.isProcessing, !connection.isClosed, !connection.lingering else { return }
+        connection.isProcessing = true
+        defer { connection.isProcessing = false }
+        parsing: while !connection.awaitingResponse && !connection.closeAfterOutput
+            && connection.pendingOutputBytes < configuration.maxPendingOutputBytes
+        {
+            switch connection.parser.next() {
+            case .needMoreBytes:
+                break parsing
+            case .head(let head, let expectContinue):
+                if let refusal = handler.respondBeforeBody(to: head) {
+                    queue(
+                        refusal, on: connection, isHead: head.method == .head, keepAlive: false, version: head.version)
+                    break parsing
+                }
+                if expectContinue { connection.output.append(contentsOf: ResponseSerializer.continueResponse) }
+            case .request(let request):
+                connection.awaitingResponse = true
+                connection.respondingToHead = request.method == .head
+                connection.responseVersion = request.version
+                connection.responseKeepAlive =
+                    request.keepAlive && !draining
+                    && connection.requestsServed + 1 < configuration.maxRequestsPerConnection
+                server.requestsHandled.add(1, ordering: .relaxed)
+                handler.handle(request, responder: HTTPResponder(loop: self, connection: connection.id))
+                if connection.isClosed { return }
+            case .failed(let error):
+                server.parseErrors.add(1, ordering: .relaxed)
+                queue(
+                    HTTPResponse.text(error.status, error.description + "\n"), on: connection, isHead: false,
+                    keepAlive: false, version: .http11)
+                break parsing
+            }
+        }
+        updateHeadTimer(connection)
+        if connection.peerClosedWriting && !connection.awaitingResponse && connection.pendingOutputBytes == 0
+            && !connection.closeAfterOutput
+        {
+            // The client sent everything it will send; nothing more can complete.
+            close(connection)
+            return
+        }
+        flush(connection)
+    }
+
+    private func updateHeadTimer(_ connection: Connection) {
+        if connection.parser.isIdle || connection.parser.hasCompleteHead || connection.awaitingResponse {
+            connection.headStartedAt = nil
+        } else if connection.headStartedAt == nil {
+            connection.headStartedAt = ContinuousClock.now
+        }
+    }
+
+    private func handleResponse(_ response: HTTPResponse, for id: ConnectionID) {
+        guard let connection = connections[id.fd], connection.id == id, connection.awaitingResponse,
+            !connection.isClosed
+        else {
+            return
+        }
+        connection.awaitingResponse = false
+        connection.requestsServed += 1
+        connection.lastActivity = ContinuousClock.now
+        queue(
+            response, on: connection, isHead: connection.respondingToHead,
+            keepAlive: connection.responseKeepAlive && !draining, version: connection.responseVersion)
+        if connection.isProcessing { return }
+        flush(connection)
+        if !connection.isClosed && !connection.closeAfterOutput {
+            if draining && isIdle(connection) {
+                close(connection)
+                return
+            }
+            process(connection)
+        }
+    }
+
+    private func queue(
+        _ response: HTTPResponse, on connection: Connection, isHead: Bool, keepAlive: Bool, version: HTTPVersion
+    ) {
+        if connection.outputOffset == connection.output.count {
+            connection.output.removeAll(keepingCapacity: true)
+            connection.outputOffset = 0
+        }
+        ResponseSerializer.serialize(
+            response, isHead: isHead, keepAlive: keepAlive, version: version, date: currentDate(),
+            into: &connection.output)
+        if !keepAlive { connection.closeAfterOutput = true }
+    }
+
+    private func flush(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        while connection.outputOffset < connection.output.count {
+            switch Posix.send(connection.id.fd, connection.output, from: connection.outputOffset) {
+            case .transferred(let count):
+                connection.outputOffset += count
+                connection.lastSendProgress = ContinuousClock.now
+            case .wouldBlock:
+                updateInterest(connection)
+                return
+            case .endOfStream, .failed:
+                close(connection)
+                return
+            }
+        }
+        connection.output.removeAll(keepingCapacity: connection.output.capacity <= 64 * 1024)
+        connection.outputOffset = 0
+        connection.lastSendProgress = ContinuousClock.now
+        if connection.closeAfterOutput {
+            startLingering(connection)
+            return
+        }
+        if connection.peerClosedWriting && !connection.awaitingResponse && connection.parser.isIdle {
+            close(connection)
+            return
+        }
+        updateInterest(connection)
+    }
+
+    private func startLingering(_ connection: Connection) {
+        Posix.shutdownWrite(connection.id.fd)
+        connection.lingering = true
+        connection.lingerDeadline = ContinuousClock.now + .seconds(1)
+        if connection.peerClosedWriting {
+            close(connection)
+            return
+        }
+        updateInterest(connection)
+    }
+
+    private func updateInterest(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        var wanted: UInt32 = 0
+        let wantsRead =
+            connection.lingering
+            || (!connection.awaitingResponse && !connection.closeAfterOutput && !connection.peerClosedWriting
+                && connection.pendingOutputBytes < configuration.maxPendingOutputBytes)
+        if wantsRead { wanted |= Posix.eventIn }
+        if !connection.peerClosedWriting { wanted |= Posix.eventReadHangUp }
+        if connection.pendingOutputBytes > 0 { wanted |= Posix.eventOut }
+        if wanted != connection.interest {
+            connection.interest = wanted
+            epoll.modify(connection.id.fd, events: wanted, token: UInt64(UInt32(bitPattern: connection.id.fd)))
+        }
+    }
+
+    private func close(_ connection: Connection) {
+        guard !connection.isClosed else { return }
+        connection.isClosed = true
+        connections[connection.id.fd] = nil
+        Posix.close(connection.id.fd)
+        server.openConnections.subtract(1, ordering: .relaxed)
+    }
+
+    // MARK: Timers
+
+    private func sweep(now: ContinuousClock.Instant) {
+        if let paused = listenerPausedUntil, now >= paused, let listener {
+            listenerPausedUntil = nil
+            try? epoll.add(listener, events: Posix.eventIn, token: Self.listenerToken)
+        }
+        for connection in Array(connections.values) {
+            if connection.lingering {
+                if now >= connection.lingerDeadline { close(connection) }
+                continue
+            }
+            if connection.pendingOutputBytes > 0 && now - connection.lastSendProgress > configuration.sendTimeout {
+                server.timeouts.add(1, ordering: .relaxed)
+                close(connection)
+                continue
+            }
+            if connection.awaitingResponse || connection.closeAfterOutput { continue }
+            if let started = connection.headStartedAt, now - started > configuration.headerTimeout {
+                timeOut(connection)
+            } else if connection.parser.hasCompleteHead && now - connection.lastActivity > configuration.bodyTimeout {
+                timeOut(connection)
+            } else if isIdle(connection) && (draining || now - connection.lastActivity > configuration.keepAliveTimeout)
+            {
+                close(connection)
+            }
+        }
+    }
+
+    /// 408 and close (H29, H30).
+    private func timeOut(_ connection: Connection) {
+        server.timeouts.add(1, ordering: .relaxed)
+        queue(
+            HTTPResponse.text(.requestTimeout, "Request timeout\n"), on: connection, isHead: false, keepAlive: false,
+            version: .http11)
+        flush(connection)
+    }
+
+    private func currentDate() -> [UInt8] {
+        let seconds = WallClock.secondsSinceEpoch()
+        if seconds != dateSecond {
+            dateSecond = seconds
+            dateBytes = Array(HTTPDate.format(epochSeconds: seconds).utf8)
+        }
+        return dateBytes
+    }
+}

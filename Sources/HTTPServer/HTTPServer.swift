@@ -1,0 +1,142 @@
+internal import Foundation
+internal import Synchronization
+
+/// An HTTP/1.1 server on POSIX sockets and epoll: one loop per core, each with its own
+/// `SO_REUSEPORT` listener, so several processes can also serve one port.
+///
+/// ```swift
+/// let server = HTTPServer(configuration: configuration, handler: MyHandler())
+/// let port = try server.start()
+/// server.waitUntilSignalled()   // SIGTERM/SIGINT: graceful shutdown, then return
+/// ```
+public final class HTTPServer: Sendable {
+    /// The configuration it was created with.
+    public let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+
+    let openConnections = Atomic<Int>(0)
+    let connectionsRefused = Atomic<Int>(0)
+    let requestsHandled = Atomic<Int>(0)
+    let parseErrors = Atomic<Int>(0)
+    let timeouts = Atomic<Int>(0)
+    let acceptPauses = Atomic<Int>(0)
+
+    /// Counters of this server since it started.
+    public struct Statistics: Sendable, Equatable {
+        /// Open connections of this process, across loops.
+        public var openConnections: Int
+        /// Connections refused with 503 because ``HTTPServerConfiguration/maxConnections`` was reached.
+        public var connectionsRefused: Int
+        /// Requests handed to the handler.
+        public var requestsHandled: Int
+        /// Requests answered with a parse error (4xx/5xx from the parser).
+        public var parseErrors: Int
+        /// Connections closed, or answered 408, by a timeout.
+        public var timeouts: Int
+        /// Times accepting paused because the process was out of file descriptors.
+        public var acceptPauses: Int
+    }
+
+    /// A snapshot of the counters.
+    public var statistics: Statistics {
+        Statistics(
+            openConnections: openConnections.load(ordering: .relaxed),
+            connectionsRefused: connectionsRefused.load(ordering: .relaxed),
+            requestsHandled: requestsHandled.load(ordering: .relaxed),
+            parseErrors: parseErrors.load(ordering: .relaxed),
+            timeouts: timeouts.load(ordering: .relaxed), acceptPauses: acceptPauses.load(ordering: .relaxed))
+    }
+
+    private let state = Mutex<State>(State())
+    private let stopped = DispatchGroup()
+
+    private struct State: @unchecked Sendable {
+        var loops: [EventLoop] = []
+        var port: Int?
+        var shuttingDown = false
+        var signalSources: [any DispatchSourceSignal] = []
+    }
+
+    /// Creates a server; nothing is bound until ``start()``.
+    public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), handler: any HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    /// Binds the listeners and starts the loops.
+    /// - Returns: the bound port (useful with port 0).
+    /// - Throws: ``SyscallError`` when the address cannot be bound (in use, permission, bad host).
+    @discardableResult
+    public func start() throws(SyscallError) -> Int {
+        Posix.ignoreSIGPIPE()
+        let count = max(1, configuration.loops)
+        var port = configuration.port
+        var loops: [EventLoop] = []
+        for index in 0..<count {
+            do {
+                let listener = try Posix.listen(
+                    host: configuration.host, port: port, backlog: configuration.backlog, reusePort: true)
+                port = listener.port
+                do {
+                    loops.append(
+                        try EventLoop(
+                            index: index, listener: listener.fd, configuration: configuration, handler: handler,
+                            server: self))
+                } catch {
+                    Posix.close(listener.fd)
+                    throw error
+                }
+            } catch let error as SyscallError {
+                for loop in loops { loop.closeUnstarted() }
+                throw error
+            } catch {
+                preconditionFailure("unexpected error \(error)")
+            }
+        }
+        state.withLock {
+            $0.loops = loops
+            $0.port = port
+        }
+        for loop in loops {
+            stopped.enter()
+            let thread = Thread { [stopped] in
+                loop.run()
+                stopped.leave()
+            }
+            thread.name = "http-loop-\(loop.index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        return port
+    }
+
+    /// The bound port, once started.
+    public var port: Int? { state.withLock { $0.port } }
+
+    /// Starts a graceful shutdown: stop accepting, close idle keep-alive connections, answer
+    /// in-flight requests with `Connection: close` within ``HTTPServerConfiguration/shutdownGracePeriod``,
+    /// then close the rest. Returns at once; ``waitUntilStopped()`` waits for the end.
+    public func shutdown() {
+        let loops = state.withLock { state -> [EventLoop] in
+            state.shuttingDown = true
+            return state.loops
+        }
+        for loop in loops { loop.shutdown() }
+    }
+
+    /// Blocks until every loop has stopped.
+    public func waitUntilStopped() { stopped.wait() }
+
+    /// Shuts down gracefully on SIGTERM or SIGINT, and returns when every loop has stopped.
+    public func waitUntilSignalled() {
+        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            Posix.ignoreSignal(number)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.shutdown() }
+            source.resume()
+            return source
+        }
+        state.withLock { $0.signalSources = sources }
+        waitUntilStopped()
+    }
+}

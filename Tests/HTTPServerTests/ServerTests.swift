@@ -1,0 +1,206 @@
+import Foundation
+import HTTP1
+import HTTPServer
+import TestSupport
+import Testing
+
+@Suite(.timeLimit(.minutes(2)))
+struct ServerTests {
+    @Test func answersWithDateAndContentLength() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(get("/fixed"))
+        let response = try #require(client.readResponse())
+        #expect(response.status == 200)
+        #expect(response.text == #"{"processing":false}"#)
+        #expect(response.header("Content-Length") == "20")
+        #expect(response.header("Date")?.hasSuffix(" GMT") == true)
+        #expect(response.header("Connection") == nil)
+    }
+
+    @Test func keepAliveServesManyRequestsOnOneConnection() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        for index in 0..<20 {
+            client.send(get("/n\(index)"))
+            #expect(client.readResponse()?.text == "/n\(index)")
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderEvenWhenHandledLate() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(get("/delay?ms=80") + get("/first") + get("/delay?ms=10") + get("/last"))
+        #expect(client.readResponse()?.text == "/delay?ms=80")
+        #expect(client.readResponse()?.text == "/first")
+        #expect(client.readResponse()?.text == "/delay?ms=10")
+        #expect(client.readResponse()?.text == "/last")
+    }
+
+    /// H34: the first request is answered, the bad second gets 400 and the connection closes;
+    /// the third is never processed.
+    @Test func aBadPipelinedRequestEndsTheConnection() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(get("/one") + "GET /two HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n" + get("/three"))
+        #expect(client.readResponse()?.text == "/one")
+        let bad = try #require(client.readResponse())
+        #expect(bad.status == 400)
+        #expect(bad.header("Connection") == "close")
+        let rest = client.readUntilClosed(timeout: 3)
+        #expect(rest.closed)
+        #expect(rest.bytes.isEmpty, "the third request must not be answered")
+        #expect(fixture.server.statistics.requestsHandled == 1)
+    }
+
+    /// H2: a request smuggled behind CL+TE is never answered.
+    @Test func smuggledRequestIsNeverAnswered() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + get("/admin"))
+        #expect(client.readResponse()?.status == 400)
+        let rest = client.readUntilClosed(timeout: 3)
+        #expect(rest.closed && rest.bytes.isEmpty)
+        #expect(fixture.server.statistics.requestsHandled == 0)
+    }
+
+    @Test func connectionCloseIsHonouredBothWays() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(get("/a", "Connection: close\r\n") + get("/b"))
+        let response = try #require(client.readResponse())
+        #expect(response.header("Connection") == "close")
+        let rest = client.readUntilClosed(timeout: 3)
+        #expect(rest.closed && rest.bytes.isEmpty, "nothing after Connection: close is processed")
+    }
+
+    @Test func http10ClosesUnlessKeepAlive() throws {
+        let fixture = try ServerFixture()
+        let plain = try fixture.client()
+        plain.send("GET /x HTTP/1.0\r\nHost: t\r\n\r\n")
+        let response = try #require(plain.readResponse())
+        #expect(response.header("Connection") == "close")
+        #expect(plain.isClosed(within: 3))
+        let kept = try fixture.client()
+        kept.send("GET /x HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n")
+        #expect(kept.readResponse()?.header("Connection") == "keep-alive")
+        kept.send("GET /y HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\n\r\n")
+        #expect(kept.readResponse()?.text == "/y")
+    }
+
+    /// H38: HEAD has GET's headers, including its Content-Length, and no body.
+    @Test func headHasHeadersButNoBody() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send("HEAD /fixed HTTP/1.1\r\nHost: t\r\n\r\n" + get("/after"))
+        let head = try #require(client.readResponse(noBody: true))
+        #expect(head.header("Content-Length") == "20")
+        #expect(head.body.isEmpty)
+        #expect(client.readResponse()?.text == "/after", "the next response starts right after HEAD's headers")
+    }
+
+    /// H39/H40: 100 Continue before the body; a refusal (too large, unauthorised) without it.
+    @Test func expectContinue() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try #require(client.readResponse())
+        #expect(interim.status == 100)
+        client.send("hello")
+        #expect(client.readResponse()?.text == "hello")
+
+        let large = try fixture.client()
+        large.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n")
+        #expect(large.readResponse()?.status == 413)
+        #expect(large.isClosed(within: 3))
+
+        let refused = try fixture.client()
+        refused.send("POST /private HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        let answer = try #require(refused.readResponse())
+        #expect(answer.status == 401)
+        #expect(answer.header("Connection") == "close")
+        #expect(refused.isClosed(within: 3))
+        #expect(fixture.server.statistics.requestsHandled == 1)
+    }
+
+    @Test(arguments: [
+        ("GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\nHost: t\r\n\r\n", 414),
+        ("GET / HTTP/1.1\r\nHost: t\r\nX: " + String(repeating: "v", count: 9000) + "\r\n\r\n", 431),
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
+        ("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n", 413),
+        ("FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+        ("GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        ("GET / HTTP/1.1\r\n\r\n", 400),
+    ])
+    func limitsAndErrorsAnswerOnceThenClose(request: String, status: Int) throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(request)
+        let response = try #require(client.readResponse())
+        #expect(response.status == status)
+        #expect(response.header("Connection") == "close")
+        #expect(client.isClosed(within: 3))
+    }
+
+    @Test func chunkedBodiesArrive() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\n\r\n"
+        )
+        #expect(client.readResponse()?.text == "abcdefg")
+    }
+
+    /// H36: a client that half-closes after its request still gets the response.
+    @Test func halfClosedClientStillGetsItsResponse() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(get("/delay?ms=50"))
+        client.shutdownWrite()
+        #expect(client.readResponse()?.text == "/delay?ms=50")
+        #expect(client.isClosed(within: 3))
+        #expect(fixture.waitForOpenConnections(0))
+    }
+
+    /// H44: a client that resets mid-response costs the server nothing but that connection.
+    @Test func resetClientsDoNotHurtTheServer() throws {
+        let fixture = try ServerFixture()
+        for _ in 0..<20 {
+            let client = try fixture.client()
+            client.send(get("/big?bytes=4000000"))
+            client.reset()
+        }
+        let survivor = try fixture.client()
+        survivor.send(get("/fixed"))
+        #expect(survivor.readResponse()?.status == 200)
+        #expect(fixture.waitForOpenConnections(1))
+    }
+
+    /// H42: over the connection cap a client gets 503 and a close; the others keep working.
+    @Test func connectionsOverTheCapGet503() throws {
+        let fixture = try ServerFixture { $0.maxConnections = 4 }
+        let clients = try (0..<4).map { _ in try fixture.client() }
+        for client in clients {
+            client.send(get("/x"))
+            #expect(client.readResponse()?.status == 200)
+        }
+        let extra = try fixture.client()
+        let refused = try #require(extra.readResponse())
+        #expect(refused.status == 503)
+        #expect(extra.isClosed(within: 3))
+        clients[0].send(get("/still"))
+        #expect(clients[0].readResponse()?.text == "/still")
+        #expect(fixture.server.statistics.connectionsRefused == 1)
+    }
+}
+
+extension ServerTests {
+    @Test func aResponseFromAnotherThreadArrives() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(get("/delay?ms=20"))
+        #expect(client.readResponse()?.text == "/delay?ms=20")
+    }
+}
