@@ -10,6 +10,14 @@ if [ -n "$unsafe" ]; then
     echo "check: 'unsafe' outside Sources/LMDB and Sources/HTTPServer/Posix:"; echo "$unsafe"; status=1
 fi
 
+# Each C module is imported only by its wrapper.
+for pair in "CLMDB:Sources/LMDB/" "CPosix:Sources/HTTPServer/Posix/"; do
+    module=${pair%%:*}
+    home=${pair#*:}
+    hits=$(grep -rnE --include='*.swift' "import $module\$" Sources | grep -v "^$home" || true)
+    if [ -n "$hits" ]; then echo "check: only $home may import $module:"; echo "$hits"; status=1; fi
+done
+
 # module -> modules it must not import
 declare -A forbidden=(
     [WorkflowModel]="CLMDB LMDB WorkflowStore WorkflowAPI HTTP1 HTTPServer CPosix Foundation"
@@ -17,7 +25,9 @@ declare -A forbidden=(
     [WorkflowAPI]="CLMDB LMDB HTTPServer CPosix"
     [bomflow]="CLMDB LMDB CPosix"
     [StoreDriver]="CLMDB"
-    [HTTP1]="CLMDB LMDB CPosix WorkflowStore WorkflowModel HTTPServer"
+    [HTTP1]="CLMDB LMDB CPosix WorkflowStore WorkflowModel WorkflowAPI HTTPServer Foundation Glibc"
+    [HTTPServer]="CLMDB LMDB WorkflowStore WorkflowModel WorkflowAPI"
+    [HTTPFixture]="CLMDB LMDB CPosix WorkflowStore WorkflowModel WorkflowAPI"
 )
 for module in "${!forbidden[@]}"; do
     [ -d "Sources/$module" ] || continue

@@ -315,19 +315,38 @@ public struct RequestParser: Sendable {
         case .success(let parsed): version = parsed
         case .failure(let error): return .failure(error)
         }
-        let method = HTTPMethod(String(decoding: methodBytes, as: UTF8.self))
-        guard HTTPMethod.known.contains(method) else { return .failure(.notImplemented("method \(method)")) }
+        guard let method = Self.knownMethod(methodBytes) else {
+            return .failure(.notImplemented("method \(String(decoding: methodBytes.prefix(32), as: UTF8.self))"))
+        }
         if let error = validateTarget(targetBytes, method: method) { return .failure(error) }
         return .success(Head(method: method, target: String(decoding: targetBytes, as: UTF8.self), version: version))
     }
 
+    /// The implemented method these bytes spell, without allocating; nil for any other token.
+    static func knownMethod(_ bytes: ArraySlice<UInt8>) -> HTTPMethod? {
+        switch bytes.count {
+        case 3:
+            if bytes.elementsEqual([0x47, 0x45, 0x54]) { return .get }
+            if bytes.elementsEqual([0x50, 0x55, 0x54]) { return .put }
+        case 4:
+            if bytes.elementsEqual([0x50, 0x4F, 0x53, 0x54]) { return .post }
+            if bytes.elementsEqual([0x48, 0x45, 0x41, 0x44]) { return .head }
+        case 5: if bytes.elementsEqual([0x50, 0x41, 0x54, 0x43, 0x48]) { return .patch }
+        case 6: if bytes.elementsEqual([0x44, 0x45, 0x4C, 0x45, 0x54, 0x45]) { return .delete }
+        case 7: if bytes.elementsEqual([0x4F, 0x50, 0x54, 0x49, 0x4F, 0x4E, 0x53]) { return .options }
+        default: break
+        }
+        return nil
+    }
+
     /// `HTTP/1.0` and `HTTP/1.1`; any other `HTTP/DIGIT.DIGIT` → 505; anything else → 400.
     private func parseVersion(_ bytes: ArraySlice<UInt8>) -> Result<HTTPVersion, ParseError> {
-        let text = Array(bytes)
-        guard text.count == 8, text[0..<5].elementsEqual("HTTP/".utf8), isDigit(text[5]), text[6] == UInt8(ascii: "."),
-            isDigit(text[7])
+        let base = bytes.startIndex
+        guard bytes.count == 8, bytes[base] == 0x48, bytes[base + 1] == 0x54, bytes[base + 2] == 0x54,
+            bytes[base + 3] == 0x50, bytes[base + 4] == 0x2F, isDigit(bytes[base + 5]), bytes[base + 6] == 0x2E,
+            isDigit(bytes[base + 7])
         else { return .failure(.badRequest("invalid HTTP version")) }
-        switch (text[5], text[7]) {
+        switch (bytes[base + 5], bytes[base + 7]) {
         case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .success(.http11)
         case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .success(.http10)
         default: return .failure(.versionNotSupported)
@@ -344,8 +363,7 @@ public struct RequestParser: Sendable {
         var index = bytes.startIndex
         var pathStart = index
         if bytes.first != UInt8(ascii: "/") {
-            let lower = bytes.prefix(8).map(asciiLower)
-            let schemeLength = lower.starts(with: "https://".utf8) ? 8 : lower.starts(with: "http://".utf8) ? 7 : 0
+            let schemeLength = Self.schemeLength(bytes)
             guard schemeLength > 0 else { return .badRequest("request-target must be origin-form or absolute-form") }
             pathStart = bytes[(bytes.startIndex + schemeLength)...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
             guard pathStart > bytes.startIndex + schemeLength else {
@@ -368,17 +386,51 @@ public struct RequestParser: Sendable {
             if byte == UInt8(ascii: "?") && queryStart == nil && index >= pathStart { queryStart = index }
             index += 1
         }
-        let path = bytes[pathStart..<(queryStart ?? bytes.endIndex)]
-        for segment in path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
-            let lower = segment.map(asciiLower)
-            if lower.elementsEqual(".".utf8) || lower.elementsEqual("..".utf8) || lower.elementsEqual("%2e".utf8)
-                || lower.elementsEqual("%2e%2e".utf8) || lower.elementsEqual(".%2e".utf8)
-                || lower.elementsEqual("%2e.".utf8)
-            {
-                return .badRequest("dot-segment in the request-target")
-            }
+        if Self.hasDotSegment(bytes[pathStart..<(queryStart ?? bytes.endIndex)]) {
+            return .badRequest("dot-segment in the request-target")
         }
         return nil
+    }
+
+    private static let http = Array("http://".utf8)
+    private static let https = Array("https://".utf8)
+
+    /// 7 for `http://`, 8 for `https://` (case-insensitive scheme), else 0.
+    static func schemeLength(_ bytes: ArraySlice<UInt8>) -> Int {
+        func matches(_ prefix: [UInt8]) -> Bool {
+            guard bytes.count >= prefix.count else { return false }
+            return zip(bytes, prefix).allSatisfy { asciiLower($0) == $1 }
+        }
+        return matches(Self.https) ? 8 : matches(Self.http) ? 7 : 0
+    }
+
+    /// True when a path segment is `.` or `..`, literally or percent-encoded (`%2e`).
+    static func hasDotSegment(_ path: ArraySlice<UInt8>) -> Bool {
+        var index = path.startIndex
+        while index < path.endIndex {
+            // At the start of a segment: count its dots (each `.` or `%2e`/`%2E`).
+            var dots = 0
+            var cursor = index
+            while cursor < path.endIndex {
+                if path[cursor] == UInt8(ascii: ".") {
+                    dots += 1
+                    cursor += 1
+                } else if path[cursor] == UInt8(ascii: "%"), cursor + 2 < path.endIndex,
+                    path[cursor + 1] == UInt8(ascii: "2"),
+                    path[cursor + 2] | 0x20 == UInt8(ascii: "e")
+                {
+                    dots += 1
+                    cursor += 3
+                } else {
+                    break
+                }
+            }
+            let segmentEnds = cursor == path.endIndex || path[cursor] == UInt8(ascii: "/")
+            if segmentEnds && (dots == 1 || dots == 2) { return true }
+            while cursor < path.endIndex && path[cursor] != UInt8(ascii: "/") { cursor += 1 }
+            index = cursor + 1
+        }
+        return false
     }
 
     // MARK: Header fields (RFC 9112 §5, RFC 9110 §5)
@@ -408,15 +460,27 @@ public struct RequestParser: Sendable {
     /// Checks the framing and semantic fields once the header section is complete.
     /// - Returns: whether to announce `100 Continue`.
     private func finishHead(_ head: inout Head) -> Result<Bool, ParseError> {
-        let headers = head.headers
-        let hosts = headers.values("Host")
+        // One pass over the fields, classifying the ones that frame or steer the request.
+        var hosts: [String] = []
+        var lengths: [String] = []
+        var codings: [String] = []
+        var connection: [String] = []
+        var expectations: [String] = []
+        for field in head.headers {
+            switch field.name.utf8.count {
+            case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"): hosts.append(field.value)
+            case 6 where HTTPHeaders.equalsIgnoringCase(field.name, "Expect"): expectations.append(field.value)
+            case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"): connection.append(field.value)
+            case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): lengths.append(field.value)
+            case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): codings.append(field.value)
+            default: break
+            }
+        }
         guard hosts.count == 1 else {
             return .failure(.badRequest(hosts.isEmpty ? "missing Host" : "more than one Host"))
         }
         guard hosts[0].utf8.allSatisfy(isHostByte) else { return .failure(.badRequest("invalid Host")) }
 
-        let lengths = headers.values("Content-Length")
-        let codings = headers.values("Transfer-Encoding")
         if !codings.isEmpty {
             guard head.version == .http11 else {
                 return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request"))
@@ -440,14 +504,11 @@ public struct RequestParser: Sendable {
             head.contentLength = length
         }
 
-        let connection = headers.values("Connection").flatMap {
-            $0.split(separator: ",").map { $0.trimmingSpaces.lowercasedASCII }
-        }
+        let options = connection.flatMap { $0.split(separator: ",").map { $0.trimmingSpaces.lowercasedASCII } }
         head.keepAlive =
             head.version == .http11
-            ? !connection.contains("close") : connection.contains("keep-alive") && !connection.contains("close")
+            ? !options.contains("close") : options.contains("keep-alive") && !options.contains("close")
 
-        let expectations = headers.values("Expect")
         if head.version == .http11, !expectations.isEmpty {
             guard expectations.count == 1, expectations[0].lowercasedASCII == "100-continue" else {
                 return .failure(.expectationFailed)

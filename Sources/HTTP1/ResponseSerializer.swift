@@ -6,8 +6,6 @@
 /// input copied into a header can never split a response (RFC 9112 §11.1, R3). Responses are
 /// never chunked (H37).
 public enum ResponseSerializer {
-    static let reserved: Set<String> = ["content-length", "transfer-encoding", "connection", "date"]
-
     /// Appends `response` to `output`.
     /// - Parameters:
     ///   - isHead: the request was HEAD: same headers (including the GET body's length), no body.
@@ -19,27 +17,28 @@ public enum ResponseSerializer {
         into output: inout [UInt8]
     ) {
         let status = response.status
+        output.reserveCapacity(output.count + 128 + response.body.count)
         output.append(contentsOf: statusLine(status))
-        output.append(contentsOf: "Date: ".utf8)
+        output.append(contentsOf: Self.dateName)
         output.append(contentsOf: date)
-        output.append(contentsOf: "\r\n".utf8)
+        output.append(contentsOf: Self.crlf)
         if !status.forbidsBody {
-            output.append(contentsOf: "Content-Length: ".utf8)
-            output.append(contentsOf: String(response.body.count).utf8)
-            output.append(contentsOf: "\r\n".utf8)
+            output.append(contentsOf: Self.contentLengthName)
+            appendDecimal(response.body.count, to: &output)
+            output.append(contentsOf: Self.crlf)
         }
         if !keepAlive {
-            output.append(contentsOf: "Connection: close\r\n".utf8)
+            output.append(contentsOf: Self.connectionClose)
         } else if version == .http10 {
-            output.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+            output.append(contentsOf: Self.connectionKeepAlive)
         }
         for field in response.headers where isSafe(field) {
             output.append(contentsOf: field.name.utf8)
-            output.append(contentsOf: ": ".utf8)
+            output.append(contentsOf: Self.colonSpace)
             output.append(contentsOf: field.value.utf8)
-            output.append(contentsOf: "\r\n".utf8)
+            output.append(contentsOf: Self.crlf)
         }
-        output.append(contentsOf: "\r\n".utf8)
+        output.append(contentsOf: Self.crlf)
         if !isHead && !status.forbidsBody { output.append(contentsOf: response.body) }
     }
 
@@ -53,14 +52,55 @@ public enum ResponseSerializer {
     /// `HTTP/1.1 100 Continue\r\n\r\n`.
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
+    private static let crlf: [UInt8] = [0x0D, 0x0A]
+    private static let colonSpace: [UInt8] = [0x3A, 0x20]
+    private static let dateName = Array("Date: ".utf8)
+    private static let contentLengthName = Array("Content-Length: ".utf8)
+    private static let connectionClose = Array("Connection: close\r\n".utf8)
+    private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
+    /// Status lines of the statuses the server and API use, built once.
+    private static let commonStatusLines: [Int: (status: HTTPStatus, line: [UInt8])] = Dictionary(
+        uniqueKeysWithValues: [
+            HTTPStatus.ok, .created, .noContent, .badRequest, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
+            .requestTimeout, .conflict, .contentTooLarge, .uriTooLong, .headerFieldsTooLarge, .internalServerError,
+            .notImplemented, .serviceUnavailable, .versionNotSupported, .insufficientStorage,
+        ].map { ($0.code, ($0, Array("HTTP/1.1 \($0.code) \($0.reason)\r\n".utf8))) })
+
     private static func statusLine(_ status: HTTPStatus) -> [UInt8] {
-        Array("HTTP/1.1 \(status.code) \(status.reason)\r\n".utf8)
+        if let common = commonStatusLines[status.code], common.status == status { return common.line }
+        return Array("HTTP/1.1 \(status.code) \(status.reason)\r\n".utf8)
     }
 
+    /// Appends the decimal digits of a non-negative `value` without building a String.
+    private static func appendDecimal(_ value: Int, to output: inout [UInt8]) {
+        var digits = 0
+        var rest = value
+        repeat {
+            digits += 1
+            rest /= 10
+        } while rest > 0
+        let start = output.count
+        output.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        rest = value
+        var index = start + digits - 1
+        repeat {
+            output[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        } while rest > 0
+    }
+
+    /// A token name that is not one the serializer owns, and a value without CR, LF or NUL.
     private static func isSafe(_ field: HTTPHeaders.Field) -> Bool {
-        guard !field.name.isEmpty, field.name.utf8.allSatisfy(isTokenByte) else { return false }
-        guard !reserved.contains(field.name.lowercasedASCII) else { return false }
-        return !field.value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+        let name = field.name.utf8
+        guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return false }
+        switch name.count {
+        case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Date"): return false
+        case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"): return false
+        case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): return false
+        case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): return false
+        default: return !field.value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+        }
     }
 }
 

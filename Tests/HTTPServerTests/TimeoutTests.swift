@@ -68,8 +68,16 @@ struct TimeoutTests {
 /// are measured alone and signals reach it as they would reach the server.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct ProcessTests {
-    func start(_ arguments: [String] = []) throws -> (ChildProcess, Int) {
-        let child = try ChildProcess("bomflow-http-fixture", ["--loops", "2"] + arguments)
+    func start(_ arguments: [String] = [], descriptorLimit: Int? = nil) throws -> (ChildProcess, Int) {
+        let fixture = RepositoryPaths.products.appendingPathComponent("bomflow-http-fixture")
+        let child =
+            if let descriptorLimit {
+                try ChildProcess(
+                    executable: URL(fileURLWithPath: "/usr/bin/prlimit"),
+                    ["--nofile=\(descriptorLimit):\(descriptorLimit)", fixture.path, "--loops", "1"] + arguments)
+            } else {
+                try ChildProcess(executable: fixture, ["--loops", "2"] + arguments)
+            }
         let deadline = Date().addingTimeInterval(10)
         while child.outputLines.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         let port = try #require(child.outputLines.first.flatMap { Int($0) })
@@ -152,6 +160,39 @@ struct ProcessTests {
         #expect(group.wait(timeout: .now() + 20) == .success)
         #expect(truncated.value == 0)
         #expect(completed.value > 50)
+    }
+
+    /// CPU seconds the process has used (utime + stime from /proc/PID/stat).
+    func cpuSeconds(of child: ChildProcess) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(child.process.processIdentifier)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return -1 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return Double((Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)) / 100
+    }
+
+    /// H43/T15: out of file descriptors, accepting backs off instead of spinning, and the server
+    /// recovers as soon as descriptors are free again.
+    @Test func outOfDescriptorsDoesNotSpinAndRecovers() throws {
+        let (child, port) = try start(descriptorLimit: 48)
+        defer { child.kill() }
+        var flood: [TCPClient] = []
+        for _ in 0..<120 { if let client = try? TCPClient(port: port) { flood.append(client) } }
+        let before = cpuSeconds(of: child)
+        Thread.sleep(forTimeInterval: 1.5)
+        let used = cpuSeconds(of: child) - before
+        #expect(used < 0.5, "the accept loop must back off, used \(used) s of CPU in 1.5 s")
+        for client in flood { client.closeOnce() }
+        var recovered = false
+        let deadline = Date().addingTimeInterval(5)
+        while !recovered && Date() < deadline {
+            if let client = try? TCPClient(port: port) {
+                client.send(get("/fixed"))
+                recovered = client.readResponse(timeout: 1)?.status == 200
+            }
+            if !recovered { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        #expect(recovered)
     }
 
     /// SIGINT stops an idle server at once.

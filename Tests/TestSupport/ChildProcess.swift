@@ -10,8 +10,13 @@ public final class ChildProcess: @unchecked Sendable {
     private var lines: [String] = []
 
     /// Starts `product` (a file in ``RepositoryPaths/products``) with `arguments`.
-    public init(_ product: String, _ arguments: [String]) throws {
-        process.executableURL = RepositoryPaths.products.appendingPathComponent(product)
+    public convenience init(_ product: String, _ arguments: [String]) throws {
+        try self.init(executable: RepositoryPaths.products.appendingPathComponent(product), arguments)
+    }
+
+    /// Starts the program at `executable` with `arguments`.
+    public init(executable: URL, _ arguments: [String]) throws {
+        process.executableURL = executable
         process.arguments = arguments
         process.standardOutput = output
         process.standardError = FileHandle.standardError
