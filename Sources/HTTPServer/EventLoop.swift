@@ -211,6 +211,8 @@ final class EventLoop: @unchecked Sendable {
         if events & Posix.eventOut != 0 {
             flush(connection)
             if connection.isClosed { return }
+            if connection.pendingOutputBytes < configuration.maxPendingOutputBytes { process(connection) }
+            if connection.isClosed { return }
         }
         if events & (Posix.eventIn | Posix.eventReadHangUp) != 0 {
             readAvailable(connection)
@@ -250,51 +252,63 @@ final class EventLoop: @unchecked Sendable {
         process(connection)
     }
 
-    /// Parses and dispatches buffered requests, one at a time, in order.
+    /// Parses and dispatches buffered requests, one at a time, in order. Stops while a response
+    /// is awaited, before closing, or while the pending output is over its bound; EPOLLOUT
+    /// progress resumes it.
     private func process(_ connection: Connection) {
         guard !connection.isProcessing, !connection.isClosed, !connection.lingering else { return }
         connection.isProcessing = true
         defer { connection.isProcessing = false }
-        parsing: while !connection.awaitingResponse && !connection.closeAfterOutput
-            && connection.pendingOutputBytes < configuration.maxPendingOutputBytes
-        {
-            switch connection.parser.next() {
-            case .needMoreBytes:
-                break parsing
-            case .head(let head, let expectContinue):
-                if let refusal = handler.respondBeforeBody(to: head) {
-                    queue(
-                        refusal, on: connection, isHead: head.method == .head, keepAlive: false, version: head.version)
+        while true {
+            var blockedByOutput = false
+            parsing: while !connection.awaitingResponse && !connection.closeAfterOutput {
+                guard connection.pendingOutputBytes < configuration.maxPendingOutputBytes else {
+                    blockedByOutput = true
                     break parsing
                 }
-                if expectContinue { connection.output.append(contentsOf: ResponseSerializer.continueResponse) }
-            case .request(let request):
-                connection.awaitingResponse = true
-                connection.respondingToHead = request.method == .head
-                connection.responseVersion = request.version
-                connection.responseKeepAlive =
-                    request.keepAlive && !draining
-                    && connection.requestsServed + 1 < configuration.maxRequestsPerConnection
-                server.requestsHandled.add(1, ordering: .relaxed)
-                handler.handle(request, responder: HTTPResponder(loop: self, connection: connection.id))
-                if connection.isClosed { return }
-            case .failed(let error):
-                server.parseErrors.add(1, ordering: .relaxed)
-                queue(
-                    HTTPResponse.text(error.status, error.description + "\n"), on: connection, isHead: false,
-                    keepAlive: false, version: .http11)
-                break parsing
+                switch connection.parser.next() {
+                case .needMoreBytes:
+                    break parsing
+                case .head(let head, let expectContinue):
+                    if let refusal = handler.respondBeforeBody(to: head) {
+                        queue(
+                            refusal, on: connection, isHead: head.method == .head, keepAlive: false,
+                            version: head.version)
+                        break parsing
+                    }
+                    if expectContinue { connection.output.append(contentsOf: ResponseSerializer.continueResponse) }
+                case .request(let request):
+                    connection.awaitingResponse = true
+                    connection.respondingToHead = request.method == .head
+                    connection.responseVersion = request.version
+                    connection.responseKeepAlive =
+                        request.keepAlive && !draining
+                        && connection.requestsServed + 1 < configuration.maxRequestsPerConnection
+                    server.requestsHandled.add(1, ordering: .relaxed)
+                    handler.handle(request, responder: HTTPResponder(loop: self, connection: connection.id))
+                    if connection.isClosed { return }
+                case .failed(let error):
+                    server.parseErrors.add(1, ordering: .relaxed)
+                    queue(
+                        HTTPResponse.text(error.status, error.description + "\n"), on: connection, isHead: false,
+                        keepAlive: false, version: .http11)
+                    break parsing
+                }
             }
+            updateHeadTimer(connection)
+            if connection.peerClosedWriting && !connection.awaitingResponse && connection.pendingOutputBytes == 0
+                && !connection.closeAfterOutput && !blockedByOutput
+            {
+                // The client sent everything it will send; nothing more can complete.
+                close(connection)
+                return
+            }
+            flush(connection)
+            // Go on only if parsing stopped for lack of output room and the send made room.
+            guard blockedByOutput, !connection.isClosed, !connection.lingering,
+                connection.pendingOutputBytes < configuration.maxPendingOutputBytes
+            else { return }
         }
-        updateHeadTimer(connection)
-        if connection.peerClosedWriting && !connection.awaitingResponse && connection.pendingOutputBytes == 0
-            && !connection.closeAfterOutput
-        {
-            // The client sent everything it will send; nothing more can complete.
-            close(connection)
-            return
-        }
-        flush(connection)
     }
 
     private func updateHeadTimer(_ connection: Connection) {

@@ -178,6 +178,20 @@ struct ServerTests {
         #expect(fixture.waitForOpenConnections(1))
     }
 
+    /// A client that pipelines many requests and reads nothing does not make the server
+    /// produce (and buffer) every response: processing waits for the client to read.
+    @Test func pendingOutputIsBounded() throws {
+        let fixture = try ServerFixture()
+        let client = try fixture.client()
+        client.send(String(repeating: get("/big?bytes=100000"), count: 200))
+        Thread.sleep(forTimeInterval: 0.5)
+        let handled = fixture.server.statistics.requestsHandled
+        #expect(handled < 200, "handled \(handled) of 200 pipelined requests while the client read nothing")
+        var received = 0
+        while received < 200, client.readResponse(timeout: 5)?.status == 200 { received += 1 }
+        #expect(received == 200, "all are answered once the client reads")
+    }
+
     /// H42: over the connection cap a client gets 503 and a close; the others keep working.
     @Test func connectionsOverTheCapGet503() throws {
         let fixture = try ServerFixture { $0.maxConnections = 4 }

@@ -195,6 +195,29 @@ struct ProcessTests {
         #expect(recovered)
     }
 
+    /// Several processes serve one port (SO_REUSEPORT); when one stops, the other keeps serving.
+    @Test func twoProcessesShareOnePort() throws {
+        let (first, port) = try start()
+        defer { first.kill() }
+        let second = try ChildProcess("bomflow-http-fixture", ["--loops", "1", "--port", String(port)])
+        defer { second.kill() }
+        let deadline = Date().addingTimeInterval(10)
+        while second.outputLines.isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(second.outputLines.first == String(port), "the second process binds the same port")
+        for _ in 0..<20 {
+            let client = try TCPClient(port: port)
+            client.send(get("/fixed"))
+            #expect(client.readResponse()?.status == 200)
+        }
+        kill(first.process.processIdentifier, SIGTERM)
+        #expect(first.wait() == 0)
+        for _ in 0..<20 {
+            let client = try TCPClient(port: port)
+            client.send(get("/fixed"))
+            #expect(client.readResponse()?.status == 200)
+        }
+    }
+
     /// SIGINT stops an idle server at once.
     @Test func sigintStopsAnIdleServer() throws {
         let (child, port) = try start()
