@@ -37,11 +37,13 @@ let package = Package(
         .target(name: "CPosix"),
         .target(name: "HTTPServer", dependencies: ["CPosix", "HTTP1"], swiftSettings: strictSettings),
         .target(name: "WorkflowStore", dependencies: ["LMDB", "WorkflowModel"], swiftSettings: strictSettings),
-        .target(name: "WorkflowAPI", dependencies: ["WorkflowModel", "WorkflowStore"], swiftSettings: strictSettings),
+        .target(
+            name: "WorkflowAPI", dependencies: ["WorkflowModel", "WorkflowStore", "HTTP1"],
+            swiftSettings: strictSettings),
         .executableTarget(
             name: "bomflow",
             dependencies: [
-                "WorkflowStore", "WorkflowModel", "WorkflowAPI",
+                "WorkflowStore", "WorkflowModel", "WorkflowAPI", "HTTPServer", "HTTP1",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

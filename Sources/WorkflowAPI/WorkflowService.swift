@@ -1,0 +1,482 @@
+internal import Foundation
+public import HTTP1
+internal import WorkflowModel
+public import WorkflowStore
+
+/// The REST API of DESIGN.md §2 on a store and a write queue. It sees requests and answers
+/// through a closure; it never touches a socket, so its tests call ``handle(_:respond:)`` directly.
+///
+/// Reads run on the calling (event-loop) thread in one short read transaction. Writes are
+/// queued to the ``WriteQueue`` and answered after their group commit.
+public final class WorkflowService: Sendable {
+    /// Answers one request, now or later, from any thread.
+    public typealias Respond = @Sendable (HTTPResponse) -> Void
+
+    let store: WorkflowStore
+    let writer: WriteQueue
+    let version: String
+
+    /// Creates the service.
+    public init(store: WorkflowStore, writer: WriteQueue, version: String) {
+        self.store = store
+        self.writer = writer
+        self.version = version
+    }
+
+    // MARK: Routing
+
+    /// A route: method, path pattern (`{uuid}`, `{step}` are parameters) and handler.
+    struct Route: Sendable {
+        let method: HTTPMethod
+        let pattern: [String]
+        let handler: @Sendable (WorkflowService, RouteContext, @escaping Respond) throws(Problem) -> Void
+    }
+
+    /// The parameters a matched route extracted.
+    struct RouteContext: Sendable {
+        let request: HTTPRequest
+        let parameters: [String: String]
+        let rawToken: String?
+    }
+
+    /// Every route, in the order they are matched; the OpenAPI test compares this set with the
+    /// document's paths.
+    static let routes: [Route] = [
+        Route(method: .get, pattern: ["api", "version"]) { service, _, respond in respond(service.versionResponse()) },
+        Route(method: .get, pattern: ["api", "v1", "event", "token", "{uuid}"]) {
+            service, context, respond throws(Problem) in
+            respond(try service.processing(context, method: "isTokenBeingProcessed"))
+        },
+        Route(method: .get, pattern: ["api", "v1", "bom", "token", "{uuid}"]) {
+            service, context, respond throws(Problem) in
+            respond(try service.processing(context, method: "isTokenBeingProcessed"))
+        },
+        Route(method: .get, pattern: ["api", "v1", "workflow", "token", "{uuid}", "status"]) {
+            service, context, respond throws(Problem) in
+            respond(try service.status(context))
+        },
+        Route(method: .get, pattern: ["api", "v1", "workflow", "token", "{uuid}"]) {
+            service, context, respond throws(Problem) in
+            respond(try service.workflow(context))
+        },
+        Route(method: .delete, pattern: ["api", "v1", "workflow", "token", "{uuid}"]) {
+            service, context, respond throws(Problem) in
+            try service.delete(context, respond)
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow"]) { service, context, respond throws(Problem) in
+            try service.create(context, respond)
+        },
+        Route(method: .get, pattern: ["api", "v1", "workflow"]) { service, context, respond throws(Problem) in
+            respond(try service.list(context))
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow", "steps"]) { service, context, respond throws(Problem) in
+            try service.batch(context, respond)
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow", "token", "{uuid}", "steps"]) {
+            service, context, respond throws(Problem) in
+            try service.addSteps(context, respond)
+        },
+        Route(method: .patch, pattern: ["api", "v1", "workflow", "token", "{uuid}", "step", "{step}"]) {
+            service, context, respond throws(Problem) in
+            try service.updateStep(context, respond)
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow", "token", "{uuid}", "step", "{step}", "progress"]) {
+            service, context, respond throws(Problem) in try service.progress(context, respond)
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow", "token", "{uuid}", "restart"]) {
+            service, context, respond throws(Problem) in
+            try service.restart(context, respond)
+        },
+        Route(method: .get, pattern: ["health"]) { service, _, respond in respond(service.health()) },
+        Route(method: .get, pattern: ["health", "live"]) { service, _, respond in respond(service.health()) },
+        Route(method: .get, pattern: ["health", "ready"]) { service, _, respond in respond(service.health()) },
+    ]
+
+    /// Method and path pattern of every route, e.g. `GET /api/v1/workflow/token/{uuid}`.
+    public static var routeSignatures: [String] {
+        routes.map { "\($0.method.rawValue) /" + $0.pattern.joined(separator: "/") }
+    }
+
+    /// Handles one request; `respond` is called exactly once, possibly later from the writer thread.
+    public func handle(_ request: HTTPRequest, respond: @escaping Respond) {
+        let method = request.method == .head ? HTTPMethod.get : request.method
+        guard let segments = Self.segments(of: request.path) else {
+            return respond(Problem.validation("The path is not valid percent-encoded UTF-8").response)
+        }
+        var allowed: [HTTPMethod] = []
+        for route in Self.routes {
+            guard let parameters = Self.match(route.pattern, segments) else { continue }
+            guard route.method == method else {
+                allowed.append(route.method)
+                continue
+            }
+            let context = RouteContext(request: request, parameters: parameters, rawToken: parameters["uuid"])
+            do {
+                try route.handler(self, context, respond)
+            } catch {
+                respond(error.response)
+            }
+            return
+        }
+        if !allowed.isEmpty {
+            if allowed.contains(.get) { allowed.append(.head) }
+            return respond(Problem.methodNotAllowed(allowed).response)
+        }
+        respond(Problem.notFound("No resource at \(request.path)").response)
+    }
+
+    /// Path segments, each percent-decoded strictly (invalid escapes or UTF-8 → nil).
+    static func segments(of path: String) -> [String]? {
+        var result: [String] = []
+        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
+            guard let decoded = PercentDecoding.decode(raw) else { return nil }
+            result.append(decoded)
+        }
+        return result
+    }
+
+    static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {
+        guard pattern.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (expected, actual) in zip(pattern, segments) {
+            if expected.hasPrefix("{") {
+                parameters[String(expected.dropFirst().dropLast())] = actual
+            } else if expected != actual {
+                return nil
+            }
+        }
+        return parameters
+    }
+
+    // MARK: Responses
+
+    static func json(_ status: HTTPStatus, _ body: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
+    }
+
+    func versionResponse() -> HTTPResponse {
+        var json = JSONWriter()
+        json.beginObject()
+        json.member("application", "bomflow")
+        json.member("version", version)
+        json.endObject()
+        return Self.json(.ok, json.bytes)
+    }
+
+    func health() -> HTTPResponse {
+        let ready = !store.isFatallyFailed
+        var json = JSONWriter()
+        json.beginObject()
+        json.member("status", ready ? "UP" : "DOWN")
+        json.key("checks")
+        json.beginArray()
+        json.beginObject()
+        json.member("name", "storage")
+        json.member("status", ready ? "UP" : "DOWN")
+        json.endObject()
+        json.endArray()
+        json.endObject()
+        return Self.json(ready ? .ok : .serviceUnavailable, json.bytes)
+    }
+
+    /// Dependency-Track's 400 body for a malformed `{uuid}` (a bean-validation violation list).
+    static func invalidUUID(_ value: String, method: String) -> HTTPResponse {
+        var json = JSONWriter()
+        json.beginArray()
+        json.beginObject()
+        json.member("message", "Invalid UUID")
+        json.member("messageTemplate", "Invalid UUID")
+        json.member("path", "\(method).uuid")
+        json.member("invalidValue", value)
+        json.endObject()
+        json.endArray()
+        return Self.json(.badRequest, json.bytes)
+    }
+
+    func token(_ context: RouteContext, method: String) -> Result<Token, DependencyTrackRejection> {
+        let raw = context.rawToken ?? ""
+        guard let token = Token(raw) else {
+            return .failure(DependencyTrackRejection(response: Self.invalidUUID(raw, method: method)))
+        }
+        return .success(token)
+    }
+
+    /// A token for bomflow's own endpoints (problem+json on error).
+    func ownToken(_ context: RouteContext) throws(Problem) -> Token {
+        guard let token = Token(context.rawToken ?? "") else {
+            throw Problem.validation("'\(context.rawToken ?? "")' is not a UUID")
+        }
+        return token
+    }
+
+    // MARK: Reads
+
+    func processing(_ context: RouteContext, method: String) throws(Problem) -> HTTPResponse {
+        switch token(context, method: method) {
+        case .failure(let rejection): return rejection.response
+        case .success(let token):
+            do { return Self.json(.ok, DependencyTrackShapes.processing(try store.isProcessing(token))) } catch {
+                throw Problem.storage(error)
+            }
+        }
+    }
+
+    func status(_ context: RouteContext) throws(Problem) -> HTTPResponse {
+        switch token(context, method: "getWorkflowStates") {
+        case .failure(let rejection): return rejection.response
+        case .success(let token):
+            let workflow: Workflow?
+            do { workflow = try store.workflow(token) } catch { throw Problem.storage(error) }
+            guard let workflow else {
+                return HTTPResponse.text(.notFound, DependencyTrackShapes.unknownToken(token.description))
+            }
+            return Self.json(.ok, DependencyTrackShapes.workflowStatus(workflow))
+        }
+    }
+
+    func workflow(_ context: RouteContext) throws(Problem) -> HTTPResponse {
+        let token = try ownToken(context)
+        let workflow: Workflow?
+        do { workflow = try store.workflow(token) } catch { throw Problem.storage(error) }
+        guard let workflow else { throw Problem.notFound(WorkflowError.unknownWorkflow(token).description) }
+        return Self.json(.ok, WorkflowShapes.json(workflow))
+    }
+
+    func list(_ context: RouteContext) throws(Problem) -> HTTPResponse {
+        var query = WorkflowQuery()
+        for item in (context.request.query ?? "").split(separator: "&") {
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair.count == 2, let name = PercentDecoding.decode(pair[0], plusIsSpace: true),
+                let value = PercentDecoding.decode(pair[1], plusIsSpace: true)
+            else { throw Problem.validation("Malformed query parameter '\(item)'") }
+            switch name {
+            case "label":
+                guard let colon = value.firstIndex(of: ":") else { throw Problem.validation("label takes key:value") }
+                query.label = Labels.Label(
+                    key: String(value[..<colon]), value: String(value[value.index(after: colon)...]))
+            case "state":
+                guard let state = WorkflowQuery.State(rawValue: value) else {
+                    throw Problem.validation("state is processing or done")
+                }
+                query.state = state
+            case "limit":
+                guard let limit = Int(value), (1...1000).contains(limit) else {
+                    throw Problem.validation("limit is 1 to 1000")
+                }
+                query.limit = limit
+            case "cursor":
+                guard let cursor = UInt64(value) else { throw Problem.validation("cursor is a value from nextCursor") }
+                query.cursor = cursor
+            default:
+                throw Problem.validation("Unknown query parameter '\(name)'")
+            }
+        }
+        let page: WorkflowPage
+        do { page = try store.list(query) } catch { throw Problem.storage(error) }
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("workflows")
+        json.beginArray()
+        for workflow in page.workflows { WorkflowShapes.write(workflow, into: &json) }
+        json.endArray()
+        json.key("nextCursor")
+        if let next = page.nextCursor { json.string(String(next)) } else { json.null() }
+        json.endObject()
+        return Self.json(.ok, json.bytes)
+    }
+
+    // MARK: Writes
+
+    /// Queues `operations` and answers with `render` of their results after the commit.
+    func write(
+        _ operations: [WriteOperation], _ respond: @escaping Respond,
+        render: @escaping @Sendable ([Result<WriteOutcome, WorkflowError>]) -> HTTPResponse
+    ) {
+        writer.submit(operations) { result in
+            switch result {
+            case .success(let results): respond(render(results))
+            case .failure(let error): respond(Problem.storage(error).response)
+            }
+        }
+    }
+
+    /// Renders the single outcome of a one-operation write.
+    static func single(_ results: [Result<WriteOutcome, WorkflowError>], created: HTTPStatus = .ok) -> HTTPResponse {
+        switch results[0] {
+        case .failure(let refusal): return Problem.refused(refusal).response
+        case .success(.created(let workflow)): return json(created, WorkflowShapes.json(workflow))
+        case .success(.alreadyExists(let workflow)), .success(.updated(let workflow, _)):
+            return json(.ok, WorkflowShapes.json(workflow))
+        case .success(.deleted): return HTTPResponse(status: .noContent)
+        }
+    }
+
+    func create(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["token", "template", "steps", "labels"])
+        let token: Token
+        if let text = try body.string("token") {
+            guard let parsed = Token(text) else { throw Problem.validation("token '\(text)' is not a UUID") }
+            token = parsed
+        } else {
+            token = Token.random()
+        }
+        var definition = WorkflowDefinition()
+        if let name = try body.string("template") {
+            guard let template = Template(rawValue: name) else {
+                throw Problem.validation(
+                    "Unknown template '\(name)'; one of \(Template.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            definition.template = template
+        }
+        definition.steps = try Self.stepSpecs(body.array("steps") ?? [])
+        let labels: Labels
+        let labelMap = try body.stringMap("labels") ?? [:]
+        do { labels = try Labels(labelMap) } catch { throw Problem.refused(error) }
+        let createdBy = context.request.headers["X-Bomflow-Key-Name"]
+        write([.create(token: token, definition: definition, labels: labels, createdBy: createdBy)], respond) {
+            results in
+            Self.single(results, created: .created)
+        }
+    }
+
+    static func stepSpecs(_ values: [JSONValue]) throws(Problem) -> [StepSpec] {
+        var specs: [StepSpec] = []
+        for (index, value) in values.enumerated() {
+            let item = try JSONObjectReader(value, context: "steps[\(index)]")
+            try item.allowOnly(["step", "parent", "status"])
+            guard let raw = try item.string("step") else {
+                throw Problem.validation("steps[\(index)].step is required")
+            }
+            let name = try stepName(raw)
+            let parent = try item.string("parent").map { (text) throws(Problem) in try stepName(text) }
+            var status = StepStatus.pending
+            if let text = try item.string("status") {
+                guard let parsed = StepStatus(rawValue: text) else {
+                    throw Problem.validation("Unknown status '\(text)'")
+                }
+                status = parsed
+            }
+            specs.append(StepSpec(name, parent: parent, status: status))
+        }
+        return specs
+    }
+
+    static func stepName(_ text: String) throws(Problem) -> StepName {
+        guard let name = StepName(text) else {
+            throw Problem.validation(WorkflowError.invalidStepName(text).description)
+        }
+        return name
+    }
+
+    func addSteps(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["steps"])
+        let specs = try Self.stepSpecs(body.array("steps") ?? [])
+        write([.addSteps(token: token, steps: specs)], respond) { Self.single($0) }
+    }
+
+    /// `{status, failureReason?}` or `{started: true}`.
+    static func command(_ body: JSONObjectReader, context: String) throws(Problem) -> StepCommand {
+        if let started = try body.bool("started") {
+            guard started, !body.has("status"), !body.has("failureReason") else {
+                throw Problem.validation(
+                    "\(context): send either {\"started\": true} or {\"status\", \"failureReason\"}")
+            }
+            return .start
+        }
+        guard let text = try body.string("status") else { throw Problem.validation("\(context): status is required") }
+        guard let status = StepStatus(rawValue: text) else { throw Problem.validation("Unknown status '\(text)'") }
+        return .setStatus(status, failureReason: try body.string("failureReason"))
+    }
+
+    func updateStep(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        let step = try Self.stepName(context.parameters["step"] ?? "")
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["status", "failureReason", "started"])
+        let command = try Self.command(body, context: "body")
+        write([.update(token: token, step: step, command: command)], respond) { Self.single($0) }
+    }
+
+    func progress(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        let step = try Self.stepName(context.parameters["step"] ?? "")
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["expected", "failureThreshold", "completed", "failed"])
+        let update = ProgressUpdate(
+            expected: try body.integer("expected"), failureThreshold: try body.number("failureThreshold"),
+            addCompleted: try body.integer("completed") ?? 0, addFailed: try body.integer("failed") ?? 0)
+        write([.update(token: token, step: step, command: .progress(update))], respond) { Self.single($0) }
+    }
+
+    func restart(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["step"])
+        guard let text = try body.string("step") else {
+            throw Problem.validation("step is required: the step to restart from")
+        }
+        write([.restart(token: token, step: try Self.stepName(text))], respond) { Self.single($0) }
+    }
+
+    func delete(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        write([.delete(token: token)], respond) { Self.single($0) }
+    }
+
+    /// `{"updates": [{token, step, status, failureReason?} | {token, step, started: true}]}`: one
+    /// transaction, one result per item.
+    func batch(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["updates"])
+        guard let items = try body.array("updates"), !items.isEmpty else {
+            throw Problem.validation("updates must be a non-empty array")
+        }
+        guard items.count <= 1000 else { throw Problem.validation("at most 1000 updates per batch") }
+        var operations: [WriteOperation] = []
+        for (index, value) in items.enumerated() {
+            let item = try JSONObjectReader(value, context: "updates[\(index)]")
+            try item.allowOnly(["token", "step", "status", "failureReason", "started"])
+            guard let text = try item.string("token"), let token = Token(text) else {
+                throw Problem.validation("updates[\(index)].token must be a UUID")
+            }
+            guard let stepText = try item.string("step") else {
+                throw Problem.validation("updates[\(index)].step is required")
+            }
+            operations.append(
+                .update(
+                    token: token, step: try Self.stepName(stepText),
+                    command: try Self.command(item, context: "updates[\(index)]")))
+        }
+        write(operations, respond) { results in
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("results")
+            json.beginArray()
+            for result in results {
+                json.beginObject()
+                switch result {
+                case .success(let outcome):
+                    json.member("status", Int64(200))
+                    if let workflow = outcome.workflow { json.member("version", Int64(clamping: workflow.version)) }
+                case .failure(let refusal):
+                    let problem = Problem.refused(refusal)
+                    json.member("status", Int64(problem.status.code))
+                    json.member("type", problem.type)
+                    json.member("detail", problem.detail)
+                }
+                json.endObject()
+            }
+            json.endArray()
+            json.endObject()
+            return Self.json(.ok, json.bytes)
+        }
+    }
+}
+
+/// A Dependency-Track-shaped rejection (its own 400 body, not problem+json).
+struct DependencyTrackRejection: Error {
+    let response: HTTPResponse
+}

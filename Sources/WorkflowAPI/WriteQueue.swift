@@ -1,0 +1,107 @@
+internal import Foundation
+public import WorkflowModel
+public import WorkflowStore
+
+/// The one writer thread of a process: it takes every write queued by the HTTP loops, commits
+/// them in one LMDB transaction and one sync (group commit), then answers each.
+///
+/// A request's operations stay together in one transaction; a refused operation fails alone
+/// (``WorkflowStore/perform(_:)-([WriteOperation])``). A storage failure fails the whole group,
+/// and nothing of it is acknowledged. Nothing waits inside a write transaction: the queue is
+/// filled under a lock, the transaction runs outside it.
+public final class WriteQueue: @unchecked Sendable {
+    /// What a submitter gets back: one result per operation, or the storage failure of the group.
+    public typealias Completion = @Sendable (Result<[Result<WriteOutcome, WorkflowError>], StoreError>) -> Void
+
+    private struct Entry {
+        let operations: [WriteOperation]
+        let completion: Completion
+    }
+
+    private let store: WorkflowStore
+    private let condition = NSCondition()
+    private var pending: [Entry] = []
+    private var stopping = false
+    private var running = true
+    private let maxOperationsPerCommit: Int
+    private let onFatal: @Sendable () -> Void
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Commits performed and operations written, for metrics.
+    public private(set) var commits = 0
+    public private(set) var operationsWritten = 0
+
+    /// Starts the writer thread.
+    /// - Parameters:
+    ///   - maxOperationsPerCommit: a group never holds more operations than this (one request's
+    ///     operations are never split). Default 512.
+    ///   - onFatal: called once when the store failed fatally (`MDB_PANIC`, EIO): the process
+    ///     must stop taking writes and exit non-zero.
+    public init(store: WorkflowStore, maxOperationsPerCommit: Int = 512, onFatal: @escaping @Sendable () -> Void = {}) {
+        self.store = store
+        self.maxOperationsPerCommit = maxOperationsPerCommit
+        self.onFatal = onFatal
+        let thread = Thread { [self] in run() }
+        thread.name = "bomflow-writer"
+        thread.start()
+    }
+
+    /// Queues `operations` (one request's); `completion` runs on the writer thread after the commit.
+    public func submit(_ operations: [WriteOperation], completion: @escaping Completion) {
+        condition.lock()
+        guard running && !stopping else {
+            condition.unlock()
+            completion(.failure(.unavailable("the server is shutting down")))
+            return
+        }
+        pending.append(Entry(operations: operations, completion: completion))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Commits what is queued, then stops the thread; later submissions are refused (503).
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        finished.wait()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping { condition.wait() }
+            if pending.isEmpty && stopping {
+                running = false
+                condition.unlock()
+                finished.signal()
+                return
+            }
+            var group: [Entry] = []
+            var count = 0
+            while let first = pending.first, group.isEmpty || count + first.operations.count <= maxOperationsPerCommit {
+                group.append(pending.removeFirst())
+                count += first.operations.count
+            }
+            condition.unlock()
+            commit(group)
+        }
+    }
+
+    private func commit(_ group: [Entry]) {
+        do {
+            let results = try store.perform(group.flatMap(\.operations))
+            commits += 1
+            operationsWritten += results.count
+            var offset = 0
+            for entry in group {
+                entry.completion(.success(Array(results[offset..<offset + entry.operations.count])))
+                offset += entry.operations.count
+            }
+        } catch {
+            for entry in group { entry.completion(.failure(error)) }
+            if store.isFatallyFailed { onFatal() }
+        }
+    }
+}

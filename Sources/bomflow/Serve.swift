@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import HTTP1
+import HTTPServer
+import WorkflowAPI
+import WorkflowStore
+
+/// `bomflow serve`: the REST API on the data directory.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the REST API (Dependency-Track compatible) on the data directory.",
+        discussion: """
+            Several processes may serve one data directory and one port (SO_REUSEPORT). With --port 0 \
+            the bound port is printed as the first line on stdout. SIGTERM or SIGINT drains in-flight \
+            requests, commits queued writes and exits 0.
+            """)
+
+    @OptionGroup var store: StoreArguments
+
+    @Option(help: "Address to bind, an IPv4 or IPv6 literal (env BOMFLOW_HOST).")
+    var host: String = environment("BOMFLOW_HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port; 0 picks a free one and prints it (env BOMFLOW_PORT).")
+    var port: Int = environment("BOMFLOW_PORT").flatMap(Int.init) ?? 8080
+
+    @Option(help: "Event loops (threads serving HTTP); default one per core (env BOMFLOW_LOOPS).")
+    var loops: Int = environment("BOMFLOW_LOOPS").flatMap(Int.init) ?? HTTPServerConfiguration.coreCount
+
+    @Option(help: "Time out ready steps idle this long, e.g. 60m (env BOMFLOW_STEP_TIMEOUT).")
+    var stepTimeout: DurationArgument =
+        environment("BOMFLOW_STEP_TIMEOUT").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 3_600_000)
+
+    @Option(help: "Delete finished workflows idle this long, e.g. 72h (env BOMFLOW_RETENTION).")
+    var retention: DurationArgument =
+        environment("BOMFLOW_RETENTION").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 259_200_000)
+
+    @Option(help: "How often to run maintenance, e.g. 1m (env BOMFLOW_MAINTENANCE_INTERVAL).")
+    var maintenanceInterval: DurationArgument =
+        environment("BOMFLOW_MAINTENANCE_INTERVAL").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 60_000)
+
+    @Option(help: "Open connections per process; more get 503 (env BOMFLOW_MAX_CONNECTIONS).")
+    var maxConnections: Int = environment("BOMFLOW_MAX_CONNECTIONS").flatMap(Int.init) ?? 1024
+
+    @Flag(
+        help:
+            "Serve without API keys: only for test harnesses, refused unless bound to loopback (env BOMFLOW_INSECURE_NO_AUTH=1)."
+    )
+    var insecureNoAuth: Bool = environment("BOMFLOW_INSECURE_NO_AUTH") == "1"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard loops >= 1 && loops <= 256 else { throw ValidationError("--loops must be 1 to 256") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be positive") }
+        if insecureNoAuth && !Self.isLoopback(host) {
+            throw ValidationError("--insecure-no-auth is refused on \(host): bind to 127.0.0.1 or ::1, or use API keys")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool { host.hasPrefix("127.") || host == "::1" || host == "localhost" }
+
+    func run() throws {
+        let workflowStore = try store.openStore(mustExist: false) { options in
+            options.stepTimeout = stepTimeout.milliseconds
+            options.retention = retention.milliseconds
+        }
+        guard insecureNoAuth else {
+            throw CommandFailure("API keys are not implemented yet: run with --insecure-no-auth on a loopback address")
+        }
+        let writer = WriteQueue(store: workflowStore) {
+            FileHandle.standardError.write(
+                Data("bomflow: storage failed fatally; exiting so that a supervisor restarts this process\n".utf8))
+            Foundation.exit(70)
+        }
+        let service = WorkflowService(store: workflowStore, writer: writer, version: Bomflow.version)
+        var configuration = HTTPServerConfiguration()
+        configuration.host = host == "localhost" ? "127.0.0.1" : host
+        configuration.port = port
+        configuration.loops = loops
+        configuration.maxConnections = maxConnections
+        let server = HTTPServer(configuration: configuration, handler: ServiceHandler(service: service))
+        let bound: Int
+        do { bound = try server.start() } catch { throw CommandFailure("cannot listen on \(host):\(port): \(error)") }
+        FileHandle.standardOutput.write(Data("\(bound)\n".utf8))
+        let housekeeping = Housekeeping(
+            store: workflowStore, maintenanceEvery: .milliseconds(maintenanceInterval.milliseconds))
+        housekeeping.start()
+        server.waitUntilSignalled()
+        housekeeping.stop()
+        writer.stop()
+    }
+}
+
+/// Adapts the socket-free API to the HTTP server.
+struct ServiceHandler: HTTPHandler {
+    let service: WorkflowService
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        service.handle(request) { responder.respond($0) }
+    }
+}
+
+/// Periodic work of a serving process: stale-reader checks every 10 s (L1) and a maintenance
+/// pass every interval (only one process of the host runs it at a time: the store's lease).
+final class Housekeeping: @unchecked Sendable {
+    let store: WorkflowStore
+    let maintenanceEvery: Duration
+    private let stopped = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(store: WorkflowStore, maintenanceEvery: Duration) {
+        self.store = store
+        self.maintenanceEvery = maintenanceEvery
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            var nextMaintenance = ContinuousClock.now
+            var nextReaderCheck = ContinuousClock.now + .seconds(10)
+            while stopped.wait(timeout: .now() + .milliseconds(500)) == .timedOut {
+                let now = ContinuousClock.now
+                if now >= nextReaderCheck {
+                    nextReaderCheck = now + .seconds(10)
+                    _ = try? store.clearStaleReaders()
+                }
+                if now >= nextMaintenance {
+                    nextMaintenance = now + maintenanceEvery
+                    _ = try? store.runMaintenance()
+                }
+            }
+            done.signal()
+        }
+        thread.name = "bomflow-housekeeping"
+        thread.start()
+    }
+
+    func stop() {
+        stopped.signal()
+        done.wait()
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import HTTP1
+import TestSupport
+import Testing
+import WorkflowAPI
+import WorkflowModel
+import WorkflowStore
+
+/// The API without sockets: requests go straight into the service, responses come back through
+/// the closure (after the writer thread's commit for writes).
+final class ServiceFixture {
+    let directory: TemporaryDirectory
+    let store: WorkflowStore
+    let writer: WriteQueue
+    let service: WorkflowService
+
+    init() throws {
+        directory = try TemporaryDirectory("api")
+        var options = StoreOptions()
+        options.durability = .none
+        options.mapSize = 64 << 20
+        store = try WorkflowStore(path: directory.path, options: options)
+        writer = WriteQueue(store: store)
+        service = WorkflowService(store: store, writer: writer, version: "test")
+    }
+
+    deinit {
+        writer.stop()
+        directory.remove()
+    }
+
+    func call(_ method: HTTPMethod, _ target: String, _ body: String = "") -> HTTPResponse {
+        let request = HTTPRequest(method: method, target: target, body: Array(body.utf8))
+        let done = DispatchSemaphore(value: 0)
+        let box = ResponseBox()
+        service.handle(request) { response in
+            box.response = response
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 10)
+        return box.response ?? HTTPResponse(status: HTTPStatus(code: 599, reason: "no response"))
+    }
+
+    func json(_ response: HTTPResponse) -> Any? { try? JSONSerialization.jsonObject(with: Data(response.body)) }
+}
+
+final class ResponseBox: @unchecked Sendable {
+    var response: HTTPResponse?
+}
+
+extension HTTPResponse {
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+struct DependencyTrackEndpointTests {
+    let token = "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab"
+
+    @Test func unknownTokenIsNotProcessing() throws {
+        let api = try ServiceFixture()
+        for path in ["/api/v1/event/token/", "/api/v1/bom/token/"] {
+            let response = api.call(.get, path + token)
+            #expect(response.status == .ok)
+            #expect(response.text == #"{"processing":false}"#)
+            #expect(response.headers["Content-Type"] == "application/json")
+        }
+    }
+
+    @Test func malformedUUIDGetsDependencyTracksBody() throws {
+        let api = try ServiceFixture()
+        let response = api.call(.get, "/api/v1/event/token/not-a-uuid")
+        #expect(response.status == .badRequest)
+        #expect(
+            response.text
+                == #"[{"message":"Invalid UUID","messageTemplate":"Invalid UUID","path":"isTokenBeingProcessed.uuid","invalidValue":"not-a-uuid"}]"#
+        )
+    }
+
+    @Test func statusOfAnUnknownTokenIs404PlainText() throws {
+        let api = try ServiceFixture()
+        let response = api.call(.get, "/api/v1/workflow/token/\(token)/status")
+        #expect(response.status == .notFound)
+        #expect(response.text == "Provided token \(token) does not exist.")
+    }
+
+    @Test func bomUploadLifecycle() throws {
+        let api = try ServiceFixture()
+        let created = api.call(
+            .post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD","labels":{"project":"acme"}}"#)
+        #expect(created.status == .created, "\(created.text)")
+        #expect(api.call(.get, "/api/v1/event/token/\(token)").text == #"{"processing":true}"#)
+        let again = api.call(
+            .post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD","labels":{"project":"acme"}}"#)
+        #expect(again.status == .ok, "the same definition again is idempotent")
+        let different = api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","template":"REANALYSIS"}"#)
+        #expect(different.status == .conflict)
+        for step in ["BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE"] {
+            let started = api.call(.patch, "/api/v1/workflow/token/\(token)/step/\(step)", #"{"started":true}"#)
+            #expect(started.status == .ok, "\(started.text)")
+            let done = api.call(.patch, "/api/v1/workflow/token/\(token)/step/\(step)", #"{"status":"COMPLETED"}"#)
+            #expect(done.status == .ok, "\(done.text)")
+        }
+        #expect(api.call(.get, "/api/v1/bom/token/\(token)").text == #"{"processing":false}"#)
+        let status = api.call(.get, "/api/v1/workflow/token/\(token)/status")
+        let array = try #require(api.json(status) as? [[String: Any]])
+        #expect(
+            array.map { $0["step"] as? String } == [
+                "BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE",
+            ])
+        #expect(
+            array.allSatisfy {
+                $0["status"] as? String == "COMPLETED" && $0["startedAt"] is NSNumber && $0["failureReason"] == nil
+            })
+    }
+
+    @Test func failureCascadesAndTransitionsAreChecked() throws {
+        let api = try ServiceFixture()
+        _ = api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)
+        let failed = api.call(
+            .patch, "/api/v1/workflow/token/\(token)/step/BOM_CONSUMPTION",
+            #"{"status":"FAILED","failureReason":"Unparseable BOM"}"#)
+        #expect(failed.status == .ok)
+        let steps = try #require((api.json(failed) as? [String: Any])?["steps"] as? [[String: Any]])
+        #expect(steps.dropFirst().allSatisfy { $0["status"] as? String == "CANCELLED" })
+        let invalid = api.call(
+            .patch, "/api/v1/workflow/token/\(token)/step/BOM_CONSUMPTION", #"{"status":"COMPLETED"}"#)
+        #expect(invalid.status == .conflict)
+        #expect(invalid.headers["Content-Type"] == "application/problem+json")
+        #expect(invalid.text.contains("invalid-transition"))
+        let noReason = api.call(.post, "/api/v1/workflow", #"{"steps":[{"step":"A"}]}"#)
+        #expect(noReason.status == .created)
+    }
+
+    @Test(arguments: [
+        ("/api/v1/workflow", #"{"template":"BOM_UPLOAD","tempalte":"x"}"#, 400),
+        ("/api/v1/workflow", #"{"template":"NOPE"}"#, 400),
+        ("/api/v1/workflow", #"{"steps":[{"step":"lower"}]}"#, 400),
+        ("/api/v1/workflow", #"{"token":"abc","template":"BOM_UPLOAD"}"#, 400),
+        ("/api/v1/workflow", #"[1,2]"#, 400),
+        ("/api/v1/workflow", "{", 400),
+        ("/api/v1/workflow", "", 400),
+        ("/api/v1/workflow", #"{"template":"BOM_UPLOAD","labels":{"k":1}}"#, 400),
+        ("/api/v1/workflow", #"{"template":true}"#, 400),
+    ])
+    func badInputIsRefusedAndChangesNothing(path: String, body: String, status: Int) throws {
+        let api = try ServiceFixture()
+        let response = api.call(.post, path, body)
+        #expect(response.status.code == status, "\(response.text)")
+        #expect(try api.store.statistics().workflows == 0)
+    }
+
+    @Test func methodNotAllowedAndNotFound() throws {
+        let api = try ServiceFixture()
+        let wrong = api.call(.put, "/api/v1/workflow")
+        #expect(wrong.status == .methodNotAllowed)
+        #expect(wrong.headers["Allow"]?.contains("POST") == true)
+        #expect(api.call(.get, "/api/v2/nothing").status == .notFound)
+        #expect(api.call(.get, "/api/version").text == #"{"application":"bomflow","version":"test"}"#)
+    }
+
+    @Test func batchReportsPerItem() throws {
+        let api = try ServiceFixture()
+        _ = api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","template":"REANALYSIS"}"#)
+        let response = api.call(
+            .post, "/api/v1/workflow/steps",
+            #"""
+            {"updates":[{"token":"\#(token)","step":"VULN_ANALYSIS","status":"COMPLETED"},
+                        {"token":"\#(token)","step":"NOPE","status":"COMPLETED"},
+                        {"token":"\#(token)","step":"POLICY_EVALUATION","started":true}]}
+            """#)
+        #expect(response.status == .ok)
+        let results = try #require((api.json(response) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(results.map { $0["status"] as? Int } == [200, 404, 200])
+    }
+
+    @Test func listAndDelete() throws {
+        let api = try ServiceFixture()
+        _ = api.call(
+            .post, "/api/v1/workflow", #"{"token":"\#(token)","template":"PROJECT_CLONE","labels":{"team":"a b"}}"#)
+        let list = api.call(.get, "/api/v1/workflow?label=team:a+b&state=processing&limit=5")
+        #expect(list.status == .ok)
+        #expect(list.text.contains(token))
+        #expect(api.call(.get, "/api/v1/workflow?bogus=1").status == .badRequest)
+        #expect(api.call(.delete, "/api/v1/workflow/token/\(token)").status == .noContent)
+        #expect(api.call(.get, "/api/v1/workflow/token/\(token)").status == .notFound)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `bomflow serve` as a real process over loopback.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ServeEndToEndTests {
+    func serve(_ data: String, port: Int = 0) throws -> (ChildProcess, Int) {
+        let child = try ChildProcess(
+            "bomflow",
+            [
+                "serve", "--data-dir", data, "--port", String(port), "--insecure-no-auth", "--sync", "none", "--loops",
+                "1",
+            ])
+        let deadline = Date().addingTimeInterval(20)
+        while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return (child, try #require(child.outputLines.first.flatMap { Int($0) }))
+    }
+
+    func request(_ port: Int, _ method: String, _ path: String, _ body: String = "") throws -> TCPClient.Response? {
+        let client = try TCPClient(port: port)
+        let head =
+            "\(method) \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+        client.send(head + body)
+        return client.readResponse()
+    }
+
+    @Test func dependencyTrackClientFlowOverHTTP() throws {
+        let directory = try TemporaryDirectory("serve")
+        defer { directory.remove() }
+        let (server, port) = try serve(directory.appending("data"))
+        defer { server.kill() }
+        let token = "4c7b8c9e-7d4b-4a5e-9c1f-0123456789ab"
+        #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":false}"#)
+        #expect(
+            try request(port, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)?.status
+                == 201)
+        #expect(try request(port, "GET", "/api/v1/bom/token/\(token)")?.text == #"{"processing":true}"#)
+        let failed = try request(
+            port, "PATCH", "/api/v1/workflow/token/\(token)/step/BOM_CONSUMPTION",
+            #"{"status":"FAILED","failureReason":"bad"}"#)
+        #expect(failed?.status == 200)
+        #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":false}"#)
+        let status = try #require(try request(port, "GET", "/api/v1/workflow/token/\(token)/status"))
+        #expect(status.text.contains(#""status":"CANCELLED""#))
+        #expect(try request(port, "GET", "/api/v1/event/token/nope")?.status == 400)
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(server.wait() == 0)
+    }
+
+    /// Two processes on one data directory and one port: a write answered by either is visible
+    /// to the next read on both.
+    @Test func twoProcessesServeOneConsistentState() throws {
+        let directory = try TemporaryDirectory("serve-two")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let (first, port) = try serve(data)
+        defer { first.kill() }
+        let (second, secondPort) = try serve(data, port: port)
+        defer { second.kill() }
+        #expect(secondPort == port)
+        for index in 0..<40 {
+            let token = String(format: "%08x-7d4b-4a5e-9c1f-0123456789ab", index)
+            #expect(
+                try request(port, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"PROJECT_CLONE"}"#)?
+                    .status == 201)
+            #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":true}"#)
+            #expect(
+                try request(
+                    port, "PATCH", "/api/v1/workflow/token/\(token)/step/PROJECT_CLONE", #"{"status":"COMPLETED"}"#)?
+                    .status == 200)
+            #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":false}"#)
+        }
+        kill(first.process.processIdentifier, SIGTERM)
+        kill(second.process.processIdentifier, SIGTERM)
+        #expect(first.wait() == 0)
+        #expect(second.wait() == 0)
+    }
+
+    @Test func insecureModeIsRefusedOffLoopback() throws {
+        let directory = try TemporaryDirectory("serve-refused")
+        defer { directory.remove() }
+        let child = try ChildProcess(
+            "bomflow", ["serve", "--data-dir", directory.path, "--host", "0.0.0.0", "--insecure-no-auth"])
+        #expect(child.wait() != 0)
+    }
+}
