@@ -15,12 +15,15 @@ public final class WorkflowService: Sendable {
     let store: WorkflowStore
     let writer: WriteQueue
     let version: String
+    let authenticator: Authenticator?
 
-    /// Creates the service.
-    public init(store: WorkflowStore, writer: WriteQueue, version: String) {
+    /// Creates the service. Without an `authenticator` every request is allowed (the
+    /// `--insecure-no-auth` mode for test harnesses).
+    public init(store: WorkflowStore, writer: WriteQueue, version: String, authenticator: Authenticator?) {
         self.store = store
         self.writer = writer
         self.version = version
+        self.authenticator = authenticator
     }
 
     // MARK: Routing
@@ -37,6 +40,63 @@ public final class WorkflowService: Sendable {
         let request: HTTPRequest
         let parameters: [String: String]
         let rawToken: String?
+        /// The name of the API key that made the request (nil without authentication).
+        let keyName: String?
+    }
+
+    /// The permission a route needs: none for `/api/version` and `/health*`, READ for the other
+    /// GETs, ADMIN for DELETE, WRITE for the rest.
+    static func permission(for route: Route) -> Permission? {
+        if route.pattern.first == "health" || route.pattern == ["api", "version"] { return nil }
+        switch route.method {
+        case .get, .head: return .read
+        case .delete: return .admin
+        default: return .write
+        }
+    }
+
+    /// The route a request would reach, with its parameters, or the methods its path allows.
+    func resolve(_ request: HTTPRequest) -> Result<(Route, [String: String]), Problem> {
+        let method = request.method == .head ? HTTPMethod.get : request.method
+        guard let segments = Self.segments(of: request.path) else {
+            return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
+        }
+        var allowed: [HTTPMethod] = []
+        for route in Self.routes {
+            guard let parameters = Self.match(route.pattern, segments) else { continue }
+            guard route.method == method else {
+                allowed.append(route.method)
+                continue
+            }
+            return .success((route, parameters))
+        }
+        if !allowed.isEmpty {
+            if allowed.contains(.get) { allowed.append(.head) }
+            return .failure(Problem.methodNotAllowed(allowed))
+        }
+        return .failure(Problem.notFound("No resource at \(request.path)"))
+    }
+
+    /// Checks the request's API key for `route`. - Returns: the key's name, or the 401/403.
+    func authorize(_ request: HTTPRequest, for route: Route) -> Result<String?, Problem> {
+        guard let authenticator, let needed = Self.permission(for: route) else { return .success(nil) }
+        switch authenticator.authenticate(request.headers) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let key):
+            return Authenticator.allows(key.permissions, needed)
+                ? .success(key.name) : .failure(Authenticator.forbidden(needed))
+        }
+    }
+
+    /// Refuses a request from its head, before its body is read: unknown routes and missing or
+    /// insufficient keys, so that an anonymous client cannot make the server buffer a body.
+    public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
+        switch resolve(head) {
+        case .failure(let problem): return problem.response
+        case .success(let (route, _)):
+            if case .failure(let problem) = authorize(head, for: route) { return problem.response }
+            return nil
+        }
     }
 
     /// Every route, in the order they are matched; the OpenAPI test compares this set with the
@@ -99,30 +159,23 @@ public final class WorkflowService: Sendable {
 
     /// Handles one request; `respond` is called exactly once, possibly later from the writer thread.
     public func handle(_ request: HTTPRequest, respond: @escaping Respond) {
-        let method = request.method == .head ? HTTPMethod.get : request.method
-        guard let segments = Self.segments(of: request.path) else {
-            return respond(Problem.validation("The path is not valid percent-encoded UTF-8").response)
-        }
-        var allowed: [HTTPMethod] = []
-        for route in Self.routes {
-            guard let parameters = Self.match(route.pattern, segments) else { continue }
-            guard route.method == method else {
-                allowed.append(route.method)
-                continue
+        switch resolve(request) {
+        case .failure(let problem):
+            respond(problem.response)
+        case .success(let (route, parameters)):
+            switch authorize(request, for: route) {
+            case .failure(let problem):
+                respond(problem.response)
+            case .success(let keyName):
+                let context = RouteContext(
+                    request: request, parameters: parameters, rawToken: parameters["uuid"], keyName: keyName)
+                do {
+                    try route.handler(self, context, respond)
+                } catch {
+                    respond(error.response)
+                }
             }
-            let context = RouteContext(request: request, parameters: parameters, rawToken: parameters["uuid"])
-            do {
-                try route.handler(self, context, respond)
-            } catch {
-                respond(error.response)
-            }
-            return
         }
-        if !allowed.isEmpty {
-            if allowed.contains(.get) { allowed.append(.head) }
-            return respond(Problem.methodNotAllowed(allowed).response)
-        }
-        respond(Problem.notFound("No resource at \(request.path)").response)
     }
 
     /// Path segments, each percent-decoded strictly (invalid escapes or UTF-8 → nil).
@@ -333,8 +386,7 @@ public final class WorkflowService: Sendable {
         let labels: Labels
         let labelMap = try body.stringMap("labels") ?? [:]
         do { labels = try Labels(labelMap) } catch { throw Problem.refused(error) }
-        let createdBy = context.request.headers["X-Bomflow-Key-Name"]
-        write([.create(token: token, definition: definition, labels: labels, createdBy: createdBy)], respond) {
+        write([.create(token: token, definition: definition, labels: labels, createdBy: context.keyName)], respond) {
             results in
             Self.single(results, created: .created)
         }

@@ -35,6 +35,7 @@ public final class WorkflowStore: Sendable {
         let deadlines: Database
         let finished: Database
         let labels: Database
+        let keys: Database
     }
 
     /// Opens (creating if needed) the store in the directory `path`.
@@ -65,7 +66,8 @@ public final class WorkflowStore: Sendable {
                 states: try environment.openDatabase(named: "states"),
                 deadlines: try environment.openDatabase(named: "deadlines"),
                 finished: try environment.openDatabase(named: "finished"),
-                labels: try environment.openDatabase(named: "labels"))
+                labels: try environment.openDatabase(named: "labels"),
+                keys: try environment.openDatabase(named: "keys"))
         } catch {
             throw Self.storeError(error)
         }

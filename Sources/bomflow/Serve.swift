@@ -61,20 +61,43 @@ struct Serve: ParsableCommand {
 
     static func isLoopback(_ host: String) -> Bool { host.hasPrefix("127.") || host == "::1" || host == "localhost" }
 
+    /// With no key yet, creates an ADMIN key named `admin`, prints it once on stderr and writes it
+    /// to `<data-dir>/admin.key` with mode 0600, so that a newcomer's first request works.
+    func bootstrapAdminKey(_ workflowStore: WorkflowStore) throws {
+        guard try workflowStore.apiKeys().isEmpty else { return }
+        let key = Authenticator.generateKey()
+        guard
+            try workflowStore.addAPIKey(
+                digest: Authenticator.digest(of: key), name: "admin",
+                permissions: Permission([.read, .write, .admin]).rawValue)
+        else { return }
+        let path = store.dataDir + "/admin.key"
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw CommandFailure("cannot write \(path)")
+        }
+        FileHandle.standardError.write(
+            Data(
+                "bomflow: created the ADMIN API key 'admin'; it is shown once and saved in \(path) (mode 0600):\n\(key)\n"
+                    .utf8))
+    }
+
     func run() throws {
         let workflowStore = try store.openStore(mustExist: false) { options in
             options.stepTimeout = stepTimeout.milliseconds
             options.retention = retention.milliseconds
         }
-        guard insecureNoAuth else {
-            throw CommandFailure("API keys are not implemented yet: run with --insecure-no-auth on a loopback address")
-        }
+        let authenticator = insecureNoAuth ? nil : Authenticator(store: workflowStore)
+        if authenticator != nil { try bootstrapAdminKey(workflowStore) }
         let writer = WriteQueue(store: workflowStore) {
             FileHandle.standardError.write(
                 Data("bomflow: storage failed fatally; exiting so that a supervisor restarts this process\n".utf8))
             Foundation.exit(70)
         }
-        let service = WorkflowService(store: workflowStore, writer: writer, version: Bomflow.version)
+        let service = WorkflowService(
+            store: workflowStore, writer: writer, version: Bomflow.version, authenticator: authenticator)
         var configuration = HTTPServerConfiguration()
         configuration.host = host == "localhost" ? "127.0.0.1" : host
         configuration.port = port
@@ -99,6 +122,10 @@ struct ServiceHandler: HTTPHandler {
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         service.handle(request) { responder.respond($0) }
+    }
+
+    func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
+        service.respondBeforeBody(to: head)
     }
 }
 

@@ -14,14 +14,16 @@ final class ServiceFixture {
     let writer: WriteQueue
     let service: WorkflowService
 
-    init() throws {
+    init(authenticated: Bool = false) throws {
         directory = try TemporaryDirectory("api")
         var options = StoreOptions()
         options.durability = .none
         options.mapSize = 64 << 20
         store = try WorkflowStore(path: directory.path, options: options)
         writer = WriteQueue(store: store)
-        service = WorkflowService(store: store, writer: writer, version: "test")
+        service = WorkflowService(
+            store: store, writer: writer, version: "test",
+            authenticator: authenticated ? Authenticator(store: store) : nil)
     }
 
     deinit {
@@ -29,8 +31,10 @@ final class ServiceFixture {
         directory.remove()
     }
 
-    func call(_ method: HTTPMethod, _ target: String, _ body: String = "") -> HTTPResponse {
-        let request = HTTPRequest(method: method, target: target, body: Array(body.utf8))
+    func call(_ method: HTTPMethod, _ target: String, _ body: String = "", headers: [(String, String)] = [])
+        -> HTTPResponse
+    {
+        let request = HTTPRequest(method: method, target: target, headers: HTTPHeaders(headers), body: Array(body.utf8))
         let done = DispatchSemaphore(value: 0)
         let box = ResponseBox()
         service.handle(request) { response in

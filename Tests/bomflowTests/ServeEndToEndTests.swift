@@ -79,6 +79,55 @@ struct ServeEndToEndTests {
         #expect(second.wait() == 0)
     }
 
+    /// Without --insecure-no-auth the first start creates an ADMIN key in <data-dir>/admin.key
+    /// (mode 0600); requests need a key; `bomflow keys create` adds one while the server runs.
+    @Test func apiKeysProtectTheServer() throws {
+        let directory = try TemporaryDirectory("serve-keys")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let child = try ChildProcess(
+            "bomflow", ["serve", "--data-dir", data, "--port", "0", "--sync", "none", "--loops", "1"])
+        defer { child.kill() }
+        let deadline = Date().addingTimeInterval(20)
+        while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let port = try #require(child.outputLines.first.flatMap { Int($0) })
+        let keyFile = data + "/admin.key"
+        let admin = try #require(try? String(contentsOfFile: keyFile, encoding: .utf8)).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        let mode = (try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int) ?? 0
+        #expect(mode == 0o600)
+        let token = "5c7b8c9e-7d4b-4a5e-9c1f-0123456789ab"
+        func call(_ key: String?, _ method: String, _ path: String, _ body: String = "") throws -> TCPClient.Response? {
+            let client = try TCPClient(port: port)
+            let auth = key.map { "X-Api-Key: \($0)\r\n" } ?? ""
+            client.send(
+                "\(method) \(path) HTTP/1.1\r\nHost: t\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            return client.readResponse()
+        }
+        #expect(try call(nil, "GET", "/api/v1/event/token/\(token)")?.status == 401)
+        #expect(try call(nil, "GET", "/api/version")?.status == 200)
+        #expect(
+            try call(admin, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)?.status
+                == 201)
+        let created = Process()
+        created.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
+        created.arguments = ["keys", "create", "--name", "ci", "--permission", "read", "--data-dir", data]
+        let output = Pipe()
+        created.standardOutput = output
+        try created.run()
+        let ciKey = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        created.waitUntilExit()
+        #expect(created.terminationStatus == 0)
+        #expect(try call(ciKey, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":true}"#)
+        #expect(try call(ciKey, "DELETE", "/api/v1/workflow/token/\(token)")?.status == 403)
+        kill(child.process.processIdentifier, SIGTERM)
+        #expect(child.wait() == 0)
+        #expect(!child.outputLines.joined().contains(admin), "the key is never printed on stdout")
+    }
+
     @Test func insecureModeIsRefusedOffLoopback() throws {
         let directory = try TemporaryDirectory("serve-refused")
         defer { directory.remove() }

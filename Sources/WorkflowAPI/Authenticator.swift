@@ -1,0 +1,94 @@
+internal import HTTP1
+internal import Synchronization
+public import WorkflowStore
+
+/// What an API key may do. `admin` implies the others.
+public struct Permission: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// The GET endpoints.
+    public static let read = Permission(rawValue: 1)
+    /// Create, update, progress, batch, restart.
+    public static let write = Permission(rawValue: 2)
+    /// Delete and maintenance.
+    public static let admin = Permission(rawValue: 4)
+}
+
+/// Checks API keys as Dependency-Track does: `X-Api-Key: <key>` (any case) or
+/// `Authorization: Bearer <key>`. Keys are stored only as SHA-256 digests; a key is never logged
+/// or echoed. Lookups are cached for 5 s, so a revoked key stops working within 5 s.
+public final class Authenticator: Sendable {
+    let store: WorkflowStore
+    private let cache = Mutex<[String: CachedKey]>([:])
+    private static let cacheLifetime: Duration = .seconds(5)
+
+    private struct CachedKey {
+        let record: APIKeyRecord?
+        let expires: ContinuousClock.Instant
+    }
+
+    /// Creates an authenticator on the store's `keys` database.
+    public init(store: WorkflowStore) { self.store = store }
+
+    /// A new random key: `bomflow_` followed by 64 hexadecimal digits (256 bits).
+    public static func generateKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = Array("0123456789abcdef".utf8)
+        var text = Array("bomflow_".utf8)
+        for _ in 0..<32 {
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The stored form of a key.
+    public static func digest(of key: String) -> [UInt8] { SHA256.hash(Array(key.utf8)) }
+
+    /// The key presented in `headers`, or why there is none usable (401).
+    func authenticate(_ headers: HTTPHeaders) -> Result<APIKeyRecord, Problem> {
+        let keys = headers.values("X-Api-Key")
+        let bearer = headers.values("Authorization").compactMap { value -> String? in
+            let parts = value.split(separator: " ", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts[0].lowercased() == "bearer" && !parts[1].isEmpty ? String(parts[1]) : nil
+        }
+        let presented = Set(keys + bearer)
+        guard presented.count == 1, let key = presented.first, key.utf8.count <= 512 else {
+            return .failure(
+                Self.unauthorized(
+                    presented.isEmpty
+                        ? "An API key is required (X-Api-Key or Authorization: Bearer)" : "Invalid API key"))
+        }
+        let now = ContinuousClock.now
+        if let cached = cache.withLock({ $0[key] }), cached.expires > now {
+            return cached.record.map { .success($0) } ?? .failure(Self.unauthorized("Invalid API key"))
+        }
+        let record: APIKeyRecord?
+        do { record = try store.apiKey(digest: Self.digest(of: key)) } catch { return .failure(Problem.storage(error)) }
+        cache.withLock { table in
+            if table.count >= 4096 { table.removeAll() }
+            table[key] = CachedKey(record: record, expires: now + Self.cacheLifetime)
+        }
+        return record.map { .success($0) } ?? .failure(Self.unauthorized("Invalid API key"))
+    }
+
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(
+            status: .unauthorized, type: Problem.base + "unauthorized", title: "Unauthorized", detail: detail,
+            headers: [("WWW-Authenticate", #"Bearer realm="bomflow""#)])
+    }
+
+    static func forbidden(_ needed: Permission) -> Problem {
+        let name = needed == .admin ? "ADMIN" : needed == .write ? "WRITE" : "READ"
+        return Problem(
+            status: .forbidden, type: Problem.base + "forbidden", title: "Forbidden",
+            detail: "This API key lacks the \(name) permission")
+    }
+
+    /// Whether a key with `granted` may use an endpoint needing `needed`.
+    static func allows(_ granted: UInt8, _ needed: Permission) -> Bool {
+        let permissions = Permission(rawValue: granted)
+        return permissions.contains(.admin) || permissions.contains(needed)
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import WorkflowAPI
+import WorkflowStore
+
+/// `bomflow keys create|list|revoke`.
+struct Keys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage API keys (stored only as SHA-256 digests).",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    enum PermissionArgument: String, ExpressibleByArgument, CaseIterable {
+        case read, write, admin
+        var permission: Permission {
+            switch self {
+            case .read: .read
+            case .write: .write
+            case .admin: .admin
+            }
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key and print it once (it cannot be shown again).")
+        @OptionGroup var store: StoreArguments
+        @Option(help: "A unique name for the key (recorded as the creator of the workflows it creates).")
+        var name: String
+        @Option(
+            name: .customLong("permission"), help: "read, write or admin; repeat for several (default: read and write)."
+        )
+        var permissions: [PermissionArgument] = []
+
+        func validate() throws {
+            guard !name.isEmpty, name.utf8.count <= 128 else { throw ValidationError("--name must be 1 to 128 bytes") }
+        }
+
+        func run() throws {
+            let workflowStore = try store.openStore(mustExist: false)
+            let granted = permissions.isEmpty ? Permission([.read, .write]) : Permission(permissions.map(\.permission))
+            let key = Authenticator.generateKey()
+            guard
+                try workflowStore.addAPIKey(
+                    digest: Authenticator.digest(of: key), name: name, permissions: granted.rawValue)
+            else {
+                throw CommandFailure("a key named '\(name)' exists already")
+            }
+            print(key)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List keys: name, permissions, creation time (never the keys).")
+        @OptionGroup var store: StoreArguments
+
+        func run() throws {
+            let workflowStore = try store.openStore(mustExist: true)
+            for record in try workflowStore.apiKeys() {
+                let permission = Permission(rawValue: record.permissions)
+                let names = [(Permission.read, "read"), (.write, "write"), (.admin, "admin")].filter {
+                    permission.contains($0.0)
+                }.map(\.1)
+                print("\(record.name)\t\(names.joined(separator: ","))\t\(record.createdAt)")
+            }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke the key with this name (servers stop accepting it within 5 s).")
+        @OptionGroup var store: StoreArguments
+        @Argument(help: "The key's name.")
+        var name: String
+
+        func run() throws {
+            let workflowStore = try store.openStore(mustExist: true)
+            guard try workflowStore.revokeAPIKey(name: name) else { throw CommandFailure("no key named '\(name)'") }
+        }
+    }
+}

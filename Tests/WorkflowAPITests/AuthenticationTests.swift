@@ -1,0 +1,99 @@
+import HTTP1
+import TestSupport
+import Testing
+import WorkflowStore
+
+@testable import WorkflowAPI
+
+struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        (
+            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
+        (String(repeating: "a", count: 1000), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"),
+    ])
+    func vectors(input: String, hex: String) {
+        let digest = SHA256.hash(Array(input.utf8))
+        #expect(
+            digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+                .joined() == hex)
+    }
+}
+
+struct AuthenticationTests {
+    let token = "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab"
+
+    func key(_ api: ServiceFixture, _ name: String, _ permission: Permission) throws -> String {
+        let key = Authenticator.generateKey()
+        #expect(
+            try api.store.addAPIKey(digest: Authenticator.digest(of: key), name: name, permissions: permission.rawValue)
+        )
+        return key
+    }
+
+    @Test func everyProtectedRouteNeedsAKey() throws {
+        let api = try ServiceFixture(authenticated: true)
+        for (method, path) in [
+            (HTTPMethod.get, "/api/v1/event/token/\(token)"), (.post, "/api/v1/workflow"),
+            (.delete, "/api/v1/workflow/token/\(token)"),
+        ] {
+            let response = api.call(method, path, "{}")
+            #expect(response.status == .unauthorized, "\(method) \(path)")
+            #expect(response.headers["WWW-Authenticate"] == #"Bearer realm="bomflow""#)
+        }
+        #expect(api.call(.get, "/api/version").status == .ok, "version needs no key, as in Dependency-Track")
+        #expect(api.call(.get, "/health").status == .ok)
+        #expect(
+            api.call(.get, "/api/v1/event/token/\(token)", headers: [("X-Api-Key", "bomflow_wrong")]).status
+                == .unauthorized)
+    }
+
+    @Test func permissionsAreEnforced() throws {
+        let api = try ServiceFixture(authenticated: true)
+        let reader = try key(api, "reader", .read)
+        let writer = try key(api, "ci", [.read, .write])
+        let admin = try key(api, "root", .admin)
+        let create = #"{"token":"\#(token)","template":"PROJECT_CLONE"}"#
+        #expect(api.call(.post, "/api/v1/workflow", create, headers: [("X-Api-Key", reader)]).status == .forbidden)
+        let created = api.call(.post, "/api/v1/workflow", create, headers: [("X-API-Key", writer)])
+        #expect(created.status == .created)
+        #expect(created.text.contains(#""createdBy":"ci""#), "the creator is the key's name")
+        #expect(
+            api.call(.get, "/api/v1/event/token/\(token)", headers: [("Authorization", "Bearer \(reader)")]).text
+                == #"{"processing":true}"#)
+        #expect(
+            api.call(.delete, "/api/v1/workflow/token/\(token)", headers: [("X-Api-Key", writer)]).status == .forbidden)
+        #expect(
+            api.call(.delete, "/api/v1/workflow/token/\(token)", headers: [("X-Api-Key", admin)]).status == .noContent)
+        #expect(
+            !created.text.contains(writer)
+                && !api.call(.get, "/api/v1/workflow", headers: [("X-Api-Key", reader)]).text.contains(reader))
+    }
+
+    @Test func anonymousBodiesAreRefusedBeforeTheyAreRead() throws {
+        let api = try ServiceFixture(authenticated: true)
+        let head = HTTPRequest(
+            method: .post, target: "/api/v1/workflow", headers: HTTPHeaders([("Content-Length", "1048576")]))
+        #expect(api.service.respondBeforeBody(to: head)?.status == .unauthorized)
+        let reader = try key(api, "reader", .read)
+        let readerHead = HTTPRequest(
+            method: .post, target: "/api/v1/workflow", headers: HTTPHeaders([("X-Api-Key", reader)]))
+        #expect(api.service.respondBeforeBody(to: readerHead)?.status == .forbidden)
+    }
+
+    @Test func keysAreUniqueByNameAndRevocable() throws {
+        let api = try ServiceFixture()
+        let first = Authenticator.generateKey()
+        #expect(try api.store.addAPIKey(digest: Authenticator.digest(of: first), name: "ci", permissions: 3))
+        #expect(
+            try !api.store.addAPIKey(
+                digest: Authenticator.digest(of: Authenticator.generateKey()), name: "ci", permissions: 3))
+        #expect(try api.store.apiKeys().map(\.name) == ["ci"])
+        #expect(try api.store.revokeAPIKey(name: "ci"))
+        #expect(try api.store.apiKey(digest: Authenticator.digest(of: first)) == nil)
+        #expect(try !api.store.revokeAPIKey(name: "ci"))
+    }
+}
