@@ -74,7 +74,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "WorkflowAPITests", dependencies: ["WorkflowAPI", "WorkflowModel", "TestSupport"],
+            name: "WorkflowAPITests",
+            dependencies: ["WorkflowAPI", "WorkflowModel", "WorkflowStore", "HTTP1", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "bomflowTests",

@@ -13,10 +13,13 @@ public struct HTTPMethod: Hashable, Sendable, CustomStringConvertible {
     public static let patch = HTTPMethod("PATCH")
     public static let delete = HTTPMethod("DELETE")
     public static let options = HTTPMethod("OPTIONS")
+    public static let trace = HTTPMethod("TRACE")
+    public static let query = HTTPMethod("QUERY")
 
-    /// The methods this server implements at the protocol level; routes decide which they allow
-    /// (405 with `Allow`). TRACE and CONNECT are deliberately absent (501).
-    public static let known: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options]
+    /// The methods the parser accepts (RFC 9110's, PATCH, and the IETF QUERY method); routes
+    /// decide which they allow (405 with `Allow`), so a TRACE reaches a route and gets 405 (it is
+    /// never echoed). CONNECT and any other token: 501.
+    public static let known: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options, .trace, .query]
 
     public var description: String { rawValue }
 }

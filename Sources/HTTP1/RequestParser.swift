@@ -331,7 +331,10 @@ public struct RequestParser: Sendable {
         case 4:
             if bytes.elementsEqual([0x50, 0x4F, 0x53, 0x54]) { return .post }
             if bytes.elementsEqual([0x48, 0x45, 0x41, 0x44]) { return .head }
-        case 5: if bytes.elementsEqual([0x50, 0x41, 0x54, 0x43, 0x48]) { return .patch }
+        case 5:
+            if bytes.elementsEqual([0x50, 0x41, 0x54, 0x43, 0x48]) { return .patch }
+            if bytes.elementsEqual([0x54, 0x52, 0x41, 0x43, 0x45]) { return .trace }
+            if bytes.elementsEqual([0x51, 0x55, 0x45, 0x52, 0x59]) { return .query }
         case 6: if bytes.elementsEqual([0x44, 0x45, 0x4C, 0x45, 0x54, 0x45]) { return .delete }
         case 7: if bytes.elementsEqual([0x4F, 0x50, 0x54, 0x49, 0x4F, 0x4E, 0x53]) { return .options }
         default: break

@@ -16,6 +16,8 @@ public final class WorkflowService: Sendable {
     let writer: WriteQueue
     let version: String
     let authenticator: Authenticator?
+    /// Request, write and maintenance counters served at `/metrics`.
+    public let metrics = Metrics()
 
     /// Creates the service. Without an `authenticator` every request is allowed (the
     /// `--insecure-no-auth` mode for test harnesses).
@@ -47,7 +49,11 @@ public final class WorkflowService: Sendable {
     /// The permission a route needs: none for `/api/version` and `/health*`, READ for the other
     /// GETs, ADMIN for DELETE, WRITE for the rest.
     static func permission(for route: Route) -> Permission? {
-        if route.pattern.first == "health" || route.pattern == ["api", "version"] { return nil }
+        if route.pattern.first == "health" || route.pattern == ["metrics"] || route.pattern == ["api", "version"]
+            || route.pattern == ["api", "openapi.json"]
+        {
+            return nil
+        }
         switch route.method {
         case .get, .head: return .read
         case .delete: return .admin
@@ -103,6 +109,9 @@ public final class WorkflowService: Sendable {
     /// document's paths.
     static let routes: [Route] = [
         Route(method: .get, pattern: ["api", "version"]) { service, _, respond in respond(service.versionResponse()) },
+        Route(method: .get, pattern: ["api", "openapi.json"]) { _, _, respond in
+            respond(WorkflowService.json(.ok, Array(OpenAPIDocument.json.utf8)))
+        },
         Route(method: .get, pattern: ["api", "v1", "event", "token", "{uuid}"]) {
             service, context, respond throws(Problem) in
             respond(try service.processing(context, method: "isTokenBeingProcessed"))
@@ -147,6 +156,13 @@ public final class WorkflowService: Sendable {
             service, context, respond throws(Problem) in
             try service.restart(context, respond)
         },
+        Route(method: .get, pattern: ["metrics"]) { service, _, respond in
+            let text = service.metrics.render(store: service.store, writer: service.writer)
+            respond(
+                HTTPResponse(
+                    status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
+                    body: Array(text.utf8)))
+        },
         Route(method: .get, pattern: ["health"]) { service, _, respond in respond(service.health()) },
         Route(method: .get, pattern: ["health", "live"]) { service, _, respond in respond(service.health()) },
         Route(method: .get, pattern: ["health", "ready"]) { service, _, respond in respond(service.health()) },
@@ -158,7 +174,21 @@ public final class WorkflowService: Sendable {
     }
 
     /// Handles one request; `respond` is called exactly once, possibly later from the writer thread.
-    public func handle(_ request: HTTPRequest, respond: @escaping Respond) {
+    public func handle(_ request: HTTPRequest, respond answer: @escaping Respond) {
+        let started = ContinuousClock.now
+        var routeName = "unmatched"
+        if case .success(let (route, _)) = resolve(request) {
+            routeName = route.method.rawValue + " /" + route.pattern.joined(separator: "/")
+        }
+        let metrics = self.metrics
+        let name = routeName
+        let respond: Respond = { response in
+            let elapsed = ContinuousClock.now - started
+            metrics.recordRequest(
+                route: name, status: response.status.code,
+                seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            answer(response)
+        }
         switch resolve(request) {
         case .failure(let problem):
             respond(problem.response)

@@ -220,3 +220,36 @@ extension WorkflowStore {
         fatalError("unreachable")
     }
 }
+
+/// Figures that cost O(1) to read (for `/metrics`, which must stay cheap at any size).
+public struct CheapFigures: Sendable, Equatable {
+    public var workflows = 0
+    public var deadlineEntries = 0
+    public var mapSize = 0
+    public var usedBytes = 0
+    public var readers = 0
+    public var staleReadersCleared = 0
+    public var lastTransactionID = 0
+}
+
+extension WorkflowStore {
+    /// Entry counts from `mdb_stat` and the environment's figures; no scan.
+    public func cheapFigures() throws(StoreError) -> CheapFigures {
+        var figures = CheapFigures()
+        do {
+            let info = try environment.info()
+            figures.mapSize = info.mapSize
+            figures.usedBytes = info.usedBytes
+            figures.lastTransactionID = info.lastTransactionID
+            figures.readers = try environment.readers().count
+            figures.staleReadersCleared = environment.staleReadersClearedTotal
+        } catch {
+            throw Self.storeError(error)
+        }
+        try read { txn in
+            figures.workflows = try txn.count(of: databases.workflows)
+            figures.deadlineEntries = try txn.count(of: databases.deadlines)
+        }
+        return figures
+    }
+}

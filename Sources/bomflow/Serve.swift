@@ -108,7 +108,8 @@ struct Serve: ParsableCommand {
         do { bound = try server.start() } catch { throw CommandFailure("cannot listen on \(host):\(port): \(error)") }
         FileHandle.standardOutput.write(Data("\(bound)\n".utf8))
         let housekeeping = Housekeeping(
-            store: workflowStore, maintenanceEvery: .milliseconds(maintenanceInterval.milliseconds))
+            store: workflowStore, metrics: service.metrics,
+            maintenanceEvery: .milliseconds(maintenanceInterval.milliseconds))
         housekeeping.start()
         server.waitUntilSignalled()
         housekeeping.stop()
@@ -133,12 +134,14 @@ struct ServiceHandler: HTTPHandler {
 /// pass every interval (only one process of the host runs it at a time: the store's lease).
 final class Housekeeping: @unchecked Sendable {
     let store: WorkflowStore
+    let metrics: Metrics
     let maintenanceEvery: Duration
     private let stopped = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
 
-    init(store: WorkflowStore, maintenanceEvery: Duration) {
+    init(store: WorkflowStore, metrics: Metrics, maintenanceEvery: Duration) {
         self.store = store
+        self.metrics = metrics
         self.maintenanceEvery = maintenanceEvery
     }
 
@@ -154,7 +157,7 @@ final class Housekeeping: @unchecked Sendable {
                 }
                 if now >= nextMaintenance {
                     nextMaintenance = now + maintenanceEvery
-                    _ = try? store.runMaintenance()
+                    if let report = try? store.runMaintenance() { metrics.recordMaintenance(report) }
                 }
             }
             done.signal()

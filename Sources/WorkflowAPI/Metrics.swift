@@ -1,0 +1,119 @@
+internal import Synchronization
+public import WorkflowStore
+
+/// Counters for `GET /metrics` (Prometheus text exposition format 0.0.4). Labels have bounded
+/// cardinality: the route pattern (never the raw path) and the status code.
+public final class Metrics: Sendable {
+    /// Upper bounds of the latency histogram, in seconds.
+    static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+    private struct State {
+        var requests: [String: Int] = [:]
+        var latencyCounts = [Int](repeating: 0, count: Metrics.buckets.count + 1)
+        var latencySum = 0.0
+        var latencyCount = 0
+        var maintenance = MaintenanceReport()
+        var maintenancePasses = 0
+        var maintenanceSkipped = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Empty counters.
+    public init() {}
+
+    /// Counts one answered request.
+    func recordRequest(route: String, status: Int, seconds: Double) {
+        state.withLock { state in
+            state.requests["\(route)\u{0}\(status)", default: 0] += 1
+            let bucket = Metrics.buckets.firstIndex { seconds <= $0 } ?? Metrics.buckets.count
+            state.latencyCounts[bucket] += 1
+            state.latencySum += seconds
+            state.latencyCount += 1
+        }
+    }
+
+    /// Adds a maintenance pass's counts.
+    public func recordMaintenance(_ report: MaintenanceReport) {
+        state.withLock { state in
+            state.maintenancePasses += 1
+            if report.skipped { state.maintenanceSkipped += 1 }
+            state.maintenance.timedOut += report.timedOut
+            state.maintenance.failed += report.failed
+            state.maintenance.cancelled += report.cancelled
+            state.maintenance.deleted += report.deleted
+        }
+    }
+
+    /// The exposition text, with the store's figures read now.
+    func render(store: WorkflowStore, writer: WriteQueue) -> String {
+        let snapshot = state.withLock { $0 }
+        var lines: [String] = []
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
+        }
+        let requests = snapshot.requests.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
+            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            return ("{route=\"\(parts[0])\",status=\"\(parts.count > 1 ? parts[1] : "")\"}", String(count))
+        }
+        metric(
+            "bomflow_http_requests_total", "counter", "Requests answered by the API, by route pattern and status.",
+            requests)
+        var cumulative = 0
+        var histogram: [(String, String)] = []
+        for (index, bound) in Metrics.buckets.enumerated() {
+            cumulative += snapshot.latencyCounts[index]
+            histogram.append(("_bucket{le=\"\(bound)\"}", String(cumulative)))
+        }
+        histogram.append(("_bucket{le=\"+Inf\"}", String(snapshot.latencyCount)))
+        histogram.append(("_sum", String(snapshot.latencySum)))
+        histogram.append(("_count", String(snapshot.latencyCount)))
+        lines.append(
+            "# HELP bomflow_http_request_duration_seconds Time from a parsed request to its response, writes including their commit."
+        )
+        lines.append("# TYPE bomflow_http_request_duration_seconds histogram")
+        for (suffix, value) in histogram { lines.append("bomflow_http_request_duration_seconds\(suffix) \(value)") }
+        metric(
+            "bomflow_write_commits_total", "counter", "Group commits by this process's writer.",
+            [("", String(writer.commits))])
+        metric(
+            "bomflow_write_operations_total", "counter", "Operations committed by this process's writer.",
+            [("", String(writer.operationsWritten))])
+        metric(
+            "bomflow_maintenance_passes_total", "counter", "Maintenance passes started by this process.",
+            [("", String(snapshot.maintenancePasses))])
+        metric(
+            "bomflow_maintenance_skipped_total", "counter", "Passes skipped because another process held the lease.",
+            [("", String(snapshot.maintenanceSkipped))])
+        metric(
+            "bomflow_maintenance_steps_total", "counter", "Steps changed by maintenance, by outcome.",
+            [
+                ("{outcome=\"timed_out\"}", String(snapshot.maintenance.timedOut)),
+                ("{outcome=\"failed\"}", String(snapshot.maintenance.failed)),
+                ("{outcome=\"cancelled\"}", String(snapshot.maintenance.cancelled)),
+            ])
+        metric(
+            "bomflow_maintenance_workflows_deleted_total", "counter", "Workflows deleted by retention.",
+            [("", String(snapshot.maintenance.deleted))])
+        if let figures = try? store.cheapFigures() {
+            metric("bomflow_workflows", "gauge", "Workflows stored.", [("", String(figures.workflows))])
+            metric(
+                "bomflow_deadline_entries", "gauge", "Ready PENDING and TIMED_OUT steps (the timeout scan's index).",
+                [("", String(figures.deadlineEntries))])
+            metric("bomflow_lmdb_map_size_bytes", "gauge", "The LMDB map size.", [("", String(figures.mapSize))])
+            metric("bomflow_lmdb_used_bytes", "gauge", "Bytes of the map in use.", [("", String(figures.usedBytes))])
+            metric(
+                "bomflow_lmdb_readers", "gauge", "Reader-table slots in use (all processes).",
+                [("", String(figures.readers))])
+            metric(
+                "bomflow_lmdb_stale_readers_cleared_total", "counter", "Stale reader slots this process cleared.",
+                [("", String(figures.staleReadersCleared))])
+            metric(
+                "bomflow_lmdb_last_transaction_id", "gauge", "ID of the newest commit by any process.",
+                [("", String(figures.lastTransactionID))])
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
