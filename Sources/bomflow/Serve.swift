@@ -149,7 +149,10 @@ final class Housekeeping: @unchecked Sendable {
         let thread = Thread { [self] in
             var nextMaintenance = ContinuousClock.now
             var nextReaderCheck = ContinuousClock.now + .seconds(10)
-            while stopped.wait(timeout: .now() + .milliseconds(500)) == .timedOut {
+            let tick = min(Duration.milliseconds(500), maintenanceEvery)
+            let tickMilliseconds = Int(
+                tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000)
+            while stopped.wait(timeout: .now() + .milliseconds(max(tickMilliseconds, 10))) == .timedOut {
                 let now = ContinuousClock.now
                 if now >= nextReaderCheck {
                     nextReaderCheck = now + .seconds(10)
