@@ -356,16 +356,7 @@ public final class WorkflowService: Sendable {
         }
         let page: WorkflowPage
         do { page = try store.list(query) } catch { throw Problem.storage(error) }
-        var json = JSONWriter()
-        json.beginObject()
-        json.key("workflows")
-        json.beginArray()
-        for workflow in page.workflows { WorkflowShapes.write(workflow, into: &json) }
-        json.endArray()
-        json.key("nextCursor")
-        if let next = page.nextCursor { json.string(String(next)) } else { json.null() }
-        json.endObject()
-        return Self.json(.ok, json.bytes)
+        return Self.json(.ok, WorkflowShapes.json(page))
     }
 
     // MARK: Writes

@@ -1,4 +1,5 @@
 public import WorkflowModel
+public import WorkflowStore
 
 /// bomflow's own JSON shape of a whole workflow: metadata, steps in tree order with readiness,
 /// and progress (DESIGN.md §2, `GET /api/v1/workflow/token/{uuid}`).
@@ -42,6 +43,20 @@ public enum WorkflowShapes {
         }
         json.endArray()
         json.endObject()
+    }
+
+    /// A list page: `{"workflows": [...], "nextCursor": "…" | null}` (the API's and the CLI's).
+    public static func json(_ page: WorkflowPage) -> [UInt8] {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("workflows")
+        json.beginArray()
+        for workflow in page.workflows { write(workflow, into: &json) }
+        json.endArray()
+        json.key("nextCursor")
+        if let next = page.nextCursor { json.string(String(next)) } else { json.null() }
+        json.endObject()
+        return json.bytes
     }
 
     /// `workflow` as JSON text.

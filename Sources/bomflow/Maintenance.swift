@@ -6,26 +6,18 @@ import WorkflowStore
 struct Maintenance: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one maintenance pass (step timeouts, then retention) and print what it did.",
-        discussion:
-            "Only one process of the host runs a pass at a time; if another holds the lease, this prints \"skipped\": true."
-    )
+        discussion: """
+            Only one process of the host runs a pass at a time; if another holds the lease, this prints \
+            "skipped": true. Creates the data directory when it does not exist yet.
+            """)
 
     @OptionGroup var store: StoreArguments
 
-    @Option(help: "Time out ready steps idle this long, e.g. 60m (env BOMFLOW_STEP_TIMEOUT).")
-    var stepTimeout: DurationArgument =
-        environment("BOMFLOW_STEP_TIMEOUT").flatMap(DurationArgument.init(argument:))
-        ?? DurationArgument(milliseconds: 3_600_000)
-
-    @Option(help: "Delete finished workflows idle this long, e.g. 72h (env BOMFLOW_RETENTION).")
-    var retention: DurationArgument =
-        environment("BOMFLOW_RETENTION").flatMap(DurationArgument.init(argument:))
-        ?? DurationArgument(milliseconds: 259_200_000)
+    @OptionGroup var periods: MaintenanceArguments
 
     func run() throws {
         let store = try store.openStore(mustExist: false) { options in
-            options.stepTimeout = stepTimeout.milliseconds
-            options.retention = retention.milliseconds
+            periods.apply(to: &options)
         }
         let report = try store.runMaintenance()
         var json = JSONWriter()

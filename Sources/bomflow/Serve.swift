@@ -26,15 +26,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Event loops (threads serving HTTP); default one per core (env BOMFLOW_LOOPS).")
     var loops: Int = environment("BOMFLOW_LOOPS").flatMap(Int.init) ?? HTTPServerConfiguration.coreCount
 
-    @Option(help: "Time out ready steps idle this long, e.g. 60m (env BOMFLOW_STEP_TIMEOUT).")
-    var stepTimeout: DurationArgument =
-        environment("BOMFLOW_STEP_TIMEOUT").flatMap(DurationArgument.init(argument:))
-        ?? DurationArgument(milliseconds: 3_600_000)
-
-    @Option(help: "Delete finished workflows idle this long, e.g. 72h (env BOMFLOW_RETENTION).")
-    var retention: DurationArgument =
-        environment("BOMFLOW_RETENTION").flatMap(DurationArgument.init(argument:))
-        ?? DurationArgument(milliseconds: 259_200_000)
+    @OptionGroup var periods: MaintenanceArguments
 
     @Option(help: "How often to run maintenance, e.g. 1m (env BOMFLOW_MAINTENANCE_INTERVAL).")
     var maintenanceInterval: DurationArgument =
@@ -86,8 +78,7 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let workflowStore = try store.openStore(mustExist: false) { options in
-            options.stepTimeout = stepTimeout.milliseconds
-            options.retention = retention.milliseconds
+            periods.apply(to: &options)
         }
         let authenticator = insecureNoAuth ? nil : Authenticator(store: workflowStore)
         if authenticator != nil { try bootstrapAdminKey(workflowStore) }

@@ -62,3 +62,22 @@ struct CommandFailure: Error, CustomStringConvertible {
 func printJSON(_ bytes: [UInt8]) {
     print(String(decoding: bytes, as: UTF8.self))
 }
+
+/// The periods of maintenance, shared by `maintenance` and `serve`.
+struct MaintenanceArguments: ParsableArguments {
+    @Option(help: "Time out ready steps idle this long, e.g. 60m (env BOMFLOW_STEP_TIMEOUT).")
+    var stepTimeout: DurationArgument =
+        environment("BOMFLOW_STEP_TIMEOUT").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 3_600_000)
+
+    @Option(help: "Delete finished workflows idle this long, e.g. 72h (env BOMFLOW_RETENTION).")
+    var retention: DurationArgument =
+        environment("BOMFLOW_RETENTION").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 259_200_000)
+
+    /// Applies the periods to store options.
+    func apply(to options: inout StoreOptions) {
+        options.stepTimeout = stepTimeout.milliseconds
+        options.retention = retention.milliseconds
+    }
+}

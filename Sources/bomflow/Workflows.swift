@@ -40,16 +40,7 @@ struct Workflows: ParsableCommand {
             }
             query.state = state.map { $0 == .processing ? .processing : .done }
             let page = try store.list(query)
-            var json = JSONWriter()
-            json.beginObject()
-            json.key("workflows")
-            json.beginArray()
-            for workflow in page.workflows { WorkflowShapes.write(workflow, into: &json) }
-            json.endArray()
-            json.key("nextCursor")
-            if let next = page.nextCursor { json.string(String(next)) } else { json.null() }
-            json.endObject()
-            printJSON(json.bytes)
+            printJSON(WorkflowShapes.json(page))
         }
     }
 
