@@ -56,6 +56,16 @@ int cposix_accept(int listen_fd) {
     return fd;
 }
 
+int cposix_peer_address(int fd, char *buffer, size_t size) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof storage;
+    if (getpeername(fd, (struct sockaddr *)&storage, &length) != 0) return -errno;
+    const void *address = storage.ss_family == AF_INET ? (const void *)&((struct sockaddr_in *)&storage)->sin_addr
+                                                        : (const void *)&((struct sockaddr_in6 *)&storage)->sin6_addr;
+    if (inet_ntop(storage.ss_family, address, buffer, (socklen_t)size) == NULL) return -errno;
+    return 0;
+}
+
 int cposix_epoll_create(void) {
     int fd = epoll_create1(EPOLL_CLOEXEC);
     return fd < 0 ? -errno : fd;

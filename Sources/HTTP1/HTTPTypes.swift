@@ -148,6 +148,8 @@ public struct HTTPRequest: Sendable {
     /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`;
     /// HTTP/1.0 only with `Connection: keep-alive`).
     public var keepAlive: Bool
+    /// The client's IP address, set by the server (nil in tests that build requests directly).
+    public var remoteAddress: String?
 
     /// Creates a request (for tests and handlers that build them).
     public init(

@@ -8,6 +8,8 @@ internal import HTTP1
 /// for up to 1 s or 64 KiB, then close, so the client sees the response instead of a reset.
 final class Connection {
     let id: ConnectionID
+    /// The client's IP address, read once at accept.
+    let remoteAddress: String?
     var parser: RequestParser
     var output: [UInt8] = []
     var outputOffset = 0
@@ -34,8 +36,9 @@ final class Connection {
     var isProcessing = false
     var isClosed = false
 
-    init(id: ConnectionID, limits: HTTPLimits, now: ContinuousClock.Instant) {
+    init(id: ConnectionID, remoteAddress: String?, limits: HTTPLimits, now: ContinuousClock.Instant) {
         self.id = id
+        self.remoteAddress = remoteAddress
         self.parser = RequestParser(limits: limits)
         self.lastActivity = now
         self.lastSendProgress = now

@@ -171,7 +171,8 @@ final class EventLoop: @unchecked Sendable {
                 }
                 let now = ContinuousClock.now
                 let connection = Connection(
-                    id: ConnectionID(fd: fd, generation: nextGeneration), limits: configuration.limits, now: now)
+                    id: ConnectionID(fd: fd, generation: nextGeneration), remoteAddress: Posix.peerAddress(fd),
+                    limits: configuration.limits, now: now)
                 nextGeneration += 1
                 connections[fd] = connection
                 connection.interest = Posix.eventIn | Posix.eventReadHangUp
@@ -269,7 +270,8 @@ final class EventLoop: @unchecked Sendable {
                 switch connection.parser.next() {
                 case .needMoreBytes:
                     break parsing
-                case .head(let head, let expectContinue):
+                case .head(var head, let expectContinue):
+                    head.remoteAddress = connection.remoteAddress
                     if let refusal = handler.respondBeforeBody(to: head) {
                         queue(
                             refusal, on: connection, isHead: head.method == .head, keepAlive: false,
@@ -277,7 +279,8 @@ final class EventLoop: @unchecked Sendable {
                         break parsing
                     }
                     if expectContinue { connection.output.append(contentsOf: ResponseSerializer.continueResponse) }
-                case .request(let request):
+                case .request(var request):
+                    request.remoteAddress = connection.remoteAddress
                     connection.awaitingResponse = true
                     connection.respondingToHead = request.method == .head
                     connection.responseVersion = request.version

@@ -17,10 +17,24 @@ public struct Permission: OptionSet, Sendable, Hashable {
 /// Checks API keys as Dependency-Track does: `X-Api-Key: <key>` (any case) or
 /// `Authorization: Bearer <key>`. Keys are stored only as SHA-256 digests; a key is never logged
 /// or echoed. Lookups are cached for 5 s, so a revoked key stops working within 5 s.
+///
+/// A client address that presents more than ``failureLimit`` invalid keys within
+/// ``failureWindow`` gets 429 with `Retry-After` for every request until the window has passed
+/// (brute force; RELIABILITY.md A4).
 public final class Authenticator: Sendable {
     let store: WorkflowStore
     private let cache = Mutex<[String: CachedKey]>([:])
     private static let cacheLifetime: Duration = .seconds(5)
+    private let failures = Mutex<[String: FailureWindow]>([:])
+    /// Invalid keys tolerated per client address and window. 20.
+    public static let failureLimit = 20
+    /// The window in which invalid keys are counted. 60 s.
+    public static let failureWindow: Duration = .seconds(60)
+
+    private struct FailureWindow {
+        var started: ContinuousClock.Instant
+        var count: Int
+    }
 
     private struct CachedKey {
         let record: APIKeyRecord?
@@ -46,8 +60,60 @@ public final class Authenticator: Sendable {
     /// The stored form of a key.
     public static func digest(of key: String) -> [UInt8] { SHA256.hash(Array(key.utf8)) }
 
-    /// The key presented in `headers`, or why there is none usable (401).
-    func authenticate(_ headers: HTTPHeaders) -> Result<APIKeyRecord, Problem> {
+    /// The key presented in `headers`, or why there is none usable (401), or 429 when the
+    /// client address has presented too many invalid keys lately.
+    func authenticate(_ headers: HTTPHeaders, from address: String?) -> Result<APIKeyRecord, Problem> {
+        let now = ContinuousClock.now
+        if let address, let retry = throttled(address, now: now) {
+            return .failure(Self.tooManyFailures(retryAfter: retry))
+        }
+        let result = lookUp(headers, now: now)
+        if case .failure(let problem) = result, problem.status == .unauthorized, let address, Self.presentsKey(headers)
+        {
+            recordFailure(address, now: now)
+        }
+        return result
+    }
+
+    private static func presentsKey(_ headers: HTTPHeaders) -> Bool {
+        !headers.values("X-Api-Key").isEmpty || !headers.values("Authorization").isEmpty
+    }
+
+    /// Seconds until the address may try again, or nil when it is not throttled.
+    private func throttled(_ address: String, now: ContinuousClock.Instant) -> Int? {
+        failures.withLock { table in
+            guard let window = table[address] else { return nil }
+            let end = window.started + Self.failureWindow
+            if now >= end {
+                table[address] = nil
+                return nil
+            }
+            guard window.count > Self.failureLimit else { return nil }
+            return max(1, Int((end - now).components.seconds) + 1)
+        }
+    }
+
+    private func recordFailure(_ address: String, now: ContinuousClock.Instant) {
+        failures.withLock { table in
+            if table.count >= 65536 { table.removeAll() }
+            if var window = table[address], now < window.started + Self.failureWindow {
+                window.count += 1
+                table[address] = window
+            } else {
+                table[address] = FailureWindow(started: now, count: 1)
+            }
+        }
+    }
+
+    static func tooManyFailures(retryAfter seconds: Int) -> Problem {
+        Problem(
+            status: .tooManyRequests, type: Problem.base + "too-many-failures",
+            title: "Too many failed authentications",
+            detail: "Too many invalid API keys from this address; try again in \(seconds) s",
+            headers: [("Retry-After", String(seconds))])
+    }
+
+    private func lookUp(_ headers: HTTPHeaders, now: ContinuousClock.Instant) -> Result<APIKeyRecord, Problem> {
         let keys = headers.values("X-Api-Key")
         let bearer = headers.values("Authorization").compactMap { value -> String? in
             let parts = value.split(separator: " ", omittingEmptySubsequences: false)

@@ -147,6 +147,16 @@ enum OpenAPIDocument {
                 }
                }
               }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
              }
             }
            }
@@ -225,6 +235,16 @@ enum OpenAPIDocument {
              },
              "403": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {
@@ -320,6 +340,16 @@ enum OpenAPIDocument {
                 }
                }
               }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
              }
             }
            }
@@ -391,6 +421,16 @@ enum OpenAPIDocument {
              },
              "503": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {
@@ -470,6 +510,16 @@ enum OpenAPIDocument {
              },
              "507": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {
@@ -584,6 +634,16 @@ enum OpenAPIDocument {
                 }
                }
               }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
              }
             }
            },
@@ -684,6 +744,16 @@ enum OpenAPIDocument {
              },
              "503": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {
@@ -797,6 +867,16 @@ enum OpenAPIDocument {
              },
              "507": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {
@@ -926,6 +1006,16 @@ enum OpenAPIDocument {
                 }
                }
               }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
              }
             }
            }
@@ -1036,6 +1126,16 @@ enum OpenAPIDocument {
              },
              "507": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {
@@ -1184,6 +1284,16 @@ enum OpenAPIDocument {
                 }
                }
               }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
              }
             }
            }
@@ -1295,6 +1405,16 @@ enum OpenAPIDocument {
              },
              "507": {
               "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
               "content": {
                "application/problem+json": {
                 "schema": {

@@ -86,7 +86,7 @@ public final class WorkflowService: Sendable {
     /// Checks the request's API key for `route`. - Returns: the key's name, or the 401/403.
     func authorize(_ request: HTTPRequest, for route: Route) -> Result<String?, Problem> {
         guard let authenticator, let needed = Self.permission(for: route) else { return .success(nil) }
-        switch authenticator.authenticate(request.headers) {
+        switch authenticator.authenticate(request.headers, from: request.remoteAddress) {
         case .failure(let problem): return .failure(problem)
         case .success(let key):
             return Authenticator.allows(key.permissions, needed)

@@ -97,3 +97,30 @@ struct AuthenticationTests {
         #expect(try !api.store.revokeAPIKey(name: "ci"))
     }
 }
+
+extension AuthenticationTests {
+    /// A4: more than 20 invalid keys from one address in a minute → 429 with Retry-After, also
+    /// for a valid key from that address; other addresses are unaffected.
+    @Test func repeatedFailuresFromOneAddressAreThrottled() throws {
+        let api = try ServiceFixture(authenticated: true)
+        let good = try key(api, "ci", .read)
+        func poll(_ key: String, from address: String) -> HTTPResponse {
+            var request = HTTPRequest(
+                method: .get, target: "/api/v1/event/token/\(token)", headers: HTTPHeaders([("X-Api-Key", key)]))
+            request.remoteAddress = address
+            let box = ResponseBox()
+            api.service.handle(request) { box.response = $0 }
+            return box.response ?? HTTPResponse(status: .internalServerError)
+        }
+        for attempt in 1...21 {
+            #expect(poll("bomflow_guess\(attempt)", from: "10.0.0.1").status == .unauthorized)
+        }
+        let blocked = poll("bomflow_guess22", from: "10.0.0.1")
+        #expect(blocked.status == .tooManyRequests)
+        #expect(Int(blocked.headers["Retry-After"] ?? "") ?? 0 > 0)
+        #expect(
+            poll(good, from: "10.0.0.1").status == .tooManyRequests,
+            "throttled addresses are refused even with a valid key")
+        #expect(poll(good, from: "10.0.0.2").status == .ok, "other addresses are unaffected")
+    }
+}

@@ -100,6 +100,16 @@ enum Posix {
 
     static func shutdownWrite(_ fd: Int32) { _ = cposix_shutdown_write(fd) }
 
+    /// The peer's IP address as text, or nil when it cannot be read (the peer already left).
+    static func peerAddress(_ fd: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let result = unsafe buffer.withUnsafeMutableBufferPointer {
+            unsafe cposix_peer_address(fd, $0.baseAddress, $0.count)
+        }
+        guard result == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Closes `fd`. EINTR is not retried (on Linux the fd is released either way).
     static func close(_ fd: Int32) {
         let result = cposix_close(fd)
