@@ -98,7 +98,12 @@ public final class Metrics: Sendable {
             "bomflow_maintenance_workflows_deleted_total", "counter", "Workflows deleted by retention.",
             [("", String(snapshot.maintenance.deleted))])
         if let figures = try? store.cheapFigures() {
-            metric("bomflow_workflows", "gauge", "Workflows stored.", [("", String(figures.workflows))])
+            metric(
+                "bomflow_workflows", "gauge",
+                "Workflows stored, by state (processing: some step PENDING or TIMED_OUT).",
+                [
+                    ("{state=\"processing\"}", String(figures.processing)), ("{state=\"done\"}", String(figures.done)),
+                ])
             metric(
                 "bomflow_deadline_entries", "gauge", "Ready PENDING and TIMED_OUT steps (the timeout scan's index).",
                 [("", String(figures.deadlineEntries))])

@@ -3,7 +3,7 @@ internal import WorkflowModel
 /// Key layouts of the named databases (docs/STORAGE.md). All integers big-endian; timestamps
 /// with the sign bit flipped so that `memcmp` order is time order.
 enum Keys {
-    /// `workflows` and `steps` prefix: the workflow's internal ID (8 bytes).
+    /// `workflows`, `processing`, `done` key and `steps` prefix: the workflow's internal ID (8 bytes).
     static func workflow(_ id: UInt64) -> [UInt8] {
         var writer = ByteWriter(capacity: 8)
         writer.append(id)
@@ -15,14 +15,6 @@ enum Keys {
         var writer = ByteWriter(capacity: 9)
         writer.append(id)
         writer.append(UInt8(ordinal))
-        return writer.bytes
-    }
-
-    /// `states`: 0 processing / 1 done (1) ‖ workflow ID (8).
-    static func state(processing: Bool, _ id: UInt64) -> [UInt8] {
-        var writer = ByteWriter(capacity: 9)
-        writer.append(processing ? UInt8(0) : 1)
-        writer.append(id)
         return writer.bytes
     }
 

@@ -65,18 +65,10 @@ extension WorkflowStore {
         try read { txn in
             stats.workflows = try txn.count(of: databases.workflows)
             stats.deadlineEntries = try txn.count(of: databases.deadlines)
-            stats.processing = try txn.withCursor(databases.states) { cursor in
-                // states keys: 0 ‖ id for processing, 1 ‖ id for done; count the first group.
-                var count = 0
-                var more = try cursor.first()
-                while more, cursor.withCurrent({ key, _ in key[0] == 0 }) {
-                    count += 1
-                    more = try cursor.next()
-                }
-                return count
-            }
+            stats.processing = try txn.count(of: databases.processing)
+            stats.done = try txn.count(of: databases.done)
         }
-        stats.done = stats.workflows - stats.processing
+
         var resume: [UInt8]? = nil
         repeat {
             resume = try read { txn in
@@ -178,7 +170,7 @@ extension WorkflowStore {
             }
             if tokens != ids.count { problems.append("\(tokens) tokens but \(ids.count) workflows") }
             var found: Set<IndexEntry> = []
-            for table in [IndexTable.states, .deadlines, .finished, .labels] {
+            for table in [IndexTable.processing, .done, .deadlines, .finished, .labels] {
                 try txn.withCursor(database(table)) { cursor in
                     var more = try cursor.first()
                     while more {
@@ -224,6 +216,8 @@ extension WorkflowStore {
 /// Figures that cost O(1) to read (for `/metrics`, which must stay cheap at any size).
 public struct CheapFigures: Sendable, Equatable {
     public var workflows = 0
+    public var processing = 0
+    public var done = 0
     public var deadlineEntries = 0
     public var mapSize = 0
     public var usedBytes = 0
@@ -248,6 +242,8 @@ extension WorkflowStore {
         }
         try read { txn in
             figures.workflows = try txn.count(of: databases.workflows)
+            figures.processing = try txn.count(of: databases.processing)
+            figures.done = try txn.count(of: databases.done)
             figures.deadlineEntries = try txn.count(of: databases.deadlines)
         }
         return figures

@@ -31,7 +31,8 @@ public final class WorkflowStore: Sendable {
         let tokens: Database
         let workflows: Database
         let steps: Database
-        let states: Database
+        let processing: Database
+        let done: Database
         let deadlines: Database
         let finished: Database
         let labels: Database
@@ -63,7 +64,8 @@ public final class WorkflowStore: Sendable {
                 tokens: try environment.openDatabase(named: "tokens"),
                 workflows: try environment.openDatabase(named: "workflows"),
                 steps: try environment.openDatabase(named: "steps"),
-                states: try environment.openDatabase(named: "states"),
+                processing: try environment.openDatabase(named: "processing"),
+                done: try environment.openDatabase(named: "done"),
                 deadlines: try environment.openDatabase(named: "deadlines"),
                 finished: try environment.openDatabase(named: "finished"),
                 labels: try environment.openDatabase(named: "labels"),
@@ -259,7 +261,7 @@ public final class WorkflowStore: Sendable {
 
     // MARK: Index entries
 
-    enum IndexTable: Hashable { case states, deadlines, finished, labels }
+    enum IndexTable: Hashable { case processing, done, deadlines, finished, labels }
 
     struct IndexEntry: Hashable {
         let table: IndexTable
@@ -268,7 +270,8 @@ public final class WorkflowStore: Sendable {
 
     func database(_ table: IndexTable) -> Database {
         switch table {
-        case .states: databases.states
+        case .processing: databases.processing
+        case .done: databases.done
         case .deadlines: databases.deadlines
         case .finished: databases.finished
         case .labels: databases.labels
@@ -277,14 +280,14 @@ public final class WorkflowStore: Sendable {
 
     /// Every index entry a workflow in this state must have — derived, never stored
     /// separately, so that rows and indexes cannot disagree after a ``save``:
-    /// - `states`: processing or done;
+    /// - `processing` or `done`: the workflow's ID in the one that fits its state;
     /// - `deadlines`: each ready `PENDING` and each `TIMED_OUT` step, by `updatedAt`;
     /// - `finished`: a workflow that is done, by its newest update;
     /// - `labels`: each label.
     func indexEntries(of workflow: Workflow, id: UInt64) -> Set<IndexEntry> {
         var entries: Set<IndexEntry> = []
         let processing = workflow.isProcessing
-        entries.insert(IndexEntry(table: .states, key: Keys.state(processing: processing, id)))
+        entries.insert(IndexEntry(table: processing ? .processing : .done, key: Keys.workflow(id)))
         if processing {
             for ordinal in workflow.steps.indices
             where workflow.steps[ordinal].status == .timedOut || workflow.isReady(ordinal) {
@@ -396,7 +399,7 @@ public final class WorkflowStore: Sendable {
                 if let label = query.label {
                     (databases.labels, Keys.labelPrefix(key: label.key, value: label.value))
                 } else if let state = query.state {
-                    (databases.states, [state == .processing ? 0 : 1])
+                    (state == .processing ? databases.processing : databases.done, [])
                 } else {
                     (databases.workflows, [])
                 }
