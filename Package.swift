@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "bomflowTests",
             dependencies: [
-                "bomflow", "TestSupport", "WorkflowModel", "WorkflowStore",
+                "bomflow", "TestSupport", "WorkflowModel", "WorkflowStore", "HTTPServer", "HTTP1",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

@@ -28,6 +28,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var periods: MaintenanceArguments
 
+    @OptionGroup(title: "HTTP limits") var http: HTTPArguments
+
     @Option(help: "How often to run maintenance, e.g. 1m (env BOMFLOW_MAINTENANCE_INTERVAL).")
     var maintenanceInterval: DurationArgument =
         environment("BOMFLOW_MAINTENANCE_INTERVAL").flatMap(DurationArgument.init(argument:))
@@ -94,6 +96,7 @@ struct Serve: ParsableCommand {
         configuration.port = port
         configuration.loops = loops
         configuration.maxConnections = maxConnections
+        http.apply(to: &configuration)
         let server = HTTPServer(configuration: configuration, handler: ServiceHandler(service: service))
         let bound: Int
         do { bound = try server.start() } catch { throw CommandFailure("cannot listen on \(host):\(port): \(error)") }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import HTTP1
+import HTTPServer
 import TestSupport
 import Testing
 import WorkflowModel
@@ -42,6 +44,22 @@ struct ArgumentParsingTests {
         #expect(status.store.sync == .full)
         #expect(status.store.mapSize.bytes == 64 << 30)
         #expect(throws: (any Error).self) { try Bomflow.parseAsRoot(["status", "not-a-uuid"]) }
+    }
+
+    @Test func serveTakesHTTPLimits() throws {
+        let command = try Bomflow.parseAsRoot([
+            "serve", "--max-body", "2MiB", "--header-timeout", "5s", "--max-headers", "50",
+        ])
+        let serve = try #require(command as? Serve)
+        var configuration = HTTPServerConfiguration()
+        serve.http.apply(to: &configuration)
+        #expect(configuration.limits.bodyBytes == 2 << 20)
+        #expect(configuration.limits.headerCount == 50)
+        #expect(configuration.headerTimeout == .seconds(5))
+        #expect(throws: (any Error).self) { try Bomflow.parseAsRoot(["serve", "--max-body", "10"]) }
+        #expect(throws: (any Error).self) {
+            try Bomflow.parseAsRoot(["serve", "--host", "0.0.0.0", "--insecure-no-auth"])
+        }
     }
 
     @Test func rejectsTinyMapsAndBadLimits() {
