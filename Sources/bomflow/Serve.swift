@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HTTP1
 import HTTPServer
+import Logging
 import WorkflowAPI
 import WorkflowStore
 
@@ -37,6 +38,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Open connections per process; more get 503 (env BOMFLOW_MAX_CONNECTIONS).")
     var maxConnections: Int = environment("BOMFLOW_MAX_CONNECTIONS").flatMap(Int.init) ?? 1024
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env BOMFLOW_LOG_LEVEL).")
+    var logLevel: LogLevelArgument = environment("BOMFLOW_LOG_LEVEL").flatMap(LogLevelArgument.init(rawValue:)) ?? .info
 
     @Flag(
         help:
@@ -79,14 +83,20 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        let level = logLevel.level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "bomflow")
         let workflowStore = try store.openStore(mustExist: false) { options in
             periods.apply(to: &options)
         }
         let authenticator = insecureNoAuth ? nil : Authenticator(store: workflowStore)
         if authenticator != nil { try bootstrapAdminKey(workflowStore) }
         let writer = WriteQueue(store: workflowStore) {
-            FileHandle.standardError.write(
-                Data("bomflow: storage failed fatally; exiting so that a supervisor restarts this process\n".utf8))
+            logger.critical("storage failed fatally; exiting with 70 so that a supervisor restarts this process")
             Foundation.exit(70)
         }
         let service = WorkflowService(
@@ -101,6 +111,12 @@ struct Serve: ParsableCommand {
         let bound: Int
         do { bound = try server.start() } catch { throw CommandFailure("cannot listen on \(host):\(port): \(error)") }
         FileHandle.standardOutput.write(Data("\(bound)\n".utf8))
+        logger.info(
+            "serving",
+            metadata: [
+                "host": "\(configuration.host)", "port": "\(bound)", "loops": "\(loops)", "dataDir": "\(store.dataDir)",
+                "sync": "\(store.sync.rawValue)", "auth": "\(authenticator == nil ? "off" : "api-keys")",
+            ])
         let housekeeping = Housekeeping(
             store: workflowStore, metrics: service.metrics,
             maintenanceEvery: .milliseconds(maintenanceInterval.milliseconds))
@@ -108,6 +124,7 @@ struct Serve: ParsableCommand {
         server.waitUntilSignalled()
         housekeeping.stop()
         writer.stop()
+        logger.info("stopped", metadata: ["commits": "\(writer.commits)", "operations": "\(writer.operationsWritten)"])
     }
 }
 
@@ -127,6 +144,7 @@ struct ServiceHandler: HTTPHandler {
 /// Periodic work of a serving process: stale-reader checks every 10 s (L1) and a maintenance
 /// pass every interval (only one process of the host runs it at a time: the store's lease).
 final class Housekeeping: @unchecked Sendable {
+    let logger = Logger(label: "bomflow.housekeeping")
     let store: WorkflowStore
     let metrics: Metrics
     let maintenanceEvery: Duration
@@ -154,7 +172,20 @@ final class Housekeeping: @unchecked Sendable {
                 }
                 if now >= nextMaintenance {
                     nextMaintenance = now + maintenanceEvery
-                    if let report = try? store.runMaintenance() { metrics.recordMaintenance(report) }
+                    do {
+                        let report = try store.runMaintenance()
+                        metrics.recordMaintenance(report)
+                        if report.timedOut + report.failed + report.deleted > 0 {
+                            logger.info(
+                                "maintenance",
+                                metadata: [
+                                    "timedOut": "\(report.timedOut)", "failed": "\(report.failed)",
+                                    "cancelled": "\(report.cancelled)", "deleted": "\(report.deleted)",
+                                ])
+                        }
+                    } catch {
+                        logger.error("maintenance failed", metadata: ["error": "\(error)"])
+                    }
                 }
             }
             done.signal()
@@ -166,5 +197,22 @@ final class Housekeeping: @unchecked Sendable {
     func stop() {
         stopped.signal()
         done.wait()
+    }
+}
+
+/// `--log-level`.
+enum LogLevelArgument: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level {
+        switch self {
+        case .trace: .trace
+        case .debug: .debug
+        case .info: .info
+        case .notice: .notice
+        case .warning: .warning
+        case .error: .error
+        case .critical: .critical
+        }
     }
 }
