@@ -8,7 +8,8 @@ public final class Metrics: Sendable {
     static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
     private struct State {
-        var requests: [String: Int] = [:]
+        /// Keyed by route index × 1,000 + status (route −1: no route matched).
+        var requests: [Int: Int] = [:]
         var latencyCounts = [Int](repeating: 0, count: Metrics.buckets.count + 1)
         var latencySum = 0.0
         var latencyCount = 0
@@ -23,9 +24,9 @@ public final class Metrics: Sendable {
     public init() {}
 
     /// Counts one answered request.
-    func recordRequest(route: String, status: Int, seconds: Double) {
+    func recordRequest(route: Int, status: Int, seconds: Double) {
         state.withLock { state in
-            state.requests["\(route)\u{0}\(status)", default: 0] += 1
+            state.requests[(route + 1) * 1000 + status, default: 0] += 1
             let bucket = Metrics.buckets.firstIndex { seconds <= $0 } ?? Metrics.buckets.count
             state.latencyCounts[bucket] += 1
             state.latencySum += seconds
@@ -54,9 +55,11 @@ public final class Metrics: Sendable {
             lines.append("# TYPE \(name) \(type)")
             for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
         }
+        let signatures = WorkflowService.routeSignatures
         let requests = snapshot.requests.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
-            let parts = key.split(separator: "\u{0}", maxSplits: 1).map(String.init)
-            return ("{route=\"\(parts[0])\",status=\"\(parts.count > 1 ? parts[1] : "")\"}", String(count))
+            let route = key / 1000 - 1
+            let name = route >= 0 && route < signatures.count ? signatures[route] : "unmatched"
+            return ("{route=\"\(name)\",status=\"\(key % 1000)\"}", String(count))
         }
         metric(
             "bomflow_http_requests_total", "counter", "Requests answered by the API, by route pattern and status.",

@@ -35,6 +35,8 @@ public final class WorkflowService: Sendable {
         let method: HTTPMethod
         let pattern: [String]
         let handler: @Sendable (WorkflowService, RouteContext, @escaping Respond) throws(Problem) -> Void
+        /// The route's position in ``routes`` (the metrics label).
+        var index = 0
     }
 
     /// The parameters a matched route extracted.
@@ -62,17 +64,41 @@ public final class WorkflowService: Sendable {
     }
 
     /// The route a request would reach, with its parameters, or the methods its path allows.
+    ///
+    /// Literal segments are compared with the raw path (they are plain ASCII, so a segment with
+    /// `%` is decoded first); only the parameters of the matching route are decoded.
     func resolve(_ request: HTTPRequest) -> Result<(Route, [String: String]), Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
-        guard let segments = Self.segments(of: request.path) else {
-            return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
-        }
+        let raw = request.path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
         var allowed: [HTTPMethod] = []
-        for route in Self.routes {
-            guard let parameters = Self.match(route.pattern, segments) else { continue }
+        for route in Self.routes where route.pattern.count == raw.count {
+            var literalsMatch = true
+            for position in route.pattern.indices {
+                let expected = route.pattern[position]
+                let actual = raw[position]
+                if expected.hasPrefix("{") { continue }
+                if actual.contains(UInt8(ascii: "%")) {
+                    guard let decoded = PercentDecoding.decode(Substring(actual)), decoded == expected else {
+                        literalsMatch = false
+                        break
+                    }
+                } else if !actual.elementsEqual(expected.utf8) {
+                    literalsMatch = false
+                    break
+                }
+            }
+            guard literalsMatch else { continue }
             guard route.method == method else {
                 allowed.append(route.method)
                 continue
+            }
+            var parameters: [String: String] = [:]
+            for position in route.pattern.indices where route.pattern[position].hasPrefix("{") {
+                let expected = route.pattern[position]
+                guard let decoded = PercentDecoding.decode(Substring(raw[position])) else {
+                    return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
+                }
+                parameters[String(expected.dropFirst().dropLast())] = decoded
             }
             return .success((route, parameters))
         }
@@ -107,7 +133,13 @@ public final class WorkflowService: Sendable {
 
     /// Every route, in the order they are matched; the OpenAPI test compares this set with the
     /// document's paths.
-    static let routes: [Route] = [
+    static let routes: [Route] = routeTable.enumerated().map { index, route in
+        var numbered = route
+        numbered.index = index
+        return numbered
+    }
+
+    private static let routeTable: [Route] = [
         Route(method: .get, pattern: ["api", "version"]) { service, _, respond in respond(service.versionResponse()) },
         Route(method: .get, pattern: ["api", "openapi.json"]) { _, _, respond in
             respond(WorkflowService.json(.ok, Array(OpenAPIDocument.json.utf8)))
@@ -176,20 +208,19 @@ public final class WorkflowService: Sendable {
     /// Handles one request; `respond` is called exactly once, possibly later from the writer thread.
     public func handle(_ request: HTTPRequest, respond answer: @escaping Respond) {
         let started = ContinuousClock.now
-        var routeName = "unmatched"
-        if case .success(let (route, _)) = resolve(request) {
-            routeName = route.method.rawValue + " /" + route.pattern.joined(separator: "/")
-        }
+        let resolved = resolve(request)
+        var routeIndex = -1
+        if case .success(let (route, _)) = resolved { routeIndex = route.index }
         let metrics = self.metrics
-        let name = routeName
+        let index = routeIndex
         let respond: Respond = { response in
             let elapsed = ContinuousClock.now - started
             metrics.recordRequest(
-                route: name, status: response.status.code,
+                route: index, status: response.status.code,
                 seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             answer(response)
         }
-        switch resolve(request) {
+        switch resolved {
         case .failure(let problem):
             respond(problem.response)
         case .success(let (route, parameters)):
@@ -208,34 +239,15 @@ public final class WorkflowService: Sendable {
         }
     }
 
-    /// Path segments, each percent-decoded strictly (invalid escapes or UTF-8 → nil).
-    static func segments(of path: String) -> [String]? {
-        var result: [String] = []
-        for raw in path.split(separator: "/", omittingEmptySubsequences: true) {
-            guard let decoded = PercentDecoding.decode(raw) else { return nil }
-            result.append(decoded)
-        }
-        return result
-    }
-
-    static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {
-        guard pattern.count == segments.count else { return nil }
-        var parameters: [String: String] = [:]
-        for (expected, actual) in zip(pattern, segments) {
-            if expected.hasPrefix("{") {
-                parameters[String(expected.dropFirst().dropLast())] = actual
-            } else if expected != actual {
-                return nil
-            }
-        }
-        return parameters
-    }
-
     // MARK: Responses
 
     static func json(_ status: HTTPStatus, _ body: [UInt8]) -> HTTPResponse {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
     }
+
+    /// The two poll answers, built once (the poll is the hottest path).
+    static let processingTrue = json(.ok, DependencyTrackShapes.processing(true))
+    static let processingFalse = json(.ok, DependencyTrackShapes.processing(false))
 
     func versionResponse() -> HTTPResponse {
         var json = JSONWriter()
@@ -298,7 +310,7 @@ public final class WorkflowService: Sendable {
         switch token(context, method: method) {
         case .failure(let rejection): return rejection.response
         case .success(let token):
-            do { return Self.json(.ok, DependencyTrackShapes.processing(try store.isProcessing(token))) } catch {
+            do { return try store.isProcessing(token) ? Self.processingTrue : Self.processingFalse } catch {
                 throw Problem.storage(error)
             }
         }

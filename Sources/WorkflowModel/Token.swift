@@ -16,12 +16,24 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Parses the canonical form `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; nil for anything else.
     public init?(_ text: some StringProtocol) {
-        let utf8 = Array(text.utf8)
+        self.init(String(text))
+    }
+
+    /// Parses the canonical form (the concrete, specialised path every poll takes).
+    public init?(_ text: String) {
+        var text = text
+        text.makeContiguousUTF8()
+        guard let parsed = Token.parse(text.utf8.span) else { return nil }
+        self = parsed
+    }
+
+    private static func parse(_ utf8: Span<UInt8>) -> Token? {
         guard utf8.count == 36 else { return nil }
         var high: UInt64 = 0
         var low: UInt64 = 0
         var digits = 0
-        for (offset, byte) in utf8.enumerated() {
+        for offset in 0..<36 {
+            let byte = utf8[offset]
             if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
                 guard byte == UInt8(ascii: "-") else { return nil }
                 continue
@@ -30,7 +42,7 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
             if digits < 16 { high = high << 4 | UInt64(nibble) } else { low = low << 4 | UInt64(nibble) }
             digits += 1
         }
-        self.init(high: high, low: low)
+        return Token(high: high, low: low)
     }
 
     /// Creates a token from 16 bytes (big-endian); nil unless exactly 16 bytes are given.

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""API benchmark (issue: bomflow serve): the Dependency-Track poll and the durable write paths of
+`bomflow serve` over HTTP, next to nginx-light's fixed response (the machine's HTTP ceiling) and
+next to PostgreSQL 15 answering the same questions with the Hyades WORKFLOW_STATE schema
+(pgbench, same concurrency, synchronous_commit=on), in one run.
+
+Both stores hold the same WORKFLOWS BOM_UPLOAD workflows (token i = 00000001-0000-4000-8000-%012x).
+Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS]"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+bin_dir = sys.argv[1]
+workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+BOMFLOW_PORT, NGINX_PORT, PG_PORT = 18391, 18392, 15432
+TOKEN = "00000001-0000-4000-8000-%012x"
+work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
+processes = []
+
+
+def wait_port(port):
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def lua(name, body):
+    path = os.path.join(work, name)
+    with open(path, "w") as handle:
+        handle.write(body)
+    return path
+
+
+def wrk(port, script, threads, connections):
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/"],
+                         capture_output=True, text=True, check=True, env={**os.environ, "WORKFLOWS": str(workflows), "APIKEY": api_key}).stdout
+    to_ms = lambda text: float(re.match(r"([\d.]+)", text).group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[re.match(r"[\d.]+(\w+)", text).group(1)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), to_ms(re.search(r"50%\s+(\S+)", out).group(1)),
+            to_ms(re.search(r"99%\s+(\S+)", out).group(1)), int(errors.group(1)) if errors else 0)
+
+
+def pgbench(script, clients, threads):
+    out = subprocess.run(["runuser", "-u", "postgres", "--", "pgbench", "-n", "-M", "prepared", "-h", "127.0.0.1", "-p", str(PG_PORT),
+                          "-c", str(clients), "-j", str(threads), "-T", str(seconds), "-f", script, "-r", "bench"],
+                         capture_output=True, text=True, cwd="/tmp")
+    if out.returncode != 0:
+        raise SystemExit(f"pgbench {script} failed: {out.stderr.strip()[-800:]}")
+    out = out.stdout
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return tps, latency, int(failed.group(1)) if failed else 0
+
+
+def sql(name, body):
+    path = os.path.join(work, name)
+    with open(path, "w") as handle:
+        handle.write(body)
+    os.chmod(path, 0o644)
+    return path
+
+
+try:
+    os.chmod(work, 0o755)
+    # --- bomflow: load through the store (1,000 creates per commit), then serve it.
+    data = os.path.join(work, "data")
+    load = subprocess.run([f"{bin_dir}/bomflow-store-driver", "bench", "--dir", data, "--workflows", str(workflows), "--ops", "1000"],
+                          capture_output=True, text=True, check=True).stdout
+    server = subprocess.Popen([f"{bin_dir}/bomflow", "serve", "--data-dir", data, "--port", str(BOMFLOW_PORT), "--loops", "2", "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.append(server)
+    wait_port(BOMFLOW_PORT)
+    for _ in range(100):
+        if os.path.exists(f"{data}/admin.key"):
+            break
+        time.sleep(0.05)
+    api_key = open(f"{data}/admin.key").read().strip()
+    # --- nginx-light: the same {"processing":false} body, fixed.
+    with open(f"{work}/nginx.conf", "w") as handle:
+        handle.write(f"""worker_processes 2; daemon off; pid {work}/nginx.pid; error_log {work}/nginx.log warn;
+events {{ worker_connections 4096; }}
+http {{ access_log off; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{NGINX_PORT} reuseport; location / {{ default_type application/json; return 200 '{{"processing":false}}'; }} }} }}
+""")
+    processes.append(subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(NGINX_PORT)
+    # --- PostgreSQL 15, private cluster on loopback, Hyades schema, same rows.
+    pg_bin = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
+    pg_bin = f"/usr/lib/postgresql/{pg_bin}/bin"
+    pg_data = os.path.join(work, "pg")
+    os.makedirs(pg_data)
+    shutil.chown(pg_data, "postgres", "postgres")
+    subprocess.run(["runuser", "-u", "postgres", "--", f"{pg_bin}/initdb", "-D", pg_data, "-A", "trust", "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run(["runuser", "-u", "postgres", "--", f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", f"{pg_data}/log", "-w", "start", "-o",
+                    f"-p {PG_PORT} -k {pg_data} -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=200 -c shared_buffers=1GB"],
+                   check=True, capture_output=True)
+    psql = ["runuser", "-u", "postgres", "--", "psql", "-q", "-h", "127.0.0.1", "-p", str(PG_PORT), "-v", "ON_ERROR_STOP=1"]
+    subprocess.run(psql + ["-d", "postgres", "-c", "CREATE DATABASE bench"], check=True, capture_output=True)
+    subprocess.run(psql + ["-d", "bench", "-c", """
+        CREATE TABLE "WORKFLOW_STATE" ("ID" BIGSERIAL PRIMARY KEY, "PARENT_STEP_ID" BIGINT, "TOKEN" VARCHAR(36) NOT NULL,
+          "STARTED_AT" TIMESTAMPTZ, "UPDATED_AT" TIMESTAMPTZ NOT NULL, "STEP" VARCHAR(64) NOT NULL, "STATUS" VARCHAR(64) NOT NULL,
+          "FAILURE_REASON" TEXT);"""], check=True, capture_output=True)
+    steps = ["BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE"]
+    copy = subprocess.Popen(psql + ["-d", "bench", "-c", '\\copy "WORKFLOW_STATE" ("ID","PARENT_STEP_ID","TOKEN","UPDATED_AT","STEP","STATUS") FROM STDIN CSV'],
+                            stdin=subprocess.PIPE, text=True)
+    chunk = []
+    for i in range(workflows):
+        token = TOKEN % i
+        for s, step in enumerate(steps):
+            row = 5 * i + s + 1
+            chunk.append(f"{row},{row - 1 if s else ''},{token},2026-11-29 00:00:00+00,{step},PENDING\n")
+        if len(chunk) > 50_000:
+            copy.stdin.write("".join(chunk))
+            chunk = []
+    copy.stdin.write("".join(chunk))
+    copy.stdin.close()
+    if copy.wait() != 0:
+        raise SystemExit("COPY failed")
+    subprocess.run(psql + ["-d", "bench", "-c", f"""
+        SELECT setval(pg_get_serial_sequence('"WORKFLOW_STATE"', 'ID'), {5 * workflows});
+        ALTER TABLE "WORKFLOW_STATE" ADD CONSTRAINT "WORKFLOW_STATE_TOKEN_STEP_IDX" UNIQUE ("TOKEN", "STEP");
+        ALTER TABLE "WORKFLOW_STATE" ADD CONSTRAINT "WORKFLOW_STATE_PARENT_FK" FOREIGN KEY ("PARENT_STEP_ID") REFERENCES "WORKFLOW_STATE" ("ID") ON DELETE CASCADE;
+        CREATE INDEX "WORKFLOW_STATE_PARENT_IDX" ON "WORKFLOW_STATE" ("PARENT_STEP_ID");
+        CREATE SEQUENCE cascade_seq START 0 MINVALUE 0;"""], check=True, capture_output=True)
+    subprocess.run(psql + ["-d", "bench", "-c", 'VACUUM ANALYZE "WORKFLOW_STATE"'], check=True, capture_output=True)
+    token_sql = "'00000001-0000-4000-8000-' || lpad(to_hex((:i)::bigint), 12, '0')"
+    pg_poll = sql("poll.sql", f"""\\set i random(0, {workflows - 1})
+SELECT COUNT(*) FROM "WORKFLOW_STATE" WHERE "TOKEN" = {token_sql} AND "STATUS" IN ('PENDING', 'TIMED_OUT');
+""")
+    pg_update = sql("update.sql", f"""\\set i random(0, {workflows - 1})
+UPDATE "WORKFLOW_STATE" SET "STARTED_AT" = COALESCE("STARTED_AT", now()), "UPDATED_AT" = now() WHERE "TOKEN" = {token_sql} AND "STEP" = 'BOM_CONSUMPTION';
+""")
+    pg_cascade = sql("cascade.sql", f"""SELECT nextval('cascade_seq') AS i \\gset
+BEGIN;
+UPDATE "WORKFLOW_STATE" SET "STATUS" = 'FAILED', "FAILURE_REASON" = 'bench', "UPDATED_AT" = now() WHERE "TOKEN" = {token_sql} AND "STEP" = 'BOM_CONSUMPTION' AND "STATUS" IN ('PENDING', 'TIMED_OUT');
+WITH RECURSIVE descendants AS (
+  SELECT "ID" FROM "WORKFLOW_STATE" WHERE "PARENT_STEP_ID" = (SELECT "ID" FROM "WORKFLOW_STATE" WHERE "TOKEN" = {token_sql} AND "STEP" = 'BOM_CONSUMPTION')
+  UNION ALL SELECT w."ID" FROM "WORKFLOW_STATE" w JOIN descendants d ON w."PARENT_STEP_ID" = d."ID")
+UPDATE "WORKFLOW_STATE" SET "STATUS" = 'CANCELLED', "UPDATED_AT" = now() WHERE "ID" IN (SELECT "ID" FROM descendants) AND "STATUS" IN ('PENDING', 'TIMED_OUT');
+COMMIT;
+""")
+    inserts = []
+    for s, step in enumerate(steps):
+        parent = f"(SELECT id FROM s{s - 1})" if s else "NULL"
+        inserts.append(f's{s} AS (INSERT INTO "WORKFLOW_STATE" ("PARENT_STEP_ID","TOKEN","UPDATED_AT","STEP","STATUS") '
+                       f"VALUES ({parent}, (SELECT t FROM token), now(), '{step}', 'PENDING') RETURNING \"ID\" AS id)")
+    pg_create = sql("create.sql", "WITH token AS (SELECT gen_random_uuid()::text AS t), " + ", ".join(inserts) + " SELECT id FROM s4;\n")
+    # --- wrk scripts for bomflow (each thread takes its own range of tokens for the cascade).
+    common = 'local n = tonumber(os.getenv("WORKFLOWS")); local key = os.getenv("APIKEY"); math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)\n'
+    poll = lua("poll.lua", common + f'request = function() return wrk.format("GET", string.format("/api/v1/event/token/{TOKEN}", math.random(0, n - 1)), {{["X-Api-Key"] = key}}) end\n')
+    nginx_poll = lua("nginx.lua", common + f'request = function() return wrk.format("GET", string.format("/api/v1/event/token/{TOKEN}", math.random(0, n - 1))) end\n')
+    update = lua("update.lua", common + f'request = function() return wrk.format("PATCH", string.format("/api/v1/workflow/token/{TOKEN}/step/BOM_CONSUMPTION", math.random(0, n - 1)), {{["X-Api-Key"] = key, ["Content-Type"] = "application/json"}}, \'{{"started":true}}\') end\n')
+    cascade = lua("cascade.lua", 'local threads = 0\nfunction setup(thread) thread:set("base", threads * math.floor(tonumber(os.getenv("WORKFLOWS")) / 2)); threads = threads + 1 end\n' + common +
+                  f'local counter = 0\nrequest = function() counter = counter + 1; return wrk.format("PATCH", string.format("/api/v1/workflow/token/{TOKEN}/step/BOM_CONSUMPTION", base + counter), {{["X-Api-Key"] = key, ["Content-Type"] = "application/json"}}, \'{{"status":"FAILED","failureReason":"bench"}}\') end\n')
+    create = lua("create.lua", common + 'request = function() return wrk.format("POST", "/api/v1/workflow", {["X-Api-Key"] = key, ["Content-Type"] = "application/json"}, \'{"template":"BOM_UPLOAD"}\') end\n')
+
+    print(f"## API: {workflows:,} BOM_UPLOAD workflows; bomflow serve (2 loops, sync full, API key) vs nginx-light (fixed body) vs PostgreSQL 15 "
+          f"(Hyades WORKFLOW_STATE, synchronous_commit=on, pgbench -M prepared); {seconds} s per run\n")
+    print(f"bomflow load: {load.strip()}\n")
+    print("| operation | load | bomflow req/s | p50 ms | p99 ms | non-2xx | nginx req/s | nginx p99 ms | PostgreSQL tps | PG avg ms | bomflow/nginx | bomflow/PG |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for threads, connections in [(2, 64), (1, 1)]:
+        mine = wrk(BOMFLOW_PORT, poll, threads, connections)
+        theirs = wrk(NGINX_PORT, nginx_poll, threads, connections)
+        pg = pgbench(pg_poll, connections, threads)
+        print(f"| poll (event/token) | -t{threads} -c{connections} | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | {theirs[0]:,.0f} | {theirs[2]:.3f} | "
+              f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
+    for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
+        mine = wrk(BOMFLOW_PORT, script, 2, 64)
+        pg = pgbench(pg_script, 64, 2)
+        print(f"| {label} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
+finally:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    pg_data = os.path.join(work, "pg")
+    if os.path.exists(os.path.join(pg_data, "postmaster.pid")):
+        pg_ctl = [p for p in os.listdir("/usr/lib/postgresql")]
+        subprocess.run(["runuser", "-u", "postgres", "--", f"/usr/lib/postgresql/{sorted(pg_ctl)[-1]}/bin/pg_ctl", "-D", pg_data, "-m", "fast", "stop"], capture_output=True)
+    shutil.rmtree(work, ignore_errors=True)
