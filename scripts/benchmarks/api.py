@@ -46,8 +46,10 @@ def wrk(port, script, threads, connections):
                          capture_output=True, text=True, check=True, env={**os.environ, "WORKFLOWS": str(workflows), "APIKEY": api_key}).stdout
     to_ms = lambda text: float(re.match(r"([\d.]+)", text).group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[re.match(r"[\d.]+(\w+)", text).group(1)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), to_ms(re.search(r"50%\s+(\S+)", out).group(1)),
-            to_ms(re.search(r"99%\s+(\S+)", out).group(1)), int(errors.group(1)) if errors else 0)
+    if not re.search(r"^\s+50%\s+[\d.]+(us|ms|s)\b", out, re.M):
+        raise SystemExit(f"wrk output not understood:\n{out}")
+    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+            to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)), int(errors.group(1)) if errors else 0)
 
 
 def pgbench(script, clients, threads):
