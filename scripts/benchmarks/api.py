@@ -15,6 +15,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import parse_wrk, wait_port  # noqa: E402
+
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
@@ -22,16 +25,6 @@ BOMFLOW_PORT, NGINX_PORT, PG_PORT = 18391, 18392, 15432
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
 processes = []
-
-
-def wait_port(port):
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def lua(name, body):
@@ -44,12 +37,7 @@ def lua(name, body):
 def wrk(port, script, threads, connections):
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/"],
                          capture_output=True, text=True, check=True, env={**os.environ, "WORKFLOWS": str(workflows), "APIKEY": api_key}).stdout
-    to_ms = lambda text: float(re.match(r"([\d.]+)", text).group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[re.match(r"[\d.]+(\w+)", text).group(1)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if not re.search(r"^\s+50%\s+[\d.]+(us|ms|s)\b", out, re.M):
-        raise SystemExit(f"wrk output not understood:\n{out}")
-    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-            to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)), int(errors.group(1)) if errors else 0)
+    return parse_wrk(out)
 
 
 def pgbench(script, clients, threads):

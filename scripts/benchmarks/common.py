@@ -1,0 +1,31 @@
+"""Helpers shared by the benchmark scripts: waiting for a loopback port and reading wrk's output."""
+import re
+import socket
+import time
+
+
+def wait_port(port):
+    """Returns once something accepts connections on 127.0.0.1:port (at most 30 s)."""
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def _milliseconds(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def parse_wrk(out):
+    """(requests/s, p50 ms, p99 ms, non-2xx count) from `wrk --latency` output."""
+    if not re.search(r"^\s+50%\s+[\d.]+(us|ms|s)\b", out, re.M):
+        raise SystemExit(f"wrk output not understood:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return (float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            _milliseconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+            _milliseconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+            int(errors.group(1)) if errors else 0)
