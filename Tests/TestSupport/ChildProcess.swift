@@ -9,17 +9,18 @@ public final class ChildProcess: @unchecked Sendable {
     private var buffer = Data()
     private var lines: [String] = []
 
-    /// Starts `product` (a file in ``RepositoryPaths/products``) with `arguments`.
-    public convenience init(_ product: String, _ arguments: [String]) throws {
-        try self.init(executable: RepositoryPaths.products.appendingPathComponent(product), arguments)
+    /// Starts `product` (a file in ``RepositoryPaths/products``) with `arguments`; with
+    /// `quiet`, its stderr is discarded (a server's bootstrap key must not land in CI logs).
+    public convenience init(_ product: String, _ arguments: [String], quiet: Bool = false) throws {
+        try self.init(executable: RepositoryPaths.products.appendingPathComponent(product), arguments, quiet: quiet)
     }
 
     /// Starts the program at `executable` with `arguments`.
-    public init(executable: URL, _ arguments: [String]) throws {
+    public init(executable: URL, _ arguments: [String], quiet: Bool = false) throws {
         process.executableURL = executable
         process.arguments = arguments
         process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        process.standardError = quiet ? FileHandle.nullDevice : FileHandle.standardError
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             self?.append(data)

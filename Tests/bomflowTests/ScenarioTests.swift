@@ -47,7 +47,7 @@ struct ScenarioTests {
                 [
                     "serve", "--data-dir", directory.appending("data"), "--port", "0", "--insecure-no-auth", "--sync",
                     "none", "--loops", "1",
-                ] + flags)
+                ] + flags, quiet: true)
             let deadline = Date().addingTimeInterval(20)
             while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
                 Thread.sleep(forTimeInterval: 0.01)

@@ -11,7 +11,7 @@ struct ServeEndToEndTests {
             [
                 "serve", "--data-dir", data, "--port", String(port), "--insecure-no-auth", "--sync", "none", "--loops",
                 "1",
-            ])
+            ], quiet: true)
         let deadline = Date().addingTimeInterval(20)
         while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
             Thread.sleep(forTimeInterval: 0.01)
@@ -86,7 +86,7 @@ struct ServeEndToEndTests {
         defer { directory.remove() }
         let data = directory.appending("data")
         let child = try ChildProcess(
-            "bomflow", ["serve", "--data-dir", data, "--port", "0", "--sync", "none", "--loops", "1"])
+            "bomflow", ["serve", "--data-dir", data, "--port", "0", "--sync", "none", "--loops", "1"], quiet: true)
         defer { child.kill() }
         let deadline = Date().addingTimeInterval(20)
         while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
@@ -132,7 +132,7 @@ struct ServeEndToEndTests {
         let directory = try TemporaryDirectory("serve-refused")
         defer { directory.remove() }
         let child = try ChildProcess(
-            "bomflow", ["serve", "--data-dir", directory.path, "--host", "0.0.0.0", "--insecure-no-auth"])
+            "bomflow", ["serve", "--data-dir", directory.path, "--host", "0.0.0.0", "--insecure-no-auth"], quiet: true)
         #expect(child.wait() != 0)
     }
 }
