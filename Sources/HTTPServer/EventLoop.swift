@@ -23,7 +23,7 @@ final class EventLoop: @unchecked Sendable {
 
     private let epoll: Epoll
     private let wakeup: EventFD
-    private let mailbox = Mutex<[Message]>([])
+    private let mailbox = Locked<[Message]>([])
     private let loopThread = Atomic<UInt>(0)
 
     // Confined to the loop thread from here on.

@@ -47,7 +47,7 @@ public final class HTTPServer: Sendable {
             timeouts: timeouts.load(ordering: .relaxed), acceptPauses: acceptPauses.load(ordering: .relaxed))
     }
 
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     private let stopped = DispatchGroup()
 
     private struct State: @unchecked Sendable {
