@@ -48,25 +48,24 @@ extension WorkflowStore {
     /// should keep counters instead.
     public func statistics() throws(StoreError) -> StoreStatistics {
         var stats = StoreStatistics()
+        let figures = try cheapFigures()
+        stats.workflows = figures.workflows
+        stats.processing = figures.processing
+        stats.done = figures.done
+        stats.deadlineEntries = figures.deadlineEntries
+        stats.mapSize = figures.mapSize
+        stats.usedBytes = figures.usedBytes
+        stats.lastTransactionID = figures.lastTransactionID
+        stats.staleReadersCleared = figures.staleReadersCleared
         do {
             let info = try environment.info()
-            stats.mapSize = info.mapSize
-            stats.usedBytes = info.usedBytes
             stats.pageSize = info.pageSize
-            stats.lastTransactionID = info.lastTransactionID
             stats.maxReaders = info.maxReaders
             stats.readers = try environment.readers().map {
                 StoreStatistics.ReaderSlot(pid: $0.pid, transactionID: $0.transactionID)
             }
-            stats.staleReadersCleared = environment.staleReadersClearedTotal
         } catch {
             throw Self.storeError(error)
-        }
-        try read { txn in
-            stats.workflows = try txn.count(of: databases.workflows)
-            stats.deadlineEntries = try txn.count(of: databases.deadlines)
-            stats.processing = try txn.count(of: databases.processing)
-            stats.done = try txn.count(of: databases.done)
         }
 
         var resume: [UInt8]? = nil
