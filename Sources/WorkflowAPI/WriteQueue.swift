@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Synchronization
 public import WorkflowModel
 public import WorkflowStore
 
@@ -27,9 +28,13 @@ public final class WriteQueue: @unchecked Sendable {
     private let onFatal: @Sendable () -> Void
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Commits performed and operations written, for metrics.
-    public private(set) var commits = 0
-    public private(set) var operationsWritten = 0
+    private let commitCount = Atomic<Int>(0)
+    private let operationCount = Atomic<Int>(0)
+
+    /// Group commits performed (read from any thread, for metrics).
+    public var commits: Int { commitCount.load(ordering: .relaxed) }
+    /// Operations committed (read from any thread, for metrics).
+    public var operationsWritten: Int { operationCount.load(ordering: .relaxed) }
 
     /// Starts the writer thread.
     /// - Parameters:
@@ -92,8 +97,8 @@ public final class WriteQueue: @unchecked Sendable {
     private func commit(_ group: [Entry]) {
         do {
             let results = try store.perform(group.flatMap(\.operations))
-            commits += 1
-            operationsWritten += results.count
+            commitCount.add(1, ordering: .relaxed)
+            operationCount.add(results.count, ordering: .relaxed)
             var offset = 0
             for entry in group {
                 entry.completion(.success(Array(results[offset..<offset + entry.operations.count])))
