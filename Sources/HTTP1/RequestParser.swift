@@ -76,9 +76,6 @@ public struct RequestParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
-    /// Bytes received and not yet consumed by a complete request.
-    public var bufferedByteCount: Int { buffer.count - start }
-
     /// True between requests with nothing buffered: an idle keep-alive connection.
     public var isIdle: Bool {
         if case .requestLine = state { return start == buffer.count }

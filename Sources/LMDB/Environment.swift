@@ -80,7 +80,6 @@ public enum SyncMode: String, Sendable, CaseIterable {
 
     let handle: OpaquePointer
     private let openPID: pid_t
-    private let identity: FileIdentity
     /// Reset read transactions kept for reuse (`mdb_txn_reset`/`mdb_txn_renew`), so a read
     /// does not claim a fresh reader slot each time.
     private let readPool = Mutex<[PooledTransaction]>([])
@@ -152,7 +151,6 @@ public enum SyncMode: String, Sendable, CaseIterable {
         unsafe self.handle = env
         self.path = path
         self.options = options
-        self.identity = identity
         self.openPID = getpid()
         self.maxKeySize = Int(unsafe mdb_env_get_maxkeysize(env))
         unsafe self.quiesce = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
@@ -364,13 +362,6 @@ public enum SyncMode: String, Sendable, CaseIterable {
             readerSlotsUsed: Int(envInfo.me_numreaders))
     }
 
-    /// The ID of the newest committed transaction of any process: a cheap change detector.
-    public func lastTransactionID() throws(LMDBError) -> Int {
-        var envInfo = unsafe MDB_envinfo()
-        try LMDBError.check(unsafe mdb_env_info(handle, &envInfo))
-        return unsafe envInfo.me_last_txnid
-    }
-
     /// The live entries of the reader table, one per slot in use: `(pid, transaction ID)`.
     /// A transaction ID of `nil` is a reset (idle) slot.
     public func readers() throws(LMDBError) -> [(pid: Int32, transactionID: Int?)] {
@@ -396,11 +387,6 @@ public enum SyncMode: String, Sendable, CaseIterable {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count == 3, let pid = Int32(fields[0]) else { return nil }
         return (pid, fields[2] == "-" ? nil : Int(fields[2]))
-    }
-
-    /// Flushes the data file to disk (`mdb_env_sync(force: 1)`); useful with ``SyncMode/none``.
-    public func flush() throws(LMDBError) {
-        try LMDBError.check(unsafe mdb_env_sync(handle, 1))
     }
 
     /// Writes a consistent copy of the environment into the empty directory `destination`

@@ -35,11 +35,6 @@ extension TransactionReading where Self: ~Copyable {
         try withValue(forKey: key, in: database) { span in Array(span) }
     }
 
-    /// True when `key` is present in `database`.
-    public func contains(_ key: [UInt8], in database: Database) throws -> Bool {
-        try withValue(forKey: key, in: database) { _ in true } ?? false
-    }
-
     /// Runs `body` with a cursor over `database`; the cursor is closed when `body` returns.
     public func withCursor<R>(_ database: Database, _ body: (inout Cursor) throws -> R) throws -> R {
         var raw: OpaquePointer?
@@ -54,13 +49,6 @@ extension TransactionReading where Self: ~Copyable {
         var stat = MDB_stat()
         try LMDBError.check(unsafe mdb_stat(handle, database.handle, &stat))
         return stat.ms_entries
-    }
-
-    /// Pages of `database` by kind (`mdb_stat`): branch, leaf and overflow pages, and its depth.
-    public func pageCounts(of database: Database) throws -> (branch: Int, leaf: Int, overflow: Int, depth: Int) {
-        var stat = MDB_stat()
-        try LMDBError.check(unsafe mdb_stat(handle, database.handle, &stat))
-        return (stat.ms_branch_pages, stat.ms_leaf_pages, stat.ms_overflow_pages, Int(stat.ms_depth))
     }
 }
 
@@ -140,9 +128,7 @@ func withSpan<R>(_ value: MDB_val, _ body: (Span<UInt8>) throws -> R) rethrows -
         try LMDBError.check(code)
     }
 
-    deinit {
-        if ownsHandle { unsafe mdb_txn_abort(handle) }
-    }
+    deinit { unsafe mdb_txn_abort(handle) }
 }
 
 /// A position in a database, moved with ``first()``, ``last()``, ``next()``, ``previous()``
@@ -194,16 +180,6 @@ func withSpan<R>(_ value: MDB_val, _ body: (Span<UInt8>) throws -> R) rethrows -
         try LMDBError.check(code)
         positioned = true
         return true
-    }
-
-    /// Moves to the last entry whose key is ≤ `key`.
-    /// - Returns: false when every key is larger.
-    public mutating func seek(atOrBefore key: [UInt8]) throws -> Bool {
-        if try seek(atOrAfter: key) {
-            if withCurrent({ k, _ in Array(k) == key }) { return true }
-            return try previous()
-        }
-        return try last()
     }
 
     /// Lends the current key and value to `body` without copying.

@@ -54,8 +54,6 @@ struct ByteWriter {
 struct ByteReader {
     var offset = 0
 
-    func isAtEnd(_ span: Span<UInt8>) -> Bool { offset >= span.count }
-
     func need(_ count: Int, _ span: Span<UInt8>) throws(StoreError) {
         guard count >= 0, span.count - offset >= count else { throw .corrupted("record ends early at byte \(offset)") }
     }

@@ -49,9 +49,6 @@ enum Keys {
         return writer.bytes
     }
 
-    /// True when the label index cannot tell this value from others with the same prefix.
-    static func labelIsTruncated(_ value: String) -> Bool { value.utf8.count > labelValuePrefixLimit }
-
     /// `labels` entry: ``labelPrefix(key:value:)`` ‖ workflow ID (8).
     static func label(key: String, value: String, _ id: UInt64) -> [UInt8] {
         var bytes = labelPrefix(key: key, value: value)

@@ -97,11 +97,6 @@ extension WorkflowStore {
         do { return try environment.checkStaleReaders() } catch { throw Self.storeError(error) }
     }
 
-    /// The ID of the newest commit by any process: it changes exactly when the data may have.
-    public func lastChangeID() throws(StoreError) -> Int {
-        do { return try environment.lastTransactionID() } catch { throw Self.storeError(error) }
-    }
-
     /// Writes a compacted, consistent copy of the store into the empty directory
     /// `destination` while other processes keep working (`mdb_env_copy2` with `MDB_CP_COMPACT`).
     public func backup(to destination: String) throws(StoreError) {
