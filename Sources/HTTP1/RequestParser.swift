@@ -595,37 +595,31 @@ public struct RequestParser: Sendable {
     }
 }
 
-/// Characters RFC 3986 allows in a path or query (pchar / "/" / "?"), `%` handled by the caller.
-@inline(__always) func isTargetByte(_ byte: UInt8) -> Bool {
+/// RFC 3986 `unreserved` / `sub-delims` / ":": the characters a path, a query and a Host share.
+@inline(__always) func isUnreservedSubDelimOrColon(_ byte: UInt8) -> Bool {
     switch byte {
     case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
     case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),
         UInt8(ascii: "$"),
         UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"),
         UInt8(ascii: "+"),
-        UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "@"),
-        UInt8(ascii: "/"),
-        UInt8(ascii: "?"):
+        UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"):
         true
     default: false
     }
 }
 
+/// Characters RFC 3986 allows in a path or query (pchar / "/" / "?"), `%` handled by the caller.
+@inline(__always) func isTargetByte(_ byte: UInt8) -> Bool {
+    isUnreservedSubDelimOrColon(byte) || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "/")
+        || byte == UInt8(ascii: "?")
+}
+
 /// Characters of a Host value: reg-name / IP-literal / IPv4 and an optional port; no `@`,
 /// no whitespace (RFC 9112 §3.2, RFC 3986 §3.2.2).
 @inline(__always) func isHostByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-    case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),
-        UInt8(ascii: "$"),
-        UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"),
-        UInt8(ascii: "+"),
-        UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "["),
-        UInt8(ascii: "]"),
-        UInt8(ascii: "%"):
-        true
-    default: false
-    }
+    isUnreservedSubDelimOrColon(byte) || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+        || byte == UInt8(ascii: "%")
 }
 
 extension StringProtocol {

@@ -76,40 +76,49 @@ static void create_token(MDB_txn *txn, Store *s, unsigned char token[16]) {
     }
 }
 
-static int is_processing(MDB_txn *txn, Store *s, unsigned char token[16]) {
+/* Positions a new cursor on the first step row of `token`'s workflow; 0 when the token is unknown.
+ * The caller walks the rows while step_of() says they belong to `prefix`, then closes the cursor. */
+static int open_steps(MDB_txn *txn, Store *s, unsigned char token[16], unsigned char prefix[8], MDB_cursor **c, MDB_val *k, MDB_val *v) {
     MDB_val tk = {16, token}, tv;
     int rc = mdb_get(txn, s->tokens, &tk, &tv);
     if (rc == MDB_NOTFOUND) return 0;
     CHECK(rc);
-    unsigned char prefix[8]; memcpy(prefix, tv.mv_data, 8);
-    MDB_cursor *c; MDB_val k = {8, prefix}, v;
-    CHECK(mdb_cursor_open(txn, s->steps, &c));
-    int processing = 0;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size == 9 && memcmp(k.mv_data, prefix, 8) == 0) {
-        if (((unsigned char *)v.mv_data)[1] <= 1) { processing = 1; break; }
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-    }
+    memcpy(prefix, tv.mv_data, 8);
+    CHECK(mdb_cursor_open(txn, s->steps, c));
+    k->mv_size = 8; k->mv_data = prefix;
+    rc = mdb_cursor_get(*c, k, v, MDB_SET_RANGE);
     if (rc != 0 && rc != MDB_NOTFOUND) CHECK(rc);
+    return rc == 0 ? 1 : -1;
+}
+
+static int step_of(const MDB_val *k, const unsigned char prefix[8]) { return k->mv_size == 9 && memcmp(k->mv_data, prefix, 8) == 0; }
+
+static int next_step(MDB_cursor *c, MDB_val *k, MDB_val *v) {
+    int rc = mdb_cursor_get(c, k, v, MDB_NEXT);
+    if (rc != 0 && rc != MDB_NOTFOUND) CHECK(rc);
+    return rc == 0;
+}
+
+static int is_processing(MDB_txn *txn, Store *s, unsigned char token[16]) {
+    unsigned char prefix[8]; MDB_cursor *c; MDB_val k, v;
+    int positioned = open_steps(txn, s, token, prefix, &c, &k, &v);
+    if (positioned == 0) return 0;
+    int processing = 0;
+    for (int more = positioned > 0; more && step_of(&k, prefix); more = next_step(c, &k, &v)) {
+        if (((unsigned char *)v.mv_data)[1] <= 1) { processing = 1; break; }
+    }
     mdb_cursor_close(c);
     return processing;
 }
 
 static int get_workflow(MDB_txn *txn, Store *s, unsigned char token[16], unsigned char out[STEPS][RECORD]) {
-    MDB_val tk = {16, token}, tv;
-    int rc = mdb_get(txn, s->tokens, &tk, &tv);
-    if (rc == MDB_NOTFOUND) return 0;
-    CHECK(rc);
-    unsigned char prefix[8]; memcpy(prefix, tv.mv_data, 8);
-    MDB_cursor *c; MDB_val k = {8, prefix}, v;
-    CHECK(mdb_cursor_open(txn, s->steps, &c));
+    unsigned char prefix[8]; MDB_cursor *c; MDB_val k, v;
+    int positioned = open_steps(txn, s, token, prefix, &c, &k, &v);
+    if (positioned == 0) return 0;
     int n = 0;
-    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && k.mv_size == 9 && memcmp(k.mv_data, prefix, 8) == 0 && n < STEPS) {
+    for (int more = positioned > 0; more && step_of(&k, prefix) && n < STEPS; more = next_step(c, &k, &v)) {
         memcpy(out[n++], v.mv_data, v.mv_size < RECORD ? v.mv_size : RECORD);
-        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) CHECK(rc);
     mdb_cursor_close(c);
     return n;
 }
