@@ -169,14 +169,22 @@ public struct HTTPRequest: Sendable {
 
     /// Path and query of an origin-form or absolute-form target.
     static func splitTarget(_ target: String) -> (path: String, query: String?) {
-        var rest = Substring(target)
-        if !rest.hasPrefix("/"), rest != "*" {
+        // Byte-wise: the parser admitted only RFC 3986 characters, so there are no grapheme
+        // clusters to respect and Character iteration would only cost time.
+        let utf8 = target.utf8
+        var start = utf8.startIndex
+        if utf8.first != UInt8(ascii: "/"), target != "*" {
             // absolute-form: drop "scheme://authority" and keep the path (RFC 9112 §3.2.2).
-            let afterScheme = rest.firstIndex(of: ":").map { rest[$0...].dropFirst(3) } ?? rest
-            rest = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+            var authority = start
+            if let colon = utf8.firstIndex(of: UInt8(ascii: ":")) {
+                authority = utf8.index(colon, offsetBy: 3, limitedBy: utf8.endIndex) ?? utf8.endIndex
+            }
+            guard let slash = utf8[authority...].firstIndex(of: UInt8(ascii: "/")) else { return ("/", nil) }
+            start = slash
         }
-        if let mark = rest.firstIndex(of: "?") {
-            return (String(rest[..<mark]), String(rest[rest.index(after: mark)...]))
+        let rest = target[start...]
+        if let mark = rest.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            return (String(rest[..<mark]), String(rest[rest.utf8.index(after: mark)...]))
         }
         return (String(rest), nil)
     }

@@ -3,6 +3,10 @@ enum PercentDecoding {
     /// Decodes `%XX` escapes (and `+` as space when asked, for queries); nil for an invalid escape
     /// or a result that is not valid UTF-8.
     static func decode(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String? {
+        // Most segments (tokens, step names) have nothing to decode: the text is already UTF-8.
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
+            return String(text)
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

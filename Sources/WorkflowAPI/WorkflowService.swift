@@ -32,11 +32,31 @@ public final class WorkflowService: Sendable {
 
     /// A route: method, path pattern (`{uuid}`, `{step}` are parameters) and handler.
     struct Route: Sendable {
+        /// One segment of a pattern, compiled once so that matching compares bytes.
+        enum Segment: Sendable {
+            case literal([UInt8])
+            case parameter(String)
+        }
+
         let method: HTTPMethod
         let pattern: [String]
+        let segments: [Segment]
         let handler: @Sendable (WorkflowService, RouteContext, @escaping Respond) throws(Problem) -> Void
         /// The route's position in ``routes`` (the metrics label).
         var index = 0
+
+        init(
+            method: HTTPMethod, pattern: [String],
+            handler: @escaping @Sendable (WorkflowService, RouteContext, @escaping Respond) throws(Problem) -> Void
+        ) {
+            self.method = method
+            self.pattern = pattern
+            self.segments = pattern.map { segment in
+                segment.hasPrefix("{")
+                    ? .parameter(String(segment.dropFirst().dropLast())) : .literal(Array(segment.utf8))
+            }
+            self.handler = handler
+        }
     }
 
     /// The parameters a matched route extracted.
@@ -71,18 +91,17 @@ public final class WorkflowService: Sendable {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let raw = request.path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
         var allowed: [HTTPMethod] = []
-        for route in Self.routes where route.pattern.count == raw.count {
+        for route in Self.routes where route.segments.count == raw.count {
             var literalsMatch = true
-            for position in route.pattern.indices {
-                let expected = route.pattern[position]
-                let actual = raw[position]
-                if expected.hasPrefix("{") { continue }
+            for (segment, actual) in zip(route.segments, raw) {
+                guard case .literal(let expected) = segment else { continue }
                 if actual.contains(UInt8(ascii: "%")) {
-                    guard let decoded = PercentDecoding.decode(Substring(actual)), decoded == expected else {
+                    guard let decoded = PercentDecoding.decode(Substring(actual)), decoded.utf8.elementsEqual(expected)
+                    else {
                         literalsMatch = false
                         break
                     }
-                } else if !actual.elementsEqual(expected.utf8) {
+                } else if !actual.elementsEqual(expected) {
                     literalsMatch = false
                     break
                 }
@@ -93,12 +112,12 @@ public final class WorkflowService: Sendable {
                 continue
             }
             var parameters: [String: String] = [:]
-            for position in route.pattern.indices where route.pattern[position].hasPrefix("{") {
-                let expected = route.pattern[position]
-                guard let decoded = PercentDecoding.decode(Substring(raw[position])) else {
+            for (segment, actual) in zip(route.segments, raw) {
+                guard case .parameter(let name) = segment else { continue }
+                guard let decoded = PercentDecoding.decode(Substring(actual)) else {
                     return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
                 }
-                parameters[String(expected.dropFirst().dropLast())] = decoded
+                parameters[name] = decoded
             }
             return .success((route, parameters))
         }

@@ -43,6 +43,20 @@ struct RequestParserTests {
         #expect(request.query == "b")
     }
 
+    @Test(
+        arguments: [
+            ("OPTIONS * HTTP/1.1", "*", nil),
+            ("GET http://example.com HTTP/1.1", "/", nil),
+            ("GET http://example.com?q=1 HTTP/1.1", "/", nil),
+            ("GET /a/b?x=%41&y=?z HTTP/1.1", "/a/b", "x=%41&y=?z"),
+            ("GET /a? HTTP/1.1", "/a", ""),
+        ] as [(String, String, String?)])
+    func targetSplitsIntoPathAndQuery(line: String, path: String, query: String?) throws {
+        let request = try request(line + "\r\nHost: x\r\n\r\n")
+        #expect(request.path == path)
+        #expect(request.query == query)
+    }
+
     @Test(arguments: [
         ("GET / HTTP/1.1\r\nHost: x\r\n\r\n", true),
         ("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false),

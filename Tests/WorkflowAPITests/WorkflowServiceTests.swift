@@ -161,6 +161,19 @@ struct DependencyTrackEndpointTests {
         #expect(api.call(.get, "/api/version").text == #"{"application":"bomflow","version":"test"}"#)
     }
 
+    @Test func percentEncodedSegmentsMatchLikeTheirDecodedForm() throws {
+        let api = try ServiceFixture()
+        let token = "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab"
+        #expect(
+            api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#).status == .created)
+        // An encoded literal ("%65" is "e") and an encoded parameter reach the same route.
+        let encoded = api.call(.get, "/api/v1/%65vent/token/3d0d3c5e%2D7d4b-4a5e-9c1f-0123456789ab")
+        #expect(encoded.text == #"{"processing":true}"#)
+        #expect(api.call(.get, "/api/v1/%65vent/token/%ZZ").status == .badRequest)
+        #expect(api.call(.get, "/api/v1/%66vent/token/\(token)").status == .notFound)
+        #expect(api.call(.get, "/api//v1/event/token/\(token)?x=1").text == #"{"processing":true}"#)
+    }
+
     @Test func batchReportsPerItem() throws {
         let api = try ServiceFixture()
         _ = api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","template":"REANALYSIS"}"#)
