@@ -93,9 +93,10 @@ public final class HTTPServer: Sendable {
                 preconditionFailure("unexpected error \(error)")
             }
         }
-        state.withLock {
-            $0.loops = loops
-            $0.port = port
+        let shutDownEarly = state.withLock { state -> Bool in
+            state.loops = loops
+            state.port = port
+            return state.shuttingDown
         }
         for loop in loops {
             stopped.enter()
@@ -107,6 +108,8 @@ public final class HTTPServer: Sendable {
             thread.stackSize = 1 << 20
             thread.start()
         }
+        // A signal that arrived between shutdownOnSignals() and here found no loops to stop.
+        if shutDownEarly { shutdown() }
         return port
     }
 
@@ -127,16 +130,27 @@ public final class HTTPServer: Sendable {
     /// Blocks until every loop has stopped.
     public func waitUntilStopped() { stopped.wait() }
 
-    /// Shuts down gracefully on SIGTERM or SIGINT, and returns when every loop has stopped.
-    public func waitUntilSignalled() {
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            Posix.ignoreSignal(number)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in self?.shutdown() }
-            source.resume()
-            return source
+    /// Shuts down gracefully on SIGTERM or SIGINT from now on. Call it before ``start()`` when a
+    /// caller may signal as soon as the server answers (a test harness does): a signal between
+    /// ``start()`` and ``waitUntilSignalled()`` would otherwise be lost. Calling it again has no effect.
+    public func shutdownOnSignals() {
+        state.withLock { state in
+            guard state.signalSources.isEmpty else { return }
+            state.signalSources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+                // The default action (exit) goes first; libdispatch's source then takes the signal.
+                Posix.ignoreSignal(number)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { [weak self] in self?.shutdown() }
+                source.resume()
+                return source
+            }
         }
-        state.withLock { $0.signalSources = sources }
+    }
+
+    /// Shuts down gracefully on SIGTERM or SIGINT (``shutdownOnSignals()``), and returns when
+    /// every loop has stopped.
+    public func waitUntilSignalled() {
+        shutdownOnSignals()
         waitUntilStopped()
     }
 }

@@ -11,9 +11,14 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the REST API (Dependency-Track compatible) on the data directory.",
         discussion: """
-            Several processes may serve one data directory and one port (SO_REUSEPORT). With --port 0 \
-            the bound port is printed as the first line on stdout. SIGTERM or SIGINT drains in-flight \
+            Several processes may serve one data directory and one port (SO_REUSEPORT). The first line \
+            on stdout is the bound port (useful with --port 0). SIGTERM or SIGINT drains in-flight \
             requests, commits queued writes and exits 0.
+
+            For test harnesses, --ephemeral serves a fresh temporary data directory (removed at exit) \
+            with --sync none on a free port, and prints one JSON line first instead of the port: \
+            {"url": "http://127.0.0.1:PORT", "apiKey": "...", "dataDir": "..."}. Add --exit-with-parent \
+            so that the server never outlives the harness that started it.
             """)
 
     @OptionGroup var store: StoreArguments
@@ -21,8 +26,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Address to bind, an IPv4 or IPv6 literal (env BOMFLOW_HOST).")
     var host: String = environment("BOMFLOW_HOST") ?? "127.0.0.1"
 
-    @Option(help: "Port; 0 picks a free one and prints it (env BOMFLOW_PORT).")
-    var port: Int = environment("BOMFLOW_PORT").flatMap(Int.init) ?? 8080
+    @Option(help: "Port; 0 picks a free one (env BOMFLOW_PORT). Default 8080, or 0 with --ephemeral.")
+    var port: Int?
 
     @Option(help: "Event loops (threads serving HTTP); default one per core (env BOMFLOW_LOOPS).")
     var loops: Int = environment("BOMFLOW_LOOPS").flatMap(Int.init) ?? HTTPServerConfiguration.coreCount
@@ -48,8 +53,27 @@ struct Serve: ParsableCommand {
     )
     var insecureNoAuth: Bool = environment("BOMFLOW_INSECURE_NO_AUTH") == "1"
 
+    @Flag(
+        help: """
+            Serve a new temporary data directory (removed at exit) with --sync none on a free port, and \
+            print {"url","apiKey","dataDir"} as the first stdout line; --data-dir and --sync are ignored.
+            """)
+    var ephemeral = false
+
+    @Flag(help: "Shut down gracefully when the parent process exits (env BOMFLOW_EXIT_WITH_PARENT=1).")
+    var exitWithParent: Bool = environment("BOMFLOW_EXIT_WITH_PARENT") == "1"
+
+    /// The port to bind: the option, else BOMFLOW_PORT, else 8080 (0 when ephemeral).
+    var effectivePort: Int? {
+        if let port { return port }
+        if let value = environment("BOMFLOW_PORT") { return Int(value) }
+        return ephemeral ? 0 : 8080
+    }
+
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard let port = effectivePort, (0...65535).contains(port) else {
+            throw ValidationError("--port (or BOMFLOW_PORT) must be 0 to 65535")
+        }
         guard loops >= 1 && loops <= 256 else { throw ValidationError("--loops must be 1 to 256") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be positive") }
         if insecureNoAuth && !Self.isLoopback(host) {
@@ -57,11 +81,24 @@ struct Serve: ParsableCommand {
         }
     }
 
+    /// A new directory (mode 0700) under the system's temporary directory.
+    static func makeTemporaryDataDirectory() throws -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let path = base + "/bomflow-ephemeral-" + UUID().uuidString.lowercased()
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw CommandFailure("cannot create a temporary data directory in \(base): \(error)")
+        }
+        return path
+    }
+
     static func isLoopback(_ host: String) -> Bool { host.hasPrefix("127.") || host == "::1" || host == "localhost" }
 
     /// With no key yet, creates an ADMIN key named `admin`, prints it once on stderr and writes it
     /// to `<data-dir>/admin.key` with mode 0600, so that a newcomer's first request works.
-    func bootstrapAdminKey(_ workflowStore: WorkflowStore) throws {
+    func bootstrapAdminKey(_ workflowStore: WorkflowStore, dataDir: String) throws {
         guard try workflowStore.apiKeys().isEmpty else { return }
         let key = Authenticator.generateKey()
         guard
@@ -69,7 +106,7 @@ struct Serve: ParsableCommand {
                 digest: Authenticator.digest(of: key), name: "admin",
                 permissions: Permission([.read, .write, .admin]).rawValue)
         else { return }
-        let path = store.dataDir + "/admin.key"
+        let path = dataDir + "/admin.key"
         guard
             FileManager.default.createFile(
                 atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
@@ -90,11 +127,28 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "bomflow")
+        var store = self.store
+        var ephemeralKey: String?
+        if ephemeral {
+            store.dataDir = try Self.makeTemporaryDataDirectory()
+            store.sync = .none
+        }
+        defer { if ephemeral { try? FileManager.default.removeItem(atPath: store.dataDir) } }
         let workflowStore = try store.openStore(mustExist: false) { options in
             periods.apply(to: &options)
         }
         let authenticator = insecureNoAuth ? nil : Authenticator(store: workflowStore)
-        if authenticator != nil { try bootstrapAdminKey(workflowStore) }
+        if authenticator != nil {
+            if ephemeral {
+                let key = Authenticator.generateKey()
+                _ = try workflowStore.addAPIKey(
+                    digest: Authenticator.digest(of: key), name: "admin",
+                    permissions: Permission([.read, .write, .admin]).rawValue)
+                ephemeralKey = key
+            } else {
+                try bootstrapAdminKey(workflowStore, dataDir: store.dataDir)
+            }
+        }
         let writer = WriteQueue(store: workflowStore) {
             logger.critical("storage failed fatally; exiting with 70 so that a supervisor restarts this process")
             Foundation.exit(70)
@@ -103,14 +157,29 @@ struct Serve: ParsableCommand {
             store: workflowStore, writer: writer, version: Bomflow.version, authenticator: authenticator)
         var configuration = HTTPServerConfiguration()
         configuration.host = host == "localhost" ? "127.0.0.1" : host
-        configuration.port = port
+        configuration.port = effectivePort ?? 8080
         configuration.loops = loops
         configuration.maxConnections = maxConnections
         http.apply(to: &configuration)
         let server = HTTPServer(configuration: configuration, handler: ServiceHandler(service: service))
+        server.shutdownOnSignals()
         let bound: Int
-        do { bound = try server.start() } catch { throw CommandFailure("cannot listen on \(host):\(port): \(error)") }
-        FileHandle.standardOutput.write(Data("\(bound)\n".utf8))
+        do { bound = try server.start() } catch {
+            throw CommandFailure("cannot listen on \(host):\(configuration.port): \(error)")
+        }
+        if ephemeral {
+            let authority = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            var json = JSONWriter()
+            json.beginObject()
+            json.member("url", "http://\(authority):\(bound)")
+            json.key("apiKey")
+            if let ephemeralKey { json.string(ephemeralKey) } else { json.null() }
+            json.member("dataDir", store.dataDir)
+            json.endObject()
+            FileHandle.standardOutput.write(Data((String(decoding: json.bytes, as: UTF8.self) + "\n").utf8))
+        } else {
+            FileHandle.standardOutput.write(Data("\(bound)\n".utf8))
+        }
         logger.info(
             "serving",
             metadata: [
@@ -121,6 +190,7 @@ struct Serve: ParsableCommand {
             store: workflowStore, metrics: service.metrics,
             maintenanceEvery: .milliseconds(maintenanceInterval.milliseconds))
         housekeeping.start()
+        if exitWithParent { ParentWatch.start { server.shutdown() } }
         server.waitUntilSignalled()
         housekeeping.stop()
         writer.stop()
@@ -214,5 +284,19 @@ enum LogLevelArgument: String, ExpressibleByArgument, CaseIterable {
         case .error: .error
         case .critical: .critical
         }
+    }
+}
+
+/// `--exit-with-parent`: notices, within 100 ms, that the process that started this one has
+/// exited (the parent PID changes when a process is re-parented), and then runs `onExit` once.
+enum ParentWatch {
+    static func start(onExit: @escaping @Sendable () -> Void) {
+        let parent = getppid()
+        let thread = Thread {
+            while getppid() == parent { Thread.sleep(forTimeInterval: 0.1) }
+            onExit()
+        }
+        thread.name = "bomflow-parent-watch"
+        thread.start()
     }
 }
