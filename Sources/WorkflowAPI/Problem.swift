@@ -81,7 +81,7 @@ public struct Problem: Error, Equatable, Sendable {
         case .storageFull: return .storageFull()
         case .unavailable(let why): return .unavailable(why)
         case .fatal: return .unavailable("Storage failed; this process is restarting")
-        case .corrupted, .newerFormat, .failed: return .internalError()
+        case .corrupted, .newerFormat, .failed, .unsafeLocation: return .internalError()
         }
     }
 

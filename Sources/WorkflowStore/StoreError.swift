@@ -20,6 +20,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case newerFormat(found: UInt32, supported: UInt32)
     /// Opening or using the environment failed otherwise (permissions, not an LMDB file, …).
     case failed(String)
+    /// The data directory is somewhere LMDB must not be used: a network file system, or
+    /// writable by others (RELIABILITY.md L12, L13). Nothing was opened.
+    case unsafeLocation(String)
 
     public var description: String {
         switch self {
@@ -30,6 +33,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .newerFormat(let found, let supported):
             "the data directory has format version \(found); this bomflow reads up to \(supported)"
         case .failed(let why): "storage error: \(why)"
+        case .unsafeLocation(let why): "refusing the data directory: \(why)"
         }
     }
 }

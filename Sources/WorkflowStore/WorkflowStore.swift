@@ -52,6 +52,7 @@ public final class WorkflowStore: Sendable {
         self.path = path
         var random = SystemRandomNumberGenerator()
         self.ownerID = random.next()
+        do { try Location.check(directory: path) } catch { throw .unsafeLocation(error.description) }
         do {
             let environment = try Environment.open(
                 path: path,

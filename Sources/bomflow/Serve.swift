@@ -81,6 +81,18 @@ struct Serve: ParsableCommand {
         }
     }
 
+    /// Refuses to serve while the bootstrap key file is readable by others (exit 78).
+    static func checkKeyFile(_ path: String) throws {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
+        else { return }
+        FileHandle.standardError.write(
+            Data(
+                "bomflow: refusing to serve: \(path) holds an API key and has mode \(String(mode, radix: 8)); chmod 600 it or delete it\n"
+                    .utf8))
+        throw ExitCode(78)
+    }
+
     /// A new directory (mode 0700) under the system's temporary directory.
     static func makeTemporaryDataDirectory() throws -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
@@ -137,6 +149,7 @@ struct Serve: ParsableCommand {
         let workflowStore = try store.openStore(mustExist: false) { options in
             periods.apply(to: &options)
         }
+        try Self.checkKeyFile(store.dataDir + "/admin.key")
         let authenticator = insecureNoAuth ? nil : Authenticator(store: workflowStore)
         if authenticator != nil {
             if ephemeral {

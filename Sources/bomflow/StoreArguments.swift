@@ -40,6 +40,10 @@ struct StoreArguments: ParsableArguments {
         configure(&options)
         do {
             return try WorkflowStore(path: dataDir, options: options)
+        } catch .unsafeLocation(let why) {
+            // EX_CONFIG: the configuration must change; restarting will not help.
+            FileHandle.standardError.write(Data("bomflow: refusing \(dataDir): \(why)\n".utf8))
+            throw ExitCode(78)
         } catch {
             throw CommandFailure("cannot open \(dataDir): \(error)")
         }

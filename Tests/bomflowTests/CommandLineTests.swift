@@ -136,6 +136,29 @@ struct CommandLineEndToEndTests {
             "read commands must not create a data dir")
     }
 
+    /// T10: a data directory others may write, or a key file others may read, is refused with
+    /// exit 78 and a message that says what to change; nothing is served.
+    @Test func refusesUnsafeDataDirectories() throws {
+        let directory = try TemporaryDirectory("cli-unsafe")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let created = try run(["keys", "create", "--name", "ci", "--data-dir", data])
+        #expect(created.status == 0, "\(created.output)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: data)
+        for command in [["stats"], ["serve", "--port", "0"], ["keys", "list"]] {
+            let refused = try run(command + ["--data-dir", data])
+            #expect(refused.status == 78, "\(command): \(refused.output)")
+            #expect(refused.output.contains("has mode 777"))
+            #expect(refused.output.contains("chmod 755 \(data)"))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: data)
+        FileManager.default.createFile(atPath: data + "/admin.key", contents: Data("bomflow_x\n".utf8))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: data + "/admin.key")
+        let key = try run(["serve", "--port", "0", "--data-dir", data])
+        #expect(key.status == 78)
+        #expect(key.output.contains("chmod 600 it or delete it"))
+    }
+
     @Test func backupIsAConsistentCopy() throws {
         let directory = try TemporaryDirectory("cli-backup")
         defer { directory.remove() }
