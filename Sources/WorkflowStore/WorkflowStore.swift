@@ -21,6 +21,8 @@ public final class WorkflowStore: Sendable {
     public let path: String
 
     let environment: Environment
+    /// Held shared for the store's life, so that `bomflow restore` knows the directory is in use.
+    let directoryLock: DirectoryLock
     let databases: Databases
     /// Identifies this store instance in the host-wide maintenance lease.
     let ownerID: UInt64
@@ -53,6 +55,13 @@ public final class WorkflowStore: Sendable {
         var random = SystemRandomNumberGenerator()
         self.ownerID = random.next()
         do { try Location.check(directory: path) } catch { throw .unsafeLocation(error.description) }
+        do {
+            self.directoryLock = try DirectoryLock(directory: path, mode: .shared)
+        } catch .tryAgain {
+            throw .unavailable("\(path) is being restored; try again when the restore has finished")
+        } catch {
+            throw .failed("cannot lock \(path)/\(DirectoryLock.fileName): \(error)")
+        }
         do {
             let environment = try Environment.open(
                 path: path,

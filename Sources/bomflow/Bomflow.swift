@@ -13,6 +13,8 @@ struct Bomflow: ParsableCommand {
             the command line wins. Several processes may use one data directory at the same time.
             """,
         version: version,
-        subcommands: [Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Backup.self, Keys.self]
+        subcommands: [
+            Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Backup.self, Restore.self, Keys.self,
+        ]
     )
 }
