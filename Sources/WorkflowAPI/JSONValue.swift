@@ -32,12 +32,12 @@ enum JSONValue: Decodable, Equatable, Sendable {
     }
 
     /// Parses `bytes` (UTF-8 JSON). - Throws: ``Problem`` (400) for malformed JSON or invalid UTF-8.
-    static func parse(_ bytes: [UInt8]) throws(Problem) -> JSONValue {
-        guard !bytes.isEmpty else { throw Problem.validation("The request body is empty; a JSON object is expected") }
+    static func parse(_ bytes: [UInt8], what: String = "The request body") throws(Problem) -> JSONValue {
+        guard !bytes.isEmpty else { throw Problem.validation("\(what) is empty; a JSON object is expected") }
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
-            throw Problem.validation("The request body is not valid JSON")
+            throw Problem.validation("\(what) is not valid JSON")
         }
     }
 }
@@ -63,6 +63,9 @@ struct JSONObjectReader {
     }
 
     func has(_ key: String) -> Bool { members[key] != nil && members[key] != .null }
+
+    /// The raw member, for nested objects.
+    func value(_ key: String) -> JSONValue? { members[key] }
 
     func string(_ key: String) throws(Problem) -> String? {
         switch members[key] {

@@ -44,6 +44,8 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidProgress(String)
     /// A workflow with this token exists with a different definition.
     case conflictingDefinition(Token)
+    /// An imported workflow (export file, Hyades rows) is inconsistent in a way no other case names.
+    case invalidRecord(String)
 
     /// True for refusals that mean "the current state does not allow it" (HTTP 409).
     public var isConflict: Bool {
@@ -53,7 +55,7 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
             true
         case .invalidStepName, .unknownStep, .unknownWorkflow, .failureReasonRequired, .failureReasonNotAllowed,
             .failureReasonTooLong, .tooManySteps, .unknownParent, .cycle, .invalidInitialStatus, .emptyDefinition,
-            .invalidLabel, .creatorTooLong, .invalidProgress:
+            .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord:
             false
         }
     }
@@ -96,6 +98,7 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidProgress(let reason): "Invalid progress update: \(reason)"
         case .conflictingDefinition(let token):
             "A workflow with token \(token) already exists with a different definition"
+        case .invalidRecord(let reason): "Invalid workflow record: \(reason)"
         }
     }
 }

@@ -57,6 +57,10 @@ public enum WriteOperation: Sendable, Equatable {
     case restart(token: Token, step: StepName)
     /// Delete a workflow and all its index entries.
     case delete(token: Token)
+    /// Store a complete workflow as it is (`bomflow import`): created when its token is new,
+    /// `alreadyExists` when an identical one is stored, refused (`conflictingDefinition`)
+    /// when a different one has the token. Validate it with ``Workflow/assemble(token:createdAt:template:createdBy:labels:version:definitionStepCount:steps:)``.
+    case importWorkflow(Workflow)
 }
 
 /// What one write did.

@@ -208,6 +208,18 @@ public final class WorkflowStore: Sendable {
                 try workflow.restart(from: step, now: now)
                 return true
             }
+        case .importWorkflow(let workflow):
+            if let id = try workflowID(for: workflow.token, in: txn) {
+                guard let existing = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("token without workflow")
+                }
+                guard existing == workflow else { throw WorkflowError.conflictingDefinition(workflow.token) }
+                return .alreadyExists(existing)
+            }
+            let id = try allocateWorkflowID(in: txn)
+            try txn.put(Keys.workflow(id), forKey: workflow.token.bytes, in: databases.tokens, options: .noOverwrite)
+            try save(workflow, id: id, replacing: nil, in: txn)
+            return .created(workflow)
         case .delete(let token):
             guard let id = try workflowID(for: token, in: txn), let workflow = try loadWorkflow(id: id, in: txn) else {
                 throw WorkflowError.unknownWorkflow(token)
@@ -401,6 +413,44 @@ public final class WorkflowStore: Sendable {
     /// hold fewer than `limit` workflows and still carry a cursor to continue.
     /// A `limit` outside 1...1,000 is clamped.
     /// - Throws: ``StoreError``.
+    /// Every workflow in the order it was stored (oldest first), `limit` (1...1,000) per call in
+    /// one short read transaction: pass the returned cursor back until it is nil (`bomflow export`).
+    public func exportPage(after position: UInt64?, limit: Int = 1000) throws(StoreError) -> WorkflowPage {
+        let limit = min(max(limit, 1), 1000)
+        return try read { txn in
+            var ids: [UInt64] = []
+            let exhausted: Bool = try txn.withCursor(databases.workflows) { cursor in
+                var more =
+                    if let position {
+                        try cursor.seek(atOrAfter: Keys.workflow(position)) ? true : false
+                    } else {
+                        try cursor.first()
+                    }
+                while more {
+                    let id: UInt64 = try cursor.withCurrent { key, _ in
+                        guard key.count == 8 else { throw StoreError.corrupted("workflow key of \(key.count) bytes") }
+                        return loadUInt64(key, at: 0)
+                    }
+                    if id != position {
+                        ids.append(id)
+                        if ids.count == limit { return !(try cursor.next()) }
+                    }
+                    more = try cursor.next()
+                }
+                return true
+            }
+            var workflows: [Workflow] = []
+            workflows.reserveCapacity(ids.count)
+            for id in ids {
+                guard let workflow = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("workflow \(id) vanished inside one transaction")
+                }
+                workflows.append(workflow)
+            }
+            return WorkflowPage(workflows: workflows, nextCursor: exhausted ? nil : ids.last)
+        }
+    }
+
     public func list(_ query: WorkflowQuery) throws(StoreError) -> WorkflowPage {
         let limit = min(max(query.limit, 1), 1000)
         let maxVisits = 10_000

@@ -14,7 +14,9 @@ struct Bomflow: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Backup.self, Restore.self, Keys.self,
+            Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Backup.self, Restore.self,
+            Export.self,
+            Import.self, Keys.self,
         ]
     )
 }

@@ -119,6 +119,7 @@ extension WriteOperation {
         case .create(let token, _, _, _), .addSteps(let token, _), .update(let token, _, _), .restart(let token, _),
             .delete(let token):
             token
+        case .importWorkflow(let workflow): workflow.token
         }
     }
 }

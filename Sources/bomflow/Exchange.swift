@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import WorkflowAPI
+import WorkflowModel
+import WorkflowStore
+
+/// `bomflow export`: every workflow as JSON Lines.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write every workflow as JSON Lines (one workflow per line: metadata, steps, progress).",
+        discussion: """
+            Oldest first, read in pages of 1,000 in short read transactions, so servers keep working. \
+            Each page is consistent; workflows that change during a long export appear as they were \
+            when their page was read. `bomflow import` reads the file back.
+            """)
+
+    @OptionGroup var store: StoreArguments
+
+    @Option(name: .shortAndLong, help: "Write to this file (mode 0600, replaced atomically) instead of stdout.")
+    var output: String?
+
+    func run() throws {
+        let started = Date()
+        let workflowStore = try store.openStore(mustExist: true)
+        let temporary = output.map { $0 + ".partial" }
+        let handle: FileHandle
+        if let temporary {
+            guard
+                FileManager.default.createFile(
+                    atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
+                let file = FileHandle(forWritingAtPath: temporary)
+            else { throw CommandFailure("cannot write \(temporary)") }
+            handle = file
+        } else {
+            handle = FileHandle.standardOutput
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        var count = 0
+        var cursor: UInt64?
+        repeat {
+            let page = try workflowStore.exportPage(after: cursor)
+            for workflow in page.workflows {
+                buffer.append(contentsOf: WorkflowExchange.encode(workflow))
+                buffer.append(0x0A)
+            }
+            count += page.workflows.count
+            if buffer.count >= 1 << 20 {
+                try handle.write(contentsOf: buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        try handle.write(contentsOf: buffer)
+        if let temporary, let output {
+            try handle.synchronize()
+            try handle.close()
+            if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+            try FileManager.default.moveItem(atPath: temporary, toPath: output)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        FileHandle.standardError.write(
+            Data(#"{"exported":\#(count),"seconds":\#(String(format: "%.3f", seconds))}"#.utf8 + [0x0A]))
+    }
+}
+
+/// `bomflow import`: JSON Lines from `export`, or Hyades' WORKFLOW_STATE as CSV.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import workflows from `bomflow export` JSON Lines, or from Hyades' WORKFLOW_STATE table as CSV.",
+        discussion: """
+            Idempotent: a workflow stored identically already is counted as unchanged. A token that is \
+            stored with different content is reported as a conflict and left as it is. A malformed line \
+            (or, with --hyades, a malformed row) is reported with its line number on stderr, and nothing \
+            of that workflow is written; the other workflows are imported. Writes go in transactions of \
+            --batch workflows, durable per --sync. Exits 1 when anything was refused, after importing the \
+            rest. Hyades CSV comes from: psql -c "\\copy \\"WORKFLOW_STATE\\" TO 'workflow_state.csv' CSV HEADER"
+            """)
+
+    @OptionGroup var store: StoreArguments
+
+    @Argument(help: "The file to read; - reads stdin.")
+    var file: String
+
+    @Flag(help: "The file is Hyades' WORKFLOW_STATE table as CSV with a header.")
+    var hyades = false
+
+    @Option(help: "Workflows per transaction (1 to 10000).")
+    var batch = 1000
+
+    func validate() throws {
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be 1 to 10000") }
+    }
+
+    struct Tally {
+        var imported = 0
+        var unchanged = 0
+        var conflicts = 0
+        var invalid = 0
+        var reported = 0
+
+        mutating func report(_ line: Int, _ message: String) {
+            reported += 1
+            if reported <= 1000 {
+                FileHandle.standardError.write(Data("line \(line): \(message)\n".utf8))
+            } else if reported == 1001 {
+                FileHandle.standardError.write(Data("(more problems; only the first 1000 are listed)\n".utf8))
+            }
+        }
+    }
+
+    func run() throws {
+        let started = Date()
+        let workflowStore = try store.openStore(mustExist: false)
+        var tally = Tally()
+        var pending: [(line: Int, workflow: Workflow)] = []
+
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let results: [Result<WriteOutcome, WorkflowError>]
+            do {
+                results = try workflowStore.perform(pending.map { .importWorkflow($0.workflow) })
+            } catch {
+                throw CommandFailure("import stopped at line \(pending[0].line): \(error)")
+            }
+            for (entry, result) in zip(pending, results) {
+                switch result {
+                case .success(.created): tally.imported += 1
+                case .success: tally.unchanged += 1
+                case .failure(.conflictingDefinition(let token)):
+                    tally.conflicts += 1
+                    tally.report(entry.line, "token \(token) is stored with different content; left unchanged")
+                case .failure(let refusal):
+                    tally.invalid += 1
+                    tally.report(entry.line, refusal.description)
+                }
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+
+        let input: FileHandle
+        if file == "-" {
+            input = FileHandle.standardInput
+        } else {
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw CommandFailure("cannot read \(file)") }
+            input = handle
+        }
+        if hyades {
+            let outcome = HyadesImport.read(Array(input.readDataToEndOfFile()))
+            for problem in outcome.problems {
+                tally.invalid += 1
+                tally.report(problem.line, problem.message)
+            }
+            for entry in outcome.workflows {
+                pending.append((entry.line, entry.workflow))
+                if pending.count == batch { try flush() }
+            }
+        } else {
+            var lines = LineReader(input)
+            while let (number, line) = try lines.next() {
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                do {
+                    pending.append((number, try WorkflowExchange.decode(line)))
+                } catch {
+                    tally.invalid += 1
+                    tally.report(number, error.description)
+                }
+                if pending.count == batch { try flush() }
+            }
+        }
+        try flush()
+        let seconds = Date().timeIntervalSince(started)
+        print(
+            #"{"imported":\#(tally.imported),"unchanged":\#(tally.unchanged),"conflicts":\#(tally.conflicts),"invalid":\#(tally.invalid),"seconds":\#(String(format: "%.3f", seconds))}"#
+        )
+        if tally.conflicts + tally.invalid > 0 { throw ExitCode.failure }
+    }
+}
+
+/// Lines of a file read in 1 MiB chunks, numbered from 1, without their newline.
+struct LineReader {
+    let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var number = 0
+    private var finished = false
+
+    init(_ handle: FileHandle) { self.handle = handle }
+
+    mutating func next() throws -> (Int, [UInt8])? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                let line = Array(buffer[start..<newline])
+                start = newline + 1
+                number += 1
+                return (number, line)
+            }
+            if finished {
+                guard start < buffer.count else { return nil }
+                let line = Array(buffer[start...])
+                start = buffer.count
+                number += 1
+                return (number, line)
+            }
+            buffer.removeSubrange(0..<start)
+            start = 0
+            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import TestSupport
+import Testing
+import WorkflowModel
+import WorkflowStore
+
+/// `bomflow export` and `bomflow import` (JSON Lines and Hyades CSV) as real processes.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ExchangeCommandTests {
+    struct Run {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
+        process.arguments = arguments
+        let out = Pipe()
+        // stderr into a file: two pipes read one after the other could deadlock on a full buffer.
+        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("bomflow-stderr-\(UUID())").path
+        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        let errorFile = try #require(FileHandle(forWritingAtPath: errorPath))
+        process.standardOutput = out
+        process.standardError = errorFile
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try errorFile.close()
+        let stderr = try String(contentsOfFile: errorPath, encoding: .utf8)
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: stderr)
+    }
+
+    func fixture(_ name: String) -> String {
+        RepositoryPaths.root.appendingPathComponent("fixtures/exchange/" + name).path
+    }
+
+    func summary(_ run: Run) throws -> [String: Int] {
+        let line = try #require(run.stdout.split(separator: "\n").last)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        return object.filter { $0.key != "seconds" }.compactMapValues { $0 as? Int }
+    }
+
+    func reportedLines(_ run: Run) -> [Int] {
+        run.stderr.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("line ") else { return nil }
+            return Int(line.dropFirst(5).prefix { $0.isNumber })
+        }
+    }
+
+    @Test func importsTheFixtureReportsEachBadLineAndIsIdempotent() throws {
+        let directory = try TemporaryDirectory("import")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let first = try run(["import", fixture("workflows.jsonl"), "--data-dir", data])
+        #expect(first.status == 1, "refused lines make the exit status 1")
+        #expect(try summary(first) == ["imported": 3, "unchanged": 1, "conflicts": 1, "invalid": 7])
+        #expect(reportedLines(first).sorted() == [4, 5, 6, 7, 8, 9, 10, 13])
+        #expect(
+            first.stderr.contains(
+                "line 10: token 11111111-0000-4000-8000-000000000001 is stored with different content"))
+
+        // The three valid workflows come back out exactly as they went in, oldest first.
+        let export = try run(["export", "--data-dir", data])
+        #expect(export.status == 0)
+        let original = try String(contentsOfFile: fixture("workflows.jsonl"), encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        #expect(export.stdout == [original[0], original[1], original[11]].joined(separator: "\n") + "\n")
+        #expect(export.stderr.contains(#""exported":3"#))
+
+        let again = try run(["import", fixture("workflows.jsonl"), "--data-dir", data])
+        #expect(try summary(again)["imported"] == 0)
+        #expect(try summary(again)["unchanged"] == 4)
+        let store = try WorkflowStore(path: data)
+        #expect(try store.cheapFigures().workflows == 3)
+        #expect(try store.verifyIntegrity().isEmpty)
+    }
+
+    @Test func importsHyadesRowsAndRefusesWholeWorkflowsOnly() throws {
+        let directory = try TemporaryDirectory("import-hyades")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let imported = try run(["import", "--hyades", fixture("hyades_workflow_state.csv"), "--data-dir", data])
+        #expect(imported.status == 1)
+        #expect(try summary(imported)["imported"] == 4)
+        #expect(try summary(imported)["invalid"] == 5)
+        #expect(reportedLines(imported) == [12, 15, 16, 17, 19])
+        let store = try WorkflowStore(path: data)
+        for number in [4, 5, 6, 8] {
+            let token = try #require(Token("aaaaaaaa-0000-4000-8000-00000000000\(number)"))
+            #expect(try store.workflow(token) == nil, "nothing partial of a refused workflow")
+        }
+        let status = try run(["status", "aaaaaaaa-0000-4000-8000-000000000002", "--data-dir", data])
+        #expect(status.stdout.contains(#""failureReason":"Failed to parse BOM: \"bomFormat\" missing,\nat line 2""#))
+        #expect(status.stdout.contains(#""status":"CANCELLED""#))
+        let poll = try run(["status", "aaaaaaaa-0000-4000-8000-000000000001", "--data-dir", data])
+        #expect(poll.stdout.contains(#""startedAt":1795860000123"#))
+        #expect(
+            try summary(try run(["import", "--hyades", fixture("hyades_workflow_state.csv"), "--data-dir", data]))[
+                "unchanged"] == 4)
+    }
+
+    /// Thousands of workflows in every state: export → import into an empty directory →
+    /// export gives the same bytes; the imported store passes the integrity check.
+    @Test func exportImportExportIsTheIdentity() throws {
+        let directory = try TemporaryDirectory("roundtrip")
+        defer { directory.remove() }
+        let source = directory.appending("source")
+        var options = StoreOptions()
+        options.durability = .none
+        do {
+            let store = try WorkflowStore(path: source, options: options)
+            var operations: [WriteOperation] = []
+            for number in 0..<3_000 {
+                let token = Token.make(UInt64(number))
+                operations.append(
+                    .create(
+                        token: token,
+                        definition: WorkflowDefinition(template: number % 3 == 0 ? .reanalysis : .bomUpload),
+                        labels: try Labels(["n": String(number % 7)]), createdBy: number % 2 == 0 ? "ci" : nil))
+                switch number % 4 {
+                case 0: operations.append(.update(token: token, step: .vulnAnalysis, command: .start))
+                case 1:
+                    operations.append(
+                        .update(
+                            token: token, step: .bomConsumption,
+                            command: .setStatus(.failed, failureReason: "bad #\(number)")))
+                case 2:
+                    operations.append(
+                        .update(
+                            token: token, step: .bomConsumption,
+                            command: .progress(ProgressUpdate(expected: 10, addCompleted: Int64(number % 10)))))
+                default:
+                    operations.append(
+                        .update(
+                            token: token, step: .bomConsumption, command: .setStatus(.completed, failureReason: nil)))
+                }
+            }
+            _ = try store.perform(operations)
+        }
+        let first = directory.appending("first.jsonl")
+        #expect(try run(["export", "--data-dir", source, "--output", first]).status == 0)
+        let copy = directory.appending("copy")
+        let imported = try run(["import", first, "--data-dir", copy, "--sync", "none", "--batch", "500"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try summary(imported)["imported"] == 3_000)
+        let second = directory.appending("second.jsonl")
+        #expect(try run(["export", "--data-dir", copy, "--output", second]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: second)))
+        let attributes = try FileManager.default.attributesOfItem(atPath: first)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try WorkflowStore(path: copy).verifyIntegrity().isEmpty)
+    }
+}
