@@ -98,9 +98,20 @@ extension WorkflowStore {
     }
 
     /// Writes a compacted, consistent copy of the store into the empty directory
-    /// `destination` while other processes keep working (`mdb_env_copy2` with `MDB_CP_COMPACT`).
+    /// `destination` while other processes keep working (`mdb_env_copy2` with `MDB_CP_COMPACT`),
+    /// then syncs the copy and the directory: `mdb_env_copy2` itself does not, and a backup
+    /// that a power cut can take away is no backup.
     public func backup(to destination: String) throws(StoreError) {
         do { try environment.copy(to: destination, compact: true) } catch { throw Self.storeError(error) }
+        do {
+            // mdb_env_copy2 creates the file with mode 0666 & ~umask: the backup holds the same
+            // data as the 0600 original.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination + "/data.mdb")
+            try Self.synchronize(destination + "/data.mdb")
+            try Self.synchronize(destination)
+        } catch {
+            throw .failed("cannot sync the backup in \(destination): \(error)")
+        }
     }
 
     /// Bytes of the map in use and the map size (for a "storage nearly full" alarm).

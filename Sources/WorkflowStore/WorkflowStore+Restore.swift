@@ -90,7 +90,7 @@ extension WorkflowStore {
     }
 
     /// fsync(2) of a file or directory.
-    private static func synchronize(_ path: String) throws {
+    static func synchronize(_ path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
         }

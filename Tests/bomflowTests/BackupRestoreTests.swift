@@ -90,6 +90,8 @@ struct BackupRestoreTests {
         let backupDirectory = directory.appending("backup")
         let backup = try run(["backup", backupDirectory, "--data-dir", data])
         #expect(backup.status == 0, "\(backup.output)")
+        let mode = try FileManager.default.attributesOfItem(atPath: backupDirectory + "/data.mdb")[.posixPermissions]
+        #expect((mode as? Int) == 0o600, "a backup is as private as the data")
         Thread.sleep(forTimeInterval: 0.2)
         ledger.halt()
         writers.wait()

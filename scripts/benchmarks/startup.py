@@ -48,8 +48,13 @@ for binary in binaries:
             timings.append((time.perf_counter() - started) * 1000)
         finally:
             server.terminate()
-            if server.wait(timeout=10) != 0:
-                raise SystemExit(f"{binary}: exit status {server.returncode}")
+            try:
+                status = server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                raise SystemExit(f"{binary}: still running 10 s after SIGTERM")
+            if status != 0:
+                raise SystemExit(f"{binary}: exit status {status}")
         if os.path.exists(info["dataDir"]):
             raise SystemExit(f"{binary}: {info['dataDir']} outlived the server")
     timings.sort()
