@@ -12,10 +12,15 @@ public protocol HTTPHandler: Sendable {
     /// Return a response to refuse the request early (401, 413, …); the server sends it without
     /// `100 Continue` and closes the connection afterwards (RFC 9112 §9.3). Default: nil.
     func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse?
+
+    /// Called once when a graceful shutdown begins, before in-flight requests are waited for:
+    /// a handler holding long-polls answers them now. Default: nothing.
+    func serverWillShutDown()
 }
 
 extension HTTPHandler {
     public func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? { nil }
+    public func serverWillShutDown() {}
 }
 
 /// Delivers the response to one request, from any thread, once.

@@ -120,10 +120,11 @@ public final class HTTPServer: Sendable {
     /// in-flight requests with `Connection: close` within ``HTTPServerConfiguration/shutdownGracePeriod``,
     /// then close the rest. Returns at once; ``waitUntilStopped()`` waits for the end.
     public func shutdown() {
-        let loops = state.withLock { state -> [EventLoop] in
-            state.shuttingDown = true
-            return state.loops
+        let (loops, first) = state.withLock { state -> ([EventLoop], Bool) in
+            defer { state.shuttingDown = true }
+            return (state.loops, !state.shuttingDown)
         }
+        if first { handler.serverWillShutDown() }
         for loop in loops { loop.shutdown() }
     }
 

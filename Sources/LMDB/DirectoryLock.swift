@@ -25,7 +25,7 @@ public final class DirectoryLock: Sendable {
     /// - Throws: ``LMDBError/tryAgain`` (`EAGAIN`) when another process holds it in a conflicting
     ///   mode; another `errno` when the file cannot be opened.
     public init(directory: String, mode: Mode) throws(LMDBError) {
-        if unsafe mkdir(directory, 0o700) != 0 && errno != EEXIST { throw LMDBError(code: errno) }
+        try Self.makeDirectory(directory)
         let path = directory + "/" + Self.fileName
         let fd = unsafe open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode_t(0o600))
         guard fd >= 0 else { throw LMDBError(code: errno) }
@@ -42,6 +42,21 @@ public final class DirectoryLock: Sendable {
     }
 
     deinit { _ = close(descriptor) }
+
+    /// Creates `directory` with mode 0700, and missing parents with 0755 (like `mkdir -p`).
+    static func makeDirectory(_ directory: String) throws(LMDBError) {
+        if unsafe mkdir(directory, 0o700) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = directory.lastIndex(of: "/"), slash != directory.startIndex else {
+            throw LMDBError(code: errno)
+        }
+        let parent = String(directory[..<slash])
+        if unsafe mkdir(parent, 0o755) != 0 && errno != EEXIST {
+            guard errno == ENOENT else { throw LMDBError(code: errno) }
+            try makeDirectory(parent)
+            _ = unsafe chmod(parent, 0o755)
+        }
+        if unsafe mkdir(directory, 0o700) != 0 && errno != EEXIST { throw LMDBError(code: errno) }
+    }
 
     /// Atomically puts the file `source` in place of `target` (rename(2) on one file system).
     /// For a restore, under the exclusive lock.

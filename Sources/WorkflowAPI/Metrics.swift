@@ -43,11 +43,13 @@ public final class Metrics: Sendable {
             state.maintenance.failed += report.failed
             state.maintenance.cancelled += report.cancelled
             state.maintenance.deleted += report.deleted
+            state.maintenance.leasesExpired += report.leasesExpired
+            state.maintenance.leaseFailures += report.leaseFailures
         }
     }
 
     /// The exposition text, with the store's figures read now.
-    func render(store: WorkflowStore, writer: WriteQueue) -> String {
+    func render(store: WorkflowStore, writer: WriteQueue, waiting: Int = 0) -> String {
         let snapshot = state.withLock { $0 }
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
@@ -96,10 +98,15 @@ public final class Metrics: Sendable {
                 ("{outcome=\"timed_out\"}", String(snapshot.maintenance.timedOut)),
                 ("{outcome=\"failed\"}", String(snapshot.maintenance.failed)),
                 ("{outcome=\"cancelled\"}", String(snapshot.maintenance.cancelled)),
+                ("{outcome=\"lease_expired\"}", String(snapshot.maintenance.leasesExpired)),
+                ("{outcome=\"lease_failed\"}", String(snapshot.maintenance.leaseFailures)),
             ])
         metric(
             "bomflow_maintenance_workflows_deleted_total", "counter", "Workflows deleted by retention.",
             [("", String(snapshot.maintenance.deleted))])
+        metric(
+            "bomflow_waiting_requests", "gauge", "Watches and claims of this process waiting for a change.",
+            [("", String(waiting))])
         if let figures = try? store.cheapFigures() {
             metric(
                 "bomflow_workflows", "gauge",

@@ -332,7 +332,7 @@ enum OpenAPIDocument {
               }
              },
              "404": {
-              "description": "Provided token \u2026 does not exist.",
+              "description": "Provided token … does not exist.",
               "content": {
                "text/plain": {
                 "schema": {
@@ -365,6 +365,27 @@ enum OpenAPIDocument {
               "schema": {
                "type": "string",
                "format": "uuid"
+              }
+             },
+             {
+              "name": "wait",
+              "in": "query",
+              "required": false,
+              "description": "Watch: wait up to this many seconds for the version to exceed since",
+              "schema": {
+               "type": "number",
+               "minimum": 0,
+               "maximum": 60
+              }
+             },
+             {
+              "name": "since",
+              "in": "query",
+              "required": false,
+              "description": "Watch: the version the client has",
+              "schema": {
+               "type": "integer",
+               "minimum": 0
               }
              }
             ],
@@ -1197,6 +1218,11 @@ enum OpenAPIDocument {
                   "type": "number",
                   "minimum": 0,
                   "maximum": 1
+                 },
+                 "worker": {
+                  "type": "string",
+                  "minLength": 1,
+                  "maxLength": 128
                  }
                 },
                 "minProperties": 1
@@ -1527,6 +1553,346 @@ enum OpenAPIDocument {
              }
             }
            }
+          },
+          "/api/v1/workflow/claim": {
+           "post": {
+            "operationId": "claimSteps",
+            "description": "Claims up to max ready steps of the named kinds (the longest-ready first) for a worker under a lease. With waitSeconds, waits until work is ready or the wait ends (then claims is empty).",
+            "requestBody": {
+             "required": true,
+             "content": {
+              "application/json": {
+               "schema": {
+                "type": "object",
+                "required": [
+                 "steps",
+                 "worker",
+                 "leaseSeconds"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                 "steps": {
+                  "type": "array",
+                  "minItems": 1,
+                  "maxItems": 32,
+                  "items": {
+                   "type": "string",
+                   "pattern": "^[A-Z][A-Z0-9_]{0,63}$"
+                  }
+                 },
+                 "worker": {
+                  "type": "string",
+                  "minLength": 1,
+                  "maxLength": 128
+                 },
+                 "leaseSeconds": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 3600
+                 },
+                 "max": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 100
+                 },
+                 "waitSeconds": {
+                  "type": "number",
+                  "minimum": 0,
+                  "maximum": 60
+                 }
+                }
+               }
+              }
+             }
+            },
+            "responses": {
+             "200": {
+              "description": "The steps claimed (possibly none)",
+              "content": {
+               "application/json": {
+                "schema": {
+                 "type": "object",
+                 "required": [
+                  "claims"
+                 ],
+                 "properties": {
+                  "claims": {
+                   "type": "array",
+                   "items": {
+                    "type": "object",
+                    "required": [
+                     "token",
+                     "step",
+                     "labels",
+                     "attempt",
+                     "leaseExpiresAt"
+                    ],
+                    "properties": {
+                     "token": {
+                      "type": "string",
+                      "format": "uuid"
+                     },
+                     "step": {
+                      "type": "string"
+                     },
+                     "labels": {
+                      "type": "object",
+                      "additionalProperties": {
+                       "type": "string"
+                      }
+                     },
+                     "attempt": {
+                      "type": "integer",
+                      "minimum": 1
+                     },
+                     "leaseExpiresAt": {
+                      "type": "integer"
+                     }
+                    }
+                   }
+                  }
+                 }
+                }
+               }
+              }
+             },
+             "400": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "401": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "403": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "409": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "503": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "507": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             }
+            }
+           }
+          },
+          "/api/v1/workflow/token/{uuid}/step/{step}/heartbeat": {
+           "post": {
+            "operationId": "heartbeat",
+            "description": "Extends the lease of the worker holding the step.",
+            "parameters": [
+             {
+              "name": "uuid",
+              "in": "path",
+              "required": true,
+              "schema": {
+               "type": "string",
+               "format": "uuid"
+              }
+             },
+             {
+              "name": "step",
+              "in": "path",
+              "required": true,
+              "schema": {
+               "type": "string",
+               "pattern": "^[A-Z][A-Z0-9_]{0,63}$"
+              }
+             }
+            ],
+            "requestBody": {
+             "required": true,
+             "content": {
+              "application/json": {
+               "schema": {
+                "type": "object",
+                "required": [
+                 "leaseSeconds"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                 "worker": {
+                  "type": "string",
+                  "minLength": 1,
+                  "maxLength": 128
+                 },
+                 "leaseSeconds": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 3600
+                 }
+                }
+               }
+              }
+             }
+            },
+            "responses": {
+             "200": {
+              "description": "The extended lease",
+              "content": {
+               "application/json": {
+                "schema": {
+                 "type": "object",
+                 "required": [
+                  "token",
+                  "step",
+                  "attempt",
+                  "leaseExpiresAt"
+                 ],
+                 "properties": {
+                  "token": {
+                   "type": "string",
+                   "format": "uuid"
+                  },
+                  "step": {
+                   "type": "string"
+                  },
+                  "attempt": {
+                   "type": "integer"
+                  },
+                  "leaseExpiresAt": {
+                   "type": "integer"
+                  }
+                 }
+                }
+               }
+              }
+             },
+             "400": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "401": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "403": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "404": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "409": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "429": {
+              "description": "Too many invalid API keys from this address (Retry-After)",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "503": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             },
+             "507": {
+              "description": "Error",
+              "content": {
+               "application/problem+json": {
+                "schema": {
+                 "$ref": "#/components/schemas/Problem"
+                }
+               }
+              }
+             }
+            }
+           }
           }
          },
          "components": {
@@ -1717,6 +2083,12 @@ enum OpenAPIDocument {
                  "CANCELLED",
                  "NOT_APPLICABLE"
                 ]
+               },
+               "worker": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "The worker holding the step's claim (a claimed step refuses others unless the key is ADMIN)."
                }
               }
              },
@@ -1736,6 +2108,12 @@ enum OpenAPIDocument {
                 "minLength": 1,
                 "maxLength": 1024,
                 "description": "At most 4,096 UTF-8 bytes; required with FAILED, refused with other statuses."
+               },
+               "worker": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "The worker holding the step's claim (a claimed step refuses others unless the key is ADMIN)."
                }
               }
              },
@@ -1748,6 +2126,12 @@ enum OpenAPIDocument {
               "properties": {
                "started": {
                 "const": true
+               },
+               "worker": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "The worker holding the step's claim (a claimed step refuses others unless the key is ADMIN)."
                }
               }
              }
@@ -1925,6 +2309,29 @@ enum OpenAPIDocument {
                   },
                   "failureThreshold": {
                    "type": "number"
+                  }
+                 }
+                },
+                "attempts": {
+                 "type": "integer",
+                 "minimum": 1
+                },
+                "claim": {
+                 "type": "object",
+                 "required": [
+                  "worker",
+                  "attempt",
+                  "leaseExpiresAt"
+                 ],
+                 "properties": {
+                  "worker": {
+                   "type": "string"
+                  },
+                  "attempt": {
+                   "type": "integer"
+                  },
+                  "leaseExpiresAt": {
+                   "type": "integer"
                   }
                  }
                 }

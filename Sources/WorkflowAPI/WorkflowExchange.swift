@@ -10,8 +10,9 @@ public import WorkflowModel
 /// ```
 ///
 /// Step members: `step`, `status`, `updatedAt` (required), `parent`, `startedAt`, `failureReason`,
-/// `progress` (`{expected?, completed, failed, failureThreshold}`) and `createdAs` (omitted when
-/// `PENDING`). Times are epoch milliseconds. Unknown members are refused, like in the API.
+/// `progress` (`{expected?, completed, failed, failureThreshold}`), `createdAs` (omitted when
+/// `PENDING`), `attempts` (claims so far, omitted when 0) and `claim` (`{worker, attempt,
+/// leaseExpiresAt}` while a worker holds the step). Times are epoch milliseconds. Unknown members are refused, like in the API.
 public enum WorkflowExchange {
     /// One line (without the newline).
     public static func encode(_ workflow: Workflow) -> [UInt8] {
@@ -38,6 +39,15 @@ public enum WorkflowExchange {
             if let startedAt = step.startedAt { json.member("startedAt", startedAt.milliseconds) }
             json.member("updatedAt", step.updatedAt.milliseconds)
             if let reason = step.failureReason { json.member("failureReason", reason) }
+            if step.attempts > 0 { json.member("attempts", Int64(step.attempts)) }
+            if let claim = step.claim {
+                json.key("claim")
+                json.beginObject()
+                json.member("worker", claim.worker)
+                json.member("attempt", Int64(claim.attempt))
+                json.member("leaseExpiresAt", claim.leaseExpiresAt.milliseconds)
+                json.endObject()
+            }
             if let progress = step.progress {
                 json.key("progress")
                 json.beginObject()
@@ -103,7 +113,8 @@ public enum WorkflowExchange {
     private static func step(_ value: JSONValue, context: String) throws -> Step {
         let object = try JSONObjectReader(value, context: context)
         try object.allowOnly([
-            "step", "status", "createdAs", "parent", "startedAt", "updatedAt", "failureReason", "progress",
+            "step", "status", "createdAs", "parent", "startedAt", "updatedAt", "failureReason", "progress", "attempts",
+            "claim",
         ])
         let name = try stepName(try required(object.string("step"), "\(context).step"))
         var step = Step(
@@ -113,6 +124,16 @@ public enum WorkflowExchange {
         step.createdAs = try object.string("createdAs").map(status) ?? .pending
         step.startedAt = try object.integer("startedAt").map(Timestamp.init(milliseconds:))
         step.failureReason = try object.string("failureReason")
+        step.attempts = Int(clamping: try object.integer("attempts") ?? 0)
+        if object.has("claim") {
+            let claim = try JSONObjectReader(try required(object.value("claim"), "claim"), context: "\(context).claim")
+            try claim.allowOnly(["worker", "attempt", "leaseExpiresAt"])
+            step.claim = Claim(
+                worker: try required(claim.string("worker"), "\(context).claim.worker"),
+                attempt: Int(clamping: try required(claim.integer("attempt"), "\(context).claim.attempt")),
+                leaseExpiresAt: Timestamp(
+                    milliseconds: try required(claim.integer("leaseExpiresAt"), "\(context).claim.leaseExpiresAt")))
+        }
         if object.has("progress") {
             let progress = try JSONObjectReader(
                 try required(object.value("progress"), "progress"), context: "\(context).progress")

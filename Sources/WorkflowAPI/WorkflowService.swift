@@ -18,6 +18,8 @@ public final class WorkflowService: Sendable {
     let authenticator: Authenticator?
     /// Request, write and maintenance counters served at `/metrics`.
     public let metrics = Metrics()
+    /// Watches and claims waiting for a change.
+    let waiters = Waiters()
 
     /// Creates the service. Without an `authenticator` every request is allowed (the
     /// `--insecure-no-auth` mode for test harnesses).
@@ -26,7 +28,12 @@ public final class WorkflowService: Sendable {
         self.writer = writer
         self.version = version
         self.authenticator = authenticator
+        waiters.attach(self)
     }
+
+    /// Answers every waiting watch and claim at once (the server is shutting down); later ones
+    /// are refused with 503.
+    public func shutdown() { waiters.drain() }
 
     // MARK: Routing
 
@@ -66,6 +73,8 @@ public final class WorkflowService: Sendable {
         let rawToken: String?
         /// The name of the API key that made the request (nil without authentication).
         let keyName: String?
+        /// The key has the ADMIN permission (it may change steps other workers hold).
+        var isAdmin = false
     }
 
     /// The permission a route needs: none for `/api/version` and `/health*`, READ for the other
@@ -129,13 +138,14 @@ public final class WorkflowService: Sendable {
     }
 
     /// Checks the request's API key for `route`. - Returns: the key's name, or the 401/403.
-    func authorize(_ request: HTTPRequest, for route: Route) -> Result<String?, Problem> {
+    func authorize(_ request: HTTPRequest, for route: Route) -> Result<(name: String, isAdmin: Bool)?, Problem> {
         guard let authenticator, let needed = Self.permission(for: route) else { return .success(nil) }
         switch authenticator.authenticate(request.headers, from: request.remoteAddress) {
         case .failure(let problem): return .failure(problem)
         case .success(let key):
             return Authenticator.allows(key.permissions, needed)
-                ? .success(key.name) : .failure(Authenticator.forbidden(needed))
+                ? .success((key.name, Permission(rawValue: key.permissions).contains(.admin)))
+                : .failure(Authenticator.forbidden(needed))
         }
     }
 
@@ -177,7 +187,7 @@ public final class WorkflowService: Sendable {
         },
         Route(method: .get, pattern: ["api", "v1", "workflow", "token", "{uuid}"]) {
             service, context, respond throws(Problem) in
-            respond(try service.workflow(context))
+            try service.workflow(context, respond)
         },
         Route(method: .delete, pattern: ["api", "v1", "workflow", "token", "{uuid}"]) {
             service, context, respond throws(Problem) in
@@ -191,6 +201,13 @@ public final class WorkflowService: Sendable {
         },
         Route(method: .post, pattern: ["api", "v1", "workflow", "steps"]) { service, context, respond throws(Problem) in
             try service.batch(context, respond)
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow", "claim"]) { service, context, respond throws(Problem) in
+            try service.claim(context, respond)
+        },
+        Route(method: .post, pattern: ["api", "v1", "workflow", "token", "{uuid}", "step", "{step}", "heartbeat"]) {
+            service, context, respond throws(Problem) in
+            try service.heartbeat(context, respond)
         },
         Route(method: .post, pattern: ["api", "v1", "workflow", "token", "{uuid}", "steps"]) {
             service, context, respond throws(Problem) in
@@ -208,7 +225,8 @@ public final class WorkflowService: Sendable {
             try service.restart(context, respond)
         },
         Route(method: .get, pattern: ["metrics"]) { service, _, respond in
-            let text = service.metrics.render(store: service.store, writer: service.writer)
+            let text = service.metrics.render(
+                store: service.store, writer: service.writer, waiting: service.waiters.count)
             respond(
                 HTTPResponse(
                     status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),
@@ -246,9 +264,10 @@ public final class WorkflowService: Sendable {
             switch authorize(request, for: route) {
             case .failure(let problem):
                 respond(problem.response)
-            case .success(let keyName):
+            case .success(let key):
                 let context = RouteContext(
-                    request: request, parameters: parameters, rawToken: parameters["uuid"], keyName: keyName)
+                    request: request, parameters: parameters, rawToken: parameters["uuid"], keyName: key?.name,
+                    isAdmin: key?.isAdmin ?? false)
                 do {
                     try route.handler(self, context, respond)
                 } catch {
@@ -348,21 +367,69 @@ public final class WorkflowService: Sendable {
         }
     }
 
-    func workflow(_ context: RouteContext) throws(Problem) -> HTTPResponse {
+    /// The whole workflow; with `?wait=S&since=V` a watch: answered as soon as the workflow's
+    /// version exceeds `V` (at once when it already does), else after `S` seconds (at most 60)
+    /// with the workflow as it is.
+    func workflow(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
         let token = try ownToken(context)
-        let workflow: Workflow?
-        do { workflow = try store.workflow(token) } catch { throw Problem.storage(error) }
-        guard let workflow else { throw Problem.notFound(WorkflowError.unknownWorkflow(token).description) }
-        return Self.json(.ok, WorkflowShapes.json(workflow))
+        var wait = 0.0
+        var since: UInt64?
+        for (name, value) in try Self.queryItems(context.request.query) {
+            switch name {
+            case "wait":
+                guard let seconds = Double(value), seconds.isFinite, (0...60).contains(seconds) else {
+                    throw Problem.validation("wait is 0 to 60 seconds")
+                }
+                wait = seconds
+            case "since":
+                guard let version = UInt64(value) else { throw Problem.validation("since is a workflow version") }
+                since = version
+            default: throw Problem.validation("Unknown query parameter '\(name)'")
+            }
+        }
+        let seen: Int
+        let current: Workflow?
+        do {
+            seen = try store.changeCounter()
+            current = try store.workflow(token)
+        } catch { throw Problem.storage(error) }
+        guard let current else { throw Problem.notFound(WorkflowError.unknownWorkflow(token).description) }
+        guard let since, wait > 0, current.version <= since else {
+            return respond(Self.json(.ok, WorkflowShapes.json(current)))
+        }
+        guard waiters.add(.watch(token: token, since: since), seconds: wait, seen: seen, respond: respond) else {
+            throw Problem.unavailable("Too many waiting requests in this process; retry without wait")
+        }
     }
 
-    func list(_ context: RouteContext) throws(Problem) -> HTTPResponse {
-        var query = WorkflowQuery()
-        for item in (context.request.query ?? "").split(separator: "&") {
+    /// The whole workflow now, or 404 (a watched workflow may have been deleted).
+    func workflowResponse(_ token: Token) -> HTTPResponse {
+        do {
+            guard let workflow = try store.workflow(token) else {
+                return Problem.notFound(WorkflowError.unknownWorkflow(token).description).response
+            }
+            return Self.json(.ok, WorkflowShapes.json(workflow))
+        } catch {
+            return Problem.storage(error).response
+        }
+    }
+
+    /// `name=value` pairs of a query, percent-decoded.
+    static func queryItems(_ query: String?) throws(Problem) -> [(String, String)] {
+        var items: [(String, String)] = []
+        for item in (query ?? "").split(separator: "&") {
             let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard pair.count == 2, let name = PercentDecoding.decode(pair[0], plusIsSpace: true),
                 let value = PercentDecoding.decode(pair[1], plusIsSpace: true)
             else { throw Problem.validation("Malformed query parameter '\(item)'") }
+            items.append((name, value))
+        }
+        return items
+    }
+
+    func list(_ context: RouteContext) throws(Problem) -> HTTPResponse {
+        var query = WorkflowQuery()
+        for (name, value) in try Self.queryItems(context.request.query) {
             switch name {
             case "label":
                 guard let colon = value.firstIndex(of: ":") else { throw Problem.validation("label takes key:value") }
@@ -413,6 +480,7 @@ public final class WorkflowService: Sendable {
         case .success(.alreadyExists(let workflow)), .success(.updated(let workflow, _)):
             return json(.ok, WorkflowShapes.json(workflow))
         case .success(.deleted): return HTTPResponse(status: .noContent)
+        case .success(.claimed(let claims)): return json(.ok, claimsJSON(claims))
         }
     }
 
@@ -499,20 +567,141 @@ public final class WorkflowService: Sendable {
         let token = try ownToken(context)
         let step = try Self.stepName(context.parameters["step"] ?? "")
         let body = try JSONObjectReader(JSONValue.parse(context.request.body))
-        try body.allowOnly(["status", "failureReason", "started"])
+        try body.allowOnly(["status", "failureReason", "started", "worker"])
         let command = try Self.command(body, context: "body")
-        write([.update(token: token, step: step, command: command)], respond) { Self.single($0) }
+        let actor = try actor(body, context)
+        write([.update(token: token, step: step, command: command, actor: actor)], respond) { Self.single($0) }
     }
 
     func progress(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
         let token = try ownToken(context)
         let step = try Self.stepName(context.parameters["step"] ?? "")
         let body = try JSONObjectReader(JSONValue.parse(context.request.body))
-        try body.allowOnly(["expected", "failureThreshold", "completed", "failed"])
+        try body.allowOnly(["expected", "failureThreshold", "completed", "failed", "worker"])
         let update = ProgressUpdate(
             expected: try body.integer("expected"), failureThreshold: try body.number("failureThreshold"),
             addCompleted: try body.integer("completed") ?? 0, addFailed: try body.integer("failed") ?? 0)
-        write([.update(token: token, step: step, command: .progress(update))], respond) { Self.single($0) }
+        let actor = try actor(body, context)
+        write([.update(token: token, step: step, command: .progress(update), actor: actor)], respond) {
+            Self.single($0)
+        }
+    }
+
+    /// Who asks: an ADMIN key may change any step; otherwise the `worker` the body names (a
+    /// claimed step accepts only its holder), or anyone.
+    func actor(_ body: JSONObjectReader, _ context: RouteContext) throws(Problem) -> Actor {
+        if context.isAdmin { return .admin }
+        guard let worker = try body.string("worker") else { return .anyone }
+        do { try Workflow.validateWorker(worker) } catch { throw Problem.refused(error) }
+        return .worker(worker)
+    }
+
+    // MARK: Orchestration
+
+    /// `{steps, worker, leaseSeconds, max?, waitSeconds?}` → `{"claims": [...]}`.
+    func claim(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["steps", "worker", "leaseSeconds", "max", "waitSeconds"])
+        guard let values = try body.array("steps"), (1...32).contains(values.count) else {
+            throw Problem.validation("steps must name 1 to 32 step kinds")
+        }
+        var names: [StepName] = []
+        for value in values {
+            guard case .string(let text) = value else { throw Problem.validation("steps must be step names") }
+            names.append(try Self.stepName(text))
+        }
+        guard let worker = try body.string("worker") else { throw Problem.validation("worker is required") }
+        guard let leaseSeconds = try body.integer("leaseSeconds"), (1...3600).contains(leaseSeconds) else {
+            throw Problem.validation("leaseSeconds is required, 1 to 3600")
+        }
+        let max = try body.integer("max") ?? 1
+        guard (1...100).contains(max) else { throw Problem.validation("max is 1 to 100") }
+        let wait = try body.number("waitSeconds") ?? 0
+        guard wait.isFinite, (0...60).contains(wait) else { throw Problem.validation("waitSeconds is 0 to 60") }
+        do { try Workflow.validateWorker(worker) } catch { throw Problem.refused(error) }
+        let seen: Int
+        do { seen = try store.changeCounter() } catch { throw Problem.storage(error) }
+        let kinds = names
+        let operation = WriteOperation.claim(
+            steps: kinds, worker: worker, leaseMilliseconds: leaseSeconds * 1000, max: Int(max))
+        let waiters = self.waiters
+        writer.submit([operation]) { result in
+            if wait > 0, case .success(let results) = result, case .success(.claimed(let claims)) = results.first,
+                claims.isEmpty
+            {
+                let kind = Waiters.Kind.claim(
+                    names: kinds, worker: worker, leaseMilliseconds: leaseSeconds * 1000, max: Int(max))
+                if waiters.add(kind, seconds: wait, seen: seen, respond: respond) { return }
+            }
+            switch result {
+            case .success(let results): respond(Self.claimResponse(results))
+            case .failure(let error): respond(Problem.storage(error).response)
+            }
+        }
+    }
+
+    static func claimResponse(_ results: [Result<WriteOutcome, WorkflowError>]) -> HTTPResponse {
+        switch results[0] {
+        case .failure(let refusal): return Problem.refused(refusal).response
+        case .success(.claimed(let claims)): return json(.ok, claimsJSON(claims))
+        case .success: return Problem.internalError().response
+        }
+    }
+
+    static func claimsJSON(_ claims: [ClaimedStep]) -> [UInt8] {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("claims")
+        json.beginArray()
+        for claimed in claims {
+            json.beginObject()
+            json.member("token", claimed.token.description)
+            json.member("step", claimed.step.rawValue)
+            json.key("labels")
+            json.beginObject()
+            for label in claimed.labels { json.member(label.key, label.value) }
+            json.endObject()
+            json.member("attempt", Int64(claimed.claim.attempt))
+            json.member("leaseExpiresAt", claimed.claim.leaseExpiresAt.milliseconds)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return json.bytes
+    }
+
+    /// `{worker, leaseSeconds}` → `{token, step, attempt, leaseExpiresAt}`.
+    func heartbeat(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        let step = try Self.stepName(context.parameters["step"] ?? "")
+        let body = try JSONObjectReader(JSONValue.parse(context.request.body))
+        try body.allowOnly(["worker", "leaseSeconds"])
+        guard let leaseSeconds = try body.integer("leaseSeconds"), (1...3600).contains(leaseSeconds) else {
+            throw Problem.validation("leaseSeconds is required, 1 to 3600")
+        }
+        guard body.has("worker") || context.isAdmin else { throw Problem.validation("worker is required") }
+        let actor = try actor(body, context)
+        write(
+            [
+                .update(
+                    token: token, step: step, command: .heartbeat(leaseMilliseconds: leaseSeconds * 1000), actor: actor)
+            ], respond
+        ) {
+            results in
+            switch results[0] {
+            case .failure(let refusal): return Problem.refused(refusal).response
+            case .success(let outcome):
+                guard let claim = outcome.workflow?.step(step)?.claim else { return Problem.internalError().response }
+                var json = JSONWriter()
+                json.beginObject()
+                json.member("token", token.description)
+                json.member("step", step.rawValue)
+                json.member("attempt", Int64(claim.attempt))
+                json.member("leaseExpiresAt", claim.leaseExpiresAt.milliseconds)
+                json.endObject()
+                return Self.json(.ok, json.bytes)
+            }
+        }
     }
 
     func restart(_ context: RouteContext, _ respond: @escaping Respond) throws(Problem) {

@@ -29,6 +29,15 @@ public enum WorkflowShapes {
             if let startedAt = step.startedAt { json.member("startedAt", startedAt.milliseconds) }
             json.member("updatedAt", step.updatedAt.milliseconds)
             if let reason = step.failureReason { json.member("failureReason", reason) }
+            if step.attempts > 0 { json.member("attempts", Int64(step.attempts)) }
+            if let claim = step.claim {
+                json.key("claim")
+                json.beginObject()
+                json.member("worker", claim.worker)
+                json.member("attempt", Int64(claim.attempt))
+                json.member("leaseExpiresAt", claim.leaseExpiresAt.milliseconds)
+                json.endObject()
+            }
             if let progress = step.progress {
                 json.key("progress")
                 json.beginObject()

@@ -17,6 +17,11 @@ public struct Step: Sendable, Equatable {
     /// The status the step was created with (`PENDING` or `NOT_APPLICABLE`); part of the
     /// workflow's definition, which makes creation idempotent.
     public var createdAs: StepStatus
+    /// The worker holding the step under a lease, while one does (orchestration).
+    public var claim: Claim?
+    /// How many times a worker claimed the step (a lease that expires puts it back; after
+    /// `maxAttempts` claims it fails).
+    public var attempts: Int = 0
 
     /// Creates a step; the defaults describe a fresh pending root step.
     public init(
@@ -83,6 +88,33 @@ public struct ProgressUpdate: Sendable, Equatable {
     }
 }
 
+/// A worker's hold on a step: only it (or an ADMIN key) may finish the step until the lease
+/// expires, and it keeps the lease alive with heartbeats.
+public struct Claim: Sendable, Equatable {
+    /// The worker's name, as it gave it when claiming.
+    public var worker: String
+    /// 1 for the first claim of the step, then one more per claim after an expired lease.
+    public var attempt: Int
+    /// When the lease ends unless a heartbeat extends it.
+    public var leaseExpiresAt: Timestamp
+
+    public init(worker: String, attempt: Int, leaseExpiresAt: Timestamp) {
+        self.worker = worker
+        self.attempt = attempt
+        self.leaseExpiresAt = leaseExpiresAt
+    }
+}
+
+/// Who asks for a step change: a claimed step may only be finished by its holder or an admin.
+public enum Actor: Sendable, Equatable, Hashable {
+    /// A client that names no worker (a Dependency-Track client, a person).
+    case anyone
+    /// A worker by the name it claimed with.
+    case worker(String)
+    /// An ADMIN key: may change any step.
+    case admin
+}
+
 /// A request to change one step, as the API and the batch endpoint carry it.
 public enum StepCommand: Sendable, Equatable {
     /// Move the step to a status (`failureReason` required for `FAILED`, refused otherwise).
@@ -91,4 +123,6 @@ public enum StepCommand: Sendable, Equatable {
     case start
     /// Change the progress counters; may finish the step.
     case progress(ProgressUpdate)
+    /// Extend the lease of the worker holding the step (`updatedAt` bumped: it is activity).
+    case heartbeat(leaseMilliseconds: Int64)
 }

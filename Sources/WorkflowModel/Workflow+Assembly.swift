@@ -44,6 +44,16 @@ extension Workflow {
             } else if step.status == .failed {
                 throw .failureReasonRequired(step: step.name)
             }
+            guard step.attempts >= 0 else { throw .invalidRecord("\(step.name): attempts must not be negative") }
+            if let claim = step.claim {
+                guard !step.status.isTerminal else {
+                    throw .invalidRecord("\(step.name) is \(step.status.rawValue) and cannot be claimed")
+                }
+                try validateWorker(claim.worker)
+                guard (1...max(step.attempts, 1)).contains(claim.attempt), claim.attempt <= step.attempts else {
+                    throw .invalidRecord("\(step.name): claim attempt \(claim.attempt) of \(step.attempts) attempts")
+                }
+            }
             if let progress = step.progress {
                 guard progress.completed >= 0, progress.failed >= 0, (progress.expected ?? 0) >= 0 else {
                     throw .invalidProgress("\(step.name): counters must not be negative")

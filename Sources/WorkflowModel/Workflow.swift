@@ -96,6 +96,9 @@ public struct Workflow: Sendable, Equatable {
         return steps[parentIndex].status.releasesChildren
     }
 
+    /// True when the step at `index` is ready and no worker holds it: a claim may take it.
+    public func isClaimable(_ index: Int) -> Bool { isReady(index) && steps[index].claim == nil }
+
     /// Names of the steps that are ready, in insertion order.
     public var readySteps: [StepName] { steps.indices.filter(isReady).map { steps[$0].name } }
 
@@ -193,9 +196,13 @@ public struct Workflow: Sendable, Equatable {
     /// - Throws: ``WorkflowError`` — `unknownStep`, `invalidTransition`, `failureReasonRequired`,
     ///   `failureReasonNotAllowed`, `failureReasonTooLong`, `stepFinished`, `invalidProgress`.
     @discardableResult
-    public mutating func apply(_ command: StepCommand, to name: StepName, now: Timestamp) throws(WorkflowError) -> Bool
-    {
+    public mutating func apply(
+        _ command: StepCommand, to name: StepName, now: Timestamp, by actor: Actor = .anyone
+    ) throws(WorkflowError) -> Bool {
         guard let index = index(of: name) else { throw .unknownStep(name) }
+        if let claim = steps[index].claim, actor != .admin, actor != .worker(claim.worker) {
+            throw .claimedByAnother(step: name, worker: claim.worker)
+        }
         switch command {
         case .setStatus(let status, let reason):
             return try setStatus(status, failureReason: reason, at: index, now: now)
@@ -207,6 +214,69 @@ public struct Workflow: Sendable, Equatable {
             return true
         case .progress(let update):
             return try recordProgress(update, at: index, now: now)
+        case .heartbeat(let lease):
+            guard !steps[index].status.isTerminal else { throw .stepFinished(step: name, status: steps[index].status) }
+            guard var claim = steps[index].claim else { throw .notClaimed(step: name) }
+            try Self.validateLease(lease)
+            claim.leaseExpiresAt = Timestamp(milliseconds: now.milliseconds + lease)
+            steps[index].claim = claim
+            steps[index].updatedAt = now
+            return true
+        }
+    }
+
+    // MARK: Orchestration (claims and leases)
+
+    /// Hands the step at `index` to `worker` under a lease of `leaseMilliseconds`: `startedAt`
+    /// is set on the first claim, `updatedAt` bumped, the attempt counted.
+    /// - Returns: the claim, or nil when the step is not claimable (not ready, or held).
+    /// - Throws: ``WorkflowError/invalidClaim(_:)`` for a bad worker name or lease.
+    public mutating func claim(
+        _ name: StepName, worker: String, leaseMilliseconds: Int64, now: Timestamp
+    ) throws(WorkflowError) -> Claim? {
+        try Self.validateWorker(worker)
+        try Self.validateLease(leaseMilliseconds)
+        guard let index = index(of: name), isClaimable(index) else { return nil }
+        let claim = Claim(
+            worker: worker, attempt: steps[index].attempts + 1,
+            leaseExpiresAt: Timestamp(milliseconds: now.milliseconds + leaseMilliseconds))
+        steps[index].attempts += 1
+        steps[index].claim = claim
+        steps[index].startedAt = steps[index].startedAt ?? now
+        steps[index].updatedAt = now
+        return claim
+    }
+
+    /// Ends an expired lease on the step `name`: the claim is dropped and a `PENDING` step is
+    /// ready again (`updatedAt = now`), unless it was claimed `maxAttempts` times already: then
+    /// it becomes `FAILED` "Lease expired after N attempts" (cascade as usual).
+    /// - Returns: false (nothing changes) unless the step holds a lease that ended by `now`.
+    @discardableResult
+    public mutating func expireLease(_ name: StepName, maxAttempts: Int, now: Timestamp) -> Bool {
+        guard let index = index(of: name), let claim = steps[index].claim, claim.leaseExpiresAt <= now else {
+            return false
+        }
+        steps[index].claim = nil
+        if steps[index].attempts >= maxAttempts {
+            finish(index, as: .failed, reason: Self.leaseExpiredReason(attempts: steps[index].attempts), now: now)
+        } else {
+            steps[index].updatedAt = now
+        }
+        return true
+    }
+
+    /// The failure reason of a step whose last allowed lease expired.
+    public static func leaseExpiredReason(attempts: Int) -> String { "Lease expired after \(attempts) attempts" }
+
+    public static func validateWorker(_ worker: String) throws(WorkflowError) {
+        guard !worker.isEmpty, worker.utf8.count <= Limits.maxWorkerBytes,
+            !worker.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { throw .invalidClaim("worker must be 1 to \(Limits.maxWorkerBytes) bytes without control characters") }
+    }
+
+    public static func validateLease(_ milliseconds: Int64) throws(WorkflowError) {
+        guard (1000...Limits.maxLeaseMilliseconds).contains(milliseconds) else {
+            throw .invalidClaim("the lease must be 1 to \(Limits.maxLeaseMilliseconds / 1000) seconds")
         }
     }
 
@@ -240,11 +310,13 @@ public struct Workflow: Sendable, Equatable {
         steps[index].status = status
         steps[index].updatedAt = now
         steps[index].failureReason = status == .failed ? reason : nil
+        steps[index].claim = nil
         if status.cascadesCancellation {
             for descendant in descendants(of: index) where !steps[descendant].status.isTerminal {
                 steps[descendant].status = .cancelled
                 steps[descendant].updatedAt = now
                 steps[descendant].failureReason = nil
+                steps[descendant].claim = nil
             }
         } else if status.releasesChildren {
             for child in children(of: index) where steps[child].status == .pending {
@@ -327,6 +399,8 @@ public struct Workflow: Sendable, Equatable {
             steps[member].startedAt = nil
             steps[member].failureReason = nil
             steps[member].progress = nil
+            steps[member].claim = nil
+            steps[member].attempts = 0
             steps[member].updatedAt = now
         }
     }

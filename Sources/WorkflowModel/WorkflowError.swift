@@ -44,6 +44,12 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidProgress(String)
     /// A workflow with this token exists with a different definition.
     case conflictingDefinition(Token)
+    /// The step is held by another worker's lease.
+    case claimedByAnother(step: StepName, worker: String)
+    /// A heartbeat for a step that no worker holds (the lease expired, or it was never claimed).
+    case notClaimed(step: StepName)
+    /// A worker name or lease outside the limits.
+    case invalidClaim(String)
     /// An imported workflow (export file, Hyades rows) is inconsistent in a way no other case names.
     case invalidRecord(String)
 
@@ -51,11 +57,11 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     public var isConflict: Bool {
         switch self {
         case .invalidTransition, .restartWhileProcessing, .stepFinished, .conflictingDefinition, .parentFinished,
-            .duplicateStep:
+            .duplicateStep, .claimedByAnother, .notClaimed:
             true
         case .invalidStepName, .unknownStep, .unknownWorkflow, .failureReasonRequired, .failureReasonNotAllowed,
             .failureReasonTooLong, .tooManySteps, .unknownParent, .cycle, .invalidInitialStatus, .emptyDefinition,
-            .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord:
+            .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord, .invalidClaim:
             false
         }
     }
@@ -99,6 +105,10 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conflictingDefinition(let token):
             "A workflow with token \(token) already exists with a different definition"
         case .invalidRecord(let reason): "Invalid workflow record: \(reason)"
+        case .claimedByAnother(let step, let worker):
+            "Step \(step) is claimed by worker \(worker); only it (or an ADMIN key) may change it while its lease lives"
+        case .notClaimed(let step): "Step \(step) is not claimed (its lease may have expired)"
+        case .invalidClaim(let reason): "Invalid claim: \(reason)"
         }
     }
 }
@@ -115,4 +125,8 @@ public enum Limits {
     public static let maxLabelBytes = 256
     /// UTF-8 bytes of the creator (API key) name.
     public static let maxCreatorBytes = 256
+    /// UTF-8 bytes of a worker's name.
+    public static let maxWorkerBytes = 128
+    /// Longest lease a claim or heartbeat may ask for (1 hour), in milliseconds.
+    public static let maxLeaseMilliseconds: Int64 = 3_600_000
 }

@@ -27,6 +27,27 @@ enum Keys {
         return writer.bytes
     }
 
+    /// `ready` prefix: step name length (1) ‖ step name.
+    static func readyPrefix(_ step: StepName) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + step.rawValue.utf8.count)
+        writer.appendShortString(step.rawValue)
+        return writer.bytes
+    }
+
+    /// `ready`: ``readyPrefix(_:)`` ‖ ready since (8) ‖ workflow ID (8) ‖ step ordinal (1): per
+    /// step name, the claimable steps in the order they became ready.
+    static func ready(_ step: StepName, since time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] {
+        var writer = ByteWriter(capacity: 18 + step.rawValue.utf8.count)
+        writer.appendShortString(step.rawValue)
+        writer.append(ordered: time.milliseconds)
+        writer.append(id)
+        writer.append(UInt8(ordinal))
+        return writer.bytes
+    }
+
+    /// `leases`: lease end (8) ‖ workflow ID (8) ‖ step ordinal (1).
+    static func lease(_ time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] { deadline(time, id, ordinal) }
+
     /// `finished`: last update (8) ‖ workflow ID (8).
     static func finished(_ time: Timestamp, _ id: UInt64) -> [UInt8] {
         var writer = ByteWriter(capacity: 16)

@@ -110,6 +110,8 @@ enum RecordCodec {
         static let reason: UInt8 = 2
         static let progress: UInt8 = 4
         static let parent: UInt8 = 8
+        static let claim: UInt8 = 16
+        static let attempts: UInt8 = 32
     }
 
     static func encodeStep(_ step: Step, parentOrdinal: Int?) -> [UInt8] {
@@ -122,6 +124,8 @@ enum RecordCodec {
         if step.failureReason != nil { flags |= StepFlag.reason }
         if step.progress != nil { flags |= StepFlag.progress }
         if parentOrdinal != nil { flags |= StepFlag.parent }
+        if step.claim != nil { flags |= StepFlag.claim }
+        if step.attempts > 0 { flags |= StepFlag.attempts }
         writer.append(flags)
         writer.append(UInt8(parentOrdinal ?? 0))
         writer.append(UInt64(bitPattern: step.updatedAt.milliseconds))
@@ -134,6 +138,12 @@ enum RecordCodec {
             writer.append(UInt64(bitPattern: progress.completed))
             writer.append(UInt64(bitPattern: progress.failed))
             writer.append(progress.failureThreshold.bitPattern)
+        }
+        if step.attempts > 0 { writer.append(UInt16(clamping: step.attempts)) }
+        if let claim = step.claim {
+            writer.appendShortString(claim.worker)
+            writer.append(UInt16(clamping: claim.attempt))
+            writer.append(UInt64(bitPattern: claim.leaseExpiresAt.milliseconds))
         }
         return writer.bytes
     }
@@ -168,9 +178,16 @@ enum RecordCodec {
                 expected: hasExpected ? expected : nil, completed: completed, failed: failed,
                 failureThreshold: threshold)
         }
-        let step = Step(
+        var step = Step(
             name: name, status: status, startedAt: startedAt, updatedAt: updatedAt, failureReason: reason,
             progress: progress, createdAs: createdAs)
+        if flags & StepFlag.attempts != 0 { step.attempts = Int(try reader.uint16(span)) }
+        if flags & StepFlag.claim != 0 {
+            let worker = try reader.shortString(span)
+            let attempt = Int(try reader.uint16(span))
+            step.claim = Claim(
+                worker: worker, attempt: attempt, leaseExpiresAt: Timestamp(milliseconds: try reader.int64(span)))
+        }
         return StoredStep(step: step, parentOrdinal: flags & StepFlag.parent != 0 ? parentOrdinal : nil)
     }
 }

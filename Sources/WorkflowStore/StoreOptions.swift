@@ -33,6 +33,9 @@ public struct StoreOptions: Sendable {
     /// How long a maintenance pass may hold the host-wide maintenance lease. Milliseconds;
     /// default 60 s.
     public var maintenanceLease: Int64 = 60_000
+    /// Claims a step may get: when the lease of the last one expires, the step fails
+    /// ("Lease expired after N attempts"). Default 3.
+    public var maxAttempts: Int = 3
     /// The time source (epoch milliseconds); tests inject a manual clock.
     public var clock: @Sendable () -> Timestamp = StoreOptions.systemClock
 
@@ -51,8 +54,12 @@ public enum WriteOperation: Sendable, Equatable {
     case create(token: Token, definition: WorkflowDefinition, labels: Labels, createdBy: String?)
     /// Add steps to an existing workflow.
     case addSteps(token: Token, steps: [StepSpec])
-    /// Change one step's status, start it, or record progress.
-    case update(token: Token, step: StepName, command: StepCommand)
+    /// Change one step's status, start it, record progress or extend its lease; `actor` says
+    /// who asks (a claimed step accepts only its worker or an admin).
+    case update(token: Token, step: StepName, command: StepCommand, actor: Actor = .anyone)
+    /// Claim up to `max` claimable steps named in `steps` (the longest-ready first) for `worker`
+    /// under a lease of `leaseMilliseconds`.
+    case claim(steps: [StepName], worker: String, leaseMilliseconds: Int64, max: Int)
     /// Restart a finished workflow from a step.
     case restart(token: Token, step: StepName)
     /// Delete a workflow and all its index entries.
@@ -73,13 +80,30 @@ public enum WriteOutcome: Sendable, Equatable {
     case updated(Workflow, changed: Bool)
     /// The workflow was deleted.
     case deleted(Token)
+    /// What a claim took (possibly nothing).
+    case claimed([ClaimedStep])
 
     /// The workflow the outcome carries, if any.
     public var workflow: Workflow? {
         switch self {
         case .created(let workflow), .alreadyExists(let workflow), .updated(let workflow, _): workflow
-        case .deleted: nil
+        case .deleted, .claimed: nil
         }
+    }
+}
+
+/// One step a claim handed to a worker.
+public struct ClaimedStep: Sendable, Equatable {
+    public var token: Token
+    public var step: StepName
+    public var labels: Labels
+    public var claim: Claim
+
+    public init(token: Token, step: StepName, labels: Labels, claim: Claim) {
+        self.token = token
+        self.step = step
+        self.labels = labels
+        self.claim = claim
     }
 }
 
@@ -129,6 +153,10 @@ public struct MaintenanceReport: Sendable, Equatable {
     public var cancelled = 0
     /// Finished workflows deleted by retention.
     public var deleted = 0
+    /// Claimed steps whose lease ended: put back into their ready queue.
+    public var leasesExpired = 0
+    /// Claimed steps whose last allowed lease ended: `FAILED` "Lease expired after N attempts".
+    public var leaseFailures = 0
     /// Index entries of the `deadlines` table the pass read (expiring ones plus one boundary
     /// entry per batch): the cost grows with what expires, not with the database.
     public var deadlineEntriesVisited = 0

@@ -175,7 +175,7 @@ extension WorkflowStore {
             }
             if tokens != ids.count { problems.append("\(tokens) tokens but \(ids.count) workflows") }
             var found: Set<IndexEntry> = []
-            for table in [IndexTable.processing, .done, .deadlines, .finished, .labels] {
+            for table in [IndexTable.processing, .done, .deadlines, .finished, .labels, .ready, .leases] {
                 try txn.withCursor(database(table)) { cursor in
                     var more = try cursor.first()
                     while more {

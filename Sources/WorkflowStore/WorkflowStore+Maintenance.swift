@@ -2,8 +2,10 @@ internal import LMDB
 internal import WorkflowModel
 
 extension WorkflowStore {
-    /// Runs one maintenance pass: step timeouts, then retention (DESIGN.md §1).
+    /// Runs one maintenance pass: ended leases, step timeouts, then retention (DESIGN.md §1).
     ///
+    /// - Leases: a cursor scan of the `leases` index up to `now`; each ended lease puts its step
+    ///   back into its ready queue, or fails it after ``StoreOptions/maxAttempts`` claims.
     /// - Timeouts: a cursor scan of the `deadlines` index (ready `PENDING` and `TIMED_OUT`
     ///   steps by `updatedAt`) from the oldest entry up to `now - stepTimeout`. `PENDING` →
     ///   `TIMED_OUT` (re-indexed at `now`); `TIMED_OUT` → `FAILED` "Timed out" with the cascade.
@@ -25,6 +27,7 @@ extension WorkflowStore {
             return report
         }
         defer { try? releaseMaintenanceLease() }
+        while try expireLeases(now: now, report: &report) {}
         let timeoutCutoff = now.adding(milliseconds: -options.stepTimeout)
         while try expireDeadlines(before: timeoutCutoff, now: now, report: &report) {}
         let retentionCutoff = now.adding(milliseconds: -options.retention)
@@ -125,6 +128,61 @@ extension WorkflowStore {
         return more
     }
 
+    /// One batch of ended leases (`leases` index up to `now`). - Returns: true when more may remain.
+    private func expireLeases(now: Timestamp, report: inout MaintenanceReport) throws(StoreError) -> Bool {
+        let batch = options.maintenanceBatchSize
+        let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
+            try renewMaintenanceLease(now: now, in: txn)
+            var delta = MaintenanceReport()
+            let (keys, _) = try expiredKeys(
+                in: databases.leases, before: now.adding(milliseconds: 1), limit: batch, txn: txn)
+            var order: [UInt64] = []
+            var ordinals: [UInt64: [Int]] = [:]
+            for key in keys {
+                guard key.count == 17 else {
+                    try txn.delete(key, in: databases.leases)
+                    continue
+                }
+                let id = loadUInt64(key, at: 8)
+                if ordinals[id] == nil { order.append(id) }
+                ordinals[id, default: []].append(Int(key[16]))
+            }
+            for id in order {
+                let visitedKeys = keys.filter { $0.count == 17 && loadUInt64($0, at: 8) == id }
+                guard let original = try loadWorkflow(id: id, in: txn) else {
+                    for key in visitedKeys { try txn.delete(key, in: databases.leases) }
+                    continue
+                }
+                var workflow = original
+                var changed = false
+                for ordinal in ordinals[id] ?? [] where ordinal < workflow.steps.count {
+                    let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
+                    if workflow.expireLease(workflow.steps[ordinal].name, maxAttempts: options.maxAttempts, now: now) {
+                        changed = true
+                        if workflow.steps[ordinal].status == .failed {
+                            delta.leaseFailures += 1
+                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
+                        } else {
+                            delta.leasesExpired += 1
+                        }
+                    }
+                }
+                if changed {
+                    workflow.version += 1
+                    try save(workflow, id: id, replacing: original, in: txn)
+                }
+                let expected = indexEntries(of: workflow, id: id)
+                for key in visitedKeys where !expected.contains(IndexEntry(table: .leases, key: key)) {
+                    try txn.delete(key, in: databases.leases)
+                }
+            }
+            return (keys.count == batch, delta)
+        }
+        report.add(delta)
+        report.transactions += 1
+        return more
+    }
+
     /// One batch of retention. - Returns: true when more expired workflows may remain.
     private func deleteFinished(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport)
         throws(StoreError) -> Bool
@@ -194,6 +252,8 @@ extension MaintenanceReport {
         failed += other.failed
         cancelled += other.cancelled
         deleted += other.deleted
+        leasesExpired += other.leasesExpired
+        leaseFailures += other.leaseFailures
         deadlineEntriesVisited += other.deadlineEntriesVisited
         finishedEntriesVisited += other.finishedEntriesVisited
     }

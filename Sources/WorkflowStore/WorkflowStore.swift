@@ -13,7 +13,7 @@ public import WorkflowModel
 /// Hyades schema) can implement it later.
 public final class WorkflowStore: Sendable {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -39,6 +39,8 @@ public final class WorkflowStore: Sendable {
         let finished: Database
         let labels: Database
         let keys: Database
+        let ready: Database
+        let leases: Database
     }
 
     /// Opens (creating if needed) the store in the directory `path`.
@@ -79,7 +81,9 @@ public final class WorkflowStore: Sendable {
                 deadlines: try environment.openDatabase(named: "deadlines"),
                 finished: try environment.openDatabase(named: "finished"),
                 labels: try environment.openDatabase(named: "labels"),
-                keys: try environment.openDatabase(named: "keys"))
+                keys: try environment.openDatabase(named: "keys"),
+                ready: try environment.openDatabase(named: "ready"),
+                leases: try environment.openDatabase(named: "leases"))
         } catch {
             throw Self.storeError(error)
         }
@@ -95,11 +99,42 @@ public final class WorkflowStore: Sendable {
         }
         if let found {
             guard found <= Self.formatVersion else { throw .newerFormat(found: found, supported: Self.formatVersion) }
-            // Older formats would be migrated here; version 1 is the first.
+            if found < 2 { try migrateToVersion2() }
             return
         }
         try write { txn in
             guard try txn.value(forKey: Keys.formatVersion, in: databases.meta) == nil else { return }
+            var writer = ByteWriter(capacity: 4)
+            writer.append(Self.formatVersion)
+            try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
+        }
+    }
+
+    /// Version 2 added the `ready` and `leases` indexes (orchestration). Version 1 had no
+    /// claims, so the leases index starts empty; the ready index is built from every workflow's
+    /// state in one transaction, which also records the new version (another process that
+    /// migrated first makes this a no-op).
+    private func migrateToVersion2() throws(StoreError) {
+        try write { txn in
+            let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
+                var reader = ByteReader()
+                return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
+            }
+            guard current == 1 else { return }
+            var ids: [UInt64] = []
+            try txn.withCursor(databases.workflows) { cursor in
+                var more = try cursor.first()
+                while more {
+                    ids.append(cursor.withCurrent { key, _ in loadUInt64(key, at: 0) })
+                    more = try cursor.next()
+                }
+            }
+            for id in ids {
+                guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
+                for entry in indexEntries(of: workflow, id: id) where entry.table == .ready {
+                    try txn.put([], forKey: entry.key, in: databases.ready)
+                }
+            }
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
@@ -199,10 +234,12 @@ public final class WorkflowStore: Sendable {
                 try workflow.addSteps(specs, now: now)
                 return true
             }
-        case .update(let token, let step, let command):
+        case .update(let token, let step, let command, let actor):
             return try change(token, in: txn) { workflow throws(WorkflowError) in
-                try workflow.apply(command, to: step, now: now)
+                try workflow.apply(command, to: step, now: now, by: actor)
             }
+        case .claim(let names, let worker, let lease, let max):
+            return .claimed(try claim(names, worker: worker, leaseMilliseconds: lease, max: max, now: now, in: txn))
         case .restart(let token, let step):
             return try change(token, in: txn) { workflow throws(WorkflowError) in
                 try workflow.restart(from: step, now: now)
@@ -244,6 +281,57 @@ public final class WorkflowStore: Sendable {
         return .updated(workflow, changed: true)
     }
 
+    /// Takes up to `max` entries of the `ready` index for `names`, the longest-ready first, and
+    /// claims each step (which moves it from `ready` to `leases` through ``save``).
+    private func claim(
+        _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
+        in txn: borrowing WriteTransaction
+    ) throws -> [ClaimedStep] {
+        guard max >= 1 else { return [] }
+        try Workflow.validateWorker(worker)
+        try Workflow.validateLease(leaseMilliseconds)
+        var candidates: [(key: [UInt8], since: [UInt8], id: UInt64, ordinal: Int)] = []
+        for name in Set(names) {
+            let prefix = Keys.readyPrefix(name)
+            try txn.withCursor(databases.ready) { cursor in
+                var more = try cursor.seek(atOrAfter: prefix)
+                var taken = 0
+                while more, taken < max {
+                    let key = cursor.key
+                    guard key.count == prefix.count + 17, key.starts(with: prefix) else { break }
+                    candidates.append(
+                        (
+                            key, Array(key[prefix.count..<prefix.count + 8]), loadUInt64(key, at: prefix.count + 8),
+                            Int(key[prefix.count + 16])
+                        ))
+                    taken += 1
+                    more = try cursor.next()
+                }
+            }
+        }
+        candidates.sort { $0.since.lexicographicallyPrecedes($1.since) }
+        var claimed: [ClaimedStep] = []
+        for candidate in candidates where claimed.count < max {
+            guard let original = try loadWorkflow(id: candidate.id, in: txn),
+                candidate.ordinal < original.steps.count
+            else {
+                try txn.delete(candidate.key, in: databases.ready)  // not derived from any state
+                continue
+            }
+            var workflow = original
+            let name = workflow.steps[candidate.ordinal].name
+            guard let claim = try workflow.claim(name, worker: worker, leaseMilliseconds: leaseMilliseconds, now: now)
+            else {
+                try txn.delete(candidate.key, in: databases.ready)
+                continue
+            }
+            workflow.version += 1
+            try save(workflow, id: candidate.id, replacing: original, in: txn)
+            claimed.append(ClaimedStep(token: workflow.token, step: name, labels: workflow.labels, claim: claim))
+        }
+        return claimed
+    }
+
     private func allocateWorkflowID(in txn: borrowing WriteTransaction) throws -> UInt64 {
         let next =
             try txn.withValue(forKey: Keys.nextWorkflowID, in: databases.meta) { span in
@@ -283,7 +371,7 @@ public final class WorkflowStore: Sendable {
 
     // MARK: Index entries
 
-    enum IndexTable: Hashable { case processing, done, deadlines, finished, labels }
+    enum IndexTable: Hashable { case processing, done, deadlines, finished, labels, ready, leases }
 
     struct IndexEntry: Hashable {
         let table: IndexTable
@@ -297,6 +385,8 @@ public final class WorkflowStore: Sendable {
         case .deadlines: databases.deadlines
         case .finished: databases.finished
         case .labels: databases.labels
+        case .ready: databases.ready
+        case .leases: databases.leases
         }
     }
 
@@ -305,7 +395,9 @@ public final class WorkflowStore: Sendable {
     /// - `processing` or `done`: the workflow's ID in the one that fits its state;
     /// - `deadlines`: each ready `PENDING` and each `TIMED_OUT` step, by `updatedAt`;
     /// - `finished`: a workflow that is done, by its newest update;
-    /// - `labels`: each label.
+    /// - `labels`: each label;
+    /// - `ready`: each claimable step (ready, no lease), by name and `updatedAt` (which readiness bumps);
+    /// - `leases`: each claimed step, by the end of its lease.
     func indexEntries(of workflow: Workflow, id: UInt64) -> Set<IndexEntry> {
         var entries: Set<IndexEntry> = []
         let processing = workflow.isProcessing
@@ -315,6 +407,15 @@ public final class WorkflowStore: Sendable {
             where workflow.steps[ordinal].status == .timedOut || workflow.isReady(ordinal) {
                 entries.insert(
                     IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
+            }
+            for ordinal in workflow.steps.indices {
+                let step = workflow.steps[ordinal]
+                if let claim = step.claim {
+                    entries.insert(IndexEntry(table: .leases, key: Keys.lease(claim.leaseExpiresAt, id, ordinal)))
+                } else if workflow.isReady(ordinal) {
+                    entries.insert(
+                        IndexEntry(table: .ready, key: Keys.ready(step.name, since: step.updatedAt, id, ordinal)))
+                }
             }
         } else {
             entries.insert(IndexEntry(table: .finished, key: Keys.finished(workflow.lastUpdatedAt, id)))

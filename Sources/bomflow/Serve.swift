@@ -222,6 +222,8 @@ struct ServiceHandler: HTTPHandler {
     func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         service.respondBeforeBody(to: head)
     }
+
+    func serverWillShutDown() { service.shutdown() }
 }
 
 /// Periodic work of a serving process: stale-reader checks every 10 s (L1) and a maintenance

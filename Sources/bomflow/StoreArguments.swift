@@ -79,9 +79,17 @@ struct MaintenanceArguments: ParsableArguments {
         environment("BOMFLOW_RETENTION").flatMap(DurationArgument.init(argument:))
         ?? DurationArgument(milliseconds: 259_200_000)
 
+    @Option(help: "Claims a step may get; when the last lease expires it fails (env BOMFLOW_MAX_ATTEMPTS).")
+    var maxAttempts: Int = environment("BOMFLOW_MAX_ATTEMPTS").flatMap(Int.init) ?? 3
+
+    func validate() throws {
+        guard (1...1000).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1 to 1000") }
+    }
+
     /// Applies the periods to store options.
     func apply(to options: inout StoreOptions) {
         options.stepTimeout = stepTimeout.milliseconds
         options.retention = retention.milliseconds
+        options.maxAttempts = maxAttempts
     }
 }

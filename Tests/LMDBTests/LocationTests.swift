@@ -45,7 +45,7 @@ struct LocationTests {
         try setMode(data + "/data.mdb", 0o644)
         try Location.check(directory: data)
 
-        FileManager.default.createFile(atPath: data + "/secret", contents: Data("k".utf8))
+        _ = FileManager.default.createFile(atPath: data + "/secret", contents: Data("k".utf8))
         try setMode(data + "/secret", 0o640)
         #expect(throws: LocationProblem.tooOpen(path: data + "/secret", mode: 0o640, allowed: 0o700)) {
             try Location.check(directory: data, privateFiles: ["secret"])

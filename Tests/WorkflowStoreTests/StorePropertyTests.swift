@@ -116,10 +116,11 @@ struct StorePropertyTests {
 extension WriteOperation {
     var token: Token {
         switch self {
-        case .create(let token, _, _, _), .addSteps(let token, _), .update(let token, _, _), .restart(let token, _),
+        case .create(let token, _, _, _), .addSteps(let token, _), .update(let token, _, _, _), .restart(let token, _),
             .delete(let token):
             token
         case .importWorkflow(let workflow): workflow.token
+        case .claim: fatalError("random operations make no claims")
         }
     }
 }

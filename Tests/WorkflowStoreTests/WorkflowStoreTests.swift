@@ -140,8 +140,8 @@ struct WorkflowStoreTests {
         let path = fixture.directory.path
         let environment = try Environment.open(path: path)
         let meta = try environment.openDatabase(named: "meta")
-        try environment.write { txn in try txn.put([0, 0, 0, 2], forKey: Array("format-version".utf8), in: meta) }
-        #expect(throws: StoreError.newerFormat(found: 2, supported: 1)) {
+        try environment.write { txn in try txn.put([0, 0, 0, 3], forKey: Array("format-version".utf8), in: meta) }
+        #expect(throws: StoreError.newerFormat(found: 3, supported: 2)) {
             _ = try WorkflowStore(path: path, options: fixture.db.options)
         }
     }

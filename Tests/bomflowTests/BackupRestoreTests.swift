@@ -147,7 +147,7 @@ struct BackupRestoreTests {
         #expect(missing.output.contains("holds no data.mdb"))
         let fake = directory.appending("fake")
         try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: fake + "/data.mdb", contents: Data(repeating: 7, count: 8192))
+        _ = FileManager.default.createFile(atPath: fake + "/data.mdb", contents: Data(repeating: 7, count: 8192))
         let garbage = try run(["restore", fake, "--data-dir", directory.appending("data")])
         #expect(garbage.status == 1, "\(garbage.output)")
         #expect(!FileManager.default.fileExists(atPath: directory.appending("data/data.mdb")), "nothing restored")

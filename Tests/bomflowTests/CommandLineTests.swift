@@ -126,7 +126,7 @@ struct CommandLineEndToEndTests {
 
         let stats = try run(["stats", "--data-dir", data])
         #expect(stats.status == 0)
-        #expect(stats.output.contains(#""formatVersion":1"#))
+        #expect(stats.output.contains(#""formatVersion":2"#))
 
         let missing = try run(["stats", "--data-dir", directory.appending("nothing-here")])
         #expect(missing.status != 0)
@@ -152,7 +152,7 @@ struct CommandLineEndToEndTests {
             #expect(refused.output.contains("chmod 755 \(data)"))
         }
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: data)
-        FileManager.default.createFile(atPath: data + "/admin.key", contents: Data("bomflow_x\n".utf8))
+        _ = FileManager.default.createFile(atPath: data + "/admin.key", contents: Data("bomflow_x\n".utf8))
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: data + "/admin.key")
         let key = try run(["serve", "--port", "0", "--data-dir", data])
         #expect(key.status == 78)

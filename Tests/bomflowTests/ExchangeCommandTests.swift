@@ -20,7 +20,7 @@ struct ExchangeCommandTests {
         let out = Pipe()
         // stderr into a file: two pipes read one after the other could deadlock on a full buffer.
         let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("bomflow-stderr-\(UUID())").path
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errorPath) }
         let errorFile = try #require(FileHandle(forWritingAtPath: errorPath))
         process.standardOutput = out

@@ -1,0 +1,172 @@
+internal import Foundation
+internal import HTTP1
+internal import WorkflowModel
+internal import WorkflowStore
+
+/// Long-polls waiting for a change: watches (`GET …/token/{uuid}?wait=&since=`) and claims with
+/// `waitSeconds`. A waiting request costs an entry here, no thread: one thread per process
+/// notices changes by reading the environment's last transaction ID every
+/// ``checkInterval`` (a word in the shared lock file, so commits of *other* processes count too)
+/// and re-examines only the waiters that have not seen the current value: a watch reads its
+/// workflow's version, a claim looks for an entry in its ready queues and only then claims
+/// through the write queue. The thread sleeps on a condition while nobody waits.
+final class Waiters: @unchecked Sendable {
+    /// How often changes are looked for while someone waits.
+    static let checkInterval = 0.02
+    /// Waiting requests a process holds at most; more get 503.
+    static let capacity = 10_000
+
+    enum Kind {
+        case watch(token: Token, since: UInt64)
+        case claim(names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int)
+    }
+
+    private struct Waiter {
+        let kind: Kind
+        let deadline: Date
+        let respond: WorkflowService.Respond
+        /// The change counter this waiter was last examined at.
+        var seen: Int
+        /// A claim of this waiter is in the write queue.
+        var busy = false
+    }
+
+    private let condition = NSCondition()
+    private var waiters: [Int: Waiter] = [:]
+    private var nextID = 0
+    private var started = false
+    private var stopping = false
+    private weak var service: WorkflowService?
+
+    init() {}
+
+    func attach(_ service: WorkflowService) { self.service = service }
+
+    /// Requests waiting now.
+    var count: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return waiters.count
+    }
+
+    /// Parks a request until ``Kind`` is satisfied or `seconds` pass. `seen` is the change
+    /// counter read before the caller's own check, so a change in between is not missed.
+    /// - Returns: false when the process holds ``capacity`` waiters already, or is stopping.
+    func add(_ kind: Kind, seconds: Double, seen: Int, respond: @escaping WorkflowService.Respond) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping, waiters.count < Self.capacity else { return false }
+        nextID += 1
+        waiters[nextID] = Waiter(kind: kind, deadline: Date().addingTimeInterval(seconds), respond: respond, seen: seen)
+        if !started {
+            started = true
+            let thread = Thread { [self] in run() }
+            thread.name = "bomflow-waiters"
+            thread.start()
+        }
+        condition.signal()
+        return true
+    }
+
+    /// Answers every waiter now (the server is shutting down): watches with the current state,
+    /// claims with nothing.
+    func drain() {
+        condition.lock()
+        stopping = true
+        let all = waiters
+        waiters.removeAll()
+        condition.signal()
+        condition.unlock()
+        for (_, waiter) in all { answerAtDeadline(waiter) }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while waiters.isEmpty && !stopping { condition.wait() }
+            if stopping {
+                condition.unlock()
+                return
+            }
+            _ = condition.wait(until: Date().addingTimeInterval(Self.checkInterval))
+            condition.unlock()
+            examine()
+        }
+    }
+
+    /// One round: answer what expired, then re-examine waiters that have not seen the latest change.
+    private func examine() {
+        guard let service else { return }
+        let now = Date()
+        let counter = (try? service.store.changeCounter()) ?? -1
+        condition.lock()
+        var expired: [Waiter] = []
+        var due: [(Int, Waiter)] = []
+        for (id, waiter) in waiters {
+            if waiter.deadline <= now && !waiter.busy {
+                expired.append(waiter)
+                waiters[id] = nil
+            } else if waiter.seen != counter && !waiter.busy {
+                waiters[id]?.seen = counter
+                due.append((id, waiter))
+            }
+        }
+        condition.unlock()
+        for waiter in expired { answerAtDeadline(waiter) }
+        guard !due.isEmpty else { return }
+        due.sort { $0.0 < $1.0 }  // first come, first served
+
+        var watchTokens: [Token] = []
+        for (_, waiter) in due {
+            if case .watch(let token, _) = waiter.kind { watchTokens.append(token) }
+        }
+        let versions = watchTokens.isEmpty ? [:] : ((try? service.store.versions(of: watchTokens)) ?? [:])
+        for (id, waiter) in due {
+            switch waiter.kind {
+            case .watch(let token, let since):
+                guard let found = versions[token] else { continue }
+                if let version = found, version <= since { continue }
+                guard take(id) != nil else { continue }
+                waiter.respond(service.workflowResponse(token))
+            case .claim(let names, let worker, let lease, let max):
+                guard (try? service.store.hasClaimable(names)) == true else { continue }
+                setBusy(id, true)
+                let operation = WriteOperation.claim(steps: names, worker: worker, leaseMilliseconds: lease, max: max)
+                service.writer.submit([operation]) { [self] result in
+                    if case .success(let results) = result, case .success(.claimed(let claims)) = results.first,
+                        claims.isEmpty
+                    {
+                        setBusy(id, false)  // someone else was faster: keep waiting
+                        return
+                    }
+                    guard let waiter = take(id) else { return }
+                    switch result {
+                    case .success(let results): waiter.respond(WorkflowService.claimResponse(results))
+                    case .failure(let error): waiter.respond(Problem.storage(error).response)
+                    }
+                }
+            }
+        }
+    }
+
+    private func take(_ id: Int) -> Waiter? {
+        condition.lock()
+        defer { condition.unlock() }
+        return waiters.removeValue(forKey: id)
+    }
+
+    private func setBusy(_ id: Int, _ busy: Bool) {
+        condition.lock()
+        waiters[id]?.busy = busy
+        condition.unlock()
+    }
+
+    private func answerAtDeadline(_ waiter: Waiter) {
+        switch waiter.kind {
+        case .watch(let token, _):
+            waiter.respond(service?.workflowResponse(token) ?? Problem.unavailable("shutting down").response)
+        case .claim:
+            waiter.respond(WorkflowService.json(.ok, WorkflowService.claimsJSON([])))
+        }
+    }
+}
