@@ -44,6 +44,41 @@ fail:;
     return -saved;
 }
 
+int cposix_connect_tcp(const char *host, int port, int timeout_ms) {
+    struct sockaddr_storage storage;
+    socklen_t length;
+    int family;
+    memset(&storage, 0, sizeof storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
+    if (port <= 0 || port > 65535 || timeout_ms <= 0) return -EINVAL;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        family = AF_INET; v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); length = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        family = AF_INET6; v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); length = sizeof *v6;
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct timeval timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) != 0) goto fail;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) goto fail;
+    // With SO_SNDTIMEO set, a blocking connect gives up after the timeout (EINPROGRESS).
+    while (connect(fd, (struct sockaddr *)&storage, length) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINPROGRESS) errno = ETIMEDOUT;
+        goto fail;
+    }
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    return -saved;
+}
+
 int cposix_accept(int listen_fd) {
     int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return -errno;

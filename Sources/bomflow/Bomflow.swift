@@ -16,7 +16,7 @@ struct Bomflow: ParsableCommand {
         subcommands: [
             Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Backup.self, Restore.self,
             Export.self,
-            Import.self, Keys.self,
+            Import.self, Worker.self, Keys.self,
         ]
     )
 }

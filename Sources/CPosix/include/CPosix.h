@@ -17,6 +17,10 @@ int cposix_listen_tcp(const char *host, int port, int backlog, int reuse_port, i
 /// accept4(SOCK_NONBLOCK | SOCK_CLOEXEC); sets TCP_NODELAY on the new socket. Returns the fd or -errno.
 int cposix_accept(int listen_fd);
 
+/// A blocking TCP connection to `host` (an IPv4 or IPv6 literal) and `port`, with TCP_NODELAY and
+/// send/receive timeouts of `timeout_ms`: the fd, or -errno (-ETIMEDOUT when connecting takes longer).
+int cposix_connect_tcp(const char *host, int port, int timeout_ms);
+
 /// Writes the peer's address of a connected socket as text (IPv4 dotted or IPv6) into `buffer`.
 /// Returns 0 or -errno (-ENOSPC when `size` is too small).
 int cposix_peer_address(int fd, char *buffer, size_t size);

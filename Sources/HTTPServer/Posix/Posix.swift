@@ -98,6 +98,13 @@ enum Posix {
         }
     }
 
+    /// A blocking client connection with send/receive timeouts (``HTTPClient``).
+    static func connect(host: String, port: Int, timeoutMilliseconds: Int32) throws(SyscallError) -> Int32 {
+        let fd = unsafe cposix_connect_tcp(host, Int32(port), timeoutMilliseconds)
+        guard fd >= 0 else { throw SyscallError(function: "connect", code: -fd) }
+        return fd
+    }
+
     static func shutdownWrite(_ fd: Int32) { _ = cposix_shutdown_write(fd) }
 
     /// The peer's IP address as text, or nil when it cannot be read (the peer already left).
