@@ -18,9 +18,10 @@ public struct Permission: OptionSet, Sendable, Hashable {
 /// `Authorization: Bearer <key>`. Keys are stored only as SHA-256 digests; a key is never logged
 /// or echoed. Lookups are cached for 5 s, so a revoked key stops working within 5 s.
 ///
-/// A client address that presents more than ``failureLimit`` invalid keys within
+/// A client address that presents more than ``failureLimit`` *different* invalid keys within
 /// ``failureWindow`` gets 429 with `Retry-After` for every request until the window has passed
-/// (brute force; RELIABILITY.md A4).
+/// (brute force; RELIABILITY.md A4). The same wrong key repeated (a CI job with a stale key
+/// retrying) keeps getting 401 and locks nobody else behind that address out.
 public final class Authenticator: Sendable {
     let store: WorkflowStore
     private let cache = Mutex<[String: CachedKey]>([:])
@@ -33,7 +34,8 @@ public final class Authenticator: Sendable {
 
     private struct FailureWindow {
         var started: ContinuousClock.Instant
-        var count: Int
+        /// Hashes of the distinct invalid keys seen (at most ``failureLimit`` + 1 kept).
+        var keys: Set<Int>
     }
 
     private struct CachedKey {
@@ -70,7 +72,9 @@ public final class Authenticator: Sendable {
         let result = lookUp(headers, now: now)
         if case .failure(let problem) = result, problem.status == .unauthorized, let address, Self.presentsKey(headers)
         {
-            recordFailure(address, now: now)
+            var hasher = Hasher()
+            for value in headers.values("X-Api-Key") + headers.values("Authorization") { hasher.combine(value) }
+            recordFailure(address, key: hasher.finalize(), now: now)
         }
         return result
     }
@@ -88,19 +92,19 @@ public final class Authenticator: Sendable {
                 table[address] = nil
                 return nil
             }
-            guard window.count > Self.failureLimit else { return nil }
+            guard window.keys.count > Self.failureLimit else { return nil }
             return max(1, Int((end - now).components.seconds) + 1)
         }
     }
 
-    private func recordFailure(_ address: String, now: ContinuousClock.Instant) {
+    private func recordFailure(_ address: String, key: Int, now: ContinuousClock.Instant) {
         failures.withLock { table in
             if table.count >= 65536 { table.removeAll() }
             if var window = table[address], now < window.started + Self.failureWindow {
-                window.count += 1
+                if window.keys.count <= Self.failureLimit { window.keys.insert(key) }
                 table[address] = window
             } else {
-                table[address] = FailureWindow(started: now, count: 1)
+                table[address] = FailureWindow(started: now, keys: [key])
             }
         }
     }

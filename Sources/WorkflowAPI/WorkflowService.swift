@@ -20,10 +20,17 @@ public final class WorkflowService: Sendable {
     public let metrics = Metrics()
     /// Watches and claims waiting for a change.
     let waiters = Waiters()
+    /// Long-poll waits (`wait`, `waitSeconds`) are shortened to this many seconds (an operator's
+    /// cap, e.g. below a proxy's read timeout). Default 60, the most a request may ask for.
+    let maxWaitSeconds: Double
 
     /// Creates the service. Without an `authenticator` every request is allowed (the
     /// `--insecure-no-auth` mode for test harnesses).
-    public init(store: WorkflowStore, writer: WriteQueue, version: String, authenticator: Authenticator?) {
+    public init(
+        store: WorkflowStore, writer: WriteQueue, version: String, authenticator: Authenticator?,
+        maxWaitSeconds: Double = 60
+    ) {
+        self.maxWaitSeconds = max(0, min(60, maxWaitSeconds))
         self.store = store
         self.writer = writer
         self.version = version
@@ -394,6 +401,7 @@ public final class WorkflowService: Sendable {
             current = try store.workflow(token)
         } catch { throw Problem.storage(error) }
         guard let current else { throw Problem.notFound(WorkflowError.unknownWorkflow(token).description) }
+        wait = min(wait, maxWaitSeconds)
         guard let since, wait > 0, current.version <= since else {
             return respond(Self.json(.ok, WorkflowShapes.json(current)))
         }
@@ -616,8 +624,9 @@ public final class WorkflowService: Sendable {
         }
         let max = try body.integer("max") ?? 1
         guard (1...100).contains(max) else { throw Problem.validation("max is 1 to 100") }
-        let wait = try body.number("waitSeconds") ?? 0
-        guard wait.isFinite, (0...60).contains(wait) else { throw Problem.validation("waitSeconds is 0 to 60") }
+        let asked = try body.number("waitSeconds") ?? 0
+        guard asked.isFinite, (0...60).contains(asked) else { throw Problem.validation("waitSeconds is 0 to 60") }
+        let wait = min(asked, maxWaitSeconds)
         do { try Workflow.validateWorker(worker) } catch { throw Problem.refused(error) }
         let seen: Int
         do { seen = try store.changeCounter() } catch { throw Problem.storage(error) }

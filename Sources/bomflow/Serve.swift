@@ -41,6 +41,14 @@ struct Serve: ParsableCommand {
         environment("BOMFLOW_MAINTENANCE_INTERVAL").flatMap(DurationArgument.init(argument:))
         ?? DurationArgument(milliseconds: 60_000)
 
+    @Option(
+        help:
+            "Longest long-poll (watch wait, claim waitSeconds), e.g. 25s; longer asks are shortened (env BOMFLOW_MAX_WAIT)."
+    )
+    var maxWait: DurationArgument =
+        environment("BOMFLOW_MAX_WAIT").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 60_000)
+
     @Option(help: "Open connections per process; more get 503 (env BOMFLOW_MAX_CONNECTIONS).")
     var maxConnections: Int = environment("BOMFLOW_MAX_CONNECTIONS").flatMap(Int.init) ?? 1024
 
@@ -76,6 +84,7 @@ struct Serve: ParsableCommand {
         }
         guard loops >= 1 && loops <= 256 else { throw ValidationError("--loops must be 1 to 256") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be positive") }
+        guard maxWait.milliseconds <= 60_000 else { throw ValidationError("--max-wait is at most 60s") }
         if insecureNoAuth && !Self.isLoopback(host) {
             throw ValidationError("--insecure-no-auth is refused on \(host): bind to 127.0.0.1 or ::1, or use API keys")
         }
@@ -167,7 +176,8 @@ struct Serve: ParsableCommand {
             Foundation.exit(70)
         }
         let service = WorkflowService(
-            store: workflowStore, writer: writer, version: Bomflow.version, authenticator: authenticator)
+            store: workflowStore, writer: writer, version: Bomflow.version, authenticator: authenticator,
+            maxWaitSeconds: Double(maxWait.milliseconds) / 1000)
         var configuration = HTTPServerConfiguration()
         configuration.host = host == "localhost" ? "127.0.0.1" : host
         configuration.port = effectivePort ?? 8080

@@ -99,8 +99,8 @@ struct AuthenticationTests {
 }
 
 extension AuthenticationTests {
-    /// A4: more than 20 invalid keys from one address in a minute → 429 with Retry-After, also
-    /// for a valid key from that address; other addresses are unaffected.
+    /// A4: more than 20 different invalid keys from one address in a minute → 429 with
+    /// Retry-After, also for a valid key from that address; other addresses are unaffected.
     @Test func repeatedFailuresFromOneAddressAreThrottled() throws {
         let api = try ServiceFixture(authenticated: true)
         let good = try key(api, "ci", .read)
@@ -122,5 +122,8 @@ extension AuthenticationTests {
             poll(good, from: "10.0.0.1").status == .tooManyRequests,
             "throttled addresses are refused even with a valid key")
         #expect(poll(good, from: "10.0.0.2").status == .ok, "other addresses are unaffected")
+        // One stale key retried many times is a misconfiguration, not a guess: 401, no lockout.
+        for _ in 0..<50 { #expect(poll("bomflow_stale", from: "10.0.0.3").status == .unauthorized) }
+        #expect(poll(good, from: "10.0.0.3").status == .ok)
     }
 }
