@@ -27,6 +27,9 @@ public final class WriteQueue: @unchecked Sendable {
     private let maxOperationsPerCommit: Int
     private let onFatal: @Sendable () -> Void
     private let finished = DispatchSemaphore(value: 0)
+    /// Completions (rendering a response is part of them) run here, in commit order, so that the
+    /// writer thread starts the next transaction while the last group is answered.
+    private let answers = DispatchQueue(label: "bomflow-writer-answers")
 
     private let commitCount = Atomic<Int>(0)
     private let operationCount = Atomic<Int>(0)
@@ -51,7 +54,8 @@ public final class WriteQueue: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `operations` (one request's); `completion` runs on the writer thread after the commit.
+    /// Queues `operations` (one request's); `completion` runs after the commit, on the queue that
+    /// answers groups in commit order.
     public func submit(_ operations: [WriteOperation], completion: @escaping Completion) {
         condition.lock()
         guard running && !stopping else {
@@ -71,6 +75,7 @@ public final class WriteQueue: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         finished.wait()
+        answers.sync {}
     }
 
     private func run() {
@@ -99,13 +104,15 @@ public final class WriteQueue: @unchecked Sendable {
             let results = try store.perform(group.flatMap(\.operations))
             commitCount.add(1, ordering: .relaxed)
             operationCount.add(results.count, ordering: .relaxed)
-            var offset = 0
-            for entry in group {
-                entry.completion(.success(Array(results[offset..<offset + entry.operations.count])))
-                offset += entry.operations.count
+            answers.async {
+                var offset = 0
+                for entry in group {
+                    entry.completion(.success(Array(results[offset..<offset + entry.operations.count])))
+                    offset += entry.operations.count
+                }
             }
         } catch {
-            for entry in group { entry.completion(.failure(error)) }
+            answers.async { for entry in group { entry.completion(.failure(error)) } }
             if store.isFatallyFailed { onFatal() }
         }
     }
