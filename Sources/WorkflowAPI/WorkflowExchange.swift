@@ -11,8 +11,9 @@ public import WorkflowModel
 ///
 /// Step members: `step`, `status`, `updatedAt` (required), `parent`, `startedAt`, `failureReason`,
 /// `progress` (`{expected?, completed, failed, failureThreshold}`), `createdAs` (omitted when
-/// `PENDING`), `attempts` (claims so far, omitted when 0) and `claim` (`{worker, attempt,
-/// leaseExpiresAt}` while a worker holds the step). Times are epoch milliseconds. Unknown members are refused, like in the API.
+/// `PENDING`), `readyAt` (while the step is ready: its place in the ready queue; filled from
+/// `updatedAt` when missing), `attempts` (claims so far, omitted when 0) and `claim` (`{worker,
+/// attempt, leaseExpiresAt}` while a worker holds the step). Times are epoch milliseconds. Unknown members are refused, like in the API.
 public enum WorkflowExchange {
     /// One line (without the newline).
     public static func encode(_ workflow: Workflow) -> [UInt8] {
@@ -39,6 +40,7 @@ public enum WorkflowExchange {
             if let startedAt = step.startedAt { json.member("startedAt", startedAt.milliseconds) }
             json.member("updatedAt", step.updatedAt.milliseconds)
             if let reason = step.failureReason { json.member("failureReason", reason) }
+            if let readyAt = step.readyAt { json.member("readyAt", readyAt.milliseconds) }
             if step.attempts > 0 { json.member("attempts", Int64(step.attempts)) }
             if let claim = step.claim {
                 json.key("claim")
@@ -114,7 +116,7 @@ public enum WorkflowExchange {
         let object = try JSONObjectReader(value, context: context)
         try object.allowOnly([
             "step", "status", "createdAs", "parent", "startedAt", "updatedAt", "failureReason", "progress", "attempts",
-            "claim",
+            "claim", "readyAt",
         ])
         let name = try stepName(try required(object.string("step"), "\(context).step"))
         var step = Step(
@@ -125,6 +127,7 @@ public enum WorkflowExchange {
         step.startedAt = try object.integer("startedAt").map(Timestamp.init(milliseconds:))
         step.failureReason = try object.string("failureReason")
         step.attempts = Int(clamping: try object.integer("attempts") ?? 0)
+        step.readyAt = try object.integer("readyAt").map(Timestamp.init(milliseconds:))
         if object.has("claim") {
             let claim = try JSONObjectReader(try required(object.value("claim"), "claim"), context: "\(context).claim")
             try claim.allowOnly(["worker", "attempt", "leaseExpiresAt"])

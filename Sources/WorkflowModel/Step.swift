@@ -22,6 +22,9 @@ public struct Step: Sendable, Equatable {
     /// How many times a worker claimed the step (a lease that expires puts it back; after
     /// `maxAttempts` claims it fails).
     public var attempts: Int = 0
+    /// When the step last became ready (its place in its ready queue); nil while it is not
+    /// ready. Unlike ``updatedAt``, later activity (a start, progress, a heartbeat) leaves it.
+    public var readyAt: Timestamp?
 
     /// Creates a step; the defaults describe a fresh pending root step.
     public init(

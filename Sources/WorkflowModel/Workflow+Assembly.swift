@@ -63,9 +63,10 @@ extension Workflow {
                 }
             }
         }
-        let workflow = Workflow(
+        var workflow = Workflow(
             token: token, createdAt: createdAt, template: template, createdBy: createdBy, labels: labels,
             version: version, definitionStepCount: definitionStepCount, steps: steps)
+        workflow.normalizeReadiness()
         for step in steps where !step.status.isTerminal {
             if let parent = step.parent, let blocker = workflow.cancellingAncestor(from: parent) {
                 throw .parentFinished(step: step.name, parent: blocker.name, status: blocker.status)

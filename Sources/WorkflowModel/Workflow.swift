@@ -188,6 +188,32 @@ public struct Workflow: Sendable, Equatable {
         for spec in specs {
             steps.append(Step(name: spec.name, parent: spec.parent, status: spec.status, updatedAt: now))
         }
+        refreshReadiness(now: now)
+    }
+
+    /// Gives each step that is ready and has no ``Step/readyAt`` the time `now`, and clears it on
+    /// the others: called by every change that can make steps ready or not.
+    mutating func refreshReadiness(now: Timestamp) {
+        for index in steps.indices {
+            if isReady(index) {
+                if steps[index].readyAt == nil { steps[index].readyAt = now }
+            } else if steps[index].readyAt != nil {
+                steps[index].readyAt = nil
+            }
+        }
+    }
+
+    /// Fills ``Step/readyAt`` from `updatedAt` (when readiness last bumped it) for ready steps
+    /// that lack it, and clears it on the others: for records written before the field existed
+    /// and for imported workflows.
+    public mutating func normalizeReadiness() {
+        for index in steps.indices {
+            if isReady(index) {
+                if steps[index].readyAt == nil { steps[index].readyAt = steps[index].updatedAt }
+            } else {
+                steps[index].readyAt = nil
+            }
+        }
     }
 
     /// Applies a client's or worker's command to the step named `name`.
@@ -261,6 +287,8 @@ public struct Workflow: Sendable, Equatable {
             finish(index, as: .failed, reason: Self.leaseExpiredReason(attempts: steps[index].attempts), now: now)
         } else {
             steps[index].updatedAt = now
+            // Back into its ready queue, at the end.
+            if isReady(index) { steps[index].readyAt = now }
         }
         return true
     }
@@ -323,6 +351,7 @@ public struct Workflow: Sendable, Equatable {
                 steps[child].updatedAt = now
             }
         }
+        refreshReadiness(now: now)
     }
 
     private mutating func recordProgress(_ update: ProgressUpdate, at index: Int, now: Timestamp) throws(WorkflowError)
@@ -401,8 +430,10 @@ public struct Workflow: Sendable, Equatable {
             steps[member].progress = nil
             steps[member].claim = nil
             steps[member].attempts = 0
+            steps[member].readyAt = nil
             steps[member].updatedAt = now
         }
+        refreshReadiness(now: now)
     }
 
     // MARK: Maintenance (DESIGN.md §1, "Maintenance")
@@ -414,6 +445,7 @@ public struct Workflow: Sendable, Equatable {
         guard let index = index(of: name), isReady(index) else { return false }
         steps[index].status = .timedOut
         steps[index].updatedAt = now
+        steps[index].readyAt = nil
         return true
     }
 

@@ -112,6 +112,7 @@ enum RecordCodec {
         static let parent: UInt8 = 8
         static let claim: UInt8 = 16
         static let attempts: UInt8 = 32
+        static let readyAt: UInt8 = 64
     }
 
     static func encodeStep(_ step: Step, parentOrdinal: Int?) -> [UInt8] {
@@ -126,6 +127,7 @@ enum RecordCodec {
         if parentOrdinal != nil { flags |= StepFlag.parent }
         if step.claim != nil { flags |= StepFlag.claim }
         if step.attempts > 0 { flags |= StepFlag.attempts }
+        if step.readyAt != nil { flags |= StepFlag.readyAt }
         writer.append(flags)
         writer.append(UInt8(parentOrdinal ?? 0))
         writer.append(UInt64(bitPattern: step.updatedAt.milliseconds))
@@ -145,6 +147,7 @@ enum RecordCodec {
             writer.append(UInt16(clamping: claim.attempt))
             writer.append(UInt64(bitPattern: claim.leaseExpiresAt.milliseconds))
         }
+        if let readyAt = step.readyAt { writer.append(UInt64(bitPattern: readyAt.milliseconds)) }
         return writer.bytes
     }
 
@@ -188,6 +191,7 @@ enum RecordCodec {
             step.claim = Claim(
                 worker: worker, attempt: attempt, leaseExpiresAt: Timestamp(milliseconds: try reader.int64(span)))
         }
+        if flags & StepFlag.readyAt != 0 { step.readyAt = Timestamp(milliseconds: try reader.int64(span)) }
         return StoredStep(step: step, parentOrdinal: flags & StepFlag.parent != 0 ? parentOrdinal : nil)
     }
 }

@@ -414,7 +414,9 @@ public final class WorkflowStore: Sendable {
                     entries.insert(IndexEntry(table: .leases, key: Keys.lease(claim.leaseExpiresAt, id, ordinal)))
                 } else if workflow.isReady(ordinal) {
                     entries.insert(
-                        IndexEntry(table: .ready, key: Keys.ready(step.name, since: step.updatedAt, id, ordinal)))
+                        IndexEntry(
+                            table: .ready,
+                            key: Keys.ready(step.name, since: step.readyAt ?? step.updatedAt, id, ordinal)))
                 }
             }
         } else {
@@ -472,6 +474,9 @@ public final class WorkflowStore: Sendable {
             token: workflow.token, createdAt: workflow.createdAt, template: workflow.template,
             createdBy: workflow.createdBy, labels: workflow.labels, version: workflow.version,
             definitionStepCount: workflow.definitionStepCount, steps: steps)
+        // Records of format 1 carry no readyAt: their ready steps take updatedAt, which readiness
+        // last bumped, so the ready index and later saves agree on the key.
+        workflow.normalizeReadiness()
         return workflow
     }
 

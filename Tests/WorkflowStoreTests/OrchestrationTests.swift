@@ -47,6 +47,24 @@ struct OrchestrationTests {
         try fixture.expectIntact()
     }
 
+    /// The queue keeps the order in which steps became ready: activity on a waiting step (a
+    /// client marking it started, progress) moves `updatedAt` but not its place.
+    @Test func activityDoesNotReorderTheReadyQueue() throws {
+        let fixture = try StoreFixture()
+        try fixture.create(Token.make(1), .projectClone)
+        fixture.clock.advance(milliseconds: 10)
+        try fixture.create(Token.make(2), .projectClone)
+        fixture.clock.advance(milliseconds: 10)
+        _ = try fixture.db.perform(.update(token: Token.make(1), step: .projectClone, command: .start))
+        _ = try fixture.db.perform(
+            .update(token: Token.make(1), step: .projectClone, command: .progress(ProgressUpdate(expected: 10))))
+        let step = try #require(try fixture.db.workflow(Token.make(1))?.step(.projectClone))
+        #expect(step.updatedAt == fixture.clock.time)
+        #expect(step.readyAt == fixture.clock.time.adding(milliseconds: -20))
+        #expect(try claim(fixture, [.projectClone], max: 2).map(\.token) == [Token.make(1), Token.make(2)])
+        try fixture.expectIntact()
+    }
+
     @Test func onlyTheHolderOrAnAdminChangesAClaimedStep() throws {
         let fixture = try StoreFixture()
         let token = Token.make(7)
