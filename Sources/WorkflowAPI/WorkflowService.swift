@@ -42,6 +42,9 @@ public final class WorkflowService: Sendable {
     /// are refused with 503.
     public func shutdown() { waiters.drain() }
 
+    // The waiters' thread holds the waiters, not the service: let it end with the service.
+    deinit { waiters.drain() }
+
     // MARK: Routing
 
     /// A route: method, path pattern (`{uuid}`, `{step}` are parameters) and handler.

@@ -40,7 +40,7 @@ struct OrchestrationEndToEndTests {
     func token(_ number: Int) -> String { String(format: "0000%04x-0000-4000-8000-000000000000", number) }
 
     /// Four workers alternate between two server processes on one data directory, claiming and
-    /// completing every step of 300 BOM uploads (1,500 steps, each ready only after its parent):
+    /// completing every step of 1,000 BOM uploads (5,000 steps, each ready only after its parent):
     /// each step is claimed exactly once and every workflow finishes.
     @Test func everyReadyStepIsClaimedExactlyOnceAcrossProcesses() throws {
         let directory = try TemporaryDirectory("orchestration")
@@ -51,7 +51,7 @@ struct OrchestrationEndToEndTests {
         let (second, _) = try serve(data, port: port)
         defer { second.kill() }
         let ports = [port, port]  // SO_REUSEPORT spreads connections over both processes
-        let workflows = 300
+        let workflows = 1_000
         for number in 0..<workflows {
             #expect(
                 call(port, "POST", "/api/v1/workflow", #"{"token":"\#(token(number))","template":"BOM_UPLOAD"}"#)?
