@@ -41,25 +41,7 @@ public enum WorkflowExchange {
             json.member("updatedAt", step.updatedAt.milliseconds)
             if let reason = step.failureReason { json.member("failureReason", reason) }
             if let readyAt = step.readyAt { json.member("readyAt", readyAt.milliseconds) }
-            if step.attempts > 0 { json.member("attempts", Int64(step.attempts)) }
-            if let claim = step.claim {
-                json.key("claim")
-                json.beginObject()
-                json.member("worker", claim.worker)
-                json.member("attempt", Int64(claim.attempt))
-                json.member("leaseExpiresAt", claim.leaseExpiresAt.milliseconds)
-                json.endObject()
-            }
-            if let progress = step.progress {
-                json.key("progress")
-                json.beginObject()
-                if let expected = progress.expected { json.member("expected", expected) }
-                json.member("completed", progress.completed)
-                json.member("failed", progress.failed)
-                json.key("failureThreshold")
-                json.number(progress.failureThreshold)
-                json.endObject()
-            }
+            WorkflowShapes.writeWork(of: step, into: &json)
             json.endObject()
         }
         json.endArray()

@@ -29,29 +29,35 @@ public enum WorkflowShapes {
             if let startedAt = step.startedAt { json.member("startedAt", startedAt.milliseconds) }
             json.member("updatedAt", step.updatedAt.milliseconds)
             if let reason = step.failureReason { json.member("failureReason", reason) }
-            if step.attempts > 0 { json.member("attempts", Int64(step.attempts)) }
-            if let claim = step.claim {
-                json.key("claim")
-                json.beginObject()
-                json.member("worker", claim.worker)
-                json.member("attempt", Int64(claim.attempt))
-                json.member("leaseExpiresAt", claim.leaseExpiresAt.milliseconds)
-                json.endObject()
-            }
-            if let progress = step.progress {
-                json.key("progress")
-                json.beginObject()
-                if let expected = progress.expected { json.member("expected", expected) }
-                json.member("completed", progress.completed)
-                json.member("failed", progress.failed)
-                json.key("failureThreshold")
-                json.number(progress.failureThreshold)
-                json.endObject()
-            }
+            WorkflowShapes.writeWork(of: step, into: &json)
             json.endObject()
         }
         json.endArray()
         json.endObject()
+    }
+
+    /// The members describing work on a step, shared by the API's shape and the export format:
+    /// `attempts` (when claimed before), `claim` (while held) and `progress` (when reported).
+    static func writeWork(of step: Step, into json: inout JSONWriter) {
+        if step.attempts > 0 { json.member("attempts", Int64(step.attempts)) }
+        if let claim = step.claim {
+            json.key("claim")
+            json.beginObject()
+            json.member("worker", claim.worker)
+            json.member("attempt", Int64(claim.attempt))
+            json.member("leaseExpiresAt", claim.leaseExpiresAt.milliseconds)
+            json.endObject()
+        }
+        if let progress = step.progress {
+            json.key("progress")
+            json.beginObject()
+            if let expected = progress.expected { json.member("expected", expected) }
+            json.member("completed", progress.completed)
+            json.member("failed", progress.failed)
+            json.key("failureThreshold")
+            json.number(progress.failureThreshold)
+            json.endObject()
+        }
     }
 
     /// A list page: `{"workflows": [...], "nextCursor": "…" | null}` (the API's and the CLI's).

@@ -70,28 +70,9 @@ extension WorkflowStore {
             var delta = MaintenanceReport()
             let (keys, visited) = try expiredKeys(in: databases.deadlines, before: cutoff, limit: batch, txn: txn)
             delta.deadlineEntriesVisited = visited
-            // Group by workflow so that each is loaded and saved once.
-            var order: [UInt64] = []
-            var ordinals: [UInt64: [Int]] = [:]
-            for key in keys {
-                guard key.count == 17 else {
-                    try txn.delete(key, in: databases.deadlines)
-                    continue
-                }
-                let id = loadUInt64(key, at: 8)
-                if ordinals[id] == nil { order.append(id) }
-                ordinals[id, default: []].append(Int(key[16]))
-            }
-            for id in order {
-                let visitedKeys = keys.filter { $0.count == 17 && loadUInt64($0, at: 8) == id }
-                guard let original = try loadWorkflow(id: id, in: txn) else {
-                    // An entry without a row cannot come from save(); drop it.
-                    for key in visitedKeys { try txn.delete(key, in: databases.deadlines) }
-                    continue
-                }
-                var workflow = original
+            try changeOwners(of: keys, in: .deadlines, txn: txn) { workflow, ordinals in
                 var changed = false
-                for ordinal in ordinals[id] ?? [] where ordinal < workflow.steps.count {
+                for ordinal in ordinals {
                     let name = workflow.steps[ordinal].name
                     switch workflow.steps[ordinal].status {
                     case .pending:
@@ -110,16 +91,7 @@ extension WorkflowStore {
                         break
                     }
                 }
-                if changed {
-                    workflow.version += 1
-                    try save(workflow, id: id, replacing: original, in: txn)
-                }
-                // A visited entry the workflow's state does not call for is stale: drop it, so a
-                // pass always makes progress.
-                let expected = indexEntries(of: workflow, id: id)
-                for key in visitedKeys where !expected.contains(IndexEntry(table: .deadlines, key: key)) {
-                    try txn.delete(key, in: databases.deadlines)
-                }
+                return changed
             }
             return (keys.count == batch, delta)
         }
@@ -136,26 +108,9 @@ extension WorkflowStore {
             var delta = MaintenanceReport()
             let (keys, _) = try expiredKeys(
                 in: databases.leases, before: now.adding(milliseconds: 1), limit: batch, txn: txn)
-            var order: [UInt64] = []
-            var ordinals: [UInt64: [Int]] = [:]
-            for key in keys {
-                guard key.count == 17 else {
-                    try txn.delete(key, in: databases.leases)
-                    continue
-                }
-                let id = loadUInt64(key, at: 8)
-                if ordinals[id] == nil { order.append(id) }
-                ordinals[id, default: []].append(Int(key[16]))
-            }
-            for id in order {
-                let visitedKeys = keys.filter { $0.count == 17 && loadUInt64($0, at: 8) == id }
-                guard let original = try loadWorkflow(id: id, in: txn) else {
-                    for key in visitedKeys { try txn.delete(key, in: databases.leases) }
-                    continue
-                }
-                var workflow = original
+            try changeOwners(of: keys, in: .leases, txn: txn) { workflow, ordinals in
                 var changed = false
-                for ordinal in ordinals[id] ?? [] where ordinal < workflow.steps.count {
+                for ordinal in ordinals {
                     let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
                     if workflow.expireLease(workflow.steps[ordinal].name, maxAttempts: options.maxAttempts, now: now) {
                         changed = true
@@ -167,20 +122,53 @@ extension WorkflowStore {
                         }
                     }
                 }
-                if changed {
-                    workflow.version += 1
-                    try save(workflow, id: id, replacing: original, in: txn)
-                }
-                let expected = indexEntries(of: workflow, id: id)
-                for key in visitedKeys where !expected.contains(IndexEntry(table: .leases, key: key)) {
-                    try txn.delete(key, in: databases.leases)
-                }
+                return changed
             }
             return (keys.count == batch, delta)
         }
         report.add(delta)
         report.transactions += 1
         return more
+    }
+
+    /// For entries of a step-keyed index (`deadlines`, `leases`: time (8) ‖ workflow ID (8) ‖
+    /// ordinal (1)): loads each owning workflow once, lets `change` act on the steps its entries
+    /// name, saves it when `change` reports a change (version bumped, indexes diffed), and drops
+    /// every visited entry the workflow's state does not call for, so a pass always progresses.
+    private func changeOwners(
+        of keys: [[UInt8]], in table: IndexTable, txn: borrowing WriteTransaction,
+        _ change: (inout Workflow, [Int]) throws -> Bool
+    ) throws {
+        let database = database(table)
+        var order: [UInt64] = []
+        var ordinals: [UInt64: [Int]] = [:]
+        for key in keys {
+            guard key.count == 17 else {
+                try txn.delete(key, in: database)
+                continue
+            }
+            let id = loadUInt64(key, at: 8)
+            if ordinals[id] == nil { order.append(id) }
+            ordinals[id, default: []].append(Int(key[16]))
+        }
+        for id in order {
+            let visitedKeys = keys.filter { $0.count == 17 && loadUInt64($0, at: 8) == id }
+            guard let original = try loadWorkflow(id: id, in: txn) else {
+                // An entry without a row cannot come from save(); drop it.
+                for key in visitedKeys { try txn.delete(key, in: database) }
+                continue
+            }
+            var workflow = original
+            let named = (ordinals[id] ?? []).filter { $0 < workflow.steps.count }
+            if try change(&workflow, named) {
+                workflow.version += 1
+                try save(workflow, id: id, replacing: original, in: txn)
+            }
+            let expected = indexEntries(of: workflow, id: id)
+            for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {
+                try txn.delete(key, in: database)
+            }
+        }
     }
 
     /// One batch of retention. - Returns: true when more expired workflows may remain.
