@@ -105,6 +105,13 @@ struct EphemeralTests {
         #expect(
             get(try port(of: one.url), "/api/v1/event/token/5e1f0c2a-7d4b-4a5e-9c1f-0123456789ab", key: two.apiKey)?
                 .status == 401)
+        // Stopped gracefully (the defers' SIGKILL would leave the directories behind).
+        for server in [first, second] {
+            kill(server.process.processIdentifier, SIGTERM)
+            #expect(server.wait() == 0)
+        }
+        #expect(!FileManager.default.fileExists(atPath: one.dataDir))
+        #expect(!FileManager.default.fileExists(atPath: two.dataDir))
     }
 
     @Test func insecureEphemeralAnnouncesNoKey() throws {
