@@ -13,21 +13,28 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/// Fills `storage` with `host` (an IPv4 or IPv6 literal) and `port`; returns the family, or -EINVAL.
+static int make_address(const char *host, int port, struct sockaddr_storage *storage, socklen_t *length) {
+    memset(storage, 0, sizeof *storage);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)storage;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); *length = sizeof *v4;
+        return AF_INET;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); *length = sizeof *v6;
+        return AF_INET6;
+    }
+    return -EINVAL;
+}
+
 int cposix_listen_tcp(const char *host, int port, int backlog, int reuse_port, int *bound_port) {
     struct sockaddr_storage storage;
     socklen_t length;
-    int family;
-    memset(&storage, 0, sizeof storage);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
     if (port < 0 || port > 65535) return -EINVAL;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        family = AF_INET; v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); length = sizeof *v4;
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        family = AF_INET6; v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); length = sizeof *v6;
-    } else {
-        return -EINVAL;
-    }
+    int family = make_address(host, port, &storage, &length);
+    if (family < 0) return family;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
@@ -36,7 +43,8 @@ int cposix_listen_tcp(const char *host, int port, int backlog, int reuse_port, i
     if (bind(fd, (struct sockaddr *)&storage, length) != 0) goto fail;
     if (listen(fd, backlog) != 0) goto fail;
     if (getsockname(fd, (struct sockaddr *)&storage, &length) != 0) goto fail;
-    *bound_port = family == AF_INET ? ntohs(v4->sin_port) : ntohs(v6->sin6_port);
+    *bound_port = family == AF_INET ? ntohs(((struct sockaddr_in *)&storage)->sin_port)
+                                    : ntohs(((struct sockaddr_in6 *)&storage)->sin6_port);
     return fd;
 fail:;
     int saved = errno;
@@ -47,18 +55,9 @@ fail:;
 int cposix_connect_tcp(const char *host, int port, int timeout_ms) {
     struct sockaddr_storage storage;
     socklen_t length;
-    int family;
-    memset(&storage, 0, sizeof storage);
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&storage;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&storage;
     if (port <= 0 || port > 65535 || timeout_ms <= 0) return -EINVAL;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        family = AF_INET; v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); length = sizeof *v4;
-    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        family = AF_INET6; v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); length = sizeof *v6;
-    } else {
-        return -EINVAL;
-    }
+    int family = make_address(host, port, &storage, &length);
+    if (family < 0) return family;
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     struct timeval timeout = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };

@@ -19,15 +19,7 @@ public enum WorkflowExchange {
     public static func encode(_ workflow: Workflow) -> [UInt8] {
         var json = JSONWriter()
         json.beginObject()
-        json.member("token", workflow.token.description)
-        json.member("createdAt", workflow.createdAt.milliseconds)
-        if let template = workflow.template { json.member("template", template.rawValue) }
-        if let createdBy = workflow.createdBy { json.member("createdBy", createdBy) }
-        json.key("labels")
-        json.beginObject()
-        for label in workflow.labels { json.member(label.key, label.value) }
-        json.endObject()
-        json.member("version", Int64(bitPattern: workflow.version))
+        WorkflowShapes.writeMetadata(of: workflow, into: &json)
         json.member("definitionSteps", Int64(workflow.definitionStepCount))
         json.key("steps")
         json.beginArray()

@@ -616,11 +616,12 @@ public final class WorkflowService: Sendable {
         guard let values = try body.array("steps"), (1...32).contains(values.count) else {
             throw Problem.validation("steps must name 1 to 32 step kinds")
         }
-        var names: [StepName] = []
+        var parsed: [StepName] = []
         for value in values {
             guard case .string(let text) = value else { throw Problem.validation("steps must be step names") }
-            names.append(try Self.stepName(text))
+            parsed.append(try Self.stepName(text))
         }
+        let names = parsed
         guard let worker = try body.string("worker") else { throw Problem.validation("worker is required") }
         guard let leaseSeconds = try body.integer("leaseSeconds"), (1...3600).contains(leaseSeconds) else {
             throw Problem.validation("leaseSeconds is required, 1 to 3600")
@@ -633,16 +634,15 @@ public final class WorkflowService: Sendable {
         do { try Workflow.validateWorker(worker) } catch { throw Problem.refused(error) }
         let seen: Int
         do { seen = try store.changeCounter() } catch { throw Problem.storage(error) }
-        let kinds = names
         let operation = WriteOperation.claim(
-            steps: kinds, worker: worker, leaseMilliseconds: leaseSeconds * 1000, max: Int(max))
+            steps: names, worker: worker, leaseMilliseconds: leaseSeconds * 1000, max: Int(max))
         let waiters = self.waiters
         writer.submit([operation]) { result in
             if wait > 0, case .success(let results) = result, case .success(.claimed(let claims)) = results.first,
                 claims.isEmpty
             {
                 let kind = Waiters.Kind.claim(
-                    names: kinds, worker: worker, leaseMilliseconds: leaseSeconds * 1000, max: Int(max))
+                    names: names, worker: worker, leaseMilliseconds: leaseSeconds * 1000, max: Int(max))
                 if waiters.add(kind, seconds: wait, seen: seen, respond: respond) { return }
             }
             switch result {

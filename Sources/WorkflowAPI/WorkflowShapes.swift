@@ -7,15 +7,7 @@ public enum WorkflowShapes {
     /// Writes `workflow` as one JSON object.
     public static func write(_ workflow: Workflow, into json: inout JSONWriter) {
         json.beginObject()
-        json.member("token", workflow.token.description)
-        json.member("createdAt", workflow.createdAt.milliseconds)
-        if let template = workflow.template { json.member("template", template.rawValue) }
-        if let createdBy = workflow.createdBy { json.member("createdBy", createdBy) }
-        json.key("labels")
-        json.beginObject()
-        for label in workflow.labels { json.member(label.key, label.value) }
-        json.endObject()
-        json.member("version", Int64(clamping: workflow.version))
+        writeMetadata(of: workflow, into: &json)
         json.member("processing", workflow.isProcessing)
         json.key("steps")
         json.beginArray()
@@ -34,6 +26,20 @@ public enum WorkflowShapes {
         }
         json.endArray()
         json.endObject()
+    }
+
+    /// The workflow's own members, shared by the API's shape and the export format: `token`,
+    /// `createdAt`, `template`, `createdBy`, `labels`, `version`.
+    static func writeMetadata(of workflow: Workflow, into json: inout JSONWriter) {
+        json.member("token", workflow.token.description)
+        json.member("createdAt", workflow.createdAt.milliseconds)
+        if let template = workflow.template { json.member("template", template.rawValue) }
+        if let createdBy = workflow.createdBy { json.member("createdBy", createdBy) }
+        json.key("labels")
+        json.beginObject()
+        for label in workflow.labels { json.member(label.key, label.value) }
+        json.endObject()
+        json.member("version", Int64(clamping: workflow.version))
     }
 
     /// The members describing work on a step, shared by the API's shape and the export format:

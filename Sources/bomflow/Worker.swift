@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Logging
 import WorkflowAPI
+import WorkflowModel
 
 /// `bomflow worker`: claims steps from a server and runs a command for each.
 struct Worker: ParsableCommand {
@@ -44,8 +45,8 @@ struct Worker: ParsableCommand {
 
     func validate() throws {
         guard !steps.isEmpty else { throw ValidationError("name at least one --step") }
-        for step in steps where step.range(of: "^[A-Z][A-Z0-9_]{0,63}$", options: .regularExpression) == nil {
-            throw ValidationError("'\(step)' is not a step name (^[A-Z][A-Z0-9_]{0,63}$)")
+        for step in steps where StepName(step) == nil {
+            throw ValidationError(WorkflowError.invalidStepName(step).description)
         }
         guard HTTPClient.endpoint(url) != nil else {
             throw ValidationError("--url must be http://IP:PORT (an IP literal or localhost)")
