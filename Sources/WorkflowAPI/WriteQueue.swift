@@ -27,9 +27,11 @@ public final class WriteQueue: @unchecked Sendable {
     private let maxOperationsPerCommit: Int
     private let onFatal: @Sendable () -> Void
     private let finished = DispatchSemaphore(value: 0)
-    /// Completions (rendering a response is part of them) run here, in commit order, so that the
-    /// writer thread starts the next transaction while the last group is answered.
-    private let answers = DispatchQueue(label: "bomflow-writer-answers")
+    /// Completions (rendering a response is part of them) run on a thread of their own, in
+    /// commit order, so that the writer thread starts the next transaction while the last group
+    /// is answered. A plain thread, not a dispatch queue: a process has a fixed set of threads
+    /// (libdispatch may add pool threads under a burst).
+    private let answers = AnswerThread()
 
     private let commitCount = Atomic<Int>(0)
     private let operationCount = Atomic<Int>(0)
@@ -75,7 +77,7 @@ public final class WriteQueue: @unchecked Sendable {
         condition.signal()
         condition.unlock()
         finished.wait()
-        answers.sync {}
+        answers.stop()
     }
 
     private func run() {
@@ -104,7 +106,7 @@ public final class WriteQueue: @unchecked Sendable {
             let results = try store.perform(group.flatMap(\.operations))
             commitCount.add(1, ordering: .relaxed)
             operationCount.add(results.count, ordering: .relaxed)
-            answers.async {
+            answers.post {
                 var offset = 0
                 for entry in group {
                     entry.completion(.success(Array(results[offset..<offset + entry.operations.count])))
@@ -112,8 +114,54 @@ public final class WriteQueue: @unchecked Sendable {
                 }
             }
         } catch {
-            answers.async { for entry in group { entry.completion(.failure(error)) } }
+            answers.post { for entry in group { entry.completion(.failure(error)) } }
             if store.isFatallyFailed { onFatal() }
+        }
+    }
+}
+
+/// Runs posted closures one after the other on one thread; ``stop()`` runs what is posted, then
+/// ends the thread.
+private final class AnswerThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var work: [() -> Void] = []
+    private var stopping = false
+    private let done = DispatchSemaphore(value: 0)
+
+    init() {
+        let thread = Thread { [self] in run() }
+        thread.name = "bomflow-answers"
+        thread.start()
+    }
+
+    func post(_ body: @escaping () -> Void) {
+        condition.lock()
+        work.append(body)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        done.wait()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while work.isEmpty && !stopping { condition.wait() }
+            let batch = work
+            work.removeAll()
+            let finished = batch.isEmpty && stopping
+            condition.unlock()
+            if finished {
+                done.signal()
+                return
+            }
+            for body in batch { body() }
         }
     }
 }

@@ -180,8 +180,13 @@ struct OrchestrationEndToEndTests {
         #expect(
             call(port, "POST", "/api/v1/workflow", #"{"token":"\#(token(5))","template":"PROJECT_CLONE"}"#)?.status
                 == 201)
-        // One waiter first, so that the waiters' thread exists before counting.
+        // One waiter of each kind first, so that the threads every process has once it served
+        // them exist before counting: the waiters' thread, and the writer's answer queue that a
+        // claim's (empty) commit is answered on.
         _ = call(port, "GET", "/api/v1/workflow/token/\(token(5))?wait=0.05&since=99")
+        _ = call(
+            port, "POST", "/api/v1/workflow/claim",
+            #"{"steps":["METRICS_UPDATE"],"worker":"warm","leaseSeconds":60,"waitSeconds":0.05}"#)
         let pid = server.process.processIdentifier
         func threads() -> Int {
             (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1
