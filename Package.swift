@@ -32,19 +32,47 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strictSettings),
+        // Leaves: pure value code.
         .target(name: "WorkflowModel", swiftSettings: strictSettings),
+        .target(name: "JSON", swiftSettings: strictSettings),
         .target(name: "HTTP1", swiftSettings: strictSettings),
-        // C boundary: accept4/epoll/eventfd and sockaddr handling. Only HTTPServer imports it.
-        .target(name: "CPosix"),
-        .target(name: "HTTPServer", dependencies: ["CPosix", "HTTP1"], swiftSettings: strictSettings),
-        .target(name: "WorkflowStore", dependencies: ["LMDB", "WorkflowModel"], swiftSettings: strictSettings),
+        // The storage protocol and the values that cross it; every backend conforms.
+        .target(name: "Storage", dependencies: ["WorkflowModel"], swiftSettings: strictSettings),
+        // The embedded backend: the model on LMDB.
+        .target(name: "LMDBStore", dependencies: ["LMDB", "Storage", "WorkflowModel"], swiftSettings: strictSettings),
+        // JSON shapes of workflows and of Dependency-Track's answers, export/import, Hyades CSV.
         .target(
-            name: "WorkflowAPI", dependencies: ["WorkflowModel", "WorkflowStore", "HTTP1"],
+            name: "Interchange", dependencies: ["JSON", "Storage", "WorkflowModel"], swiftSettings: strictSettings),
+        // C boundary: accept4/epoll/eventfd/connect and sockaddr handling. Only Sockets imports it.
+        .target(name: "CPosix"),
+        .target(name: "Sockets", dependencies: ["CPosix"], swiftSettings: strictSettings),
+        .target(name: "HTTPServer", dependencies: ["Sockets", "HTTP1"], swiftSettings: strictSettings),
+        // A blocking HTTP/1.1 client and a typed client of bomflow's own API (worker, tests).
+        .target(
+            name: "BomflowClient", dependencies: ["Sockets", "HTTP1", "JSON", "WorkflowModel"],
+            swiftSettings: strictSettings),
+        // The REST API without sockets: router, handlers, writer, waiters, keys, metrics.
+        .target(
+            name: "WorkflowAPI",
+            dependencies: [
+                "WorkflowModel", "Storage", "JSON", "Interchange", "HTTP1",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("openapi.json")],
+            swiftSettings: strictSettings),
+        // The server runtime: the API on the HTTP server, housekeeping, parent watch, key bootstrap.
+        .target(
+            name: "BomflowServer",
+            dependencies: [
+                "WorkflowAPI", "HTTPServer", "HTTP1", "Storage", "LMDBStore", "WorkflowModel", "JSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "bomflow",
             dependencies: [
-                "WorkflowStore", "WorkflowModel", "WorkflowAPI", "HTTPServer", "HTTP1",
+                "BomflowServer", "BomflowClient", "WorkflowAPI", "Interchange", "LMDBStore", "Storage",
+                "WorkflowModel", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -54,7 +82,10 @@ let package = Package(
         // (multi-process tests, scripts/crash-test, scripts/bench). Not shipped.
         .executableTarget(
             name: "StoreDriver",
-            dependencies: ["WorkflowStore", "WorkflowModel", "LMDB"],
+            dependencies: [
+                "LMDBStore", "Storage", "WorkflowModel", "JSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         // The HTTP layer alone with a fixture handler: tests of the real process and scripts/bench.
@@ -64,7 +95,13 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
-            name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTP1", "HTTPFixture", "TestSupport"],
+            name: "HTTPServerTests",
+            dependencies: ["HTTPServer", "HTTP1", "HTTPFixture", "BomflowClient", "TestSupport"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "InterchangeTests",
+            dependencies: ["Interchange", "JSON", "Storage", "WorkflowModel", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
@@ -77,20 +114,23 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkflowAPITests",
-            dependencies: ["WorkflowAPI", "WorkflowModel", "WorkflowStore", "HTTP1", "TestSupport"],
+            dependencies: [
+                "WorkflowAPI", "WorkflowModel", "Storage", "LMDBStore", "JSON", "Interchange", "HTTP1", "TestSupport",
+            ],
             swiftSettings: strictSettings),
         .testTarget(
             name: "bomflowTests",
             dependencies: [
-                "bomflow", "TestSupport", "WorkflowModel", "WorkflowStore", "HTTPServer", "HTTP1",
+                "bomflow", "BomflowServer", "BomflowClient", "TestSupport", "WorkflowModel", "Storage", "LMDBStore",
+                "HTTPServer", "HTTP1", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "WorkflowStoreTests",
+            name: "LMDBStoreTests",
             dependencies: [
-                "WorkflowStore", "WorkflowModel", "LMDB", "TestSupport", "StoreDriver",
+                "LMDBStore", "Storage", "WorkflowModel", "LMDB", "TestSupport", "StoreDriver",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

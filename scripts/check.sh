@@ -20,14 +20,14 @@ done
 
 # module -> modules it must not import
 declare -A forbidden=(
-    [WorkflowModel]="CLMDB LMDB WorkflowStore WorkflowAPI HTTP1 HTTPServer CPosix Foundation"
-    [WorkflowStore]="CLMDB WorkflowAPI HTTP1 HTTPServer CPosix"
+    [WorkflowModel]="CLMDB LMDB LMDBStore WorkflowAPI HTTP1 HTTPServer CPosix Foundation"
+    [LMDBStore]="CLMDB WorkflowAPI HTTP1 HTTPServer CPosix"
     [WorkflowAPI]="CLMDB LMDB HTTPServer CPosix"
     [bomflow]="CLMDB LMDB CPosix"
     [StoreDriver]="CLMDB"
-    [HTTP1]="CLMDB LMDB CPosix WorkflowStore WorkflowModel WorkflowAPI HTTPServer Foundation Glibc"
-    [HTTPServer]="CLMDB LMDB WorkflowStore WorkflowModel WorkflowAPI"
-    [HTTPFixture]="CLMDB LMDB CPosix WorkflowStore WorkflowModel WorkflowAPI"
+    [HTTP1]="CLMDB LMDB CPosix LMDBStore WorkflowModel WorkflowAPI HTTPServer Foundation Glibc"
+    [HTTPServer]="CLMDB LMDB LMDBStore WorkflowModel WorkflowAPI"
+    [HTTPFixture]="CLMDB LMDB CPosix LMDBStore WorkflowModel WorkflowAPI"
 )
 for module in "${!forbidden[@]}"; do
     [ -d "Sources/$module" ] || continue

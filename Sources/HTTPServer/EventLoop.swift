@@ -1,4 +1,5 @@
 internal import HTTP1
+internal import Sockets
 internal import Synchronization
 
 /// One epoll loop on its own thread with its own `SO_REUSEPORT` listener: accepts, reads,

@@ -1,4 +1,5 @@
 internal import Foundation
+public import Sockets
 internal import Synchronization
 
 /// An HTTP/1.1 server on POSIX sockets and epoll: one loop per core, each with its own

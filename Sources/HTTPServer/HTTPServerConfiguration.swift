@@ -1,4 +1,5 @@
 public import HTTP1
+internal import Sockets
 
 /// Settings of an ``HTTPServer``; every limit has its status documented in docs/HTTP.md.
 public struct HTTPServerConfiguration: Sendable {

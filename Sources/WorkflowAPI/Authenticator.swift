@@ -1,6 +1,6 @@
 internal import HTTP1
+public import Storage
 internal import Synchronization
-public import WorkflowStore
 
 /// What an API key may do. `admin` implies the others.
 public struct Permission: OptionSet, Sendable, Hashable {
@@ -12,6 +12,12 @@ public struct Permission: OptionSet, Sendable, Hashable {
     public static let write = Permission(rawValue: 2)
     /// Delete and maintenance.
     public static let admin = Permission(rawValue: 4)
+
+    /// Whether a key with these permissions may use an endpoint needing `needed` (ADMIN may all).
+    public func allows(_ needed: Permission) -> Bool { contains(.admin) || contains(needed) }
+
+    /// `READ`, `WRITE` or `ADMIN` (the OpenAPI document's `x-bomflow-permission`).
+    public var name: String { self == .admin ? "ADMIN" : self == .write ? "WRITE" : "READ" }
 }
 
 /// Checks API keys as Dependency-Track does: `X-Api-Key: <key>` (any case) or
@@ -23,7 +29,7 @@ public struct Permission: OptionSet, Sendable, Hashable {
 /// (brute force; RELIABILITY.md A4). The same wrong key repeated (a CI job with a stale key
 /// retrying) keeps getting 401 and locks nobody else behind that address out.
 public final class Authenticator: Sendable {
-    let store: WorkflowStore
+    let store: any WorkflowStorage
     private let cache = Mutex<[String: CachedKey]>([:])
     private static let cacheLifetime: Duration = .seconds(5)
     private let failures = Mutex<[String: FailureWindow]>([:])
@@ -44,7 +50,7 @@ public final class Authenticator: Sendable {
     }
 
     /// Creates an authenticator on the store's `keys` database.
-    public init(store: WorkflowStore) { self.store = store }
+    public init(store: any WorkflowStorage) { self.store = store }
 
     /// A new random key: `bomflow_` followed by 64 hexadecimal digits (256 bits).
     public static func generateKey() -> String {
@@ -125,14 +131,13 @@ public final class Authenticator: Sendable {
         }
         let presented = Set(keys + bearer)
         guard presented.count == 1, let key = presented.first, key.utf8.count <= 512 else {
-            return .failure(
-                Self.unauthorized(
-                    presented.isEmpty
-                        ? "An API key is required (X-Api-Key or Authorization: Bearer)" : "Invalid API key"))
+            // The same work as for a wrong key (one digest), so that timing does not tell either.
+            _ = Self.digest(of: presented.first ?? "")
+            return .failure(Self.unauthorized)
         }
         let now = ContinuousClock.now
         if let cached = cache.withLock({ $0[key] }), cached.expires > now {
-            return cached.record.map { .success($0) } ?? .failure(Self.unauthorized("Invalid API key"))
+            return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
         let record: APIKeyRecord?
         do { record = try store.apiKey(digest: Self.digest(of: key)) } catch { return .failure(Problem.storage(error)) }
@@ -140,25 +145,32 @@ public final class Authenticator: Sendable {
             if table.count >= 4096 { table.removeAll() }
             table[key] = CachedKey(record: record, expires: now + Self.cacheLifetime)
         }
-        return record.map { .success($0) } ?? .failure(Self.unauthorized("Invalid API key"))
+        return record.map { .success($0) } ?? .failure(Self.unauthorized)
     }
 
-    static func unauthorized(_ detail: String) -> Problem {
-        Problem(
-            status: .unauthorized, type: Problem.base + "unauthorized", title: "Unauthorized", detail: detail,
-            headers: [("WWW-Authenticate", #"Bearer realm="bomflow""#)])
-    }
+    /// The one 401, whether the key is missing, malformed or wrong (RELIABILITY.md A2: the
+    /// answer must not tell an attacker which).
+    static let unauthorized = Problem(
+        status: .unauthorized, type: Problem.base + "unauthorized", title: "Unauthorized",
+        detail: "A valid API key is required (X-Api-Key or Authorization: Bearer)",
+        headers: [("WWW-Authenticate", #"Bearer realm="bomflow""#)])
 
     static func forbidden(_ needed: Permission) -> Problem {
-        let name = needed == .admin ? "ADMIN" : needed == .write ? "WRITE" : "READ"
-        return Problem(
+        Problem(
             status: .forbidden, type: Problem.base + "forbidden", title: "Forbidden",
-            detail: "This API key lacks the \(name) permission")
+            detail: "This API key lacks the \(needed.name) permission")
     }
 
-    /// Whether a key with `granted` may use an endpoint needing `needed`.
-    static func allows(_ granted: UInt8, _ needed: Permission) -> Bool {
-        let permissions = Permission(rawValue: granted)
-        return permissions.contains(.admin) || permissions.contains(needed)
+    /// Creates a key with `permissions` under `name` and returns it (the only time it is shown),
+    /// or nil when the name is taken. The one place keys are made: `serve`'s bootstrap and
+    /// ephemeral keys and `bomflow keys create` all come here.
+    public static func issueKey(
+        in store: any WorkflowStorage, name: String, permissions: Permission
+    ) throws(StoreError) -> String? {
+        let key = generateKey()
+        guard try store.addAPIKey(digest: digest(of: key), name: name, permissions: permissions.rawValue) else {
+            return nil
+        }
+        return key
     }
 }

@@ -1,5 +1,6 @@
+internal import Logging
+public import Storage
 internal import Synchronization
-public import WorkflowStore
 
 /// Counters for `GET /metrics` (Prometheus text exposition format 0.0.4). Labels have bounded
 /// cardinality: the route pattern (never the raw path) and the status code.
@@ -49,7 +50,7 @@ public final class Metrics: Sendable {
     }
 
     /// The exposition text, with the store's figures read now.
-    func render(store: WorkflowStore, writer: WriteQueue, waiting: Int = 0) -> String {
+    func render(store: any WorkflowStorage, writer: WriteQueue, waiting: Int = 0) -> String {
         let snapshot = state.withLock { $0 }
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
@@ -107,7 +108,13 @@ public final class Metrics: Sendable {
         metric(
             "bomflow_waiting_requests", "gauge", "Watches and claims of this process waiting for a change.",
             [("", String(waiting))])
-        if let figures = try? store.cheapFigures() {
+        let figures: CheapFigures?
+        do { figures = try store.cheapFigures() } catch {
+            // Served without the store's figures, and said: a scrape must not fail silently.
+            Logger(label: "bomflow.metrics").error("cannot read the store's figures", metadata: ["error": "\(error)"])
+            figures = nil
+        }
+        if let figures {
             metric(
                 "bomflow_workflows", "gauge",
                 "Workflows stored, by state (processing: some step PENDING or TIMED_OUT).",

@@ -1,12 +1,16 @@
 public import HTTP1
+internal import Interchange
+internal import JSON
+internal import Storage
 internal import WorkflowModel
-internal import WorkflowStore
 
-/// An error answer in RFC 9457 `application/problem+json`, with a stable `type` per kind.
+/// The one error type of the API: every handler throws it, and ``response(requestID:)`` is the
+/// one place where an error becomes a status and a body (STYLE.md rule 9).
 ///
-/// This is the one place where errors become statuses (STYLE.md rule 9): model refusals,
-/// storage failures and request validation all end here; anything else becomes a 500 with a
-/// generic body and is never echoed to the client.
+/// Most problems are RFC 9457 `application/problem+json` with a stable `type` per kind; a few
+/// Dependency-Track endpoints answer in DT's own shape instead (``body`` is then set). Model
+/// refusals, storage failures and request validation all end here; anything else becomes a 500
+/// with a generic body, is logged by the service with the request id, and is never echoed.
 public struct Problem: Error, Equatable, Sendable {
     /// The status.
     public let status: HTTPStatus
@@ -16,8 +20,12 @@ public struct Problem: Error, Equatable, Sendable {
     public let title: String
     /// What went wrong with this request.
     public let detail: String
-    /// Extra headers (`Retry-After`, `WWW-Authenticate`).
+    /// Extra headers (`Retry-After`, `WWW-Authenticate`, `Allow`).
     public var headers: [(String, String)] = []
+    /// A body in another shape than problem+json (Dependency-Track's), with its content type.
+    var body: (contentType: String, bytes: [UInt8])?
+    /// What the server log should say about a 5xx (never sent to the client).
+    var cause: String?
 
     public static func == (lhs: Problem, rhs: Problem) -> Bool {
         lhs.status == rhs.status && lhs.type == rhs.type && lhs.detail == rhs.detail
@@ -60,10 +68,11 @@ public struct Problem: Error, Equatable, Sendable {
             detail: "Allowed: \(list)", headers: [("Allow", list)])
     }
 
-    static func internalError() -> Problem {
+    /// A failure of the server itself; `cause` goes to the log, never to the client.
+    static func internalError(_ cause: String) -> Problem {
         Problem(
             status: .internalServerError, type: base + "internal", title: "Internal error",
-            detail: "The server failed; the error is logged")
+            detail: "The server failed; the error is logged with this request's id", cause: cause)
     }
 
     /// The problem for a model refusal.
@@ -75,27 +84,50 @@ public struct Problem: Error, Equatable, Sendable {
         return .validation(error.description)
     }
 
+    /// The problem for a request body or query that does not decode.
+    static func refused(_ error: JSONError) -> Problem { .validation(error.message) }
+
     /// The problem for a storage failure (never a bare 500 for a known condition).
     static func storage(_ error: StoreError) -> Problem {
         switch error {
         case .storageFull: return .storageFull()
         case .unavailable(let why): return .unavailable(why)
-        case .fatal: return .unavailable("Storage failed; this process is restarting")
-        case .corrupted, .newerFormat, .failed, .unsafeLocation: return .internalError()
+        case .fatal(let why):
+            var problem = Problem.unavailable("Storage failed; this process is restarting")
+            problem.cause = "storage failed fatally: \(why)"
+            return problem
+        case .corrupted, .newerFormat, .failed, .unsafeLocation: return .internalError(error.description)
         }
     }
 
-    /// The response carrying this problem.
-    public var response: HTTPResponse {
-        var json = JSONWriter()
-        json.beginObject()
-        json.member("type", type)
-        json.member("title", title)
-        json.member("status", Int64(status.code))
-        json.member("detail", detail)
-        json.endObject()
-        var fields = HTTPHeaders([("Content-Type", "application/problem+json")])
-        for (name, value) in headers { fields.add(name, value) }
-        return HTTPResponse(status: status, headers: fields, body: json.bytes)
+    /// Dependency-Track's 400 for a malformed `{uuid}`: its bean-validation violation list.
+    static func dependencyTrackInvalidUUID(_ value: String, method: String) -> Problem {
+        var problem = Problem.validation("'\(value)' is not a UUID")
+        problem.body = ("application/json", DependencyTrackShapes.invalidUUID(value, method: method))
+        return problem
     }
+
+    /// The response carrying this problem; `requestID` becomes the problem's `instance`.
+    public func response(requestID: String? = nil) -> HTTPResponse {
+        var fields = HTTPHeaders()
+        let bytes: [UInt8]
+        if let body {
+            fields.add("Content-Type", body.contentType)
+            bytes = body.bytes
+        } else {
+            fields.add("Content-Type", "application/problem+json")
+            bytes = JSONWriter.object { json in
+                json.member("type", type)
+                json.member("title", title)
+                json.member("status", Int64(status.code))
+                json.member("detail", detail)
+                if let requestID { json.member("instance", "urn:bomflow:request:" + requestID) }
+            }
+        }
+        for (name, value) in headers { fields.add(name, value) }
+        return HTTPResponse(status: status, headers: fields, body: bytes)
+    }
+
+    /// The response without a request id (tests, and answers made outside a request).
+    public var response: HTTPResponse { response() }
 }

@@ -1,7 +1,9 @@
 internal import Foundation
 internal import HTTP1
+internal import Interchange
+internal import Logging
+internal import Storage
 internal import WorkflowModel
-internal import WorkflowStore
 
 /// Long-polls waiting for a change: watches (`GET …/token/{uuid}?wait=&since=`) and claims with
 /// `waitSeconds`. A waiting request costs an entry here, no thread: one thread per process
@@ -98,7 +100,11 @@ final class Waiters: @unchecked Sendable {
     private func examine() {
         guard let service else { return }
         let now = Date()
-        let counter = (try? service.store.changeCounter()) ?? -1
+        let counter: Int
+        do { counter = try service.store.changeCounter() } catch {
+            logStorageError(error)
+            counter = -1
+        }
         condition.lock()
         var expired: [Waiter] = []
         var due: [(Int, Waiter)] = []
@@ -120,7 +126,10 @@ final class Waiters: @unchecked Sendable {
         for (_, waiter) in due {
             if case .watch(let token, _) = waiter.kind { watchTokens.append(token) }
         }
-        let versions = watchTokens.isEmpty ? [:] : ((try? service.store.versions(of: watchTokens)) ?? [:])
+        var versions: [Token: UInt64?] = [:]
+        if !watchTokens.isEmpty {
+            do { versions = try service.store.versions(of: watchTokens) } catch { logStorageError(error) }
+        }
         for (id, waiter) in due {
             switch waiter.kind {
             case .watch(let token, let since):
@@ -129,7 +138,12 @@ final class Waiters: @unchecked Sendable {
                 guard take(id) != nil else { continue }
                 waiter.respond(service.workflowResponse(token))
             case .claim(let names, let worker, let lease, let max):
-                guard (try? service.store.hasClaimable(names)) == true else { continue }
+                let claimable: Bool
+                do { claimable = try service.store.hasClaimable(names) } catch {
+                    logStorageError(error)
+                    continue
+                }
+                guard claimable else { continue }
                 setBusy(id, true)
                 let operation = WriteOperation.claim(steps: names, worker: worker, leaseMilliseconds: lease, max: max)
                 service.writer.submit([operation]) { [self] result in
@@ -149,6 +163,12 @@ final class Waiters: @unchecked Sendable {
         }
     }
 
+    /// A waiter keeps waiting through a failed read (it is answered at its deadline at the
+    /// latest), but the failure is said once per round.
+    private func logStorageError(_ error: StoreError) {
+        Logger(label: "bomflow.waiters").error("reading for waiting requests failed", metadata: ["error": "\(error)"])
+    }
+
     private func take(_ id: Int) -> Waiter? {
         condition.lock()
         defer { condition.unlock() }
@@ -166,7 +186,7 @@ final class Waiters: @unchecked Sendable {
         case .watch(let token, _):
             waiter.respond(service?.workflowResponse(token) ?? Problem.unavailable("shutting down").response)
         case .claim:
-            waiter.respond(WorkflowService.json(.ok, WorkflowService.claimsJSON([])))
+            waiter.respond(WorkflowService.json(.ok, WorkflowShapes.claims([])))
         }
     }
 }

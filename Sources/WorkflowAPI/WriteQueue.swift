@@ -1,13 +1,13 @@
 internal import Foundation
 internal import Synchronization
+public import Storage
 public import WorkflowModel
-public import WorkflowStore
 
 /// The one writer thread of a process: it takes every write queued by the HTTP loops, commits
 /// them in one LMDB transaction and one sync (group commit), then answers each.
 ///
 /// A request's operations stay together in one transaction; a refused operation fails alone
-/// (``WorkflowStore/perform(_:)-([WriteOperation])``). A storage failure fails the whole group,
+/// (``WorkflowStorage/perform(_:)``). A storage failure fails the whole group,
 /// and nothing of it is acknowledged. Nothing waits inside a write transaction: the queue is
 /// filled under a lock, the transaction runs outside it.
 public final class WriteQueue: @unchecked Sendable {
@@ -19,7 +19,7 @@ public final class WriteQueue: @unchecked Sendable {
         let completion: Completion
     }
 
-    private let store: WorkflowStore
+    private let store: any WorkflowStorage
     private let condition = NSCondition()
     private var pending: [Entry] = []
     private var stopping = false
@@ -47,7 +47,7 @@ public final class WriteQueue: @unchecked Sendable {
     ///     operations are never split). Default 512.
     ///   - onFatal: called once when the store failed fatally (`MDB_PANIC`, EIO): the process
     ///     must stop taking writes and exit non-zero.
-    public init(store: WorkflowStore, maxOperationsPerCommit: Int = 512, onFatal: @escaping @Sendable () -> Void = {}) {
+    public init(store: any WorkflowStorage, maxOperationsPerCommit: Int = 512, onFatal: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.maxOperationsPerCommit = maxOperationsPerCommit
         self.onFatal = onFatal

@@ -1,6 +1,9 @@
 import ArgumentParser
+import Storage
+import LMDBStore
 import Foundation
-import WorkflowStore
+import JSON
+import WorkflowAPI
 
 /// `bomflow backup DEST`.
 struct Backup: ParsableCommand {
@@ -26,8 +29,12 @@ struct Backup: ParsableCommand {
         let started = Date()
         try store.backup(to: destination)
         let size = (try? manager.attributesOfItem(atPath: destination + "/data.mdb")[.size] as? Int) ?? 0
-        print(
-            #"{"destination":"\#(destination)","bytes":\#(size),"seconds":\#(String(format: "%.3f", Date().timeIntervalSince(started)))}"#
-        )
+        let seconds = Date().timeIntervalSince(started)
+        printJSON(
+            JSONWriter.object { json in
+                json.member("destination", destination)
+                json.member("bytes", Int64(size))
+                json.member("seconds", double: (seconds * 1000).rounded() / 1000)
+            })
     }
 }

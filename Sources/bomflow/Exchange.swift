@@ -1,8 +1,11 @@
 import ArgumentParser
+import Storage
+import LMDBStore
 import Foundation
+import Interchange
+import JSON
 import WorkflowAPI
 import WorkflowModel
-import WorkflowStore
 
 /// `bomflow export`: every workflow as JSON Lines.
 struct Export: ParsableCommand {
@@ -34,24 +37,7 @@ struct Export: ParsableCommand {
         } else {
             handle = FileHandle.standardOutput
         }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 20)
-        var count = 0
-        var cursor: UInt64?
-        repeat {
-            let page = try workflowStore.exportPage(after: cursor)
-            for workflow in page.workflows {
-                buffer.append(contentsOf: WorkflowExchange.encode(workflow))
-                buffer.append(0x0A)
-            }
-            count += page.workflows.count
-            if buffer.count >= 1 << 20 {
-                try handle.write(contentsOf: buffer)
-                buffer.removeAll(keepingCapacity: true)
-            }
-            cursor = page.nextCursor
-        } while cursor != nil
-        try handle.write(contentsOf: buffer)
+        let count = try WorkflowTransfer.export(from: workflowStore) { try handle.write(contentsOf: $0) }
         if let temporary, let output {
             try handle.synchronize()
             try handle.close()
@@ -59,8 +45,11 @@ struct Export: ParsableCommand {
             try FileManager.default.moveItem(atPath: temporary, toPath: output)
         }
         let seconds = Date().timeIntervalSince(started)
-        FileHandle.standardError.write(
-            Data(#"{"exported":\#(count),"seconds":\#(String(format: "%.3f", seconds))}"#.utf8 + [0x0A]))
+        let line = JSONWriter.object { json in
+            json.member("exported", Int64(count))
+            json.member("seconds", double: (seconds * 1000).rounded() / 1000)
+        }
+        FileHandle.standardError.write(Data(line + [0x0A]))
     }
 }
 
@@ -92,14 +81,11 @@ struct Import: ParsableCommand {
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be 1 to 10000") }
     }
 
-    struct Tally {
-        var imported = 0
-        var unchanged = 0
-        var conflicts = 0
-        var invalid = 0
+    func run() throws {
+        let started = Date()
+        let workflowStore = try store.openStore(mustExist: false)
         var reported = 0
-
-        mutating func report(_ line: Int, _ message: String) {
+        var importer = WorkflowTransfer.Importer(into: workflowStore, batch: batch) { line, message in
             reported += 1
             if reported <= 1000 {
                 FileHandle.standardError.write(Data("line \(line): \(message)\n".utf8))
@@ -107,37 +93,6 @@ struct Import: ParsableCommand {
                 FileHandle.standardError.write(Data("(more problems; only the first 1000 are listed)\n".utf8))
             }
         }
-    }
-
-    func run() throws {
-        let started = Date()
-        let workflowStore = try store.openStore(mustExist: false)
-        var tally = Tally()
-        var pending: [(line: Int, workflow: Workflow)] = []
-
-        func flush() throws {
-            guard !pending.isEmpty else { return }
-            let results: [Result<WriteOutcome, WorkflowError>]
-            do {
-                results = try workflowStore.perform(pending.map { .importWorkflow($0.workflow) })
-            } catch {
-                throw CommandFailure("import stopped at line \(pending[0].line): \(error)")
-            }
-            for (entry, result) in zip(pending, results) {
-                switch result {
-                case .success(.created): tally.imported += 1
-                case .success: tally.unchanged += 1
-                case .failure(.conflictingDefinition(let token)):
-                    tally.conflicts += 1
-                    tally.report(entry.line, "token \(token) is stored with different content; left unchanged")
-                case .failure(let refusal):
-                    tally.invalid += 1
-                    tally.report(entry.line, refusal.description)
-                }
-            }
-            pending.removeAll(keepingCapacity: true)
-        }
-
         let input: FileHandle
         if file == "-" {
             input = FileHandle.standardInput
@@ -147,32 +102,23 @@ struct Import: ParsableCommand {
         }
         if hyades {
             let outcome = HyadesImport.read(Array(input.readDataToEndOfFile()))
-            for problem in outcome.problems {
-                tally.invalid += 1
-                tally.report(problem.line, problem.message)
-            }
-            for entry in outcome.workflows {
-                pending.append((entry.line, entry.workflow))
-                if pending.count == batch { try flush() }
-            }
+            for problem in outcome.problems { importer.refuse(line: problem.line, problem.message) }
+            for entry in outcome.workflows { try importer.add(entry.workflow, line: entry.line) }
         } else {
             var lines = LineReader(input)
             while let (number, line) = try lines.next() {
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                do {
-                    pending.append((number, try WorkflowExchange.decode(line)))
-                } catch {
-                    tally.invalid += 1
-                    tally.report(number, error.description)
+                let workflow: Workflow
+                do { workflow = try WorkflowExchange.decode(line) } catch {
+                    importer.refuse(line: number, error.description)
+                    continue
                 }
-                if pending.count == batch { try flush() }
+                try importer.add(workflow, line: number)
             }
         }
-        try flush()
-        let seconds = Date().timeIntervalSince(started)
-        print(
-            #"{"imported":\#(tally.imported),"unchanged":\#(tally.unchanged),"conflicts":\#(tally.conflicts),"invalid":\#(tally.invalid),"seconds":\#(String(format: "%.3f", seconds))}"#
-        )
+        try importer.flush()
+        let tally = importer.tally
+        printJSON(tally.json(seconds: Date().timeIntervalSince(started)))
         if tally.conflicts + tally.invalid > 0 { throw ExitCode.failure }
     }
 }

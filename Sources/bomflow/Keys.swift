@@ -1,7 +1,8 @@
 import ArgumentParser
+import Storage
+import LMDBStore
 import Foundation
 import WorkflowAPI
-import WorkflowStore
 
 /// `bomflow keys create|list|revoke`.
 struct Keys: ParsableCommand {
@@ -38,11 +39,7 @@ struct Keys: ParsableCommand {
         func run() throws {
             let workflowStore = try store.openStore(mustExist: false)
             let granted = permissions.isEmpty ? Permission([.read, .write]) : Permission(permissions.map(\.permission))
-            let key = Authenticator.generateKey()
-            guard
-                try workflowStore.addAPIKey(
-                    digest: Authenticator.digest(of: key), name: name, permissions: granted.rawValue)
-            else {
+            guard let key = try Authenticator.issueKey(in: workflowStore, name: name, permissions: granted) else {
                 throw CommandFailure("a key named '\(name)' exists already")
             }
             print(key)

@@ -1,6 +1,7 @@
 import ArgumentParser
-import WorkflowAPI
-import WorkflowStore
+import Storage
+import LMDBStore
+import JSON
 
 /// `bomflow maintenance`: one pass of timeouts and retention.
 struct Maintenance: ParsableCommand {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import WorkflowAPI
-import WorkflowStore
+import JSON
+import LMDBStore
+import Storage
 
 /// `bomflow restore SRC`: puts a backup back.
 struct Restore: ParsableCommand {
@@ -32,7 +33,7 @@ struct Restore: ParsableCommand {
         options.mapSize = store.mapSize.bytes
         let report: RestoreReport
         do {
-            report = try WorkflowStore.restore(
+            report = try LMDBStore.restore(
                 from: source, into: store.dataDir, replacing: force, verify: verify, options: options)
         } catch .unsafeLocation(let why) {
             FileHandle.standardError.write(Data("bomflow: refusing \(store.dataDir): \(why)\n".utf8))

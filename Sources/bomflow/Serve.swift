@@ -1,10 +1,10 @@
 import ArgumentParser
+import Storage
+import LMDBStore
+import BomflowServer
 import Foundation
-import HTTP1
 import HTTPServer
 import Logging
-import WorkflowAPI
-import WorkflowStore
 
 /// `bomflow serve`: the REST API on the data directory.
 struct Serve: ParsableCommand {
@@ -90,208 +90,50 @@ struct Serve: ParsableCommand {
         }
     }
 
-    /// Refuses to serve while the bootstrap key file is readable by others (exit 78).
-    static func checkKeyFile(_ path: String) throws {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
-        else { return }
-        FileHandle.standardError.write(
-            Data(
-                "bomflow: refusing to serve: \(path) holds an API key and has mode \(String(mode, radix: 8)); chmod 600 it or delete it\n"
-                    .utf8))
-        throw ExitCode(78)
-    }
-
-    /// A new directory (mode 0700) under the system's temporary directory.
-    static func makeTemporaryDataDirectory() throws -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let path = base + "/bomflow-ephemeral-" + UUID().uuidString.lowercased()
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw CommandFailure("cannot create a temporary data directory in \(base): \(error)")
-        }
-        return path
-    }
-
     static func isLoopback(_ host: String) -> Bool { host.hasPrefix("127.") || host == "::1" || host == "localhost" }
 
-    /// With no key yet, creates an ADMIN key named `admin`, prints it once on stderr and writes it
-    /// to `<data-dir>/admin.key` with mode 0600, so that a newcomer's first request works.
-    func bootstrapAdminKey(_ workflowStore: WorkflowStore, dataDir: String) throws {
-        guard try workflowStore.apiKeys().isEmpty else { return }
-        let key = Authenticator.generateKey()
-        guard
-            try workflowStore.addAPIKey(
-                digest: Authenticator.digest(of: key), name: "admin",
-                permissions: Permission([.read, .write, .admin]).rawValue)
-        else { return }
-        let path = dataDir + "/admin.key"
-        guard
-            FileManager.default.createFile(
-                atPath: path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw CommandFailure("cannot write \(path)")
-        }
-        FileHandle.standardError.write(
-            Data(
-                "bomflow: created the ADMIN API key 'admin'; it is shown once and saved in \(path) (mode 0600):\n\(key)\n"
-                    .utf8))
-    }
-
     func run() throws {
-        let level = logLevel.level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "bomflow")
+        bootstrapLogging(logLevel)
         var store = self.store
-        var ephemeralKey: String?
         if ephemeral {
-            store.dataDir = try Self.makeTemporaryDataDirectory()
+            store.dataDir = try Self.serverStep { () throws(ServerError) in
+                try ServerRuntime.makeTemporaryDataDirectory()
+            }
             store.sync = .none
         }
-        defer { if ephemeral { try? FileManager.default.removeItem(atPath: store.dataDir) } }
-        let workflowStore = try store.openStore(mustExist: false) { options in
-            periods.apply(to: &options)
-        }
-        try Self.checkKeyFile(store.dataDir + "/admin.key")
-        let authenticator = insecureNoAuth ? nil : Authenticator(store: workflowStore)
-        if authenticator != nil {
-            if ephemeral {
-                let key = Authenticator.generateKey()
-                _ = try workflowStore.addAPIKey(
-                    digest: Authenticator.digest(of: key), name: "admin",
-                    permissions: Permission([.read, .write, .admin]).rawValue)
-                ephemeralKey = key
-            } else {
-                try bootstrapAdminKey(workflowStore, dataDir: store.dataDir)
+        defer { if ephemeral { ServerRuntime.removeTemporaryDataDirectory(store.dataDir) } }
+        let workflowStore = try store.openStore(mustExist: false) { options in periods.apply(to: &options) }
+        var configuration = ServerConfiguration(dataDirectory: store.dataDir)
+        configuration.http.host = host == "localhost" ? "127.0.0.1" : host
+        configuration.http.port = effectivePort ?? 8080
+        configuration.http.loops = loops
+        configuration.http.maxConnections = maxConnections
+        http.apply(to: &configuration.http)
+        configuration.maintenanceInterval = .milliseconds(maintenanceInterval.milliseconds)
+        configuration.maxWaitSeconds = Double(maxWait.milliseconds) / 1000
+        configuration.authentication = !insecureNoAuth
+        configuration.exitWithParent = exitWithParent
+        configuration.ephemeral = ephemeral
+        let dataDir = store.dataDir
+        let ephemeral = self.ephemeral
+        try Self.serverStep { () throws(ServerError) in
+            try ServerRuntime.run(store: workflowStore, configuration: configuration) { announcement in
+                let line =
+                    ephemeral ? announcement.ephemeralLine(dataDirectory: dataDir) : Array("\(announcement.port)".utf8)
+                FileHandle.standardOutput.write(Data(line + [0x0A]))
             }
         }
-        let writer = WriteQueue(store: workflowStore) {
-            logger.critical("storage failed fatally; exiting with 70 so that a supervisor restarts this process")
-            Foundation.exit(70)
-        }
-        let service = WorkflowService(
-            store: workflowStore, writer: writer, version: Bomflow.version, authenticator: authenticator,
-            maxWaitSeconds: Double(maxWait.milliseconds) / 1000)
-        var configuration = HTTPServerConfiguration()
-        configuration.host = host == "localhost" ? "127.0.0.1" : host
-        configuration.port = effectivePort ?? 8080
-        configuration.loops = loops
-        configuration.maxConnections = maxConnections
-        http.apply(to: &configuration)
-        let server = HTTPServer(configuration: configuration, handler: ServiceHandler(service: service))
-        server.shutdownOnSignals()
-        let bound: Int
-        do { bound = try server.start() } catch {
-            throw CommandFailure("cannot listen on \(host):\(configuration.port): \(error)")
-        }
-        if ephemeral {
-            let authority = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-            var json = JSONWriter()
-            json.beginObject()
-            json.member("url", "http://\(authority):\(bound)")
-            json.key("apiKey")
-            if let ephemeralKey { json.string(ephemeralKey) } else { json.null() }
-            json.member("dataDir", store.dataDir)
-            json.endObject()
-            FileHandle.standardOutput.write(Data((String(decoding: json.bytes, as: UTF8.self) + "\n").utf8))
-        } else {
-            FileHandle.standardOutput.write(Data("\(bound)\n".utf8))
-        }
-        logger.info(
-            "serving",
-            metadata: [
-                "host": "\(configuration.host)", "port": "\(bound)", "loops": "\(loops)", "dataDir": "\(store.dataDir)",
-                "sync": "\(store.sync.rawValue)", "auth": "\(authenticator == nil ? "off" : "api-keys")",
-            ])
-        let housekeeping = Housekeeping(
-            store: workflowStore, metrics: service.metrics,
-            maintenanceEvery: .milliseconds(maintenanceInterval.milliseconds))
-        housekeeping.start()
-        if exitWithParent { ParentWatch.start { server.shutdown() } }
-        server.waitUntilSignalled()
-        housekeeping.stop()
-        writer.stop()
-        logger.info("stopped", metadata: ["commits": "\(writer.commits)", "operations": "\(writer.operationsWritten)"])
-    }
-}
-
-/// Adapts the socket-free API to the HTTP server.
-struct ServiceHandler: HTTPHandler {
-    let service: WorkflowService
-
-    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
-        service.handle(request) { responder.respond($0) }
     }
 
-    func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
-        service.respondBeforeBody(to: head)
-    }
-
-    func serverWillShutDown() { service.shutdown() }
-}
-
-/// Periodic work of a serving process: stale-reader checks every 10 s (L1) and a maintenance
-/// pass every interval (only one process of the host runs it at a time: the store's lease).
-final class Housekeeping: @unchecked Sendable {
-    let logger = Logger(label: "bomflow.housekeeping")
-    let store: WorkflowStore
-    let metrics: Metrics
-    let maintenanceEvery: Duration
-    private let stopped = DispatchSemaphore(value: 0)
-    private let done = DispatchSemaphore(value: 0)
-
-    init(store: WorkflowStore, metrics: Metrics, maintenanceEvery: Duration) {
-        self.store = store
-        self.metrics = metrics
-        self.maintenanceEvery = maintenanceEvery
-    }
-
-    func start() {
-        let thread = Thread { [self] in
-            var nextMaintenance = ContinuousClock.now
-            var nextReaderCheck = ContinuousClock.now + .seconds(10)
-            let tick = min(Duration.milliseconds(500), maintenanceEvery)
-            let tickMilliseconds = Int(
-                tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000)
-            while stopped.wait(timeout: .now() + .milliseconds(max(tickMilliseconds, 10))) == .timedOut {
-                let now = ContinuousClock.now
-                if now >= nextReaderCheck {
-                    nextReaderCheck = now + .seconds(10)
-                    _ = try? store.clearStaleReaders()
-                }
-                if now >= nextMaintenance {
-                    nextMaintenance = now + maintenanceEvery
-                    do {
-                        let report = try store.runMaintenance()
-                        metrics.recordMaintenance(report)
-                        if report.timedOut + report.failed + report.deleted > 0 {
-                            logger.info(
-                                "maintenance",
-                                metadata: [
-                                    "timedOut": "\(report.timedOut)", "failed": "\(report.failed)",
-                                    "cancelled": "\(report.cancelled)", "deleted": "\(report.deleted)",
-                                ])
-                        }
-                    } catch {
-                        logger.error("maintenance failed", metadata: ["error": "\(error)"])
-                    }
-                }
+    /// Runs a step of the server runtime; a refusal of the configuration exits 78 (EX_CONFIG).
+    static func serverStep<T>(_ body: () throws(ServerError) -> T) throws -> T {
+        do { return try body() } catch {
+            if error.isConfiguration {
+                FileHandle.standardError.write(Data("bomflow: \(error)\n".utf8))
+                throw ExitCode(78)
             }
-            done.signal()
+            throw CommandFailure(error.description)
         }
-        thread.name = "bomflow-housekeeping"
-        thread.start()
-    }
-
-    func stop() {
-        stopped.signal()
-        done.wait()
     }
 }
 
@@ -312,16 +154,12 @@ enum LogLevelArgument: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// `--exit-with-parent`: notices, within 100 ms, that the process that started this one has
-/// exited (the parent PID changes when a process is re-parented), and then runs `onExit` once.
-enum ParentWatch {
-    static func start(onExit: @escaping @Sendable () -> Void) {
-        let parent = getppid()
-        let thread = Thread {
-            while getppid() == parent { Thread.sleep(forTimeInterval: 0.1) }
-            onExit()
-        }
-        thread.name = "bomflow-parent-watch"
-        thread.start()
+/// Sends swift-log to stderr at `level` (once per process).
+func bootstrapLogging(_ level: LogLevelArgument) {
+    let level = level.level
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
     }
 }

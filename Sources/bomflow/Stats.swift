@@ -1,7 +1,8 @@
 import ArgumentParser
-import WorkflowAPI
+import Storage
+import LMDBStore
+import JSON
 import WorkflowModel
-import WorkflowStore
 
 /// `bomflow stats`.
 struct Stats: ParsableCommand {

@@ -1,7 +1,8 @@
 import ArgumentParser
-import WorkflowAPI
+import Storage
+import LMDBStore
+import Interchange
 import WorkflowModel
-import WorkflowStore
 
 /// `bomflow status TOKEN`: the Dependency-Track status array of one workflow, read directly
 /// from the data directory (works while servers run).

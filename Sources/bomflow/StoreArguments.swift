@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import WorkflowStore
+import LMDBStore
+import Storage
 
 /// The value of a `BOMFLOW_*` environment variable, used as an option's default.
 func environment(_ name: String) -> String? {
@@ -30,7 +31,7 @@ struct StoreArguments: ParsableArguments {
     }
 
     /// Opens the store. Commands that only read refuse a missing directory instead of creating one.
-    func openStore(mustExist: Bool, configure: (inout StoreOptions) -> Void = { _ in }) throws -> WorkflowStore {
+    func openStore(mustExist: Bool, configure: (inout StoreOptions) -> Void = { _ in }) throws -> LMDBStore {
         if mustExist, !FileManager.default.fileExists(atPath: dataDir + "/data.mdb") {
             throw ValidationError("no bomflow data in \(dataDir) (set --data-dir or BOMFLOW_DATA_DIR)")
         }
@@ -39,7 +40,7 @@ struct StoreArguments: ParsableArguments {
         options.durability = sync == .full ? .full : .none
         configure(&options)
         do {
-            return try WorkflowStore(path: dataDir, options: options)
+            return try LMDBStore(path: dataDir, options: options)
         } catch .unsafeLocation(let why) {
             // EX_CONFIG: the configuration must change; restarting will not help.
             FileHandle.standardError.write(Data("bomflow: refusing \(dataDir): \(why)\n".utf8))

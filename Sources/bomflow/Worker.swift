@@ -1,8 +1,8 @@
 import ArgumentParser
+import BomflowClient
 import Foundation
-import HTTPServer
+import JSON
 import Logging
-import WorkflowAPI
 import WorkflowModel
 
 /// `bomflow worker`: claims steps from a server and runs a command for each.
@@ -48,7 +48,7 @@ struct Worker: ParsableCommand {
         for step in steps where StepName(step) == nil {
             throw ValidationError(WorkflowError.invalidStepName(step).description)
         }
-        guard HTTPClient.endpoint(url) != nil else {
+        guard BomflowAPIClient(url: url, apiKey: nil) != nil else {
             throw ValidationError("--url must be http://IP:PORT (an IP literal or localhost)")
         }
         guard (1_000...3_600_000).contains(lease.milliseconds) else { throw ValidationError("--lease is 1s to 1h") }
@@ -56,15 +56,9 @@ struct Worker: ParsableCommand {
     }
 
     func run() throws {
-        let level = logLevel.level
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(logLevel)
         let logger = Logger(label: "bomflow.worker")
         let workerName = name ?? "worker-\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let endpoint = HTTPClient.endpoint(url)!
         let stop = StopFlag()
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -74,78 +68,34 @@ struct Worker: ParsableCommand {
             return source
         }
         defer { _ = signals }
-        let client = HTTPClient(host: endpoint.host, port: endpoint.port)
-        var headers = [("Content-Type", "application/json")]
-        if let apiKey { headers.append(("X-Api-Key", apiKey)) }
+        guard let client = BomflowAPIClient(url: url, apiKey: apiKey) else { throw ValidationError("--url") }
         let leaseSeconds = max(1, lease.milliseconds / 1000)
         let waitSeconds = Double(wait.milliseconds) / 1000
         logger.info("claiming", metadata: ["worker": "\(workerName)", "steps": "\(steps)", "url": "\(url)"])
         var failures = 0
         while !stop.isSet {
-            var body = JSONWriter()
-            body.beginObject()
-            body.key("steps")
-            body.beginArray()
-            for step in steps { body.string(step) }
-            body.endArray()
-            body.member("worker", workerName)
-            body.member("leaseSeconds", leaseSeconds)
-            body.member("max", Int64(1))
-            body.key("waitSeconds")
-            body.number(waitSeconds)
-            body.endObject()
-            let response: HTTPClient.Response
+            let claims: [BomflowAPIClient.ClaimedStep]
             do {
-                response = try client.request(
-                    "POST", "/api/v1/workflow/claim", headers: headers, body: body.bytes, timeout: waitSeconds + 10)
+                claims = try client.claim(
+                    steps: steps, worker: workerName, leaseSeconds: leaseSeconds, max: 1, waitSeconds: waitSeconds)
                 failures = 0
             } catch {
+                if error.isAuthorization { throw CommandFailure("the server refused the key: \(error)") }
                 failures += 1
                 logger.warning("claim failed", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: min(5, 0.2 * Double(failures)))
                 continue
             }
-            guard response.status == 200 else {
-                if response.status == 401 || response.status == 403 {
-                    throw CommandFailure(
-                        "the server refused the key (\(response.status)): \(String(decoding: response.body, as: UTF8.self))"
-                    )
-                }
-                logger.warning("claim refused", metadata: ["status": "\(response.status)"])
-                Thread.sleep(forTimeInterval: 1)
-                continue
-            }
-            for claim in Self.claims(response.body) {
-                run(
-                    claim, worker: workerName, client: client, headers: headers, leaseSeconds: leaseSeconds,
-                    logger: logger)
+            for claim in claims {
+                run(claim, worker: workerName, client: client, leaseSeconds: leaseSeconds, logger: logger)
             }
         }
         logger.info("stopped", metadata: ["worker": "\(workerName)"])
     }
 
-    struct Claimed {
-        let token: String
-        let step: String
-        let attempt: Int
-        let labels: [String: String]
-    }
-
-    static func claims(_ body: [UInt8]) -> [Claimed] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-            let claims = object["claims"] as? [[String: Any]]
-        else { return [] }
-        return claims.compactMap { claim in
-            guard let token = claim["token"] as? String, let step = claim["step"] as? String else { return nil }
-            return Claimed(
-                token: token, step: step, attempt: claim["attempt"] as? Int ?? 1,
-                labels: claim["labels"] as? [String: String] ?? [:])
-        }
-    }
-
     /// Runs the command for one claimed step, heartbeating meanwhile, and reports its outcome.
     func run(
-        _ claim: Claimed, worker: String, client: HTTPClient, headers: [(String, String)], leaseSeconds: Int64,
+        _ claim: BomflowAPIClient.ClaimedStep, worker: String, client: BomflowAPIClient, leaseSeconds: Int64,
         logger: Logger
     ) {
         var environment = ProcessInfo.processInfo.environment
@@ -161,7 +111,7 @@ struct Worker: ParsableCommand {
             environment["BOMFLOW_LABEL_" + Self.variableName(key)] = value
         }
         labels.endObject()
-        environment["BOMFLOW_LABELS"] = String(decoding: labels.bytes, as: UTF8.self)
+        environment["BOMFLOW_LABELS"] = labels.text
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -176,30 +126,23 @@ struct Worker: ParsableCommand {
             FileHandle.standardError.write(data)
             lastLine.add(data)
         }
-        let path = "/api/v1/workflow/token/\(claim.token)/step/\(claim.step)"
         logger.info(
             "running", metadata: ["token": "\(claim.token)", "step": "\(claim.step)", "attempt": "\(claim.attempt)"])
         do {
             try process.run()
         } catch {
-            report(
-                path, failure: "cannot start the command: \(error)", client: client, headers: headers, worker: worker,
-                logger: logger)
+            report(claim, .failed(reason: "cannot start the command: \(error)"), client: client, worker: worker, logger: logger)
             return
         }
         // Heartbeats on a connection of their own while the command runs.
         let beating = DispatchSemaphore(value: 0)
-        let endpoint = HTTPClient.endpoint(url)!
+        let url = self.url
+        let apiKey = self.apiKey
         let heartbeat = Thread {
-            let beats = HTTPClient(host: endpoint.host, port: endpoint.port)
-            var body = JSONWriter()
-            body.beginObject()
-            body.member("worker", worker)
-            body.member("leaseSeconds", leaseSeconds)
-            body.endObject()
+            guard let beats = BomflowAPIClient(url: url, apiKey: apiKey) else { return }
             let interval = max(0.5, Double(leaseSeconds) / 3)
             while beating.wait(timeout: .now() + interval) == .timedOut {
-                _ = try? beats.request("POST", path + "/heartbeat", headers: headers, body: body.bytes)
+                _ = try? beats.heartbeat(token: claim.token, step: claim.step, worker: worker, leaseSeconds: leaseSeconds)
             }
         }
         heartbeat.start()
@@ -208,43 +151,27 @@ struct Worker: ParsableCommand {
         errors.fileHandleForReading.readabilityHandler = nil
         lastLine.add(errors.fileHandleForReading.readDataToEndOfFile())
         if process.terminationStatus == 0 && process.terminationReason == .exit {
-            send(
-                path, #"{"status":"COMPLETED","worker":\#(Self.quoted(worker))}"#, client: client, headers: headers,
-                logger: logger)
+            report(claim, .completed, client: client, worker: worker, logger: logger)
         } else {
             let how = process.terminationReason == .exit ? "exit status" : "signal"
             let reason = lastLine.text ?? "\(command) ended with \(how) \(process.terminationStatus)"
-            report(path, failure: reason, client: client, headers: headers, worker: worker, logger: logger)
+            report(claim, .failed(reason: reason), client: client, worker: worker, logger: logger)
         }
     }
 
+    /// Reports the step's outcome, retrying a lost answer up to five times.
     func report(
-        _ path: String, failure: String, client: HTTPClient, headers: [(String, String)], worker: String, logger: Logger
+        _ claim: BomflowAPIClient.ClaimedStep, _ outcome: BomflowAPIClient.Outcome, client: BomflowAPIClient,
+        worker: String, logger: Logger
     ) {
-        var reason = failure
-        while reason.utf8.count > 4096 { reason.removeLast() }
-        if reason.isEmpty { reason = "failed" }
-        var body = JSONWriter()
-        body.beginObject()
-        body.member("status", "FAILED")
-        body.member("failureReason", reason)
-        body.member("worker", worker)
-        body.endObject()
-        send(path, String(decoding: body.bytes, as: UTF8.self), client: client, headers: headers, logger: logger)
-    }
-
-    func send(_ path: String, _ body: String, client: HTTPClient, headers: [(String, String)], logger: Logger) {
         for attempt in 1...5 {
             do {
-                let response = try client.request("PATCH", path, headers: headers, body: Array(body.utf8))
-                if response.status != 200 {
-                    logger.warning(
-                        "the server did not take the result",
-                        metadata: [
-                            "path": "\(path)", "status": "\(response.status)",
-                            "body": "\(String(decoding: response.body, as: UTF8.self))",
-                        ])
-                }
+                try client.report(token: claim.token, step: claim.step, worker: worker, outcome)
+                return
+            } catch .refused(let status, let body) {
+                logger.warning(
+                    "the server did not take the result",
+                    metadata: ["token": "\(claim.token)", "step": "\(claim.step)", "status": "\(status)", "body": "\(body)"])
                 return
             } catch {
                 logger.warning("reporting failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
@@ -258,12 +185,6 @@ struct Worker: ParsableCommand {
             key.uppercased().unicodeScalars.map {
                 ("A"..."Z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "_"
             })
-    }
-
-    static func quoted(_ text: String) -> String {
-        var json = JSONWriter()
-        json.string(text)
-        return String(decoding: json.bytes, as: UTF8.self)
     }
 }
 

@@ -1,7 +1,8 @@
 import ArgumentParser
-import WorkflowAPI
+import LMDBStore
+import Interchange
+import Storage
 import WorkflowModel
-import WorkflowStore
 
 /// `bomflow workflows list`.
 struct Workflows: ParsableCommand {

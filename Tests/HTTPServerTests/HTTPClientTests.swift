@@ -1,4 +1,6 @@
 import Foundation
+import BomflowClient
+import HTTP1
 import HTTPServer
 import Testing
 

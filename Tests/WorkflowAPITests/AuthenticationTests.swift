@@ -1,7 +1,8 @@
 import HTTP1
 import TestSupport
 import Testing
-import WorkflowStore
+import LMDBStore
+import Storage
 
 @testable import WorkflowAPI
 

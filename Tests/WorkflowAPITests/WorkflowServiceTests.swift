@@ -4,13 +4,14 @@ import TestSupport
 import Testing
 import WorkflowAPI
 import WorkflowModel
-import WorkflowStore
+import LMDBStore
+import Storage
 
 /// The API without sockets: requests go straight into the service, responses come back through
 /// the closure (after the writer thread's commit for writes).
 final class ServiceFixture {
     let directory: TemporaryDirectory
-    let store: WorkflowStore
+    let store: LMDBStore
     let writer: WriteQueue
     let service: WorkflowService
 
@@ -19,7 +20,7 @@ final class ServiceFixture {
         var options = StoreOptions()
         options.durability = .none
         options.mapSize = 64 << 20
-        store = try WorkflowStore(path: directory.path, options: options)
+        store = try LMDBStore(path: directory.path, options: options)
         writer = WriteQueue(store: store)
         service = WorkflowService(
             store: store, writer: writer, version: "test",

@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 import WorkflowModel
-import WorkflowStore
+import LMDBStore
+import Storage
 
 /// `bomflow backup` while a server takes writes, then `bomflow restore`: everything acknowledged
 /// before the backup began is in the restored directory, exactly as acknowledged.
@@ -107,7 +108,7 @@ struct BackupRestoreTests {
         let restored = try run(["restore", backupDirectory, "--data-dir", restoredDirectory, "--verify"])
         #expect(restored.status == 0, "\(restored.output)")
         do {
-            let store = try WorkflowStore(path: restoredDirectory)
+            let store = try LMDBStore(path: restoredDirectory)
             #expect(try store.verifyIntegrity().isEmpty)
             let count = try store.cheapFigures().workflows
             #expect(count >= before.created.count)
@@ -132,8 +133,8 @@ struct BackupRestoreTests {
         #expect(refused.output.contains("already holds data"), "\(refused.output)")
         let rolledBack = try run(["restore", backupDirectory, "--data-dir", data, "--force"])
         #expect(rolledBack.status == 0, "\(rolledBack.output)")
-        let store = try WorkflowStore(path: data)
-        let backedUp = try WorkflowStore(path: restoredDirectory)
+        let store = try LMDBStore(path: data)
+        let backedUp = try LMDBStore(path: restoredDirectory)
         #expect(try store.cheapFigures().workflows == backedUp.cheapFigures().workflows)
         #expect(!FileManager.default.fileExists(atPath: data + "/.restore"))
         #expect(try store.verifyIntegrity().isEmpty)

@@ -5,7 +5,8 @@ import HTTPServer
 import TestSupport
 import Testing
 import WorkflowModel
-import WorkflowStore
+import LMDBStore
+import Storage
 
 @testable import bomflow
 
@@ -93,7 +94,7 @@ struct CommandLineEndToEndTests {
         let data = directory.appending("data")
         var options = StoreOptions()
         options.durability = .none
-        let store = try WorkflowStore(path: data, options: options)
+        let store = try LMDBStore(path: data, options: options)
         let token = Token.make(42)
         try store.perform(
             .create(
@@ -165,7 +166,7 @@ struct CommandLineEndToEndTests {
         let data = directory.appending("data")
         var options = StoreOptions()
         options.durability = .none
-        let store = try WorkflowStore(path: data, options: options)
+        let store = try LMDBStore(path: data, options: options)
         for number in 1...200 {
             try store.perform(
                 .create(
@@ -175,7 +176,7 @@ struct CommandLineEndToEndTests {
         let backup = directory.appending("copy")
         let result = try run(["backup", backup, "--data-dir", data])
         #expect(result.status == 0, "\(result.output)")
-        let copy = try WorkflowStore(path: backup, options: options)
+        let copy = try LMDBStore(path: backup, options: options)
         #expect(try copy.statistics().workflows == 200)
         #expect(try copy.verifyIntegrity() == [])
         #expect(try copy.workflow(.make(7)) == store.workflow(.make(7)))

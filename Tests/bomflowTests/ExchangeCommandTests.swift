@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 import WorkflowModel
-import WorkflowStore
+import LMDBStore
+import Storage
 
 /// `bomflow export` and `bomflow import` (JSON Lines and Hyades CSV) as real processes.
 @Suite(.serialized, .timeLimit(.minutes(3)))
@@ -73,7 +74,7 @@ struct ExchangeCommandTests {
         let again = try run(["import", fixture("workflows.jsonl"), "--data-dir", data])
         #expect(try summary(again)["imported"] == 0)
         #expect(try summary(again)["unchanged"] == 4)
-        let store = try WorkflowStore(path: data)
+        let store = try LMDBStore(path: data)
         #expect(try store.cheapFigures().workflows == 3)
         #expect(try store.verifyIntegrity().isEmpty)
     }
@@ -87,7 +88,7 @@ struct ExchangeCommandTests {
         #expect(try summary(imported)["imported"] == 4)
         #expect(try summary(imported)["invalid"] == 5)
         #expect(reportedLines(imported) == [12, 15, 16, 17, 19])
-        let store = try WorkflowStore(path: data)
+        let store = try LMDBStore(path: data)
         for number in [4, 5, 6, 8] {
             let token = try #require(Token("aaaaaaaa-0000-4000-8000-00000000000\(number)"))
             #expect(try store.workflow(token) == nil, "nothing partial of a refused workflow")
@@ -111,7 +112,7 @@ struct ExchangeCommandTests {
         var options = StoreOptions()
         options.durability = .none
         do {
-            let store = try WorkflowStore(path: source, options: options)
+            let store = try LMDBStore(path: source, options: options)
             var operations: [WriteOperation] = []
             for number in 0..<3_000 {
                 let token = Token.make(UInt64(number))
@@ -151,6 +152,6 @@ struct ExchangeCommandTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: second)))
         let attributes = try FileManager.default.attributesOfItem(atPath: first)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        #expect(try WorkflowStore(path: copy).verifyIntegrity().isEmpty)
+        #expect(try LMDBStore(path: copy).verifyIntegrity().isEmpty)
     }
 }

@@ -1,6 +1,6 @@
 /* raw-lmdb: the lower bound for bomflow's store operations, measured with liblmdb directly.
  *
- * It lays out data the way WorkflowStore does (docs/STORAGE.md) but with no model, no codec and
+ * It lays out data the way LMDBStore does (docs/STORAGE.md) but with no model, no codec and
  * no index maintenance: a `tokens` database (token 16 B -> workflow id 8 B) and a `steps`
  * database (id 8 B || ordinal 1 B -> a 48-byte step record whose byte 1 is the status).
  *

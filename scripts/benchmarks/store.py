@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Store-level benchmark (issue: workflow state engine): bomflow's WorkflowStore next to raw
+"""Store-level benchmark (issue: workflow state engine): bomflow's LMDBStore next to raw
 liblmdb doing the same shapes, in one run, with ratios; then the key-layout experiment behind
 docs/STORAGE.md. Invoked by scripts/bench; prints a Markdown table."""
 import json

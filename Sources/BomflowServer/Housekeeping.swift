@@ -1,0 +1,84 @@
+internal import Foundation
+internal import Logging
+internal import Storage
+internal import WorkflowAPI
+
+/// Periodic work of a serving process: the backend's upkeep every 10 s (LMDB: stale reader
+/// slots, L1) and a maintenance pass every interval (only one process at a time runs it: the
+/// store's lease).
+final class Housekeeping: @unchecked Sendable {
+    let logger = Logger(label: "bomflow.housekeeping")
+    let store: any WorkflowStorage
+    let metrics: Metrics
+    let maintenanceEvery: Duration
+    private let stopped = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(store: any WorkflowStorage, metrics: Metrics, maintenanceEvery: Duration) {
+        self.store = store
+        self.metrics = metrics
+        self.maintenanceEvery = maintenanceEvery
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            var nextMaintenance = ContinuousClock.now
+            var nextUpkeep = ContinuousClock.now + .seconds(10)
+            let tick = min(Duration.milliseconds(500), maintenanceEvery)
+            let tickMilliseconds = Int(
+                tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000)
+            while stopped.wait(timeout: .now() + .milliseconds(max(tickMilliseconds, 10))) == .timedOut {
+                let now = ContinuousClock.now
+                if now >= nextUpkeep {
+                    nextUpkeep = now + .seconds(10)
+                    do { _ = try store.housekeep() } catch {
+                        logger.error("storage upkeep failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                if now >= nextMaintenance {
+                    nextMaintenance = now + maintenanceEvery
+                    runMaintenance()
+                }
+            }
+            done.signal()
+        }
+        thread.name = "bomflow-housekeeping"
+        thread.start()
+    }
+
+    private func runMaintenance() {
+        do {
+            let report = try store.runMaintenance()
+            metrics.recordMaintenance(report)
+            if report.timedOut + report.failed + report.deleted > 0 {
+                logger.info(
+                    "maintenance",
+                    metadata: [
+                        "timedOut": "\(report.timedOut)", "failed": "\(report.failed)",
+                        "cancelled": "\(report.cancelled)", "deleted": "\(report.deleted)",
+                    ])
+            }
+        } catch {
+            logger.error("maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func stop() {
+        stopped.signal()
+        done.wait()
+    }
+}
+
+/// `--exit-with-parent`: notices, within 100 ms, that the process that started this one has
+/// exited (the parent PID changes when a process is re-parented), and then runs `onExit` once.
+enum ParentWatch {
+    static func start(onExit: @escaping @Sendable () -> Void) {
+        let parent = getppid()
+        let thread = Thread {
+            while getppid() == parent { Thread.sleep(forTimeInterval: 0.1) }
+            onExit()
+        }
+        thread.name = "bomflow-parent-watch"
+        thread.start()
+    }
+}

@@ -1,0 +1,181 @@
+internal import Foundation
+public import HTTP1
+public import HTTPServer
+internal import JSON
+internal import Logging
+public import Storage
+public import WorkflowAPI
+
+/// How `bomflow serve` runs, apart from the store (which the caller opens).
+public struct ServerConfiguration: Sendable {
+    /// Sockets, loops, limits and timeouts of the HTTP layer.
+    public var http = HTTPServerConfiguration()
+    /// How often a maintenance pass runs (the store's lease lets one process at a time do it).
+    public var maintenanceInterval: Duration = .seconds(60)
+    /// The longest long-poll in seconds.
+    public var maxWaitSeconds: Double = 60
+    /// API keys are required (off only for `--insecure-no-auth` test harnesses).
+    public var authentication = true
+    /// Shut down when the parent process exits.
+    public var exitWithParent = false
+    /// Where the bootstrap key file goes (`<dataDir>/admin.key`).
+    public var dataDirectory: String
+    /// A throw-away instance: a fresh ADMIN key is made and announced instead of `admin.key`.
+    public var ephemeral = false
+
+    public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+}
+
+/// What a starting server tells its caller once it listens.
+public struct ServerAnnouncement: Sendable {
+    /// The port bound (useful with port 0).
+    public let port: Int
+    /// The address as given (`127.0.0.1`, `::1`).
+    public let host: String
+    /// The ephemeral ADMIN key, when ``ServerConfiguration/ephemeral`` and authentication are on.
+    public let apiKey: String?
+
+    /// `{"url","apiKey","dataDir"}`: the first stdout line of `serve --ephemeral`.
+    public func ephemeralLine(dataDirectory: String) -> [UInt8] {
+        let authority = host.contains(":") ? "[\(host)]" : host
+        return JSONWriter.object { json in
+            json.member("url", "http://\(authority):\(port)")
+            json.key("apiKey")
+            if let apiKey { json.string(apiKey) } else { json.null() }
+            json.member("dataDir", dataDirectory)
+        }
+    }
+}
+
+/// Why the server runtime refused to start.
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
+    /// The configuration must change (exit 78, EX_CONFIG); otherwise exit 1.
+    public let isConfiguration: Bool
+}
+
+/// The server runtime: the API on the HTTP server, with its writer, housekeeping thread, parent
+/// watch and key bootstrap. `bomflow serve` builds a configuration and calls ``run(store:configuration:announce:)``.
+public enum ServerRuntime {
+    /// Serves until SIGTERM/SIGINT (or the parent's exit), then drains and returns.
+    /// `announce` runs once the server listens (the CLI prints the port or the ephemeral line).
+    public static func run(
+        store: any WorkflowStorage, configuration: ServerConfiguration, announce: (ServerAnnouncement) -> Void
+    ) throws(ServerError) {
+        let logger = Logger(label: "bomflow")
+        let keyPath = configuration.dataDirectory + "/admin.key"
+        try checkKeyFile(keyPath)
+        var ephemeralKey: String?
+        if configuration.authentication {
+            do {
+                if configuration.ephemeral {
+                    ephemeralKey = try Authenticator.issueKey(in: store, name: "admin", permissions: .all)
+                } else {
+                    try bootstrapAdminKey(store, keyPath: keyPath)
+                }
+            } catch let error as ServerError {
+                throw error
+            } catch {
+                throw ServerError(description: "cannot create the ADMIN key: \(error)", isConfiguration: false)
+            }
+        }
+        let writer = WriteQueue(store: store) {
+            logger.critical("storage failed fatally; exiting with 70 so that a supervisor restarts this process")
+            Foundation.exit(70)
+        }
+        let service = WorkflowService(
+            store: store, writer: writer, authenticator: configuration.authentication ? Authenticator(store: store) : nil,
+            maxWaitSeconds: configuration.maxWaitSeconds)
+        let server = HTTPServer(configuration: configuration.http, handler: ServiceHandler(service: service))
+        server.shutdownOnSignals()
+        let bound: Int
+        do { bound = try server.start() } catch {
+            writer.stop()
+            throw ServerError(
+                description: "cannot listen on \(configuration.http.host):\(configuration.http.port): \(error)",
+                isConfiguration: false)
+        }
+        announce(ServerAnnouncement(port: bound, host: configuration.http.host, apiKey: ephemeralKey))
+        logger.info(
+            "serving",
+            metadata: [
+                "host": "\(configuration.http.host)", "port": "\(bound)", "loops": "\(configuration.http.loops)",
+                "dataDir": "\(configuration.dataDirectory)", "auth": "\(configuration.authentication ? "api-keys" : "off")",
+            ])
+        let housekeeping = Housekeeping(
+            store: store, metrics: service.metrics, maintenanceEvery: configuration.maintenanceInterval)
+        housekeeping.start()
+        if configuration.exitWithParent { ParentWatch.start { server.shutdown() } }
+        server.waitUntilSignalled()
+        housekeeping.stop()
+        writer.stop()
+        logger.info("stopped", metadata: ["commits": "\(writer.commits)", "operations": "\(writer.operationsWritten)"])
+    }
+
+    /// Refuses to serve while the bootstrap key file is readable by others (exit 78).
+    static func checkKeyFile(_ path: String) throws(ServerError) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0
+        else { return }
+        throw ServerError(
+            description:
+                "refusing to serve: \(path) holds an API key and has mode \(String(mode, radix: 8)); chmod 600 it or delete it",
+            isConfiguration: true)
+    }
+
+    /// With no key yet, creates an ADMIN key named `admin`, prints it once on stderr and writes it
+    /// to `keyPath` with mode 0600, so that a newcomer's first request works.
+    static func bootstrapAdminKey(_ store: any WorkflowStorage, keyPath: String) throws {
+        guard try store.apiKeys().isEmpty else { return }
+        guard let key = try Authenticator.issueKey(in: store, name: "admin", permissions: .all) else { return }
+        guard
+            FileManager.default.createFile(
+                atPath: keyPath, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw ServerError(description: "cannot write \(keyPath)", isConfiguration: false)
+        }
+        FileHandle.standardError.write(
+            Data(
+                "bomflow: created the ADMIN API key 'admin'; it is shown once and saved in \(keyPath) (mode 0600):\n\(key)\n"
+                    .utf8))
+    }
+
+    /// A new directory (mode 0700) under `$TMPDIR` (default `/tmp`), for `serve --ephemeral`.
+    public static func makeTemporaryDataDirectory() throws(ServerError) -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let path = base + "/bomflow-ephemeral-" + UUID().uuidString.lowercased()
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ServerError(
+                description: "cannot create a temporary data directory in \(base): \(error)", isConfiguration: false)
+        }
+        return path
+    }
+
+    /// Removes an ephemeral data directory after the server stopped.
+    public static func removeTemporaryDataDirectory(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+extension Permission {
+    /// READ, WRITE and ADMIN.
+    static let all: Permission = [.read, .write, .admin]
+}
+
+/// Adapts the socket-free API to the HTTP server.
+struct ServiceHandler: HTTPHandler {
+    let service: WorkflowService
+
+    func handle(_ request: HTTPRequest, responder: HTTPResponder) {
+        service.handle(request) { responder.respond($0) }
+    }
+
+    func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
+        service.respondBeforeBody(to: head)
+    }
+
+    func serverWillShutDown() { service.shutdown() }
+}

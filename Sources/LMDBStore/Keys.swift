@@ -1,0 +1,90 @@
+internal import Storage
+internal import WorkflowModel
+
+/// Key layouts of the named databases (docs/STORAGE.md). All integers big-endian; timestamps
+/// with the sign bit flipped so that `memcmp` order is time order.
+enum Keys {
+    /// `workflows`, `processing`, `done` key and `steps` prefix: the workflow's internal ID (8 bytes).
+    static func workflow(_ id: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 8)
+        writer.append(id)
+        return writer.bytes
+    }
+
+    /// `steps`: workflow ID (8) ‖ step ordinal (1).
+    static func step(_ id: UInt64, _ ordinal: Int) -> [UInt8] {
+        var writer = ByteWriter(capacity: 9)
+        writer.append(id)
+        writer.append(UInt8(ordinal))
+        return writer.bytes
+    }
+
+    /// `deadlines`: updatedAt (8) ‖ workflow ID (8) ‖ step ordinal (1).
+    static func deadline(_ time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] {
+        var writer = ByteWriter(capacity: 17)
+        writer.append(ordered: time.milliseconds)
+        writer.append(id)
+        writer.append(UInt8(ordinal))
+        return writer.bytes
+    }
+
+    /// `ready` prefix: step name length (1) ‖ step name.
+    static func readyPrefix(_ step: StepName) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + step.rawValue.utf8.count)
+        writer.appendShortString(step.rawValue)
+        return writer.bytes
+    }
+
+    /// `ready`: ``readyPrefix(_:)`` ‖ ready since (8) ‖ workflow ID (8) ‖ step ordinal (1): per
+    /// step name, the claimable steps in the order they became ready.
+    static func ready(_ step: StepName, since time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] {
+        var writer = ByteWriter(capacity: 18 + step.rawValue.utf8.count)
+        writer.appendShortString(step.rawValue)
+        writer.append(ordered: time.milliseconds)
+        writer.append(id)
+        writer.append(UInt8(ordinal))
+        return writer.bytes
+    }
+
+    /// `leases`: lease end (8) ‖ workflow ID (8) ‖ step ordinal (1).
+    static func lease(_ time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] { deadline(time, id, ordinal) }
+
+    /// `finished`: last update (8) ‖ workflow ID (8).
+    static func finished(_ time: Timestamp, _ id: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 16)
+        writer.append(ordered: time.milliseconds)
+        writer.append(id)
+        return writer.bytes
+    }
+
+    /// Label values longer than this are indexed by their first bytes only (LMDB keys are at
+    /// most 511 bytes); a list by such a label checks each candidate's full value.
+    static let labelValuePrefixLimit = 230
+
+    /// `labels` prefix: key length (1) ‖ key ‖ full value length (2) ‖ value (first 230 bytes).
+    static func labelPrefix(key: String, value: String) -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + key.utf8.count + value.utf8.count)
+        writer.appendShortString(key)
+        let valueBytes = Array(value.utf8)
+        writer.append(UInt16(valueBytes.count))
+        writer.append(contentsOf: Array(valueBytes.prefix(labelValuePrefixLimit)))
+        return writer.bytes
+    }
+
+    /// `labels` entry: ``labelPrefix(key:value:)`` ‖ workflow ID (8).
+    static func label(key: String, value: String, _ id: UInt64) -> [UInt8] {
+        var bytes = labelPrefix(key: key, value: value)
+        var writer = ByteWriter(capacity: 8)
+        writer.append(id)
+        bytes.append(contentsOf: writer.bytes)
+        return bytes
+    }
+
+    /// The workflow ID in the last eight bytes of an index key.
+    static func trailingID(_ key: [UInt8]) -> UInt64 { loadUInt64(key, at: key.count - 8) }
+
+    /// `meta` keys.
+    static let formatVersion = Array("format-version".utf8)
+    static let nextWorkflowID = Array("next-workflow-id".utf8)
+    static let maintenanceLease = Array("lease/maintenance".utf8)
+}

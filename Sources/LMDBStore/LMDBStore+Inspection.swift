@@ -1,0 +1,247 @@
+internal import Foundation
+internal import LMDB
+public import Storage
+public import WorkflowModel
+
+/// Counts and environment figures for `bomflow stats` and, later, `/metrics`.
+public struct StoreStatistics: Sendable, Equatable {
+    /// Workflows stored.
+    public var workflows = 0
+    /// Workflows with a `PENDING` or `TIMED_OUT` step.
+    public var processing = 0
+    /// Workflows whose steps are all terminal.
+    public var done = 0
+    /// Step rows by status.
+    public var stepsByStatus: [StepStatus: Int] = [:]
+    /// Entries in the `deadlines` index (ready `PENDING` and `TIMED_OUT` steps).
+    public var deadlineEntries = 0
+    /// The map size in bytes (the most the data file can hold).
+    public var mapSize = 0
+    /// Bytes of the map in use.
+    public var usedBytes = 0
+    /// The page size in bytes.
+    public var pageSize = 0
+    /// The last committed transaction ID.
+    public var lastTransactionID = 0
+    /// Reader-table size.
+    public var maxReaders = 0
+    /// Live reader slots: `(pid, transaction ID or nil when idle)`.
+    public var readers: [ReaderSlot] = []
+    /// Stale reader slots this process cleared (at open and since).
+    public var staleReadersCleared = 0
+    /// The stored format version.
+    public var formatVersion = LMDBStore.formatVersion
+
+    /// One slot of the reader table.
+    public struct ReaderSlot: Sendable, Equatable {
+        /// The process that holds the slot.
+        public var pid: Int32
+        /// The snapshot it reads, or nil for an idle (reset) slot.
+        public var transactionID: Int?
+    }
+}
+
+extension LMDBStore {
+    /// Counts workflows and steps and reads the environment's figures.
+    ///
+    /// Step counts come from a scan of all step rows, done in read transactions of at most
+    /// 50,000 rows each so that no reader lives long (L3). Meant for the CLI; a server
+    /// should keep counters instead.
+    public func statistics() throws(StoreError) -> StoreStatistics {
+        var stats = StoreStatistics()
+        let figures = try cheapFigures()
+        stats.workflows = figures.workflows
+        stats.processing = figures.processing
+        stats.done = figures.done
+        stats.deadlineEntries = figures.deadlineEntries
+        stats.mapSize = figures.mapSize
+        stats.usedBytes = figures.usedBytes
+        stats.lastTransactionID = figures.lastTransactionID
+        stats.staleReadersCleared = figures.staleReadersCleared
+        do {
+            let info = try environment.info()
+            stats.pageSize = info.pageSize
+            stats.maxReaders = info.maxReaders
+            stats.readers = try environment.readers().map {
+                StoreStatistics.ReaderSlot(pid: $0.pid, transactionID: $0.transactionID)
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+
+        var resume: [UInt8]? = nil
+        repeat {
+            resume = try read { txn in
+                try txn.withCursor(databases.steps) { cursor in
+                    var more = if let resume { try cursor.seek(atOrAfter: resume + [0]) } else { try cursor.first() }
+                    var rows = 0
+                    while more {
+                        let status = try cursor.withCurrent { _, value in
+                            try RecordCodec.status(value[RecordCodec.stepStatusOffset])
+                        }
+                        stats.stepsByStatus[status, default: 0] += 1
+                        rows += 1
+                        if rows == 50_000 { return cursor.key }
+                        more = try cursor.next()
+                    }
+                    return nil
+                }
+            }
+        } while resume != nil
+        return stats
+    }
+
+    /// Clears reader slots left by dead processes (`mdb_reader_check`); a server calls this
+    /// every 10 s (L1). - Returns: the number of slots cleared.
+    @discardableResult
+    public func clearStaleReaders() throws(StoreError) -> Int {
+        do { return try environment.checkStaleReaders() } catch { throw Self.storeError(error) }
+    }
+
+    /// ``WorkflowStorage/housekeep()``: clears reader slots of dead processes (L1).
+    public func housekeep() throws(StoreError) -> Int { try clearStaleReaders() }
+
+    /// Writes a compacted, consistent copy of the store into the empty directory
+    /// `destination` while other processes keep working (`mdb_env_copy2` with `MDB_CP_COMPACT`),
+    /// then syncs the copy and the directory: `mdb_env_copy2` itself does not, and a backup
+    /// that a power cut can take away is no backup.
+    public func backup(to destination: String) throws(StoreError) {
+        do { try environment.copy(to: destination, compact: true) } catch { throw Self.storeError(error) }
+        do {
+            // mdb_env_copy2 creates the file with mode 0666 & ~umask: the backup holds the same
+            // data as the 0600 original.
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination + "/data.mdb")
+            try Self.synchronize(destination + "/data.mdb")
+            try Self.synchronize(destination)
+        } catch {
+            throw .failed("cannot sync the backup in \(destination): \(error)")
+        }
+    }
+
+    /// Bytes of the map in use and the map size (for a "storage nearly full" alarm).
+    public func mapUsage() throws(StoreError) -> (used: Int, size: Int) {
+        do {
+            let info = try environment.info()
+            return (info.usedBytes, info.mapSize)
+        } catch { throw Self.storeError(error) }
+    }
+
+    /// Checks every invariant between rows and indexes and returns what is wrong (empty when
+    /// all hold): each token maps to a workflow whose record names that token; each workflow's
+    /// step rows decode and form a tree; each index entry is one the workflow's state calls for,
+    /// and each entry the state calls for exists. Reads everything in one transaction: for
+    /// tests and `bomflow` diagnostics on small stores.
+    public func verifyIntegrity() throws(StoreError) -> [String] {
+        try read { txn in
+            var problems: [String] = []
+            var expected: Set<IndexEntry> = []
+            var ids: [UInt64] = []
+            try txn.withCursor(databases.workflows) { cursor in
+                var more = try cursor.first()
+                while more {
+                    ids.append(loadUInt64(cursor.key, at: 0))
+                    more = try cursor.next()
+                }
+            }
+            var tokens = 0
+            for id in ids {
+                guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
+                if try workflowID(for: workflow.token, in: txn) != id {
+                    problems.append("token \(workflow.token) does not map to workflow \(id)")
+                }
+                if workflow.steps.isEmpty { problems.append("workflow \(workflow.token) has no steps") }
+                let names = Set(workflow.steps.map(\.name))
+                if names.count != workflow.steps.count { problems.append("workflow \(workflow.token) repeats a step") }
+                for step in workflow.steps {
+                    if let parent = step.parent, !names.contains(parent) {
+                        problems.append("\(workflow.token)/\(step.name): parent \(parent) missing")
+                    }
+                    if (step.status == .failed) != (step.failureReason != nil) {
+                        problems.append("\(workflow.token)/\(step.name): failureReason does not match \(step.status)")
+                    }
+                }
+                for index in workflow.steps.indices where workflow.steps[index].status.cascadesCancellation {
+                    for descendant in workflow.descendants(of: index)
+                    where !workflow.steps[descendant].status.isTerminal {
+                        problems.append(
+                            "\(workflow.token)/\(workflow.steps[descendant].name) is active under a \(workflow.steps[index].status) ancestor"
+                        )
+                    }
+                }
+                expected.formUnion(indexEntries(of: workflow, id: id))
+            }
+            try txn.withCursor(databases.tokens) { cursor in
+                var more = try cursor.first()
+                while more {
+                    tokens += 1
+                    more = try cursor.next()
+                }
+            }
+            if tokens != ids.count { problems.append("\(tokens) tokens but \(ids.count) workflows") }
+            var found: Set<IndexEntry> = []
+            for table in [IndexTable.processing, .done, .deadlines, .finished, .labels, .ready, .leases] {
+                try txn.withCursor(database(table)) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        found.insert(IndexEntry(table: table, key: cursor.key))
+                        more = try cursor.next()
+                    }
+                }
+            }
+            for entry in expected.subtracting(found) { problems.append("missing \(entry.table) entry \(entry.key)") }
+            for entry in found.subtracting(expected) { problems.append("stray \(entry.table) entry \(entry.key)") }
+            return problems
+        }
+    }
+}
+
+// MARK: Test hooks (package access: the store driver and tests only)
+
+extension LMDBStore {
+    /// How often this process adopted a map grown by another process (`MDB_MAP_RESIZED`).
+    package var mapResizeCount: Int { environment.mapResizeCount }
+
+    /// Begins a read transaction, calls `onStart`, and never ends it: a process killed here
+    /// leaves a stale reader slot (RELIABILITY.md T3).
+    package func holdReadTransactionForever(onStart: () -> Void) -> Never {
+        _ = try? environment.read { _ in
+            onStart()
+            while true { sleep(3600) }
+        }
+        fatalError("unreachable")
+    }
+
+    /// Begins a write transaction, calls `onStart`, and never commits: a process killed here
+    /// dies holding LMDB's write lock (RELIABILITY.md T4).
+    package func holdWriteTransactionForever(onStart: () -> Void) -> Never {
+        _ = try? environment.write { _ in
+            onStart()
+            while true { sleep(3600) }
+        }
+        fatalError("unreachable")
+    }
+}
+
+extension LMDBStore {
+    /// Entry counts from `mdb_stat` and the environment's figures; no scan.
+    public func cheapFigures() throws(StoreError) -> CheapFigures {
+        var figures = CheapFigures()
+        do {
+            let info = try environment.info()
+            figures.mapSize = info.mapSize
+            figures.usedBytes = info.usedBytes
+            figures.lastTransactionID = info.lastTransactionID
+            figures.readers = try environment.readers().count
+            figures.staleReadersCleared = environment.staleReadersClearedTotal
+        } catch {
+            throw Self.storeError(error)
+        }
+        try read { txn in
+            figures.workflows = try txn.count(of: databases.workflows)
+            figures.processing = try txn.count(of: databases.processing)
+            figures.done = try txn.count(of: databases.done)
+            figures.deadlineEntries = try txn.count(of: databases.deadlines)
+        }
+        return figures
+    }
+}

@@ -1,0 +1,249 @@
+internal import LMDB
+public import Storage
+internal import WorkflowModel
+
+extension LMDBStore {
+    /// Runs one maintenance pass: ended leases, step timeouts, then retention (DESIGN.md §1).
+    ///
+    /// - Leases: a cursor scan of the `leases` index up to `now`; each ended lease puts its step
+    ///   back into its ready queue, or fails it after ``StoreOptions/maxAttempts`` claims.
+    /// - Timeouts: a cursor scan of the `deadlines` index (ready `PENDING` and `TIMED_OUT`
+    ///   steps by `updatedAt`) from the oldest entry up to `now - stepTimeout`. `PENDING` →
+    ///   `TIMED_OUT` (re-indexed at `now`); `TIMED_OUT` → `FAILED` "Timed out" with the cascade.
+    /// - Retention: a cursor scan of the `finished` index (done workflows by newest update) up to
+    ///   `now - retention`; each workflow found is deleted with all its entries.
+    ///
+    /// Both scans stop at the first entry that has not expired, so a pass costs what expires,
+    /// not the size of the database. Work is done in write transactions of at most
+    /// ``StoreOptions/maintenanceBatchSize`` entries. Only one process of the host runs a pass at
+    /// a time: the pass holds a lease record in the `meta` database; a process that finds another
+    /// one's unexpired lease skips the pass (``MaintenanceReport/skipped``).
+    ///
+    /// - Throws: ``StoreError``; what was committed in earlier batches stays.
+    public func runMaintenance() throws(StoreError) -> MaintenanceReport {
+        let now = options.clock()
+        var report = MaintenanceReport()
+        guard try acquireMaintenanceLease(now: now) else {
+            report.skipped = true
+            return report
+        }
+        defer { try? releaseMaintenanceLease() }
+        while try expireLeases(now: now, report: &report) {}
+        let timeoutCutoff = now.adding(milliseconds: -options.stepTimeout)
+        while try expireDeadlines(before: timeoutCutoff, now: now, report: &report) {}
+        let retentionCutoff = now.adding(milliseconds: -options.retention)
+        while try deleteFinished(before: retentionCutoff, now: now, report: &report) {}
+        return report
+    }
+
+    /// The ordered timestamp at the start of a `deadlines`/`finished` key.
+    private static func keyTime(_ key: [UInt8]) -> Timestamp {
+        Timestamp(milliseconds: Int64(bitPattern: loadUInt64(key, at: 0) ^ (1 << 63)))
+    }
+
+    /// The first keys of `database` whose leading timestamp is before `cutoff`, at most `limit`.
+    /// - Returns: the keys and how many entries were read (including one boundary entry).
+    private func expiredKeys(
+        in database: Database, before cutoff: Timestamp, limit: Int, txn: borrowing WriteTransaction
+    ) throws -> (keys: [[UInt8]], visited: Int) {
+        try txn.withCursor(database) { cursor in
+            var keys: [[UInt8]] = []
+            var visited = 0
+            var more = try cursor.first()
+            while more, keys.count < limit {
+                let key = cursor.key
+                visited += 1
+                guard key.count >= 16, Self.keyTime(key) < cutoff else { break }
+                keys.append(key)
+                more = try cursor.next()
+            }
+            return (keys, visited)
+        }
+    }
+
+    /// One batch of timeouts. - Returns: true when more expired entries may remain.
+    private func expireDeadlines(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport)
+        throws(StoreError) -> Bool
+    {
+        let batch = options.maintenanceBatchSize
+        let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
+            try renewMaintenanceLease(now: now, in: txn)
+            var delta = MaintenanceReport()
+            let (keys, visited) = try expiredKeys(in: databases.deadlines, before: cutoff, limit: batch, txn: txn)
+            delta.deadlineEntriesVisited = visited
+            try changeOwners(of: keys, in: .deadlines, txn: txn) { workflow, ordinals in
+                var changed = false
+                for ordinal in ordinals {
+                    let name = workflow.steps[ordinal].name
+                    switch workflow.steps[ordinal].status {
+                    case .pending:
+                        if workflow.timeOut(name, now: now) {
+                            delta.timedOut += 1
+                            changed = true
+                        }
+                    case .timedOut:
+                        let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
+                        if workflow.expire(name, now: now) {
+                            delta.failed += 1
+                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
+                            changed = true
+                        }
+                    case .completed, .failed, .cancelled, .notApplicable:
+                        break
+                    }
+                }
+                return changed
+            }
+            return (keys.count == batch, delta)
+        }
+        report.add(delta)
+        report.transactions += 1
+        return more
+    }
+
+    /// One batch of ended leases (`leases` index up to `now`). - Returns: true when more may remain.
+    private func expireLeases(now: Timestamp, report: inout MaintenanceReport) throws(StoreError) -> Bool {
+        let batch = options.maintenanceBatchSize
+        let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
+            try renewMaintenanceLease(now: now, in: txn)
+            var delta = MaintenanceReport()
+            let (keys, _) = try expiredKeys(
+                in: databases.leases, before: now.adding(milliseconds: 1), limit: batch, txn: txn)
+            try changeOwners(of: keys, in: .leases, txn: txn) { workflow, ordinals in
+                var changed = false
+                for ordinal in ordinals {
+                    let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
+                    if workflow.expireLease(workflow.steps[ordinal].name, maxAttempts: options.maxAttempts, now: now) {
+                        changed = true
+                        if workflow.steps[ordinal].status == .failed {
+                            delta.leaseFailures += 1
+                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
+                        } else {
+                            delta.leasesExpired += 1
+                        }
+                    }
+                }
+                return changed
+            }
+            return (keys.count == batch, delta)
+        }
+        report.add(delta)
+        report.transactions += 1
+        return more
+    }
+
+    /// For entries of a step-keyed index (`deadlines`, `leases`: time (8) ‖ workflow ID (8) ‖
+    /// ordinal (1)): loads each owning workflow once, lets `change` act on the steps its entries
+    /// name, saves it when `change` reports a change (version bumped, indexes diffed), and drops
+    /// every visited entry the workflow's state does not call for, so a pass always progresses.
+    private func changeOwners(
+        of keys: [[UInt8]], in table: IndexTable, txn: borrowing WriteTransaction,
+        _ change: (inout Workflow, [Int]) throws -> Bool
+    ) throws {
+        let database = database(table)
+        var order: [UInt64] = []
+        var ordinals: [UInt64: [Int]] = [:]
+        for key in keys {
+            guard key.count == 17 else {
+                try txn.delete(key, in: database)
+                continue
+            }
+            let id = loadUInt64(key, at: 8)
+            if ordinals[id] == nil { order.append(id) }
+            ordinals[id, default: []].append(Int(key[16]))
+        }
+        for id in order {
+            let visitedKeys = keys.filter { $0.count == 17 && loadUInt64($0, at: 8) == id }
+            guard let original = try loadWorkflow(id: id, in: txn) else {
+                // An entry without a row cannot come from save(); drop it.
+                for key in visitedKeys { try txn.delete(key, in: database) }
+                continue
+            }
+            var workflow = original
+            let named = (ordinals[id] ?? []).filter { $0 < workflow.steps.count }
+            if try change(&workflow, named) {
+                workflow.version += 1
+                try save(workflow, id: id, replacing: original, in: txn)
+            }
+            let expected = indexEntries(of: workflow, id: id)
+            for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {
+                try txn.delete(key, in: database)
+            }
+        }
+    }
+
+    /// One batch of retention. - Returns: true when more expired workflows may remain.
+    private func deleteFinished(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport)
+        throws(StoreError) -> Bool
+    {
+        let batch = options.maintenanceBatchSize
+        let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
+            try renewMaintenanceLease(now: now, in: txn)
+            var delta = MaintenanceReport()
+            let (keys, visited) = try expiredKeys(in: databases.finished, before: cutoff, limit: batch, txn: txn)
+            delta.finishedEntriesVisited = visited
+            for key in keys {
+                let id = Keys.trailingID(key)
+                if let workflow = try loadWorkflow(id: id, in: txn), !workflow.isProcessing {
+                    try remove(workflow, id: id, in: txn)
+                    delta.deleted += 1
+                } else {
+                    try txn.delete(key, in: databases.finished)
+                }
+            }
+            return (keys.count == batch, delta)
+        }
+        report.add(delta)
+        report.transactions += 1
+        return more
+    }
+
+    // MARK: The host-wide maintenance lease
+
+    private func leaseRecord(now: Timestamp) -> [UInt8] {
+        var writer = ByteWriter(capacity: 16)
+        writer.append(ownerID)
+        writer.append(UInt64(bitPattern: now.adding(milliseconds: options.maintenanceLease).milliseconds))
+        return writer.bytes
+    }
+
+    /// Takes the lease unless another store instance holds an unexpired one.
+    private func acquireMaintenanceLease(now: Timestamp) throws(StoreError) -> Bool {
+        try write { txn in
+            let holder: (owner: UInt64, expires: Int64)? =
+                try txn.withValue(forKey: Keys.maintenanceLease, in: databases.meta) { span in
+                    span.count == 16 ? (loadUInt64(span, at: 0), Int64(bitPattern: loadUInt64(span, at: 8))) : nil
+                } ?? nil
+            if let holder, holder.owner != ownerID, holder.expires > now.milliseconds { return false }
+            try txn.put(leaseRecord(now: now), forKey: Keys.maintenanceLease, in: databases.meta)
+            return true
+        }
+    }
+
+    private func renewMaintenanceLease(now: Timestamp, in txn: borrowing WriteTransaction) throws {
+        try txn.put(leaseRecord(now: now), forKey: Keys.maintenanceLease, in: databases.meta)
+    }
+
+    private func releaseMaintenanceLease() throws(StoreError) {
+        try write { txn in
+            let mine =
+                try txn.withValue(forKey: Keys.maintenanceLease, in: databases.meta) { span in
+                    span.count == 16 && loadUInt64(span, at: 0) == ownerID
+                } ?? false
+            if mine { try txn.delete(Keys.maintenanceLease, in: databases.meta) }
+        }
+    }
+}
+
+extension MaintenanceReport {
+    mutating func add(_ other: MaintenanceReport) {
+        timedOut += other.timedOut
+        failed += other.failed
+        cancelled += other.cancelled
+        deleted += other.deleted
+        leasesExpired += other.leasesExpired
+        leaseFailures += other.leaseFailures
+        deadlineEntriesVisited += other.deadlineEntriesVisited
+        finishedEntriesVisited += other.finishedEntriesVisited
+    }
+}

@@ -1,0 +1,594 @@
+internal import LMDB
+public import Storage
+public import WorkflowModel
+
+/// The workflow state of DESIGN.md §1 on LMDB (§3): every operation is one write transaction
+/// (or a batch of operations shares one), every read one read transaction.
+///
+/// Several processes may open the same directory at once; LMDB serialises their writes and
+/// each sees the others' commits at its next transaction. Within a process, open each
+/// directory once and share the store (it is `Sendable`); a second ``init(path:options:)``
+/// for the same directory reuses the process's environment.
+///
+/// It conforms to ``WorkflowStorage`` (module Storage), the protocol the API and the CLI use;
+/// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
+public final class LMDBStore: WorkflowStorage {
+    /// The on-disk format this build writes and reads (docs/STORAGE.md).
+    public static let formatVersion: UInt32 = 2
+
+    /// The options the store was opened with.
+    public let options: StoreOptions
+    /// The data directory.
+    public let path: String
+
+    let environment: Environment
+    /// Held shared for the store's life, so that `bomflow restore` knows the directory is in use.
+    let directoryLock: DirectoryLock
+    let databases: Databases
+    /// Identifies this store instance in the host-wide maintenance lease.
+    let ownerID: UInt64
+
+    /// The named databases (docs/STORAGE.md has their key layouts).
+    struct Databases: Sendable {
+        let meta: Database
+        let tokens: Database
+        let workflows: Database
+        let steps: Database
+        let processing: Database
+        let done: Database
+        let deadlines: Database
+        let finished: Database
+        let labels: Database
+        let keys: Database
+        let ready: Database
+        let leases: Database
+    }
+
+    /// Opens (creating if needed) the store in the directory `path`.
+    ///
+    /// - Throws: ``StoreError`` — `newerFormat` when a newer bomflow wrote the directory,
+    ///   `failed` for permission and file problems, `storageFull` when even the metadata
+    ///   cannot be written.
+    public init(path: String, options: StoreOptions = StoreOptions()) throws(StoreError) {
+        guard options.stepTimeout > 0, options.retention > 0, options.maintenanceBatchSize > 0,
+            options.maintenanceLease > 0
+        else { throw .failed("step timeout, retention, batch size and lease must be positive") }
+        self.options = options
+        self.path = path
+        var random = SystemRandomNumberGenerator()
+        self.ownerID = random.next()
+        do { try Location.check(directory: path) } catch { throw .unsafeLocation(error.description) }
+        do {
+            self.directoryLock = try DirectoryLock(directory: path, mode: .shared)
+        } catch .tryAgain {
+            throw .unavailable("\(path) is being restored; try again when the restore has finished")
+        } catch {
+            throw .failed("cannot lock \(path)/\(DirectoryLock.fileName): \(error)")
+        }
+        do {
+            let environment = try Environment.open(
+                path: path,
+                options: Environment.Options(
+                    mapSize: options.mapSize, maxReaders: options.maxReaders, maxDatabases: 16,
+                    sync: options.durability == .full ? .full : .none))
+            self.environment = environment
+            self.databases = Databases(
+                meta: try environment.openDatabase(named: "meta"),
+                tokens: try environment.openDatabase(named: "tokens"),
+                workflows: try environment.openDatabase(named: "workflows"),
+                steps: try environment.openDatabase(named: "steps"),
+                processing: try environment.openDatabase(named: "processing"),
+                done: try environment.openDatabase(named: "done"),
+                deadlines: try environment.openDatabase(named: "deadlines"),
+                finished: try environment.openDatabase(named: "finished"),
+                labels: try environment.openDatabase(named: "labels"),
+                keys: try environment.openDatabase(named: "keys"),
+                ready: try environment.openDatabase(named: "ready"),
+                leases: try environment.openDatabase(named: "leases"))
+        } catch {
+            throw Self.storeError(error)
+        }
+        try checkFormat()
+    }
+
+    private func checkFormat() throws(StoreError) {
+        let found: UInt32? = try read { txn in
+            try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
+                var reader = ByteReader()
+                return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
+            }
+        }
+        if let found {
+            guard found <= Self.formatVersion else { throw .newerFormat(found: found, supported: Self.formatVersion) }
+            if found < 2 { try migrateToVersion2() }
+            return
+        }
+        try write { txn in
+            guard try txn.value(forKey: Keys.formatVersion, in: databases.meta) == nil else { return }
+            var writer = ByteWriter(capacity: 4)
+            writer.append(Self.formatVersion)
+            try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
+        }
+    }
+
+    /// Version 2 added the `ready` and `leases` indexes (orchestration). Version 1 had no
+    /// claims, so the leases index starts empty; the ready index is built from every workflow's
+    /// state in one transaction, which also records the new version (another process that
+    /// migrated first makes this a no-op).
+    private func migrateToVersion2() throws(StoreError) {
+        try write { txn in
+            let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
+                var reader = ByteReader()
+                return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
+            }
+            guard current == 1 else { return }
+            var ids: [UInt64] = []
+            try txn.withCursor(databases.workflows) { cursor in
+                var more = try cursor.first()
+                while more {
+                    ids.append(cursor.withCurrent { key, _ in loadUInt64(key, at: 0) })
+                    more = try cursor.next()
+                }
+            }
+            for id in ids {
+                guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
+                for entry in indexEntries(of: workflow, id: id) where entry.table == .ready {
+                    try txn.put([], forKey: entry.key, in: databases.ready)
+                }
+            }
+            var writer = ByteWriter(capacity: 4)
+            writer.append(Self.formatVersion)
+            try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
+        }
+    }
+
+    // MARK: Transactions with error mapping
+
+    func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws(StoreError) -> R {
+        do { return try environment.read(body) } catch { throw Self.storeError(error) }
+    }
+
+    func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(StoreError) -> R {
+        do { return try environment.write(body) } catch { throw Self.storeError(error) }
+    }
+
+    /// Maps an LMDB failure to the store's error: the one place where storage codes become
+    /// the categories the API turns into statuses.
+    static func storeError(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        guard let error = error as? LMDBError else { return .failed(String(describing: error)) }
+        switch error {
+        case .mapFull, .noSpace: return .storageFull
+        case .readersFull, .busy, .tryAgain, .transactionFull: return .unavailable(error.description)
+        case .panic, .inputOutput: return .fatal(error.description)
+        case .corrupted, .invalid, .versionMismatch: return .corrupted(error.description)
+        default: return .failed(error.description)
+        }
+    }
+
+    /// True once the environment failed fatally (`MDB_PANIC`, EIO on commit): stop taking
+    /// writes and exit non-zero so that a supervisor restarts the process (DESIGN.md §3).
+    public var isFatallyFailed: Bool { environment.isPanicked }
+
+    // MARK: Writes
+
+    /// Performs `operations` in one write transaction and one commit (group commit).
+    ///
+    /// Each operation is validated on its own: one that the model refuses gets its
+    /// ``WorkflowError`` and changes nothing, while the others still apply. Later operations
+    /// see the effects of earlier ones.
+    ///
+    /// - Returns: one result per operation, in order.
+    /// - Throws: ``StoreError`` when the transaction fails as a whole (`storageFull`,
+    ///   `fatal`, …): then nothing of the batch was written and nothing may be acknowledged.
+    public func perform(_ operations: [WriteOperation]) throws(StoreError) -> [Result<WriteOutcome, WorkflowError>] {
+        let now = options.clock()
+        return try write { txn in
+            var results: [Result<WriteOutcome, WorkflowError>] = []
+            results.reserveCapacity(operations.count)
+            for operation in operations {
+                do {
+                    results.append(.success(try apply(operation, in: txn, now: now)))
+                } catch let refusal as WorkflowError {
+                    results.append(.failure(refusal))
+                }
+            }
+            return results
+        }
+    }
+
+    private func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws
+        -> WriteOutcome
+    {
+        switch operation {
+        case .create(let token, let definition, let labels, let createdBy):
+            if let id = try workflowID(for: token, in: txn) {
+                guard let existing = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("token without workflow")
+                }
+                guard existing.hasDefinition(definition, labels: labels) else {
+                    throw WorkflowError.conflictingDefinition(token)
+                }
+                return .alreadyExists(existing)
+            }
+            let workflow = try Workflow.make(
+                token: token, definition: definition, labels: labels, createdBy: createdBy, now: now)
+            let id = try allocateWorkflowID(in: txn)
+            try txn.put(Keys.workflow(id), forKey: token.bytes, in: databases.tokens, options: .noOverwrite)
+            try save(workflow, id: id, replacing: nil, in: txn)
+            return .created(workflow)
+        case .addSteps(let token, let specs):
+            return try change(token, in: txn) { workflow throws(WorkflowError) in
+                try workflow.addSteps(specs, now: now)
+                return true
+            }
+        case .update(let token, let step, let command, let actor):
+            return try change(token, in: txn) { workflow throws(WorkflowError) in
+                try workflow.apply(command, to: step, now: now, by: actor)
+            }
+        case .claim(let names, let worker, let lease, let max):
+            return .claimed(try claim(names, worker: worker, leaseMilliseconds: lease, max: max, now: now, in: txn))
+        case .restart(let token, let step):
+            return try change(token, in: txn) { workflow throws(WorkflowError) in
+                try workflow.restart(from: step, now: now)
+                return true
+            }
+        case .importWorkflow(let workflow):
+            if let id = try workflowID(for: workflow.token, in: txn) {
+                guard let existing = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("token without workflow")
+                }
+                guard existing == workflow else { throw WorkflowError.conflictingDefinition(workflow.token) }
+                return .alreadyExists(existing)
+            }
+            let id = try allocateWorkflowID(in: txn)
+            try txn.put(Keys.workflow(id), forKey: workflow.token.bytes, in: databases.tokens, options: .noOverwrite)
+            try save(workflow, id: id, replacing: nil, in: txn)
+            return .created(workflow)
+        case .delete(let token):
+            guard let id = try workflowID(for: token, in: txn), let workflow = try loadWorkflow(id: id, in: txn) else {
+                throw WorkflowError.unknownWorkflow(token)
+            }
+            try remove(workflow, id: id, in: txn)
+            return .deleted(token)
+        }
+    }
+
+    /// Loads the workflow, lets `body` change it, and writes what changed (rows and index
+    /// entries) with the version bumped. Writes nothing when `body` throws or reports no change.
+    private func change(
+        _ token: Token, in txn: borrowing WriteTransaction, _ body: (inout Workflow) throws(WorkflowError) -> Bool
+    ) throws -> WriteOutcome {
+        guard let id = try workflowID(for: token, in: txn), let original = try loadWorkflow(id: id, in: txn) else {
+            throw WorkflowError.unknownWorkflow(token)
+        }
+        var workflow = original
+        guard try body(&workflow) else { return .updated(original, changed: false) }
+        workflow.version += 1
+        try save(workflow, id: id, replacing: original, in: txn)
+        return .updated(workflow, changed: true)
+    }
+
+    /// Takes up to `max` entries of the `ready` index for `names`, the longest-ready first, and
+    /// claims each step (which moves it from `ready` to `leases` through ``save``).
+    private func claim(
+        _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
+        in txn: borrowing WriteTransaction
+    ) throws -> [ClaimedStep] {
+        guard max >= 1 else { return [] }
+        try Workflow.validateWorker(worker)
+        try Workflow.validateLease(leaseMilliseconds)
+        var candidates: [(key: [UInt8], since: [UInt8], id: UInt64, ordinal: Int)] = []
+        for name in Set(names) {
+            let prefix = Keys.readyPrefix(name)
+            try txn.withCursor(databases.ready) { cursor in
+                var more = try cursor.seek(atOrAfter: prefix)
+                var taken = 0
+                while more, taken < max {
+                    let key = cursor.key
+                    guard key.count == prefix.count + 17, key.starts(with: prefix) else { break }
+                    candidates.append(
+                        (
+                            key, Array(key[prefix.count..<prefix.count + 8]), loadUInt64(key, at: prefix.count + 8),
+                            Int(key[prefix.count + 16])
+                        ))
+                    taken += 1
+                    more = try cursor.next()
+                }
+            }
+        }
+        candidates.sort { $0.since.lexicographicallyPrecedes($1.since) }
+        var claimed: [ClaimedStep] = []
+        for candidate in candidates where claimed.count < max {
+            guard let original = try loadWorkflow(id: candidate.id, in: txn),
+                candidate.ordinal < original.steps.count
+            else {
+                try txn.delete(candidate.key, in: databases.ready)  // not derived from any state
+                continue
+            }
+            var workflow = original
+            let name = workflow.steps[candidate.ordinal].name
+            guard let claim = try workflow.claim(name, worker: worker, leaseMilliseconds: leaseMilliseconds, now: now)
+            else {
+                try txn.delete(candidate.key, in: databases.ready)
+                continue
+            }
+            workflow.version += 1
+            try save(workflow, id: candidate.id, replacing: original, in: txn)
+            claimed.append(ClaimedStep(token: workflow.token, step: name, labels: workflow.labels, claim: claim))
+        }
+        return claimed
+    }
+
+    private func allocateWorkflowID(in txn: borrowing WriteTransaction) throws -> UInt64 {
+        let next =
+            try txn.withValue(forKey: Keys.nextWorkflowID, in: databases.meta) { span in
+                span.count == 8 ? loadUInt64(span, at: 0) : nil
+            } ?? 1
+        guard let current = next else { throw StoreError.corrupted("next-workflow-id record") }
+        try txn.put(Keys.workflow(current + 1), forKey: Keys.nextWorkflowID, in: databases.meta)
+        return current
+    }
+
+    /// Writes `workflow`'s record, the step rows that differ from `original`, and the index
+    /// entries: those `original` had and `workflow` has not are deleted, new ones put.
+    func save(_ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction)
+        throws
+    {
+        try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
+        for (ordinal, step) in workflow.steps.enumerated() {
+            if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
+            let parentOrdinal = step.parent.flatMap { workflow.index(of: $0) }
+            try txn.put(
+                RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
+                in: databases.steps)
+        }
+        let before = original.map { indexEntries(of: $0, id: id) } ?? []
+        let after = indexEntries(of: workflow, id: id)
+        for entry in before.subtracting(after) { try txn.delete(entry.key, in: database(entry.table)) }
+        for entry in after.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+    }
+
+    /// Deletes the workflow's token, record, step rows and index entries.
+    func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction) throws {
+        try txn.delete(workflow.token.bytes, in: databases.tokens)
+        try txn.delete(Keys.workflow(id), in: databases.workflows)
+        for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }
+        for entry in indexEntries(of: workflow, id: id) { try txn.delete(entry.key, in: database(entry.table)) }
+    }
+
+    // MARK: Index entries
+
+    enum IndexTable: Hashable { case processing, done, deadlines, finished, labels, ready, leases }
+
+    struct IndexEntry: Hashable {
+        let table: IndexTable
+        let key: [UInt8]
+    }
+
+    func database(_ table: IndexTable) -> Database {
+        switch table {
+        case .processing: databases.processing
+        case .done: databases.done
+        case .deadlines: databases.deadlines
+        case .finished: databases.finished
+        case .labels: databases.labels
+        case .ready: databases.ready
+        case .leases: databases.leases
+        }
+    }
+
+    /// Every index entry a workflow in this state must have — derived, never stored
+    /// separately, so that rows and indexes cannot disagree after a ``save``:
+    /// - `processing` or `done`: the workflow's ID in the one that fits its state;
+    /// - `deadlines`: each ready `PENDING` and each `TIMED_OUT` step, by `updatedAt`;
+    /// - `finished`: a workflow that is done, by its newest update;
+    /// - `labels`: each label;
+    /// - `ready`: each claimable step (ready, no lease), by name and `updatedAt` (which readiness bumps);
+    /// - `leases`: each claimed step, by the end of its lease.
+    func indexEntries(of workflow: Workflow, id: UInt64) -> Set<IndexEntry> {
+        var entries: Set<IndexEntry> = []
+        let processing = workflow.isProcessing
+        entries.insert(IndexEntry(table: processing ? .processing : .done, key: Keys.workflow(id)))
+        if processing {
+            for ordinal in workflow.steps.indices
+            where workflow.steps[ordinal].status == .timedOut || workflow.isReady(ordinal) {
+                entries.insert(
+                    IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
+            }
+            for ordinal in workflow.steps.indices {
+                let step = workflow.steps[ordinal]
+                if let claim = step.claim {
+                    entries.insert(IndexEntry(table: .leases, key: Keys.lease(claim.leaseExpiresAt, id, ordinal)))
+                } else if workflow.isReady(ordinal) {
+                    entries.insert(
+                        IndexEntry(
+                            table: .ready,
+                            key: Keys.ready(step.name, since: step.readyAt ?? step.updatedAt, id, ordinal)))
+                }
+            }
+        } else {
+            entries.insert(IndexEntry(table: .finished, key: Keys.finished(workflow.lastUpdatedAt, id)))
+        }
+        for label in workflow.labels {
+            entries.insert(IndexEntry(table: .labels, key: Keys.label(key: label.key, value: label.value, id)))
+        }
+        return entries
+    }
+
+    // MARK: Reads
+
+    func workflowID<T: TransactionReading & ~Copyable>(for token: Token, in txn: borrowing T) throws -> UInt64? {
+        try txn.withValue(forKey: token.bytes, in: databases.tokens) { span in
+            guard span.count == 8 else { throw StoreError.corrupted("token entry of \(span.count) bytes") }
+            return loadUInt64(span, at: 0)
+        }
+    }
+
+    /// Loads the workflow record and its step rows (one cursor range over `steps`).
+    func loadWorkflow<T: TransactionReading & ~Copyable>(id: UInt64, in txn: borrowing T) throws -> Workflow? {
+        guard
+            var workflow = try txn.withValue(
+                forKey: Keys.workflow(id), in: databases.workflows,
+                { span in
+                    try RecordCodec.decodeWorkflow(span)
+                })
+        else { return nil }
+        let prefix = Keys.workflow(id)
+        let stored: [RecordCodec.StoredStep] = try txn.withCursor(databases.steps) { cursor in
+            var rows: [RecordCodec.StoredStep] = []
+            var more = try cursor.seek(atOrAfter: prefix)
+            while more {
+                let row: RecordCodec.StoredStep? = try cursor.withCurrent { key, value in
+                    guard key.count == 9, loadUInt64(key, at: 0) == id else { return nil }
+                    guard Int(key[8]) == rows.count else {
+                        throw StoreError.corrupted("step ordinals of workflow \(id) have a gap")
+                    }
+                    return try RecordCodec.decodeStep(value)
+                }
+                guard let row else { break }
+                rows.append(row)
+                more = try cursor.next()
+            }
+            return rows
+        }
+        var steps = stored.map(\.step)
+        for (index, row) in stored.enumerated() {
+            guard let parent = row.parentOrdinal else { continue }
+            guard parent < steps.count else { throw StoreError.corrupted("parent ordinal \(parent) out of range") }
+            steps[index].parent = steps[parent].name
+        }
+        workflow = Workflow(
+            token: workflow.token, createdAt: workflow.createdAt, template: workflow.template,
+            createdBy: workflow.createdBy, labels: workflow.labels, version: workflow.version,
+            definitionStepCount: workflow.definitionStepCount, steps: steps)
+        // Records of format 1 carry no readyAt: their ready steps take updatedAt, which readiness
+        // last bumped, so the ready index and later saves agree on the key.
+        workflow.normalizeReadiness()
+        return workflow
+    }
+
+    /// The workflow with this token, or nil.
+    public func workflow(_ token: Token) throws(StoreError) -> Workflow? {
+        try read { txn in
+            guard let id = try workflowID(for: token, in: txn) else { return nil }
+            return try loadWorkflow(id: id, in: txn)
+        }
+    }
+
+    /// Dependency-Track's question: is any step of this token `PENDING` or `TIMED_OUT`?
+    /// An unknown token is not processing.
+    ///
+    /// The poll path: one read transaction, one key lookup and one cursor range over the
+    /// token's step rows, reading only each row's status byte.
+    public func isProcessing(_ token: Token) throws(StoreError) -> Bool {
+        try read { txn in
+            guard let id = try workflowID(for: token, in: txn) else { return false }
+            let prefix = Keys.workflow(id)
+            return try txn.withCursor(databases.steps) { cursor in
+                var more = try cursor.seek(atOrAfter: prefix)
+                while more {
+                    let verdict: Bool? = cursor.withCurrent { key, value in
+                        guard key.count == 9, loadUInt64(key, at: 0) == id else { return false }
+                        guard value.count > RecordCodec.stepStatusOffset else { return nil }
+                        return RecordCodec.isNonTerminal(code: value[RecordCodec.stepStatusOffset]) ? true : nil
+                    }
+                    if let verdict { return verdict }
+                    more = try cursor.next()
+                }
+                return false
+            }
+        }
+    }
+
+    /// Lists workflows, newest first, filtered by a label and/or state, one page at a time.
+    ///
+    /// A page reads at most 10,000 index entries; when a filter matches rarely, a page may
+    /// hold fewer than `limit` workflows and still carry a cursor to continue.
+    /// A `limit` outside 1...1,000 is clamped.
+    /// - Throws: ``StoreError``.
+    /// Every workflow in the order it was stored (oldest first), `limit` (1...1,000) per call in
+    /// one short read transaction: pass the returned cursor back until it is nil (`bomflow export`).
+    public func exportPage(after position: UInt64?, limit: Int = 1000) throws(StoreError) -> WorkflowPage {
+        let limit = min(max(limit, 1), 1000)
+        return try read { txn in
+            var ids: [UInt64] = []
+            let exhausted: Bool = try txn.withCursor(databases.workflows) { cursor in
+                var more =
+                    if let position {
+                        try cursor.seek(atOrAfter: Keys.workflow(position)) ? true : false
+                    } else {
+                        try cursor.first()
+                    }
+                while more {
+                    let id: UInt64 = try cursor.withCurrent { key, _ in
+                        guard key.count == 8 else { throw StoreError.corrupted("workflow key of \(key.count) bytes") }
+                        return loadUInt64(key, at: 0)
+                    }
+                    if id != position {
+                        ids.append(id)
+                        if ids.count == limit { return !(try cursor.next()) }
+                    }
+                    more = try cursor.next()
+                }
+                return true
+            }
+            var workflows: [Workflow] = []
+            workflows.reserveCapacity(ids.count)
+            for id in ids {
+                guard let workflow = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("workflow \(id) vanished inside one transaction")
+                }
+                workflows.append(workflow)
+            }
+            return WorkflowPage(workflows: workflows, nextCursor: exhausted ? nil : ids.last)
+        }
+    }
+
+    public func list(_ query: WorkflowQuery) throws(StoreError) -> WorkflowPage {
+        let limit = min(max(query.limit, 1), 1000)
+        let maxVisits = 10_000
+        return try read { txn in
+            let (database, prefix): (Database, [UInt8]) =
+                if let label = query.label {
+                    (databases.labels, Keys.labelPrefix(key: label.key, value: label.value))
+                } else if let state = query.state {
+                    (state == .processing ? databases.processing : databases.done, [])
+                } else {
+                    (databases.workflows, [])
+                }
+            var workflows: [Workflow] = []
+            var visits = 0
+            var lastID: UInt64?
+            let start = prefix + Keys.workflow(query.cursor ?? .max)
+            let exhausted: Bool = try txn.withCursor(database) { cursor in
+                // Position on the newest entry below the cursor within the prefix.
+                var more = try cursor.seek(atOrAfter: start) ? try cursor.previous() : try cursor.last()
+                while more {
+                    let id: UInt64? = cursor.withCurrent { key, _ in
+                        guard key.count == prefix.count + 8 else { return nil }
+                        for index in prefix.indices where key[index] != prefix[index] { return nil }
+                        return loadUInt64(key, at: prefix.count)
+                    }
+                    guard let id else { return true }
+                    visits += 1
+                    lastID = id
+                    if let workflow = try loadWorkflow(id: id, in: txn), matches(workflow, query) {
+                        workflows.append(workflow)
+                        if workflows.count == limit { return !(try cursor.previous()) }
+                    }
+                    if visits >= maxVisits { return false }
+                    more = try cursor.previous()
+                }
+                return true
+            }
+            return WorkflowPage(workflows: workflows, nextCursor: exhausted ? nil : lastID)
+        }
+    }
+
+    private func matches(_ workflow: Workflow, _ query: WorkflowQuery) -> Bool {
+        if let label = query.label, workflow.labels[label.key] != label.value { return false }
+        if let state = query.state, workflow.isProcessing != (state == .processing) { return false }
+        return true
+    }
+}

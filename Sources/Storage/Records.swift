@@ -1,0 +1,33 @@
+/// An API key as stored: never the key itself, only its SHA-256 digest.
+public struct APIKeyRecord: Sendable, Equatable {
+    /// A unique, human-chosen name (shown in `keys list`, recorded as a workflow's creator).
+    public var name: String
+    /// Permission bits: 1 read, 2 write, 4 admin.
+    public var permissions: UInt8
+    /// When the key was created, epoch milliseconds.
+    public var createdAt: Int64
+
+    public init(name: String, permissions: UInt8, createdAt: Int64) {
+        self.name = name
+        self.permissions = permissions
+        self.createdAt = createdAt
+    }
+}
+
+
+/// Figures that cost O(1) to read (for `/metrics`, which must stay cheap at any size). The map,
+/// reader and transaction figures are LMDB's; another backend leaves them 0.
+public struct CheapFigures: Sendable, Equatable {
+    /// Creates zero figures (a backend fills in what it has).
+    public init() {}
+    public var workflows = 0
+    public var processing = 0
+    public var done = 0
+    public var deadlineEntries = 0
+    public var mapSize = 0
+    public var usedBytes = 0
+    public var readers = 0
+    public var staleReadersCleared = 0
+    public var lastTransactionID = 0
+}
+

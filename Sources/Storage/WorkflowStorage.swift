@@ -1,0 +1,109 @@
+public import WorkflowModel
+
+/// The workflow state of DESIGN.md §1 as a backend stores it. The REST API, the CLI and the
+/// interchange formats depend on this protocol only; `LMDBStore` (the embedded default) conforms,
+/// and a PostgreSQL backend with Hyades' `WORKFLOW_STATE` schema is meant to be the second.
+///
+/// Everything here speaks WorkflowModel types; no backend type crosses it.
+///
+/// ## Semantics every conformer keeps
+/// - **Atomic batches.** ``perform(_:)`` applies its operations in one transaction: each one
+///   the model refuses gets its ``WorkflowError`` and changes nothing while the others apply,
+///   later operations see the effects of earlier ones, and a thrown ``StoreError`` means that
+///   nothing of the batch was written, so nothing of it may be acknowledged.
+/// - **Durable before return.** When ``perform(_:)`` returns, the batch is as durable as the
+///   backend's configuration promises (LMDB `--sync full`: on disk).
+/// - **Read your writes.** A read that starts after ``perform(_:)`` returned sees its effects, in
+///   this process and in every other process or host using the same state.
+/// - **Versions.** A workflow's ``Workflow/version`` grows by one with every committed change to
+///   it and never goes back; watches compare versions.
+/// - **Change counter.** ``changeCounter()`` changes whenever anything committed anywhere, so
+///   a waiter that saw value *v* and reads *v* again knows nothing changed in between.
+/// - **Errors.** Conditions that pass (a busy lock, a database restarting) are
+///   ``StoreError/unavailable(_:)`` (503, retry); a full store is ``StoreError/storageFull`` (507);
+///   a state in which the process must stop is ``StoreError/fatal(_:)`` and sets
+///   ``isFatallyFailed``.
+public protocol WorkflowStorage: AnyObject, Sendable {
+    /// The policy the store runs with (timeouts, retention, attempts, clock).
+    var options: StoreOptions { get }
+
+    /// True once the store failed so that this process must stop writing and exit non-zero.
+    var isFatallyFailed: Bool { get }
+
+    // MARK: Writes
+
+    /// Performs `operations` in one transaction and one commit (group commit).
+    /// - Returns: one result per operation, in order.
+    /// - Throws: ``StoreError`` when the transaction fails as a whole; nothing was written.
+    func perform(_ operations: [WriteOperation]) throws(StoreError) -> [Result<WriteOutcome, WorkflowError>]
+
+    // MARK: Reads
+
+    /// The workflow with this token, or nil.
+    func workflow(_ token: Token) throws(StoreError) -> Workflow?
+
+    /// Dependency-Track's poll: whether any step of the workflow is `PENDING` or `TIMED_OUT`
+    /// (false for an unknown token).
+    func isProcessing(_ token: Token) throws(StoreError) -> Bool
+
+    /// One page of workflows matching `query`, newest first.
+    func list(_ query: WorkflowQuery) throws(StoreError) -> WorkflowPage
+
+    /// One page of every workflow, oldest first, after `position` (`bomflow export`).
+    func exportPage(after position: UInt64?, limit: Int) throws(StoreError) -> WorkflowPage
+
+    // MARK: Orchestration
+
+    /// A value that changes whenever anything is committed (by any process or host).
+    func changeCounter() throws(StoreError) -> Int
+
+    /// Whether a step named in `names` is ready to be claimed now (a cheap look, no claim).
+    func hasClaimable(_ names: [StepName]) throws(StoreError) -> Bool
+
+    /// The current versions of `tokens` (nil for a token that is not stored).
+    func versions(of tokens: [Token]) throws(StoreError) -> [Token: UInt64?]
+
+    // MARK: Maintenance
+
+    /// One pass of lease expiry, timeouts and retention, when this process gets the
+    /// maintenance lease (``MaintenanceReport/skipped`` otherwise).
+    func runMaintenance() throws(StoreError) -> MaintenanceReport
+
+    /// Periodic upkeep of the backend itself (LMDB: clears reader slots of dead processes).
+    /// - Returns: what was cleaned up, for logs.
+    func housekeep() throws(StoreError) -> Int
+
+    // MARK: API keys
+
+    /// Stores a key's digest under a unique name. - Returns: false when the name is taken.
+    func addAPIKey(digest: [UInt8], name: String, permissions: UInt8) throws(StoreError) -> Bool
+
+    /// The key with this SHA-256 digest, or nil.
+    func apiKey(digest: [UInt8]) throws(StoreError) -> APIKeyRecord?
+
+    /// Every key, by name.
+    func apiKeys() throws(StoreError) -> [APIKeyRecord]
+
+    /// Deletes the key with this name. - Returns: false when there is none.
+    func revokeAPIKey(name: String) throws(StoreError) -> Bool
+
+    // MARK: Figures
+
+    /// Counts that cost O(1) to read, for `/metrics`.
+    func cheapFigures() throws(StoreError) -> CheapFigures
+}
+
+extension WorkflowStorage {
+    /// Performs one operation in its own transaction.
+    /// - Throws: ``WorkflowStoreError`` — `refused` when the model refuses, `storage` when the
+    ///   transaction fails; nothing changed in either case.
+    @discardableResult
+    public func perform(_ operation: WriteOperation) throws(WorkflowStoreError) -> WriteOutcome {
+        let results: [Result<WriteOutcome, WorkflowError>]
+        do { results = try perform([operation]) } catch { throw .storage(error) }
+        switch results[0] {
+        case .success(let outcome): return outcome
+        case .failure(let refusal): throw .refused(refusal)
+        }
+    }
+}

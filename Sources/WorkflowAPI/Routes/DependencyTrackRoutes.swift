@@ -1,0 +1,47 @@
+internal import HTTP1
+internal import Interchange
+internal import Storage
+internal import WorkflowModel
+
+/// The endpoints Dependency-Track clients call, answered in DT's own shapes (DESIGN.md §2).
+extension WorkflowService {
+    static let dependencyTrackRoutes: [Route] = [
+        Route(.get, "/api/v1/event/token/{uuid}", .read) { service, context, respond throws(Problem) in
+            respond(try service.poll(context, method: "isTokenBeingProcessed"))
+        },
+        Route(.get, "/api/v1/bom/token/{uuid}", .read) { service, context, respond throws(Problem) in
+            respond(try service.poll(context, method: "isTokenBeingProcessed"))
+        },
+        Route(.get, "/api/v1/workflow/token/{uuid}/status", .read) { service, context, respond throws(Problem) in
+            respond(try service.status(context))
+        },
+    ]
+
+    /// The two poll answers, built once (the poll is the hottest path).
+    static let processingTrue = json(.ok, DependencyTrackShapes.processing(true))
+    static let processingFalse = json(.ok, DependencyTrackShapes.processing(false))
+
+    /// A `{uuid}` for DT's endpoints: a malformed one gets DT's own 400 body.
+    func dependencyTrackToken(_ context: RequestContext, method: String) throws(Problem) -> Token {
+        guard let token = Token(context.rawToken) else {
+            throw Problem.dependencyTrackInvalidUUID(context.rawToken, method: method)
+        }
+        return token
+    }
+
+    /// `{"processing": true|false}`: false for an unknown token, as Dependency-Track answers.
+    func poll(_ context: RequestContext, method: String) throws(Problem) -> HTTPResponse {
+        let token = try dependencyTrackToken(context, method: method)
+        return try reading { () throws(StoreError) in try store.isProcessing(token) }
+            ? Self.processingTrue : Self.processingFalse
+    }
+
+    /// The steps of a workflow in DT's `WorkflowState` shape, or DT's text/plain 404.
+    func status(_ context: RequestContext) throws(Problem) -> HTTPResponse {
+        let token = try dependencyTrackToken(context, method: "getWorkflowStates")
+        guard let workflow = try reading({ () throws(StoreError) in try store.workflow(token) }) else {
+            return HTTPResponse.text(.notFound, DependencyTrackShapes.unknownToken(token.description))
+        }
+        return Self.json(.ok, DependencyTrackShapes.workflowStatus(workflow))
+    }
+}
