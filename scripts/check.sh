@@ -1,41 +1,70 @@
 #!/usr/bin/env bash
-# Static checks of the house rules (STYLE.md): unsafe code only in the two C-boundary modules,
-# each C module imported only by its wrapper, dependencies pointing one way, formatting.
+# Static checks of the house rules (STYLE.md, docs/ARCHITECTURE.md): unsafe code only in the two
+# C-boundary modules, each C module imported only by its wrapper, every module importing only
+# what the module table allows, no JSON built by hand, no Swift file over ~800 lines, formatting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
 
-unsafe=$(grep -rnw --include='*.swift' -e 'unsafe' -e '@unsafe' Sources | grep -v -e '^Sources/LMDB/' -e '^Sources/HTTPServer/Posix/' || true)
+unsafe=$(grep -rnw --include='*.swift' -e 'unsafe' -e '@unsafe' Sources | grep -v -e '^Sources/LMDB/' -e '^Sources/Sockets/' || true)
 if [ -n "$unsafe" ]; then
-    echo "check: 'unsafe' outside Sources/LMDB and Sources/HTTPServer/Posix:"; echo "$unsafe"; status=1
+    echo "check: 'unsafe' outside Sources/LMDB and Sources/Sockets:"; echo "$unsafe"; status=1
 fi
 
 # Each C module is imported only by its wrapper.
-for pair in "CLMDB:Sources/LMDB/" "CPosix:Sources/HTTPServer/Posix/"; do
+for pair in "CLMDB:Sources/LMDB/" "CPosix:Sources/Sockets/"; do
     module=${pair%%:*}
     home=${pair#*:}
     hits=$(grep -rnE --include='*.swift' "import $module\$" Sources | grep -v "^$home" || true)
     if [ -n "$hits" ]; then echo "check: only $home may import $module:"; echo "$hits"; status=1; fi
 done
 
-# module -> modules it must not import
-declare -A forbidden=(
-    [WorkflowModel]="CLMDB LMDB LMDBStore WorkflowAPI HTTP1 HTTPServer CPosix Foundation"
-    [LMDBStore]="CLMDB WorkflowAPI HTTP1 HTTPServer CPosix"
-    [WorkflowAPI]="CLMDB LMDB HTTPServer CPosix"
-    [bomflow]="CLMDB LMDB CPosix"
-    [StoreDriver]="CLMDB"
-    [HTTP1]="CLMDB LMDB CPosix LMDBStore WorkflowModel WorkflowAPI HTTPServer Foundation Glibc"
-    [HTTPServer]="CLMDB LMDB LMDBStore WorkflowModel WorkflowAPI"
-    [HTTPFixture]="CLMDB LMDB CPosix LMDBStore WorkflowModel WorkflowAPI"
+# module -> the project modules (and Foundation) it may import; the table of docs/ARCHITECTURE.md.
+# Anything not listed here (swift-log's Logging, ArgumentParser, Synchronization, Glibc) is checked
+# by Package.swift's dependency lists instead.
+project="CLMDB LMDB WorkflowModel JSON HTTP1 Storage LMDBStore Interchange CPosix Sockets HTTPServer BomflowClient WorkflowAPI BomflowServer Foundation"
+declare -A allowed=(
+    [LMDB]="CLMDB Foundation"
+    [WorkflowModel]=""
+    [JSON]=""
+    [HTTP1]=""
+    [Storage]="WorkflowModel Foundation"
+    [LMDBStore]="LMDB Storage WorkflowModel Foundation"
+    [Interchange]="JSON Storage WorkflowModel"
+    [Sockets]="CPosix"
+    [HTTPServer]="Sockets HTTP1 Foundation"
+    [BomflowClient]="Sockets HTTP1 JSON WorkflowModel"
+    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Foundation"
+    [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON Foundation"
+    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore Storage WorkflowModel JSON HTTPServer HTTP1 Foundation"
+    [StoreDriver]="LMDBStore Storage WorkflowModel JSON Foundation"
+    [HTTPFixture]="HTTPServer HTTP1 Foundation"
 )
-for module in "${!forbidden[@]}"; do
-    [ -d "Sources/$module" ] || continue
-    for dependency in ${forbidden[$module]}; do
+for module in "${!allowed[@]}"; do
+    [ -d "Sources/$module" ] || { echo "check: the module table names $module, which does not exist"; status=1; continue; }
+    for dependency in $project; do
+        [ "$dependency" = "$module" ] && continue
+        case " ${allowed[$module]} " in *" $dependency "*) continue ;; esac
         hits=$(grep -rnE --include='*.swift' "^(@testable |public |package |internal |private )?import $dependency\$" "Sources/$module" || true)
         if [ -n "$hits" ]; then echo "check: $module must not import $dependency:"; echo "$hits"; status=1; fi
     done
 done
+for directory in Sources/*/; do
+    module=$(basename "$directory")
+    case "$module" in CLMDB | CPosix) continue ;; esac
+    [ -n "${allowed[$module]+set}" ] || { echo "check: Sources/$module is missing from the module table"; status=1; }
+done
+
+# JSON is written by the JSON module's writer only (issue 10): no Foundation serialization, no
+# JSON text assembled by string interpolation.
+hits=$(grep -rn --include='*.swift' -e 'JSONSerialization' -e 'JSONEncoder' -e 'JSONDecoder' Sources | grep -v '^Sources/JSON/' || true)
+if [ -n "$hits" ]; then echo "check: JSON outside the JSON module's writer and parser:"; echo "$hits"; status=1; fi
+hits=$(grep -rnE --include='*.swift' '[{,]\\?"[A-Za-z]+\\?": ?\\?"?\\#?\(' Sources || true)
+if [ -n "$hits" ]; then echo "check: JSON built by string interpolation:"; echo "$hits"; status=1; fi
+
+# No Swift file in Sources over 800 lines (split by concern instead).
+long=$(find Sources -name '*.swift' -exec wc -l {} + | awk '$2 != "total" && $1 > 800 {print}')
+if [ -n "$long" ]; then echo "check: Swift files over 800 lines:"; echo "$long"; status=1; fi
 
 if ! swift format lint --strict -r Sources Tests Package.swift; then
     echo "check: swift format lint --strict failed (run: swift format format -i -r Sources Tests Package.swift)"; status=1

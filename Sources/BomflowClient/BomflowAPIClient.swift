@@ -151,7 +151,8 @@ public final class BomflowAPIClient {
     {
         let response: HTTPClient.Response
         do {
-            response = try client.request(method, path, headers: method == "GET" ? headersWithoutBody : headers, body: body, timeout: timeout)
+            response = try client.request(
+                method, path, headers: method == "GET" ? headersWithoutBody : headers, body: body, timeout: timeout)
         } catch {
             throw .transport(error.description)
         }

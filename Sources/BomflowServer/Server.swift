@@ -84,7 +84,8 @@ public enum ServerRuntime {
             Foundation.exit(70)
         }
         let service = WorkflowService(
-            store: store, writer: writer, authenticator: configuration.authentication ? Authenticator(store: store) : nil,
+            store: store, writer: writer,
+            authenticator: configuration.authentication ? Authenticator(store: store) : nil,
             maxWaitSeconds: configuration.maxWaitSeconds)
         let server = HTTPServer(configuration: configuration.http, handler: ServiceHandler(service: service))
         server.shutdownOnSignals()
@@ -100,7 +101,8 @@ public enum ServerRuntime {
             "serving",
             metadata: [
                 "host": "\(configuration.http.host)", "port": "\(bound)", "loops": "\(configuration.http.loops)",
-                "dataDir": "\(configuration.dataDirectory)", "auth": "\(configuration.authentication ? "api-keys" : "off")",
+                "dataDir": "\(configuration.dataDirectory)",
+                "auth": "\(configuration.authentication ? "api-keys" : "off")",
             ])
         let housekeeping = Housekeeping(
             store: store, metrics: service.metrics, maintenanceEvery: configuration.maintenanceInterval)

@@ -216,7 +216,9 @@ public struct ResponseParser: Sendable {
                 throw ResponseParseError("a header line without a name")
             }
             let name = line[..<colon]
-            guard name.allSatisfy(isTokenByte) else { throw ResponseParseError("a header name with invalid characters") }
+            guard name.allSatisfy(isTokenByte) else {
+                throw ResponseParseError("a header name with invalid characters")
+            }
             var value = line[(colon + 1)...]
             while let first = value.first, first == 32 || first == 9 { value = value.dropFirst() }
             while let last = value.last, last == 32 || last == 9 { value = value.dropLast() }
@@ -241,7 +243,8 @@ public struct ResponseParser: Sendable {
             return
         }
         let lengths = Set(headers.values("Content-Length"))
-        guard lengths.count == 1, let text = lengths.first, !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }),
+        guard lengths.count == 1, let text = lengths.first, !text.isEmpty,
+            text.utf8.allSatisfy({ (48...57).contains($0) }),
             text.utf8.count <= 18, let length = Int(text)
         else { throw ResponseParseError("a response without one valid Content-Length or chunked encoding") }
         guard length <= limits.bodyBytes else {

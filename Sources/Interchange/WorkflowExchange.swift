@@ -67,7 +67,9 @@ public enum WorkflowExchange {
         let createdAt = try required(root.integer("createdAt"), "createdAt")
         let template: Template?
         if let name = try root.string("template") {
-            guard let known = Template(rawValue: name) else { throw JSONError.invalid("template", "unknown template \(name)") }
+            guard let known = Template(rawValue: name) else {
+                throw JSONError.invalid("template", "unknown template \(name)")
+            }
             template = known
         } else {
             template = nil
@@ -129,7 +131,9 @@ public enum WorkflowExchange {
     }
 
     private static func status(_ text: String) throws -> StepStatus {
-        guard let status = StepStatus(rawValue: text) else { throw JSONError.invalid("status", "unknown status \(text)") }
+        guard let status = StepStatus(rawValue: text) else {
+            throw JSONError.invalid("status", "unknown status \(text)")
+        }
         return status
     }
 

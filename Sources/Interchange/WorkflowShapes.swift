@@ -1,6 +1,6 @@
 public import JSON
-public import WorkflowModel
 public import Storage
+public import WorkflowModel
 
 /// bomflow's own JSON shape of a whole workflow: metadata, steps in tree order with readiness,
 /// and progress (DESIGN.md §2, `GET /api/v1/workflow/token/{uuid}`).

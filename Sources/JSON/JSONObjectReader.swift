@@ -15,7 +15,8 @@ public struct JSONObjectReader: Sendable {
         let unknown = Set(members.keys).subtracting(allowed).sorted()
         guard unknown.isEmpty else {
             throw .invalid(
-                context, "Unknown field\(unknown.count > 1 ? "s" : "") in \(context): \(unknown.joined(separator: ", "))")
+                context,
+                "Unknown field\(unknown.count > 1 ? "s" : "") in \(context): \(unknown.joined(separator: ", "))")
         }
     }
 

@@ -14,7 +14,6 @@ public struct APIKeyRecord: Sendable, Equatable {
     }
 }
 
-
 /// Figures that cost O(1) to read (for `/metrics`, which must stay cheap at any size). The map,
 /// reader and transaction figures are LMDB's; another backend leaves them 0.
 public struct CheapFigures: Sendable, Equatable {
@@ -30,4 +29,3 @@ public struct CheapFigures: Sendable, Equatable {
     public var staleReadersCleared = 0
     public var lastTransactionID = 0
 }
-

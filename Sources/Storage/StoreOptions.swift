@@ -48,4 +48,3 @@ public struct StoreOptions: Sendable {
         Timestamp(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
     }
 }
-

@@ -13,7 +13,10 @@ struct StoreDriver: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bomflow-store-driver",
         abstract: "Drives an LMDB store from its own process (tests and benchmarks; not shipped).",
-        subcommands: [Writer.self, VerifyCrash.self, Hammer.self, HoldRead.self, HoldWrite.self, Churn.self, Bench.self, Stats.self])
+        subcommands: [
+            Writer.self, VerifyCrash.self, Hammer.self, HoldRead.self, HoldWrite.self, Churn.self, Bench.self,
+            Stats.self,
+        ])
 }
 
 /// The store every command opens.
@@ -179,7 +182,8 @@ struct Hammer: ParsableCommand {
                 .update(
                     token: token, step: .bomProcessing,
                     command: index % 3 == 0
-                        ? .setStatus(.failed, failureReason: "fail \(index)") : .setStatus(.completed, failureReason: nil)),
+                        ? .setStatus(.failed, failureReason: "fail \(index)")
+                        : .setStatus(.completed, failureReason: nil)),
             ]
             if shared > 0 {
                 operations.append(

@@ -38,7 +38,9 @@ struct CreateWorkflowRequest {
             try body.allowOnly(["token", "template", "steps", "labels"])
             var token: Token?
             if let text = try body.string("token") {
-                guard let parsed = Token(text) else { throw JSONError.invalid("token", "token '\(text)' is not a UUID") }
+                guard let parsed = Token(text) else {
+                    throw JSONError.invalid("token", "token '\(text)' is not a UUID")
+                }
                 token = parsed
             }
             var definition = WorkflowDefinition()
@@ -46,7 +48,8 @@ struct CreateWorkflowRequest {
                 guard let template = Template(rawValue: name) else {
                     throw JSONError.invalid(
                         "template",
-                        "Unknown template '\(name)'; one of \(Template.allCases.map(\.rawValue).joined(separator: ", "))")
+                        "Unknown template '\(name)'; one of \(Template.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 definition.template = template
             }

@@ -5,7 +5,8 @@ public import HTTP1
 /// the document has exactly these paths, methods and permissions.
 public struct Route: Sendable {
     /// Handles a matched, authorized request; answers through `respond` now or later.
-    typealias Handler = @Sendable (WorkflowService, RequestContext, @escaping WorkflowService.Respond) throws(Problem) ->
+    typealias Handler =
+        @Sendable (WorkflowService, RequestContext, @escaping WorkflowService.Respond) throws(Problem) ->
         Void
 
     /// One segment of a pattern, compiled once so that matching compares bytes.

@@ -155,14 +155,24 @@ public final class WorkflowService: Sendable {
         answer(problem, requestID: context.requestID, route: nil, request: context.request)
     }
 
-    /// The request's id: an incoming `X-Request-Id` of 1 to 128 visible ASCII characters, else a new one.
+    /// The request's id: an incoming `X-Request-Id` of 1 to 128 characters from `A-Z a-z 0-9 . _ : + / = -`
+    /// (safe in logs, headers and URNs), else a new one.
     func requestID(of request: HTTPRequest) -> String {
         if let incoming = request.headers["X-Request-Id"], (1...128).contains(incoming.utf8.count),
-            incoming.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+            incoming.utf8.allSatisfy(Self.isRequestIDByte)
         {
             return incoming
         }
         return requestIDs.next()
+    }
+
+    static func isRequestIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default: Array("._:+/=-".utf8).contains(byte)
+        }
     }
 
     // MARK: Shared by the handlers
@@ -182,7 +192,9 @@ public final class WorkflowService: Sendable {
     /// The `{step}` parameter.
     func stepParameter(_ context: RequestContext) throws(Problem) -> StepName {
         let text = context.parameters["step"] ?? ""
-        guard let name = StepName(text) else { throw Problem.validation(WorkflowError.invalidStepName(text).description) }
+        guard let name = StepName(text) else {
+            throw Problem.validation(WorkflowError.invalidStepName(text).description)
+        }
         return name
     }
 

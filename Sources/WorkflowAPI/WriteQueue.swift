@@ -1,6 +1,6 @@
 internal import Foundation
-internal import Synchronization
 public import Storage
+internal import Synchronization
 public import WorkflowModel
 
 /// The one writer thread of a process: it takes every write queued by the HTTP loops, commits
@@ -47,7 +47,9 @@ public final class WriteQueue: @unchecked Sendable {
     ///     operations are never split). Default 512.
     ///   - onFatal: called once when the store failed fatally (`MDB_PANIC`, EIO): the process
     ///     must stop taking writes and exit non-zero.
-    public init(store: any WorkflowStorage, maxOperationsPerCommit: Int = 512, onFatal: @escaping @Sendable () -> Void = {}) {
+    public init(
+        store: any WorkflowStorage, maxOperationsPerCommit: Int = 512, onFatal: @escaping @Sendable () -> Void = {}
+    ) {
         self.store = store
         self.maxOperationsPerCommit = maxOperationsPerCommit
         self.onFatal = onFatal

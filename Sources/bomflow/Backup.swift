@@ -1,8 +1,8 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import Foundation
 import JSON
+import LMDBStore
+import Storage
 import WorkflowAPI
 
 /// `bomflow backup DEST`.

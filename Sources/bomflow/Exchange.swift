@@ -1,9 +1,9 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import Foundation
 import Interchange
 import JSON
+import LMDBStore
+import Storage
 import WorkflowAPI
 import WorkflowModel
 

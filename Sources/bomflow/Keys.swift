@@ -1,7 +1,7 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import Foundation
+import LMDBStore
+import Storage
 import WorkflowAPI
 
 /// `bomflow keys create|list|revoke`.

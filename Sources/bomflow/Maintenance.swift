@@ -1,7 +1,7 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import JSON
+import LMDBStore
+import Storage
 
 /// `bomflow maintenance`: one pass of timeouts and retention.
 struct Maintenance: ParsableCommand {

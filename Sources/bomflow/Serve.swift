@@ -1,10 +1,10 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import BomflowServer
 import Foundation
 import HTTPServer
+import LMDBStore
 import Logging
+import Storage
 
 /// `bomflow serve`: the REST API on the data directory.
 struct Serve: ParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import JSON
+import LMDBStore
+import Storage
 import WorkflowModel
 
 /// `bomflow stats`.

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Storage
-import LMDBStore
 import Interchange
+import LMDBStore
+import Storage
 import WorkflowModel
 
 /// `bomflow status TOKEN`: the Dependency-Track status array of one workflow, read directly

@@ -131,7 +131,9 @@ struct Worker: ParsableCommand {
         do {
             try process.run()
         } catch {
-            report(claim, .failed(reason: "cannot start the command: \(error)"), client: client, worker: worker, logger: logger)
+            report(
+                claim, .failed(reason: "cannot start the command: \(error)"), client: client, worker: worker,
+                logger: logger)
             return
         }
         // Heartbeats on a connection of their own while the command runs.
@@ -142,7 +144,8 @@ struct Worker: ParsableCommand {
             guard let beats = BomflowAPIClient(url: url, apiKey: apiKey) else { return }
             let interval = max(0.5, Double(leaseSeconds) / 3)
             while beating.wait(timeout: .now() + interval) == .timedOut {
-                _ = try? beats.heartbeat(token: claim.token, step: claim.step, worker: worker, leaseSeconds: leaseSeconds)
+                _ = try? beats.heartbeat(
+                    token: claim.token, step: claim.step, worker: worker, leaseSeconds: leaseSeconds)
             }
         }
         heartbeat.start()
@@ -171,7 +174,9 @@ struct Worker: ParsableCommand {
             } catch .refused(let status, let body) {
                 logger.warning(
                     "the server did not take the result",
-                    metadata: ["token": "\(claim.token)", "step": "\(claim.step)", "status": "\(status)", "body": "\(body)"])
+                    metadata: [
+                        "token": "\(claim.token)", "step": "\(claim.step)", "status": "\(status)", "body": "\(body)",
+                    ])
                 return
             } catch {
                 logger.warning("reporting failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])

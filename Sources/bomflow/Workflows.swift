@@ -1,6 +1,6 @@
 import ArgumentParser
-import LMDBStore
 import Interchange
+import LMDBStore
 import Storage
 import WorkflowModel
 

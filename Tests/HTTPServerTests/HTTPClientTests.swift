@@ -1,5 +1,5 @@
-import Foundation
 import BomflowClient
+import Foundation
 import HTTP1
 import HTTPServer
 import Testing

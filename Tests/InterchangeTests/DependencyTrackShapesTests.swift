@@ -1,7 +1,7 @@
-import TestSupport
-import Testing
 import Interchange
 import JSON
+import TestSupport
+import Testing
 import WorkflowModel
 
 struct DependencyTrackShapesTests {

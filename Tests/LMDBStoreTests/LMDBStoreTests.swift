@@ -1,9 +1,9 @@
 import LMDB
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 struct WorkflowStoreTests {
     @Test func createReadAndPoll() throws {

@@ -1,9 +1,9 @@
 import LMDB
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// The three scenarios of Hyades' WorkflowMaintenanceTaskTest (DESIGN.md §1), plus the cost
 /// and coordination properties of the cursor scans.

@@ -1,9 +1,9 @@
 import Foundation
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// Several real processes on one data directory (DESIGN.md §3, RELIABILITY.md L1–L9).
 @Suite(.serialized, .timeLimit(.minutes(3)))

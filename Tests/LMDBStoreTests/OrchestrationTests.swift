@@ -1,9 +1,9 @@
 import LMDB
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// Ready queues, claims, leases and their expiry, in the store (issue: orchestration).
 struct OrchestrationTests {

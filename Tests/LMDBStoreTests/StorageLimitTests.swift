@@ -1,8 +1,8 @@
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 struct StorageLimitTests {
     /// A small map fills up: every failing write is `storageFull` (never acknowledged), reads keep

@@ -1,8 +1,8 @@
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// A store on a fresh temp directory with a manual clock; one per test (STYLE.md rule 10).
 final class StoreFixture {

@@ -1,9 +1,9 @@
+import LMDBStore
 import PropertyBased
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// Random operation sequences against the store and the pure model side by side: the store must
 /// return what the model computes, "processing" must match, and rows and indexes must agree.

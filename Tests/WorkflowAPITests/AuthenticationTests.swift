@@ -1,8 +1,8 @@
 import HTTP1
-import TestSupport
-import Testing
 import LMDBStore
 import Storage
+import TestSupport
+import Testing
 
 @testable import WorkflowAPI
 
@@ -126,5 +126,26 @@ extension AuthenticationTests {
         // One stale key retried many times is a misconfiguration, not a guess: 401, no lockout.
         for _ in 0..<50 { #expect(poll("bomflow_stale", from: "10.0.0.3").status == .unauthorized) }
         #expect(poll(good, from: "10.0.0.3").status == .ok)
+    }
+}
+
+/// RELIABILITY.md A2: a missing, a malformed and a wrong key get the same 401, byte for byte.
+struct UniformRefusalTests {
+    @Test func missingMalformedAndWrongKeysGetOneAnswer() throws {
+        let api = try ServiceFixture(authenticated: true)
+        let path = "/api/v1/event/token/3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab"
+        let answers = [
+            api.call(.get, path, headers: [("X-Request-Id", "same")]),
+            api.call(.get, path, headers: [("X-Request-Id", "same"), ("Authorization", "Basic abc")]),
+            api.call(.get, path, headers: [("X-Request-Id", "same"), ("X-Api-Key", "")]),
+            api.call(.get, path, headers: [("X-Request-Id", "same"), ("X-Api-Key", "a"), ("X-Api-Key", "b")]),
+            api.call(.get, path, headers: [("X-Request-Id", "same"), ("X-Api-Key", "bomflow_wrong")]),
+            api.call(.get, path, headers: [("X-Request-Id", "same"), ("Authorization", "Bearer bomflow_wrong")]),
+        ]
+        for answer in answers {
+            #expect(answer.status == .unauthorized)
+            #expect(answer.body == answers[0].body, "\(answer.text)")
+            #expect(answer.headers["WWW-Authenticate"] == answers[0].headers["WWW-Authenticate"])
+        }
     }
 }

@@ -1,11 +1,11 @@
 import Foundation
 import HTTP1
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowAPI
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// The API without sockets: requests go straight into the service, responses come back through
 /// the closure (after the writer thread's commit for writes).

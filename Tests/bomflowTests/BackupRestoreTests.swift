@@ -1,9 +1,9 @@
 import Foundation
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// `bomflow backup` while a server takes writes, then `bomflow restore`: everything acknowledged
 /// before the backup began is in the restored directory, exactly as acknowledged.

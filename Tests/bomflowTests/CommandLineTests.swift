@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import HTTP1
 import HTTPServer
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 @testable import bomflow
 
@@ -128,6 +128,15 @@ struct CommandLineEndToEndTests {
         let stats = try run(["stats", "--data-dir", data])
         #expect(stats.status == 0)
         #expect(stats.output.contains(#""formatVersion":2"#))
+
+        // A destination whose name needs escaping still prints valid JSON naming it exactly.
+        let awkward = directory.appending(#"dir "x\y"#)
+        let backup = try run(["backup", awkward, "--data-dir", data])
+        #expect(backup.status == 0, "\(backup.output)")
+        let printed = try #require(
+            try JSONSerialization.jsonObject(with: Data(backup.output.utf8)) as? [String: Any], "\(backup.output)")
+        #expect(printed["destination"] as? String == awkward)
+        #expect((printed["bytes"] as? Int ?? 0) > 0)
 
         let missing = try run(["stats", "--data-dir", directory.appending("nothing-here")])
         #expect(missing.status != 0)

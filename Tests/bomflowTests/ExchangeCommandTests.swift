@@ -1,9 +1,9 @@
 import Foundation
+import LMDBStore
+import Storage
 import TestSupport
 import Testing
 import WorkflowModel
-import LMDBStore
-import Storage
 
 /// `bomflow export` and `bomflow import` (JSON Lines and Hyades CSV) as real processes.
 @Suite(.serialized, .timeLimit(.minutes(3)))

@@ -1,3 +1,4 @@
+import BomflowClient
 import Foundation
 import TestSupport
 import Testing
@@ -58,7 +59,6 @@ struct OrchestrationEndToEndTests {
                     .status == 201)
         }
         let steps = ["BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE"]
-        let stepList = steps.map { "\"\($0)\"" }.joined(separator: ",")
         final class Ledger: @unchecked Sendable {
             let lock = NSLock()
             var claimed: [String: Int] = [:]
@@ -70,25 +70,24 @@ struct OrchestrationEndToEndTests {
             DispatchQueue.global().async(group: group) {
                 var idle = 0
                 while idle < 3 {
-                    let port = ports[worker % 2]
-                    let taken = claims(
-                        call(
-                            port, "POST", "/api/v1/workflow/claim",
-                            #"{"steps":[\#(stepList)],"worker":"w\#(worker)","leaseSeconds":120,"max":8,"waitSeconds":0.3}"#
-                        ))
+                    // A new client (so a new connection) per round: SO_REUSEPORT spreads the
+                    // rounds over both processes. The typed client is the one `bomflow worker` uses.
+                    guard let client = BomflowAPIClient(url: "http://127.0.0.1:\(ports[worker % 2])", apiKey: nil),
+                        let taken = try? client.claim(
+                            steps: steps, worker: "w\(worker)", leaseSeconds: 120, max: 8, waitSeconds: 0.3)
+                    else { continue }
                     if taken.isEmpty {
                         idle += 1
                         continue
                     }
                     idle = 0
                     for claim in taken {
-                        let key = "\(claim["token"] as? String ?? "?")/\(claim["step"] as? String ?? "?")"
-                        ledger.lock.withLock { ledger.claimed[key, default: 0] += 1 }
-                        let done = call(
-                            port, "PATCH",
-                            "/api/v1/workflow/token/\(claim["token"] as? String ?? "")/step/\(claim["step"] as? String ?? "")",
-                            #"{"status":"COMPLETED","worker":"w\#(worker)"}"#)
-                        if done?.status == 200 { ledger.lock.withLock { ledger.completed += 1 } }
+                        ledger.lock.withLock { ledger.claimed["\(claim.token)/\(claim.step)", default: 0] += 1 }
+                        if (try? client.report(token: claim.token, step: claim.step, worker: "w\(worker)", .completed))
+                            != nil
+                        {
+                            ledger.lock.withLock { ledger.completed += 1 }
+                        }
                     }
                 }
             }

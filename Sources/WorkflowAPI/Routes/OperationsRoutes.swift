@@ -21,7 +21,8 @@ extension WorkflowService {
         Route(.get, "/health/live", nil) { service, _, respond in respond(service.health()) },
         Route(.get, "/health/ready", nil) { service, _, respond in respond(service.health()) },
         Route(.get, "/metrics", nil) { service, _, respond in
-            let text = service.metrics.render(store: service.store, writer: service.writer, waiting: service.waiters.count)
+            let text = service.metrics.render(
+                store: service.store, writer: service.writer, waiting: service.waiters.count)
             respond(
                 HTTPResponse(
                     status: .ok, headers: HTTPHeaders([("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]),

@@ -22,7 +22,8 @@ extension WorkflowService {
             let step = try service.stepParameter(context)
             let body = try ProgressRequest.decode(context.request.body)
             let actor = try service.actor(worker: body.worker, context)
-            let operation = WriteOperation.update(token: token, step: step, command: .progress(body.update), actor: actor)
+            let operation = WriteOperation.update(
+                token: token, step: step, command: .progress(body.update), actor: actor)
             service.write([operation], context, respond) { WorkflowService.single($0) }
         },
         Route(.post, "/api/v1/workflow/steps", .write) { service, context, respond throws(Problem) in
