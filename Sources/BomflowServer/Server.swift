@@ -1,10 +1,10 @@
 internal import Foundation
-public import HTTP1
+internal import HTTP1
 public import HTTPServer
 internal import JSON
 internal import Logging
 public import Storage
-public import WorkflowAPI
+internal import WorkflowAPI
 
 /// How `bomflow serve` runs, apart from the store (which the caller opens).
 public struct ServerConfiguration: Sendable {

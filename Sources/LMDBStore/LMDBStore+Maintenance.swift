@@ -27,6 +27,8 @@ extension LMDBStore {
             report.skipped = true
             return report
         }
+        // A release that fails leaves the lease to expire by itself (StoreOptions.maintenanceLease):
+        // the next pass of any process starts then, so nothing is lost by not throwing here.
         defer { try? releaseMaintenanceLease() }
         while try expireLeases(now: now, report: &report) {}
         let timeoutCutoff = now.adding(milliseconds: -options.stepTimeout)

@@ -49,8 +49,10 @@ struct RequestContext: Sendable {
     let keyName: String?
     /// The key has the ADMIN permission (it may change steps other workers hold).
     let isAdmin: Bool
-    /// The request's id (`X-Request-Id`), for logs and problem `instance`s.
-    let requestID: String
+    /// The client's usable `X-Request-Id`, if it sent one.
+    let incomingRequestID: String?
+    /// The matched route.
+    let route: Route
 
     /// The `{uuid}` parameter as sent.
     var rawToken: String { parameters["uuid"] ?? "" }

@@ -155,8 +155,11 @@ final class Waiters: @unchecked Sendable {
                     }
                     guard let waiter = take(id) else { return }
                     switch result {
-                    case .success(let results): waiter.respond(WorkflowService.claimResponse(results))
-                    case .failure(let error): waiter.respond(Problem.storage(error).response)
+                    case .success(let results): waiter.respond(service.claimResponse(results, nil))
+                    case .failure(let error):
+                        waiter.respond(
+                            service.answer(
+                                Problem.storage(error), requestID: nil, at: "POST /api/v1/workflow/claim (waiting)"))
                     }
                 }
             }

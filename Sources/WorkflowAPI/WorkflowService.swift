@@ -89,16 +89,14 @@ public final class WorkflowService: Sendable {
             guard case .failure(let refusal) = authorize(head, for: route) else { return nil }
             problem = refusal
         }
-        let id = requestID(of: head)
-        var response = answer(problem, requestID: id, route: nil, request: head)
-        response.headers.add("X-Request-Id", id)
-        return response
+        return answer(problem, requestID: incomingRequestID(head), at: "\(head.method.rawValue) \(head.path)")
     }
 
     /// Handles one request; `respond` is called exactly once, possibly later from the writer thread.
     ///
-    /// Every response carries `X-Request-Id` (the client's, when it sent a usable one). Every
-    /// error a handler throws becomes its response here, and every 5xx is logged with the id.
+    /// A client's usable `X-Request-Id` is echoed on every response; an error response carries one
+    /// (the client's, or a new one) in the header and as the problem's `instance`, and every 5xx
+    /// is logged with it. Successes without an incoming id carry none (the poll stays lean).
     public func handle(_ request: HTTPRequest, respond answer: @escaping Respond) {
         let started = ContinuousClock.now
         let resolved = Self.router.resolve(request)
@@ -106,10 +104,10 @@ public final class WorkflowService: Sendable {
         if case .success(let (route, _)) = resolved { routeIndex = route.index }
         let metrics = self.metrics
         let index = routeIndex
-        let id = requestID(of: request)
+        let incoming = incomingRequestID(request)
         let respond: Respond = { response in
             var response = response
-            response.headers.add("X-Request-Id", id)
+            if let incoming, response.headers["X-Request-Id"] == nil { response.headers.add("X-Request-Id", incoming) }
             let elapsed = ContinuousClock.now - started
             metrics.recordRequest(
                 route: index, status: response.status.code,
@@ -118,52 +116,51 @@ public final class WorkflowService: Sendable {
         }
         switch resolved {
         case .failure(let problem):
-            respond(self.answer(problem, requestID: id, route: nil, request: request))
+            respond(self.answer(problem, requestID: incoming, at: "\(request.method.rawValue) \(request.path)"))
         case .success(let (route, parameters)):
             switch authorize(request, for: route) {
             case .failure(let problem):
-                respond(self.answer(problem, requestID: id, route: route, request: request))
+                respond(self.answer(problem, requestID: incoming, at: route.signature))
             case .success(let key):
                 let context = RequestContext(
                     request: request, parameters: parameters, keyName: key?.name, isAdmin: key?.isAdmin ?? false,
-                    requestID: id)
+                    incomingRequestID: incoming, route: route)
                 do {
                     try route.handler(self, context, respond)
                 } catch {
-                    respond(self.answer(error, requestID: id, route: route, request: request))
+                    respond(self.answer(error, context))
                 }
             }
         }
     }
 
-    /// The one mapping of a problem to its response. Every 5xx is logged with the request id and
-    /// its cause, which the client never sees.
-    func answer(_ problem: Problem, requestID: String, route: Route?, request: HTTPRequest) -> HTTPResponse {
+    /// The one mapping of a problem to its response: the request id (the client's, else a new
+    /// one) in `X-Request-Id` and as the problem's `instance`. Every 5xx is logged with the id,
+    /// the route and its cause, which the client never sees.
+    func answer(_ problem: Problem, requestID: String?, at location: String) -> HTTPResponse {
+        let id = requestID ?? requestIDs.next()
         if problem.status.code >= 500 {
             logger.error(
                 "\(problem.cause ?? problem.detail)",
-                metadata: [
-                    "requestId": "\(requestID)", "status": "\(problem.status.code)",
-                    "method": "\(request.method.rawValue)", "route": "\(route?.signature ?? request.path)",
-                ])
+                metadata: ["requestId": "\(id)", "status": "\(problem.status.code)", "route": "\(location)"])
         }
-        return problem.response(requestID: requestID)
+        var response = problem.response(requestID: id)
+        response.headers.add("X-Request-Id", id)
+        return response
     }
 
-    /// ``answer(_:requestID:route:request:)`` for a request being handled.
+    /// ``answer(_:requestID:at:)`` for a request being handled.
     func answer(_ problem: Problem, _ context: RequestContext) -> HTTPResponse {
-        answer(problem, requestID: context.requestID, route: nil, request: context.request)
+        answer(problem, requestID: context.incomingRequestID, at: context.route.signature)
     }
 
-    /// The request's id: an incoming `X-Request-Id` of 1 to 128 characters from `A-Z a-z 0-9 . _ : + / = -`
-    /// (safe in logs, headers and URNs), else a new one.
-    func requestID(of request: HTTPRequest) -> String {
-        if let incoming = request.headers["X-Request-Id"], (1...128).contains(incoming.utf8.count),
+    /// The client's `X-Request-Id` when it is 1 to 128 characters from `A-Z a-z 0-9 . _ : + / = -`
+    /// (safe in logs, headers and URNs); nil otherwise (a new id is made where one is needed).
+    func incomingRequestID(_ request: HTTPRequest) -> String? {
+        guard let incoming = request.headers["X-Request-Id"], (1...128).contains(incoming.utf8.count),
             incoming.utf8.allSatisfy(Self.isRequestIDByte)
-        {
-            return incoming
-        }
-        return requestIDs.next()
+        else { return nil }
+        return incoming
     }
 
     static func isRequestIDByte(_ byte: UInt8) -> Bool {
@@ -226,14 +223,16 @@ public final class WorkflowService: Sendable {
     }
 
     /// Renders the single outcome of a one-operation write.
-    static func single(_ results: [Result<WriteOutcome, WorkflowError>], created: HTTPStatus = .ok) -> HTTPResponse {
+    func single(
+        _ results: [Result<WriteOutcome, WorkflowError>], _ context: RequestContext, created: HTTPStatus = .ok
+    ) -> HTTPResponse {
         switch results[0] {
-        case .failure(let refusal): return Problem.refused(refusal).response
-        case .success(.created(let workflow)): return json(created, WorkflowShapes.json(workflow))
+        case .failure(let refusal): return answer(Problem.refused(refusal), context)
+        case .success(.created(let workflow)): return Self.json(created, WorkflowShapes.json(workflow))
         case .success(.alreadyExists(let workflow)), .success(.updated(let workflow, _)):
-            return json(.ok, WorkflowShapes.json(workflow))
+            return Self.json(.ok, WorkflowShapes.json(workflow))
         case .success(.deleted): return HTTPResponse(status: .noContent)
-        case .success(.claimed(let claims)): return json(.ok, WorkflowShapes.claims(claims))
+        case .success(.claimed(let claims)): return Self.json(.ok, WorkflowShapes.claims(claims))
         }
     }
 
@@ -251,20 +250,17 @@ public final class WorkflowService: Sendable {
     }
 }
 
-/// Request ids: a random 8-hex-digit prefix per process and a counter, e.g. `3f9a12c0-1a2b`.
+/// Request ids made by this process: a random 32-bit prefix and a counter in one number, in
+/// base 36 (at most 13 characters), unique within the process and unlikely to repeat across.
 private final class RequestIDs: Sendable {
-    private let prefix: String
-    private let counter = Atomic<UInt64>(0)
+    private let counter: Atomic<UInt64>
 
     init() {
         var generator = SystemRandomNumberGenerator()
-        prefix = String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 16)
+        counter = Atomic(UInt64(UInt32.random(in: 0...UInt32.max, using: &generator)) << 32)
     }
 
-    func next() -> String {
-        let value = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        return prefix + "-" + String(value, radix: 16)
-    }
+    func next() -> String { String(counter.wrappingAdd(1, ordering: .relaxed).newValue, radix: 36) }
 }
 
 /// The product's version: served at `/api/version`, in the OpenAPI document and by `--version`.

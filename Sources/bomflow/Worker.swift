@@ -144,8 +144,15 @@ struct Worker: ParsableCommand {
             guard let beats = BomflowAPIClient(url: url, apiKey: apiKey) else { return }
             let interval = max(0.5, Double(leaseSeconds) / 3)
             while beating.wait(timeout: .now() + interval) == .timedOut {
-                _ = try? beats.heartbeat(
-                    token: claim.token, step: claim.step, worker: worker, leaseSeconds: leaseSeconds)
+                do {
+                    try beats.heartbeat(
+                        token: claim.token, step: claim.step, worker: worker, leaseSeconds: leaseSeconds)
+                } catch {
+                    // The next beat tries again; the lease is three beats long.
+                    logger.warning(
+                        "heartbeat failed",
+                        metadata: ["token": "\(claim.token)", "step": "\(claim.step)", "error": "\(error)"])
+                }
             }
         }
         heartbeat.start()

@@ -35,18 +35,23 @@ extension WorkflowService {
                 if waiters.add(kind, seconds: wait, seen: seen, respond: respond) { return }
             }
             switch result {
-            case .success(let results): respond(Self.claimResponse(results))
+            case .success(let results): respond(claimResponse(results, context))
             case .failure(let error): respond(answer(Problem.storage(error), context))
             }
         }
     }
 
-    static func claimResponse(_ results: [Result<WriteOutcome, WorkflowError>]) -> HTTPResponse {
+    /// The claim answer; `context` is nil for a claim that waited (its request is long answered
+    /// by the handler, so a problem gets a new id).
+    func claimResponse(_ results: [Result<WriteOutcome, WorkflowError>], _ context: RequestContext?) -> HTTPResponse {
+        let problem: Problem
         switch results[0] {
-        case .failure(let refusal): return Problem.refused(refusal).response
-        case .success(.claimed(let claims)): return json(.ok, WorkflowShapes.claims(claims))
-        case .success(let outcome): return Problem.internalError("a claim answered \(outcome)").response
+        case .success(.claimed(let claims)): return Self.json(.ok, WorkflowShapes.claims(claims))
+        case .failure(let refusal): problem = Problem.refused(refusal)
+        case .success(let outcome): problem = Problem.internalError("a claim answered \(outcome)")
         }
+        if let context { return answer(problem, context) }
+        return answer(problem, requestID: nil, at: "POST /api/v1/workflow/claim (waiting)")
     }
 
     /// `{worker, leaseSeconds}` → `{token, step, attempt, leaseExpiresAt}`.
@@ -59,7 +64,7 @@ extension WorkflowService {
         write([.update(token: token, step: step, command: command, actor: actor)], context, respond) {
             [self] results in
             switch results[0] {
-            case .failure(let refusal): return Problem.refused(refusal).response
+            case .failure(let refusal): return answer(Problem.refused(refusal), context)
             case .success(let outcome):
                 guard let claim = outcome.workflow?.step(step)?.claim else {
                     return answer(Problem.internalError("a heartbeat left \(step) without a claim"), context)

@@ -13,7 +13,7 @@ extension WorkflowService {
             let body = try StepUpdateRequest.decode(context.request.body)
             let actor = try service.actor(worker: body.worker, context)
             service.write([.update(token: token, step: step, command: body.command, actor: actor)], context, respond) {
-                WorkflowService.single($0)
+                service.single($0, context)
             }
         },
         Route(.post, "/api/v1/workflow/token/{uuid}/step/{step}/progress", .write) {
@@ -24,7 +24,7 @@ extension WorkflowService {
             let actor = try service.actor(worker: body.worker, context)
             let operation = WriteOperation.update(
                 token: token, step: step, command: .progress(body.update), actor: actor)
-            service.write([operation], context, respond) { WorkflowService.single($0) }
+            service.write([operation], context, respond) { service.single($0, context) }
         },
         Route(.post, "/api/v1/workflow/steps", .write) { service, context, respond throws(Problem) in
             let body = try BatchRequest.decode(context.request.body)

@@ -11,14 +11,14 @@ extension WorkflowService {
         },
         Route(.delete, "/api/v1/workflow/token/{uuid}", .admin) { service, context, respond throws(Problem) in
             let token = try service.ownToken(context)
-            service.write([.delete(token: token)], context, respond) { WorkflowService.single($0) }
+            service.write([.delete(token: token)], context, respond) { service.single($0, context) }
         },
         Route(.post, "/api/v1/workflow", .write) { service, context, respond throws(Problem) in
             let body = try CreateWorkflowRequest.decode(context.request.body)
             let operation = WriteOperation.create(
                 token: body.token ?? Token.random(), definition: body.definition, labels: body.labels,
                 createdBy: context.keyName)
-            service.write([operation], context, respond) { WorkflowService.single($0, created: .created) }
+            service.write([operation], context, respond) { service.single($0, context, created: .created) }
         },
         Route(.get, "/api/v1/workflow", .read) { service, context, respond throws(Problem) in
             respond(try service.list(context))
@@ -26,12 +26,14 @@ extension WorkflowService {
         Route(.post, "/api/v1/workflow/token/{uuid}/steps", .write) { service, context, respond throws(Problem) in
             let token = try service.ownToken(context)
             let body = try AddStepsRequest.decode(context.request.body)
-            service.write([.addSteps(token: token, steps: body.steps)], context, respond) { WorkflowService.single($0) }
+            service.write([.addSteps(token: token, steps: body.steps)], context, respond) {
+                service.single($0, context)
+            }
         },
         Route(.post, "/api/v1/workflow/token/{uuid}/restart", .write) { service, context, respond throws(Problem) in
             let token = try service.ownToken(context)
             let body = try RestartRequest.decode(context.request.body)
-            service.write([.restart(token: token, step: body.step)], context, respond) { WorkflowService.single($0) }
+            service.write([.restart(token: token, step: body.step)], context, respond) { service.single($0, context) }
         },
     ]
 
