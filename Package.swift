@@ -46,7 +46,7 @@ let package = Package(
         // C boundary: accept4/epoll/eventfd/connect and sockaddr handling. Only Sockets imports it.
         .target(name: "CPosix"),
         .target(name: "Sockets", dependencies: ["CPosix"], swiftSettings: strictSettings),
-        .target(name: "HTTPServer", dependencies: ["Sockets", "HTTP1"], swiftSettings: strictSettings),
+        .target(name: "HTTPServer", dependencies: ["Sockets", "HTTP1", "JSON"], swiftSettings: strictSettings),
         // A blocking HTTP/1.1 client and a typed client of bomflow's own API (worker, tests).
         .target(
             name: "BomflowClient", dependencies: ["Sockets", "HTTP1", "JSON", "WorkflowModel"],

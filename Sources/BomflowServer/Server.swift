@@ -79,8 +79,10 @@ public enum ServerRuntime {
                 throw ServerError(description: "cannot create the ADMIN key: \(error)", isConfiguration: false)
             }
         }
-        let writer = WriteQueue(store: store) {
-            logger.critical("storage failed fatally; exiting with 70 so that a supervisor restarts this process")
+        let writer = WriteQueue(store: store) { error in
+            logger.critical(
+                "storage failed fatally; exiting with 70 so that a supervisor restarts this process",
+                metadata: ["error": "\(error)"])
             Foundation.exit(70)
         }
         let service = WorkflowService(

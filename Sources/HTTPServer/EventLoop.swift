@@ -162,7 +162,7 @@ final class EventLoop: @unchecked Sendable {
                 if server.openConnections.add(1, ordering: .relaxed).newValue > configuration.maxConnections {
                     // Over the cap (H42): a canned 503 into the empty socket buffer, then close.
                     let refusal = ResponseSerializer.bytes(
-                        HTTPResponse.text(.serviceUnavailable, "Too many connections\n"), keepAlive: false,
+                        HTTPResponse.tooManyConnections, keepAlive: false,
                         date: currentDate())
                     _ = Posix.send(fd, refusal, from: 0)
                     Posix.close(fd)
@@ -294,7 +294,7 @@ final class EventLoop: @unchecked Sendable {
                 case .failed(let error):
                     server.parseErrors.add(1, ordering: .relaxed)
                     queue(
-                        HTTPResponse.text(error.status, error.description + "\n"), on: connection, isHead: false,
+                        HTTPResponse.problem(for: error), on: connection, isHead: false,
                         keepAlive: false, version: .http11)
                     break parsing
                 }
@@ -456,7 +456,9 @@ final class EventLoop: @unchecked Sendable {
     private func timeOut(_ connection: Connection) {
         server.timeouts.add(1, ordering: .relaxed)
         queue(
-            HTTPResponse.text(.requestTimeout, "Request timeout\n"), on: connection, isHead: false, keepAlive: false,
+            HTTPResponse.layerProblem(
+                .requestTimeout, kind: "request-timeout", detail: "The request did not arrive in time"), on: connection,
+            isHead: false, keepAlive: false,
             version: .http11)
         flush(connection)
     }

@@ -225,10 +225,23 @@ public enum SyncMode: String, Sendable, CaseIterable {
         do {
             try transaction.commit()
         } catch {
-            if error.code == LMDBError.panic.code || error.code == EIO { panicked.store(true, ordering: .relaxed) }
+            // A failed commit is fatal only when LMDB itself says so: MDB_PANIC, or the state it
+            // enters when a meta page could not be written (the next begin answers MDB_PANIC).
+            // A failed data-page write (a short write on a full disk is EIO) leaves the file as
+            // it was before this transaction: the write is refused and the process goes on.
+            if error.code == LMDBError.panic.code || lmdbReportsPanic() { panicked.store(true, ordering: .relaxed) }
             throw error
         }
         return result
+    }
+
+    /// Whether LMDB has marked the environment unusable (`MDB_FATAL_ERROR`, set when a meta
+    /// page write failed): a read transaction then cannot begin and answers `MDB_PANIC`.
+    private func lmdbReportsPanic() -> Bool {
+        var txn: OpaquePointer?
+        let code = unsafe mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+        if code == 0, let txn = unsafe txn { unsafe mdb_txn_abort(txn) }
+        return code == MDB_PANIC
     }
 
     private func beginRead() throws(LMDBError) -> OpaquePointer {
@@ -343,9 +356,17 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// How often this process adopted a map grown by another process (`MDB_MAP_RESIZED`).
     public var mapResizeCount: Int { mapResizes.load(ordering: .relaxed) }
 
-    /// True once a commit failed with `MDB_PANIC` or `EIO`: the process must stop writing and
-    /// exit non-zero so that its supervisor restarts it (L9, L11).
+    /// True once LMDB reported `MDB_PANIC` (or failed to write a meta page): the process must stop
+    /// writing and exit non-zero so that its supervisor restarts it (L9, L11).
     public var isPanicked: Bool { panicked.load(ordering: .relaxed) }
+
+    /// Bytes an unprivileged writer may still use on the file system holding the environment
+    /// (`statvfs`: available blocks × fragment size), or nil when it cannot be read.
+    public func availableDiskBytes() -> Int? {
+        var info = statvfs()
+        guard unsafe statvfs(path, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
 
     /// Map size, use, last transaction ID and reader slots (`mdb_env_info` + `mdb_env_stat`).
     public func info() throws(LMDBError) -> Info {

@@ -20,11 +20,25 @@ public enum LocationProblem: Error, Equatable, Sendable, CustomStringConvertible
         case .networkFileSystem(let path, let fileSystem):
             "\(path) is on a network file system (\(fileSystem)); LMDB needs a local one (ext4, xfs, btrfs, tmpfs)"
         case .tooOpen(let path, let mode, let allowed):
-            "\(path) has mode \(String(mode, radix: 8)); others may not have more than \(String(allowed, radix: 8)) "
-                + "(chmod \(String(mode & allowed, radix: 8)) \(path))"
+            Self.tooOpenDescription(path: path, mode: mode, allowed: allowed)
         case .unreadable(let path, let code):
             "cannot examine \(path): \(LMDBError(code: code))"
         }
+    }
+
+    /// Says in the file's own terms who has too much access and why it matters, e.g.
+    /// "…/data.mdb has mode 660: its group may write it, and a writer can corrupt the data or hold
+    /// the writer lock forever (chmod 640 …/data.mdb)".
+    static func tooOpenDescription(path: String, mode: UInt32, allowed: UInt32) -> String {
+        let excess = mode & ~allowed & 0o777
+        var who: [String] = []
+        if excess & 0o070 != 0 { who.append(excess & 0o020 != 0 ? "its group may write it" : "its group may read it") }
+        if excess & 0o007 != 0 { who.append(excess & 0o002 != 0 ? "anyone may write it" : "anyone may read it") }
+        let why =
+            allowed & 0o077 == 0
+            ? "it holds a secret" : "a writer can corrupt the data or hold the writer lock forever"
+        return "\(path) has mode \(String(mode, radix: 8)): \(who.joined(separator: " and ")), and \(why) "
+            + "(chmod \(String(mode & allowed, radix: 8)) \(path))"
     }
 }
 

@@ -1,6 +1,11 @@
 internal import LMDB
 public import Storage
+internal import Synchronization
 public import WorkflowModel
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// The workflow state of DESIGN.md §1 on LMDB (§3): every operation is one write transaction
 /// (or a batch of operations shares one), every read one read transaction.
@@ -27,6 +32,8 @@ public final class LMDBStore: WorkflowStorage {
     let databases: Databases
     /// Identifies this store instance in the host-wide maintenance lease.
     let ownerID: UInt64
+    /// Set while writes are refused for lack of space (``condition()``).
+    let fullness = Mutex<Fullness?>(nil)
 
     /// The named databases (docs/STORAGE.md has their key layouts).
     struct Databases: Sendable {
@@ -149,7 +156,68 @@ public final class LMDBStore: WorkflowStorage {
     }
 
     func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(StoreError) -> R {
-        do { return try environment.write(body) } catch { throw Self.storeError(error) }
+        let result: R
+        do { result = try environment.write(body) } catch {
+            let failure = writeError(error)
+            switch failure {
+            case .storageFull, .diskFull:
+                let available = environment.availableDiskBytes() ?? 0
+                fullness.withLock { state in
+                    if state == nil {
+                        state = Fullness(
+                            reason: failure.description, since: options.clock().milliseconds,
+                            availableAtFailure: available)
+                    }
+                }
+            default: break
+            }
+            throw failure
+        }
+        if fullness.withLock({ $0 != nil }) { fullness.withLock { $0 = nil } }
+        return result
+    }
+
+    /// A failed write's error. `ENOSPC`/`EDQUOT`, and `EIO` while the file system has (almost) no
+    /// room (LMDB reports a short `writev` of a group's pages that way), mean a full disk: the
+    /// transaction wrote nothing that counts, and the next one may succeed once space is freed.
+    /// Any other `EIO` is a failing disk: refused with 503, not fatal unless LMDB says so.
+    func writeError(_ error: any Error) -> StoreError {
+        guard let error = error as? LMDBError else { return Self.storeError(error) }
+        switch error.code {
+        case ENOSPC, EDQUOT: return .diskFull(error.description)
+        case EIO:
+            if let available = environment.availableDiskBytes(), available < Self.nearlyFullBytes {
+                return .diskFull("a short write of data.mdb with \(available) bytes left on the file system")
+            }
+            return .unavailable("an I/O error writing data.mdb (EIO); check the disk and the kernel log")
+        default:
+            return Self.storeError(error)
+        }
+    }
+
+    /// Below this much free space a write error is taken as a full disk (LMDB writes a group's
+    /// pages in one `writev`, so a commit can fail while a few MiB are still free).
+    static let nearlyFullBytes = 64 << 20
+
+    /// Set while writes are refused for lack of space; cleared by the next successful write.
+    struct Fullness {
+        let reason: String
+        let since: Int64
+        let availableAtFailure: Int
+    }
+
+    /// ``WorkflowStorage/condition()``: fatal, or full (until a write succeeds again or the file
+    /// system has gained 1 MiB since the failure).
+    public func condition() -> StorageCondition {
+        var condition = StorageCondition()
+        if environment.isPanicked { condition.fatal = "LMDB reported MDB_PANIC; this process must restart" }
+        if let full = fullness.withLock({ $0 }) {
+            let available = environment.availableDiskBytes() ?? 0
+            if available < full.availableAtFailure + (1 << 20) || full.reason.hasPrefix("storage full") {
+                condition.full = (full.reason, full.since)
+            }
+        }
+        return condition
     }
 
     /// Maps an LMDB failure to the store's error: the one place where storage codes become
@@ -158,16 +226,19 @@ public final class LMDBStore: WorkflowStorage {
         if let error = error as? StoreError { return error }
         guard let error = error as? LMDBError else { return .failed(String(describing: error)) }
         switch error {
-        case .mapFull, .noSpace: return .storageFull
+        case .mapFull: return .storageFull
+        case .noSpace: return .diskFull(error.description)
         case .readersFull, .busy, .tryAgain, .transactionFull: return .unavailable(error.description)
-        case .panic, .inputOutput: return .fatal(error.description)
+        case .panic: return .fatal(error.description)
+        case .inputOutput: return .unavailable("an I/O error (EIO); check the disk and the kernel log")
         case .corrupted, .invalid, .versionMismatch: return .corrupted(error.description)
         default: return .failed(error.description)
         }
     }
 
-    /// True once the environment failed fatally (`MDB_PANIC`, EIO on commit): stop taking
-    /// writes and exit non-zero so that a supervisor restarts the process (DESIGN.md §3).
+    /// True once the environment failed fatally (`MDB_PANIC`, a meta page that could not be
+    /// written): stop taking writes and exit non-zero so that a supervisor restarts the process
+    /// (DESIGN.md §3). A full disk is not fatal (``StoreError/diskFull(_:)``).
     public var isFatallyFailed: Bool { environment.isPanicked }
 
     // MARK: Writes

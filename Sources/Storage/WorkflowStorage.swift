@@ -30,6 +30,10 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// True once the store failed so that this process must stop writing and exit non-zero.
     var isFatallyFailed: Bool { get }
 
+    /// What the store's own state says about serving now (fatal failure, no space); cheap enough
+    /// for every health check and scrape.
+    func condition() -> StorageCondition
+
     // MARK: Writes
 
     /// Performs `operations` in one transaction and one commit (group commit).

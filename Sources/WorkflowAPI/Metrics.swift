@@ -108,6 +108,13 @@ public final class Metrics: Sendable {
         metric(
             "bomflow_waiting_requests", "gauge", "Watches and claims of this process waiting for a change.",
             [("", String(waiting))])
+        let condition = store.condition()
+        metric(
+            "bomflow_storage_full", "gauge", "1 while writes are refused for lack of space (map or disk).",
+            [("", condition.full == nil ? "0" : "1")])
+        metric(
+            "bomflow_storage_fatal", "gauge", "1 once the store failed fatally (the process is exiting).",
+            [("", condition.fatal == nil ? "0" : "1")])
         let figures: CheapFigures?
         do { figures = try store.cheapFigures() } catch {
             // Served without the store's figures, and said: a scrape must not fail silently.

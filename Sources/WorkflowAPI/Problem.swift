@@ -49,10 +49,10 @@ public struct Problem: Error, Equatable, Sendable {
         Problem(status: .conflict, type: base + "conflict", title: "Conflict", detail: detail)
     }
 
-    static func storageFull() -> Problem {
+    static func storageFull(_ error: StoreError = .storageFull) -> Problem {
         Problem(
             status: .insufficientStorage, type: base + "storage-full", title: "Storage full",
-            detail: StoreError.storageFull.description)
+            detail: error.description)
     }
 
     static func unavailable(_ detail: String) -> Problem {
@@ -90,7 +90,7 @@ public struct Problem: Error, Equatable, Sendable {
     /// The problem for a storage failure (never a bare 500 for a known condition).
     static func storage(_ error: StoreError) -> Problem {
         switch error {
-        case .storageFull: return .storageFull()
+        case .storageFull, .diskFull: return .storageFull(error)
         case .unavailable(let why): return .unavailable(why)
         case .fatal(let why):
             var problem = Problem.unavailable("Storage failed; this process is restarting")

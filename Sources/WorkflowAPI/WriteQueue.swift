@@ -25,7 +25,7 @@ public final class WriteQueue: @unchecked Sendable {
     private var stopping = false
     private var running = true
     private let maxOperationsPerCommit: Int
-    private let onFatal: @Sendable () -> Void
+    private let onFatal: @Sendable (StoreError) -> Void
     private let finished = DispatchSemaphore(value: 0)
     /// Completions (rendering a response is part of them) run on a thread of their own, in
     /// commit order, so that the writer thread starts the next transaction while the last group
@@ -45,10 +45,11 @@ public final class WriteQueue: @unchecked Sendable {
     /// - Parameters:
     ///   - maxOperationsPerCommit: a group never holds more operations than this (one request's
     ///     operations are never split). Default 512.
-    ///   - onFatal: called once when the store failed fatally (`MDB_PANIC`, EIO): the process
-    ///     must stop taking writes and exit non-zero.
+    ///   - onFatal: called with the error when the store failed fatally (`MDB_PANIC`): the
+    ///     process must stop taking writes and exit non-zero. A full disk is not fatal.
     public init(
-        store: any WorkflowStorage, maxOperationsPerCommit: Int = 512, onFatal: @escaping @Sendable () -> Void = {}
+        store: any WorkflowStorage, maxOperationsPerCommit: Int = 512,
+        onFatal: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) {
         self.store = store
         self.maxOperationsPerCommit = maxOperationsPerCommit
@@ -117,7 +118,7 @@ public final class WriteQueue: @unchecked Sendable {
             }
         } catch {
             answers.post { for entry in group { entry.completion(.failure(error)) } }
-            if store.isFatallyFailed { onFatal() }
+            if store.isFatallyFailed { onFatal(error) }
         }
     }
 }

@@ -141,6 +141,10 @@ struct ServerTests {
         let response = try #require(client.readResponse())
         #expect(response.status == status)
         #expect(response.header("Connection") == "close")
+        #expect(response.header("Content-Type") == "application/problem+json", "the layer's errors read like the API's")
+        let problem = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        #expect(problem["status"] as? Int == status)
+        #expect((problem["type"] as? String)?.hasPrefix("https://bomflow.dev/problems/") == true)
         #expect(client.isClosed(within: 3))
     }
 

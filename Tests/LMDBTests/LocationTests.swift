@@ -54,6 +54,20 @@ struct LocationTests {
         try Location.check(directory: data, privateFiles: ["secret"])
     }
 
+    /// The message says what is wrong in the file's own terms (issue 16: a 0660 data.mdb was
+    /// explained as "others may not have more than 755").
+    @Test func messagesNameWhoHasTooMuch() {
+        let data = LocationProblem.tooOpen(path: "/srv/b/data.mdb", mode: 0o660, allowed: 0o755).description
+        #expect(data.contains("its group may write it"), "\(data)")
+        #expect(data.contains("corrupt the data"))
+        #expect(data.contains("chmod 640 /srv/b/data.mdb"))
+        #expect(!data.contains("others may not"))
+        let key = LocationProblem.tooOpen(path: "/srv/b/admin.key", mode: 0o644, allowed: 0o700).description
+        #expect(key.contains("its group may read it and anyone may read it"), "\(key)")
+        #expect(key.contains("holds a secret"))
+        #expect(key.contains("chmod 600 /srv/b/admin.key"))
+    }
+
     @Test func messagesSayWhatToDo() {
         let problem = LocationProblem.tooOpen(path: "/srv/bomflow", mode: 0o777, allowed: 0o755)
         #expect(problem.description.contains("chmod 755 /srv/bomflow"))

@@ -17,9 +17,9 @@ extension WorkflowService {
         Route(.get, "/api/openapi.json", nil) { _, _, respond in
             respond(WorkflowService.json(.ok, OpenAPIDocument.bytes))
         },
-        Route(.get, "/health", nil) { service, _, respond in respond(service.health()) },
-        Route(.get, "/health/live", nil) { service, _, respond in respond(service.health()) },
-        Route(.get, "/health/ready", nil) { service, _, respond in respond(service.health()) },
+        Route(.get, "/health", nil) { service, _, respond in respond(service.health(readiness: true)) },
+        Route(.get, "/health/live", nil) { service, _, respond in respond(service.health(readiness: false)) },
+        Route(.get, "/health/ready", nil) { service, _, respond in respond(service.health(readiness: true)) },
         Route(.get, "/metrics", nil) { service, _, respond in
             let text = service.metrics.render(
                 store: service.store, writer: service.writer, waiting: service.waiters.count)
@@ -30,20 +30,48 @@ extension WorkflowService {
         },
     ]
 
-    /// MicroProfile-style health: `{"status": "UP"|"DOWN", "checks": [{"name": "storage", …}]}`.
-    func health() -> HTTPResponse {
-        let ready = !store.isFatallyFailed
+    /// MicroProfile-style health: `{"status": "UP"|"DOWN", "checks": [{"name", "status", "data"?}]}`.
+    /// Liveness fails only when the store failed fatally (the process must restart); readiness
+    /// also fails while writes are refused for lack of space or wait on a stalled writer, with
+    /// the reason (and the PID holding the lock, when known) in the check's `data`.
+    func health(readiness: Bool) -> HTTPResponse {
+        let condition = store.condition()
+        var checks: [(name: String, up: Bool, data: [(String, JSONValue)])] = [
+            ("storage", condition.fatal == nil, condition.fatal.map { [("reason", .string($0))] } ?? [])
+        ]
+        if readiness {
+            checks.append(
+                (
+                    "storage-space", condition.full == nil,
+                    condition.full.map { [("reason", .string($0.reason)), ("since", .integer($0.since))] } ?? []
+                ))
+            var writer: [(String, JSONValue)] = []
+            if let stalled = condition.stalledWriter {
+                writer.append(("waitedMilliseconds", .integer(stalled.waitedMilliseconds)))
+                if let pid = stalled.pid { writer.append(("lockHolderPid", .integer(Int64(pid)))) }
+            }
+            checks.append(("writer", condition.stalledWriter == nil, writer))
+        }
+        let up = checks.allSatisfy(\.up)
         var json = JSONWriter()
         json.beginObject()
-        json.member("status", ready ? "UP" : "DOWN")
+        json.member("status", up ? "UP" : "DOWN")
         json.key("checks")
         json.beginArray()
-        json.beginObject()
-        json.member("name", "storage")
-        json.member("status", ready ? "UP" : "DOWN")
-        json.endObject()
+        for check in checks {
+            json.beginObject()
+            json.member("name", check.name)
+            json.member("status", check.up ? "UP" : "DOWN")
+            if !check.data.isEmpty {
+                json.key("data")
+                json.beginObject()
+                for (key, value) in check.data { json.member(key, value) }
+                json.endObject()
+            }
+            json.endObject()
+        }
         json.endArray()
         json.endObject()
-        return Self.json(ready ? .ok : .serviceUnavailable, json.bytes)
+        return Self.json(up ? .ok : .serviceUnavailable, json.bytes)
     }
 }
