@@ -5,6 +5,7 @@ internal import JSON
 internal import Logging
 public import Storage
 internal import WorkflowAPI
+internal import WorkflowModel
 
 /// How `bomflow serve` runs, apart from the store (which the caller opens).
 public struct ServerConfiguration: Sendable {
@@ -63,6 +64,7 @@ public enum ServerRuntime {
         store: any WorkflowStorage, configuration: ServerConfiguration, announce: (ServerAnnouncement) -> Void
     ) throws(ServerError) {
         let logger = Logger(label: "bomflow")
+        try checkClock(now: store.options.clock().milliseconds)
         let keyPath = configuration.dataDirectory + "/admin.key"
         try checkKeyFile(keyPath)
         var ephemeralKey: String?
@@ -116,6 +118,17 @@ public enum ServerRuntime {
         logger.info("stopped", metadata: ["commits": "\(writer.commits)", "operations": "\(writer.operationsWritten)"])
     }
 
+    /// Refuses a wall clock before 1970 (negative epoch time): timeouts, leases and retention count
+    /// from it, and before 1970 maintenance would never find anything due (exit 78).
+    public static func checkClock(now milliseconds: Int64) throws(ServerError) {
+        guard milliseconds < 0 else { return }
+        throw ServerError(
+            description:
+                "the system clock reads \(milliseconds / 1000) s before 1970; timeouts, leases and retention count "
+                + "from the wall clock: set the clock (NTP) and start again",
+            isConfiguration: true)
+    }
+
     /// Refuses to serve while the bootstrap key file is readable by others (exit 78).
     static func checkKeyFile(_ path: String) throws(ServerError) {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
@@ -131,6 +144,14 @@ public enum ServerRuntime {
     /// to `keyPath` with mode 0600, so that a newcomer's first request works.
     static func bootstrapAdminKey(_ store: any WorkflowStorage, keyPath: String) throws {
         guard try store.apiKeys().isEmpty else { return }
+        // An existing key file is never overwritten: its key may be the one operators and CI hold
+        // (a store that lost its keys was replaced or damaged; issue 16 §3).
+        guard !FileManager.default.fileExists(atPath: keyPath) else {
+            Logger(label: "bomflow").warning(
+                "the store has no API keys, but \(keyPath) exists; it is left as it is and no key was made: create one with `bomflow keys create`"
+            )
+            return
+        }
         guard let key = try Authenticator.issueKey(in: store, name: "admin", permissions: .all) else { return }
         guard
             FileManager.default.createFile(

@@ -43,6 +43,16 @@ public final class DirectoryLock: Sendable {
 
     deinit { _ = close(descriptor) }
 
+    /// Whether no other holder (process, or other lock in this process) has the directory: tries
+    /// to turn this shared lock exclusive without waiting, and turns it back to shared.
+    public func isSoleHolder() -> Bool {
+        var result: Int32
+        repeat { result = flock(descriptor, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
+        guard result == 0 else { return false }
+        repeat { result = flock(descriptor, LOCK_SH) } while result != 0 && errno == EINTR
+        return true
+    }
+
     /// Creates `directory` with mode 0700, and missing parents with 0755 (like `mkdir -p`).
     static func makeDirectory(_ directory: String) throws(LMDBError) {
         if unsafe mkdir(directory, 0o700) == 0 || errno == EEXIST { return }

@@ -41,12 +41,16 @@ public enum SyncMode: String, Sendable, CaseIterable {
         public var sync: SyncMode
         /// File mode for `data.mdb`/`lock.mdb` (and the directory, with execute bits). Default 0o600.
         public var fileMode: UInt32
+        /// Open with `MDB_RDONLY`: no write transaction can begin, so nothing here ever waits for
+        /// (or takes) the writer lock. For commands that only read. Default false.
+        public var readOnly = false
 
         /// Creates options; every parameter has the documented default.
         public init(
             mapSize: Int = 64 << 30, maxReaders: UInt32 = 1024, maxDatabases: UInt32 = 32,
-            sync: SyncMode = .full, fileMode: UInt32 = 0o600
+            sync: SyncMode = .full, fileMode: UInt32 = 0o600, readOnly: Bool = false
         ) {
+            self.readOnly = readOnly
             self.mapSize = mapSize
             self.maxReaders = maxReaders
             self.maxDatabases = maxDatabases
@@ -124,10 +128,14 @@ public enum SyncMode: String, Sendable, CaseIterable {
         guard let env = unsafe env else { throw LMDBError(code: ENOMEM) }
         var flags = UInt32(MDB_NOTLS) | UInt32(MDB_NORDAHEAD)
         if options.sync == .none { flags |= UInt32(MDB_NOSYNC) }
+        if options.readOnly { flags |= UInt32(MDB_RDONLY) }
         do {
             try LMDBError.check(unsafe mdb_env_set_mapsize(env, options.mapSize))
             try LMDBError.check(unsafe mdb_env_set_maxreaders(env, options.maxReaders))
             try LMDBError.check(unsafe mdb_env_set_maxdbs(env, options.maxDatabases))
+            // An assertion inside LMDB (it found a page it cannot handle) ends the process; say
+            // what happened and what to do first (issue 16 §3). A no-op when LMDB has no asserts.
+            try LMDBError.check(unsafe mdb_env_set_assert(env, lmdbAssertionHandler))
             var attempt = 0
             while true {
                 let code = unsafe mdb_env_open(env, path, flags, mdb_mode_t(options.fileMode))
@@ -335,6 +343,34 @@ public enum SyncMode: String, Sendable, CaseIterable {
         }
     }
 
+    /// Opens the named databases `names` if they all exist, in one read transaction: no writer
+    /// lock is needed, so a process can start (or a command run) while another process holds
+    /// the writer lock. - Returns: the handles in order, or nil when one does not exist yet.
+    @available(*, noasync)
+    public func openExistingDatabases(named names: [String]) throws(LMDBError) -> [Database]? {
+        debugCheckPID()
+        unsafe pthread_rwlock_rdlock(quiesce)
+        defer { unsafe pthread_rwlock_unlock(quiesce) }
+        let txn = unsafe try begin(flags: UInt32(MDB_RDONLY))
+        var databases: [Database] = []
+        for name in names {
+            var dbi: MDB_dbi = 0
+            let code = unsafe mdb_dbi_open(txn, name, 0, &dbi)
+            if code == MDB_NOTFOUND {
+                unsafe mdb_txn_abort(txn)
+                return nil
+            }
+            guard code == 0 else {
+                unsafe mdb_txn_abort(txn)
+                throw LMDBError(code: code)
+            }
+            databases.append(Database(handle: dbi, name: name))
+        }
+        // Committing a read-only transaction keeps the handles it opened for the environment.
+        try LMDBError.check(unsafe mdb_txn_commit(txn))
+        return databases
+    }
+
     // MARK: Maintenance and inspection
 
     /// Clears reader slots left by processes that died (`mdb_reader_check`).
@@ -420,6 +456,17 @@ public enum SyncMode: String, Sendable, CaseIterable {
         try LMDBError.check(unsafe mdb_env_copy2(handle, destination, compact ? UInt32(MDB_CP_COMPACT) : 0))
     }
 
+    /// Writes a consistent copy into the new file `file` (created `O_EXCL` with mode 0600, so a
+    /// copy is never more readable than the data) and syncs it before returning
+    /// (`mdb_env_copyfd2`). A failed or killed copy leaves only that file, under its own name.
+    public func copy(toNewFile file: String, compact: Bool = true) throws(LMDBError) {
+        let fd = unsafe Glibc.open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
+        guard fd >= 0 else { throw LMDBError(code: errno) }
+        defer { _ = Glibc.close(fd) }
+        try LMDBError.check(unsafe mdb_env_copyfd2(handle, fd, compact ? UInt32(MDB_CP_COMPACT) : 0))
+        guard fsync(fd) == 0 else { throw LMDBError(code: errno) }
+    }
+
     private static func createDirectory(_ path: String, mode: mode_t) throws(LMDBError) {
         if unsafe mkdir(path, mode) != 0 && errno != EEXIST { throw LMDBError(code: errno) }
     }
@@ -453,4 +500,20 @@ public struct Database: Sendable, Hashable {
     let handle: UInt32
     /// The database's name.
     public let name: String
+}
+
+/// Called by LMDB just before it aborts on a failed assertion: one line on stderr that names the
+/// data directory and the way out.
+private let lmdbAssertionHandler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = {
+    env, message in
+    var path: UnsafePointer<CChar>?
+    let directory =
+        unsafe env.flatMap { unsafe mdb_env_get_path($0, &path) == 0 ? path : nil }.map { unsafe String(cString: $0) }
+        ?? "the data directory"
+    let what = unsafe message.map { unsafe String(cString: $0) } ?? "unknown"
+    let line =
+        "bomflow: LMDB stopped on damaged data in \(directory) (assertion: \(what)); stop every process of this "
+        + "data directory, run `bomflow check --data-dir \(directory)`, and restore a backup with `bomflow restore`\n"
+    let bytes = Array(line.utf8)
+    _ = unsafe bytes.withUnsafeBytes { unsafe write(2, $0.baseAddress, $0.count) }
 }

@@ -87,4 +87,6 @@ enum Keys {
     static let formatVersion = Array("format-version".utf8)
     static let nextWorkflowID = Array("next-workflow-id".utf8)
     static let maintenanceLease = Array("lease/maintenance".utf8)
+    /// The `--sync` mode the store is used with: one byte, 1 full, 0 none.
+    static let syncMode = Array("sync-mode".utf8)
 }

@@ -102,19 +102,23 @@ extension LMDBStore {
     public func housekeep() throws(StoreError) -> Int { try clearStaleReaders() }
 
     /// Writes a compacted, consistent copy of the store into the empty directory
-    /// `destination` while other processes keep working (`mdb_env_copy2` with `MDB_CP_COMPACT`),
-    /// then syncs the copy and the directory: `mdb_env_copy2` itself does not, and a backup
-    /// that a power cut can take away is no backup.
+    /// `destination` while other processes keep working (`mdb_env_copyfd2` with `MDB_CP_COMPACT`)
+    /// into `data.mdb.partial` (mode 0600), syncs it, and only then renames it to `data.mdb` and
+    /// syncs the directory: a backup killed midway leaves no file restore would take, and a
+    /// backup that a power cut can take away is no backup.
     public func backup(to destination: String) throws(StoreError) {
-        do { try environment.copy(to: destination, compact: true) } catch { throw Self.storeError(error) }
+        let partial = destination + "/data.mdb.partial"
+        let final = destination + "/data.mdb"
+        do { try environment.copy(toNewFile: partial, compact: true) } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw Self.storeError(error)
+        }
         do {
-            // mdb_env_copy2 creates the file with mode 0666 & ~umask: the backup holds the same
-            // data as the 0600 original.
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: destination + "/data.mdb")
-            try Self.synchronize(destination + "/data.mdb")
+            // Only a complete, synced copy gets the name restore looks for (issue 16 §4).
+            try FileManager.default.moveItem(atPath: partial, toPath: final)
             try Self.synchronize(destination)
         } catch {
-            throw .failed("cannot sync the backup in \(destination): \(error)")
+            throw .failed("cannot complete the backup in \(destination): \(error)")
         }
     }
 

@@ -29,7 +29,16 @@ extension LMDBStore {
     ) throws(StoreError) -> RestoreReport {
         let manager = FileManager.default
         let backup = source + "/data.mdb"
-        guard manager.fileExists(atPath: backup) else { throw .failed("\(source) holds no data.mdb to restore") }
+        guard manager.fileExists(atPath: backup) else {
+            if manager.fileExists(atPath: backup + ".partial") {
+                throw .corrupted("\(source) holds only data.mdb.partial: that backup did not finish; take it again")
+            }
+            throw .failed("\(source) holds no data.mdb to restore")
+        }
+        // Sizes and meta pages before anything maps the file (a partial copy faulted here).
+        do { _ = try DataFile(path: backup) } catch {
+            throw .corrupted("the backup cannot be restored: \(error)")
+        }
         do { try Location.check(directory: directory) } catch { throw .unsafeLocation(error.description) }
         let lock: DirectoryLock
         do {
@@ -97,5 +106,30 @@ extension LMDBStore {
         }
         defer { try? handle.close() }
         try handle.synchronize()
+    }
+}
+
+/// What ``LMDBStore/check(directory:)`` found.
+public struct CheckReport: Sendable, Equatable {
+    /// Pages walked.
+    public var pages: Int
+    /// What is damaged, one line each (empty: nothing found).
+    public var problems: [String]
+}
+
+extension LMDBStore {
+    /// Checks the data directory read-only without mapping anything (`bomflow check`,
+    /// `serve --check-on-start`): the marker against `data.mdb`, the file's size against its meta
+    /// pages, and every page of every database (``DataFile/walk(limit:)``).
+    public static func check(directory: String) -> CheckReport {
+        do { try checkFiles(in: directory) } catch { return CheckReport(pages: 0, problems: [error.description]) }
+        let data = directory + "/data.mdb"
+        guard FileManager.default.fileExists(atPath: data) else {
+            return CheckReport(pages: 0, problems: ["\(data) does not exist"])
+        }
+        let file: DataFile
+        do { file = try DataFile(path: data) } catch { return CheckReport(pages: 0, problems: [error.description]) }
+        let walked = file.walk()
+        return CheckReport(pages: walked.pages, problems: walked.problems)
     }
 }

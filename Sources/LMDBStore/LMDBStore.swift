@@ -1,3 +1,4 @@
+internal import Foundation
 internal import LMDB
 public import Storage
 internal import Synchronization
@@ -72,31 +73,106 @@ public final class LMDBStore: WorkflowStorage {
         } catch {
             throw .failed("cannot lock \(path)/\(DirectoryLock.fileName): \(error)")
         }
+        try Self.checkFiles(in: path)
         do {
             let environment = try Environment.open(
                 path: path,
                 options: Environment.Options(
                     mapSize: options.mapSize, maxReaders: options.maxReaders, maxDatabases: 16,
-                    sync: options.durability == .full ? .full : .none))
+                    sync: options.durability == .full ? .full : .none, readOnly: options.readOnly))
             self.environment = environment
+            let names = [
+                "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
+                "ready", "leases",
+            ]
+            // Existing databases open in a read transaction (no writer lock: a starting process
+            // and the read-only commands work while another process holds it); only a new store
+            // creates them in a write transaction.
+            var handles = try environment.openExistingDatabases(named: names)
+            if handles == nil {
+                guard !options.readOnly else { throw StoreError.failed("\(path) holds no complete bomflow store") }
+                handles = try names.map { name in try environment.openDatabase(named: name) }
+            }
+            let opened = handles ?? []
             self.databases = Databases(
-                meta: try environment.openDatabase(named: "meta"),
-                tokens: try environment.openDatabase(named: "tokens"),
-                workflows: try environment.openDatabase(named: "workflows"),
-                steps: try environment.openDatabase(named: "steps"),
-                processing: try environment.openDatabase(named: "processing"),
-                done: try environment.openDatabase(named: "done"),
-                deadlines: try environment.openDatabase(named: "deadlines"),
-                finished: try environment.openDatabase(named: "finished"),
-                labels: try environment.openDatabase(named: "labels"),
-                keys: try environment.openDatabase(named: "keys"),
-                ready: try environment.openDatabase(named: "ready"),
-                leases: try environment.openDatabase(named: "leases"))
+                meta: opened[0], tokens: opened[1], workflows: opened[2], steps: opened[3], processing: opened[4],
+                done: opened[5], deadlines: opened[6], finished: opened[7], labels: opened[8], keys: opened[9],
+                ready: opened[10], leases: opened[11])
         } catch {
             throw Self.storeError(error)
         }
         try checkFormat()
+        if !options.readOnly {
+            try checkSyncMode()
+            try Self.writeMarker(in: path)
+        }
     }
+
+    /// The file that says a directory holds a bomflow store (written once the store exists).
+    public static let markerName = "bomflow.store"
+
+    /// Before LMDB maps anything: a `data.mdb` shorter than its last page is refused (mapping it
+    /// would fault), and so is a directory whose marker says it held a store while `data.mdb` is
+    /// missing or empty (a new, empty store would answer "not processing" for every token and
+    /// bootstrap a new key). Both are ``StoreError/corrupted(_:)``; the CLI exits 65.
+    static func checkFiles(in path: String) throws(StoreError) {
+        let data = path + "/data.mdb"
+        let held = FileManager.default.fileExists(atPath: path + "/" + markerName)
+        let restore = "restore a backup with `bomflow restore`"
+        guard FileManager.default.fileExists(atPath: data) else {
+            if held { throw .corrupted("\(data) is missing, but this directory held a bomflow store; \(restore)") }
+            return
+        }
+        do {
+            _ = try DataFile(path: data)
+        } catch .empty {
+            if held { throw .corrupted("\(data) is empty, but this directory held a bomflow store; \(restore)") }
+        } catch {
+            throw .corrupted("\(error); \(restore)")
+        }
+    }
+
+    /// Writes the marker (once; mode 0600, synced) when the directory holds a store.
+    static func writeMarker(in path: String) throws(StoreError) {
+        let marker = path + "/" + markerName
+        guard !FileManager.default.fileExists(atPath: marker) else { return }
+        let text = "bomflow data directory (format \(formatVersion)); its data.mdb must not be empty or missing\n"
+        guard
+            FileManager.default.createFile(
+                atPath: marker, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw .failed("cannot write \(marker)") }
+        do {
+            try synchronize(marker)
+            try synchronize(path)
+        } catch {
+            throw .failed("cannot sync \(marker): \(error)")
+        }
+    }
+
+    /// Every process that writes to one data directory must use the same `--sync`: LMDB without
+    /// sync (`MDB_NOSYNC`) may leave the file corrupt after an OS crash, and that takes the data
+    /// that `--sync full` processes acknowledged with it. The mode is recorded in the store; a
+    /// process with the other mode is refused while another holds the directory, and changes
+    /// the record when it is alone (the operator changed the mode of all processes).
+    private func checkSyncMode() throws(StoreError) {
+        let ours: UInt8 = options.durability == .full ? 1 : 0
+        let recorded: UInt8? = try read { txn in
+            try txn.withValue(forKey: Keys.syncMode, in: databases.meta) { span in span.isEmpty ? 0 : span[0] }
+        }
+        if recorded == ours { return }
+        if let recorded, !directoryLock.isSoleHolder() {
+            let theirs = recorded == 1 ? "full" : "none"
+            let mine = ours == 1 ? "full" : "none"
+            throw .unsafeLocation(
+                "\(path) is in use by a process with --sync \(theirs), and this one has --sync \(mine): without sync an "
+                    + "OS crash can corrupt the file and lose what the synced processes acknowledged; use the same "
+                    + "--sync (BOMFLOW_SYNC) for every process of the directory, or stop them all to change it")
+        }
+        try write { txn in try txn.put([ours], forKey: Keys.syncMode, in: databases.meta) }
+    }
+
+    /// The map size in use: the larger of the one asked for and the one recorded in the file.
+    public var mapSize: Int { (try? environment.info().mapSize) ?? options.mapSize }
 
     private func checkFormat() throws(StoreError) {
         let found: UInt32? = try read { txn in
@@ -107,9 +183,15 @@ public final class LMDBStore: WorkflowStorage {
         }
         if let found {
             guard found <= Self.formatVersion else { throw .newerFormat(found: found, supported: Self.formatVersion) }
-            if found < 2 { try migrateToVersion2() }
+            if found < 2 {
+                guard !options.readOnly else {
+                    throw .failed("the store has format \(found); open it once with a writing command to migrate it")
+                }
+                try migrateToVersion2()
+            }
             return
         }
+        guard !options.readOnly else { throw .failed("\(path) holds no bomflow store (no format version)") }
         try write { txn in
             guard try txn.value(forKey: Keys.formatVersion, in: databases.meta) == nil else { return }
             var writer = ByteWriter(capacity: 4)

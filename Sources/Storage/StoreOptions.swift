@@ -22,6 +22,9 @@ public struct StoreOptions: Sendable {
     public var maxReaders: UInt32 = 1024
     /// Commit durability. Default ``Durability/full``.
     public var durability: Durability = .full
+    /// Open for reading only: no write can begin, and opening never waits for another process's
+    /// write lock (`MDB_RDONLY`). For commands that only read. Default false.
+    public var readOnly = false
     /// A ready `PENDING` or a `TIMED_OUT` step whose `updatedAt` is older than this times out
     /// (then fails). Milliseconds; default 60 minutes (Hyades).
     public var stepTimeout: Int64 = 60 * 60 * 1000

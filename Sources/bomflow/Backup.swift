@@ -25,7 +25,7 @@ struct Backup: ParsableCommand {
             try manager.createDirectory(
                 atPath: destination, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        let store = try store.openStore(mustExist: true)
+        let store = try store.openStore(mustExist: true, readOnly: true)
         let started = Date()
         try store.backup(to: destination)
         let size = (try? manager.attributesOfItem(atPath: destination + "/data.mdb")[.size] as? Int) ?? 0

@@ -14,9 +14,8 @@ struct Bomflow: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Backup.self, Restore.self,
-            Export.self,
-            Import.self, Worker.self, Keys.self,
+            Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Check.self, Backup.self,
+            Restore.self, Export.self, Import.self, Worker.self, Keys.self,
         ]
     )
 }

@@ -24,7 +24,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let workflowStore = try store.openStore(mustExist: true)
+        let workflowStore = try store.openStore(mustExist: true, readOnly: true)
         let temporary = output.map { $0 + ".partial" }
         let handle: FileHandle
         if let temporary {

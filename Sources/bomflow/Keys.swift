@@ -52,7 +52,7 @@ struct Keys: ParsableCommand {
         @OptionGroup var store: StoreArguments
 
         func run() throws {
-            let workflowStore = try store.openStore(mustExist: true)
+            let workflowStore = try store.openStore(mustExist: true, readOnly: true)
             for record in try workflowStore.apiKeys() {
                 let permission = Permission(rawValue: record.permissions)
                 let names = [(Permission.read, "read"), (.write, "write"), (.admin, "admin")].filter {

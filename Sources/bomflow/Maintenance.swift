@@ -1,7 +1,9 @@
 import ArgumentParser
+import BomflowServer
 import JSON
 import LMDBStore
 import Storage
+import WorkflowModel
 
 /// `bomflow maintenance`: one pass of timeouts and retention.
 struct Maintenance: ParsableCommand {
@@ -19,6 +21,9 @@ struct Maintenance: ParsableCommand {
     func run() throws {
         let store = try store.openStore(mustExist: false) { options in
             periods.apply(to: &options)
+        }
+        try Serve.serverStep { () throws(ServerError) in
+            try ServerRuntime.checkClock(now: store.options.clock().milliseconds)
         }
         let report = try store.runMaintenance()
         var json = JSONWriter()

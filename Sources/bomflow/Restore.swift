@@ -38,6 +38,9 @@ struct Restore: ParsableCommand {
         } catch .unsafeLocation(let why) {
             FileHandle.standardError.write(Data("bomflow: refusing \(store.dataDir): \(why)\n".utf8))
             throw ExitCode(78)
+        } catch .corrupted(let why) {
+            FileHandle.standardError.write(Data("bomflow: restore refused, nothing changed: \(why)\n".utf8))
+            throw ExitCode(65)
         } catch {
             throw CommandFailure("restore refused: \(error)")
         }

@@ -68,6 +68,9 @@ struct Serve: ParsableCommand {
             """)
     var ephemeral = false
 
+    @Flag(help: "Walk every page of data.mdb before serving (as `bomflow check`); refuse to start on damage (exit 65).")
+    var checkOnStart = false
+
     @Flag(help: "Shut down gracefully when the parent process exits (env BOMFLOW_EXIT_WITH_PARENT=1).")
     var exitWithParent: Bool = environment("BOMFLOW_EXIT_WITH_PARENT") == "1"
 
@@ -102,6 +105,17 @@ struct Serve: ParsableCommand {
             store.sync = .none
         }
         defer { if ephemeral { ServerRuntime.removeTemporaryDataDirectory(store.dataDir) } }
+        if checkOnStart {
+            let report = LMDBStore.check(directory: store.dataDir)
+            guard report.problems.isEmpty else {
+                FileHandle.standardError.write(
+                    Data(
+                        ("bomflow: refusing to serve \(store.dataDir), data.mdb is damaged:\n"
+                            + report.problems.prefix(20).joined(separator: "\n")
+                            + "\nrestore a backup with `bomflow restore`\n").utf8))
+                throw ExitCode(65)
+            }
+        }
         let workflowStore = try store.openStore(mustExist: false) { options in periods.apply(to: &options) }
         var configuration = ServerConfiguration(dataDirectory: store.dataDir)
         configuration.http.host = host == "localhost" ? "127.0.0.1" : host

@@ -12,7 +12,7 @@ struct Stats: ParsableCommand {
     @OptionGroup var store: StoreArguments
 
     func run() throws {
-        let store = try store.openStore(mustExist: true)
+        let store = try store.openStore(mustExist: true, readOnly: true)
         let stats = try store.statistics()
         var json = JSONWriter()
         json.beginObject()

@@ -30,21 +30,36 @@ struct StoreArguments: ParsableArguments {
         guard mapSize.bytes >= 1 << 20 else { throw ValidationError("--map-size must be at least 1MiB") }
     }
 
-    /// Opens the store. Commands that only read refuse a missing directory instead of creating one.
-    func openStore(mustExist: Bool, configure: (inout StoreOptions) -> Void = { _ in }) throws -> LMDBStore {
-        if mustExist, !FileManager.default.fileExists(atPath: dataDir + "/data.mdb") {
+    /// Opens the store. Commands that only read (`readOnly`) refuse a missing directory instead of
+    /// creating one, and open it `MDB_RDONLY`: they never wait for another process's write lock.
+    func openStore(
+        mustExist: Bool, readOnly: Bool = false, configure: (inout StoreOptions) -> Void = { _ in }
+    ) throws -> LMDBStore {
+        if mustExist || readOnly, !FileManager.default.fileExists(atPath: dataDir + "/data.mdb") {
             throw ValidationError("no bomflow data in \(dataDir) (set --data-dir or BOMFLOW_DATA_DIR)")
         }
         var options = StoreOptions()
         options.mapSize = mapSize.bytes
         options.durability = sync == .full ? .full : .none
+        options.readOnly = readOnly
         configure(&options)
         do {
-            return try LMDBStore(path: dataDir, options: options)
+            let store = try LMDBStore(path: dataDir, options: options)
+            if store.mapSize > options.mapSize {
+                FileHandle.standardError.write(
+                    Data(
+                        "bomflow: \(dataDir)/data.mdb records a map size of \(store.mapSize) bytes, more than --map-size \(options.mapSize); the recorded size is used\n"
+                            .utf8))
+            }
+            return store
         } catch .unsafeLocation(let why) {
             // EX_CONFIG: the configuration must change; restarting will not help.
             FileHandle.standardError.write(Data("bomflow: refusing \(dataDir): \(why)\n".utf8))
             throw ExitCode(78)
+        } catch .corrupted(let why) {
+            // EX_DATAERR: the data is damaged; restarting will not help, a restore will.
+            FileHandle.standardError.write(Data("bomflow: refusing \(dataDir): \(why)\n".utf8))
+            throw ExitCode(65)
         } catch {
             throw CommandFailure("cannot open \(dataDir): \(error)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BomflowServer
 import Foundation
 import HTTP1
 import HTTPServer
@@ -120,7 +121,8 @@ struct CommandLineEndToEndTests {
         // The workflow is finished (its first step failed, the other cancelled): 1 ms of
         // retention deletes it.
         Thread.sleep(forTimeInterval: 0.01)
-        let maintenance = try run(["maintenance", "--data-dir", data, "--retention", "1ms"])
+        // This test's own store writes with --sync none; a writer beside it must use the same.
+        let maintenance = try run(["maintenance", "--data-dir", data, "--retention", "1ms", "--sync", "none"])
         #expect(maintenance.status == 0)
         #expect(maintenance.output.contains(#""deleted":1"#), "\(maintenance.output)")
         #expect(try store.workflow(token) == nil)
@@ -128,6 +130,10 @@ struct CommandLineEndToEndTests {
         let stats = try run(["stats", "--data-dir", data])
         #expect(stats.status == 0)
         #expect(stats.output.contains(#""formatVersion":2"#))
+        // A smaller --map-size than the file records is not silently ignored (issue 16 §5).
+        let smaller = try run(["stats", "--data-dir", data, "--map-size", "1MiB"])
+        #expect(smaller.status == 0)
+        #expect(smaller.output.contains("the recorded size is used"), "\(smaller.output)")
 
         // A destination whose name needs escaping still prints valid JSON naming it exactly.
         let awkward = directory.appending(#"dir "x\y"#)
@@ -191,5 +197,35 @@ struct CommandLineEndToEndTests {
         #expect(try copy.workflow(.make(7)) == store.workflow(.make(7)))
         let again = try run(["backup", backup, "--data-dir", data])
         #expect(again.status != 0, "refuses a non-empty destination")
+    }
+}
+
+/// Issue 16 §5: a wall clock before 1970 made maintenance never run; serve and maintenance refuse it.
+struct ClockTests {
+    @Test func aClockBefore1970IsRefused() {
+        #expect(throws: ServerError.self) { try ServerRuntime.checkClock(now: -1) }
+        #expect(throws: Never.self) { try ServerRuntime.checkClock(now: 0) }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/faketime")))
+    func serveRefusesAClockBefore1970() throws {
+        let directory = try TemporaryDirectory("clock")
+        defer { directory.remove() }
+        for command in [["serve", "--port", "0"], ["maintenance"]] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
+            process.arguments =
+                ["1969-12-01 00:00:00", RepositoryPaths.products.appendingPathComponent("bomflow").path] + command + [
+                    "--data-dir", directory.appending("data"),
+                ]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 78, "\(command): \(text)")
+            #expect(text.contains("before 1970"), "\(text)")
+        }
     }
 }

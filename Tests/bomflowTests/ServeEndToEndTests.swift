@@ -113,7 +113,10 @@ struct ServeEndToEndTests {
                 == 201)
         let created = Process()
         created.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
-        created.arguments = ["keys", "create", "--name", "ci", "--permission", "read", "--data-dir", data]
+        // The server writes with --sync none; a writer beside it must use the same (issue 16 §5).
+        created.arguments = [
+            "keys", "create", "--name", "ci", "--permission", "read", "--data-dir", data, "--sync", "none",
+        ]
         let output = Pipe()
         created.standardOutput = output
         try created.run()

@@ -1,0 +1,51 @@
+import Foundation
+import LMDBStore
+import Storage
+import TestSupport
+import Testing
+import WorkflowModel
+
+/// Issue 16 §5: `--sync none` and `--sync full` writers on one data directory.
+struct SyncModeTests {
+    @Test func theOtherSyncModeIsRefusedWhileTheDirectoryIsInUse() throws {
+        let fixture = try StoreFixture()  // --sync none, open for the whole test
+        try fixture.create(Token.make(1))
+        var full = fixture.db.options
+        full.durability = .full
+        let refusal = #expect(throws: StoreError.self) { try LMDBStore(path: fixture.directory.path, options: full) }
+        let why = refusal.map { String(describing: $0) } ?? ""
+        #expect(why.contains("--sync none") && why.contains("--sync full"), "\(why)")
+        #expect(why.contains("OS crash"))
+        // Readers write nothing, so their mode does not matter.
+        var reader = full
+        reader.readOnly = true
+        #expect(try LMDBStore(path: fixture.directory.path, options: reader).workflow(Token.make(1)) != nil)
+        // The same mode is fine.
+        _ = try LMDBStore(path: fixture.directory.path, options: fixture.db.options)
+    }
+
+    @Test func aProcessAloneMayChangeTheMode() throws {
+        let fixture = try StoreFixture()
+        try fixture.reopen { $0.durability = .full }  // nobody else holds the directory: recorded anew
+        var none = fixture.db.options
+        none.durability = .none
+        #expect(throws: StoreError.self) { try LMDBStore(path: fixture.directory.path, options: none) }
+    }
+}
+
+/// Issue 16 §2 (part): the read-only commands open `MDB_RDONLY`, and a store that exists opens
+/// its databases in a read transaction: neither needs the writer lock.
+struct ReadOnlyOpenTests {
+    @Test func readOnlyStoresReadAndNeverWrite() throws {
+        let fixture = try StoreFixture()
+        try fixture.create(Token.make(7))
+        var options = fixture.db.options
+        options.readOnly = true
+        let reader = try LMDBStore(path: fixture.directory.path, options: options)
+        #expect(try reader.workflow(Token.make(7)) != nil)
+
+        let empty = try TemporaryDirectory("readonly-empty")
+        defer { empty.remove() }
+        #expect(throws: StoreError.self) { try LMDBStore(path: empty.path, options: options) }
+    }
+}
