@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var maintenanceInterval: Duration = .seconds(60)
     /// The longest long-poll in seconds.
     public var maxWaitSeconds: Double = 60
+    /// A write that has not had the write lock after this long is answered 503 and not applied.
+    public var writeTimeout: Duration = .seconds(10)
     /// API keys are required (off only for `--insecure-no-auth` test harnesses).
     public var authentication = true
     /// Shut down when the parent process exits.
@@ -81,7 +83,7 @@ public enum ServerRuntime {
                 throw ServerError(description: "cannot create the ADMIN key: \(error)", isConfiguration: false)
             }
         }
-        let writer = WriteQueue(store: store) { error in
+        let writer = WriteQueue(store: store, writeTimeout: configuration.writeTimeout) { error in
             logger.critical(
                 "storage failed fatally; exiting with 70 so that a supervisor restarts this process",
                 metadata: ["error": "\(error)"])

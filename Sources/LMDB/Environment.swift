@@ -94,6 +94,8 @@ public enum SyncMode: String, Sendable, CaseIterable {
     private let panicked = Atomic<Bool>(false)
     private let staleReadersCleared = Atomic<Int>(0)
     private let mapResizes = Atomic<Int>(0)
+    /// Who holds the write lock (``writeLockHolder()``).
+    private let writerSlot: WriterSlot
 
     private static let registry = Mutex<[FileIdentity: WeakEnvironment]>([:])
 
@@ -161,6 +163,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
         self.options = options
         self.openPID = getpid()
         self.maxKeySize = Int(unsafe mdb_env_get_maxkeysize(env))
+        self.writerSlot = WriterSlot(directory: path)
         unsafe self.quiesce = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
         unsafe quiesce.initialize(to: pthread_rwlock_t())
         precondition(unsafe pthread_rwlock_init(quiesce, nil) == 0, "pthread_rwlock_init failed")
@@ -229,6 +232,8 @@ public enum SyncMode: String, Sendable, CaseIterable {
         unsafe pthread_rwlock_rdlock(quiesce)
         defer { unsafe pthread_rwlock_unlock(quiesce) }
         let transaction = unsafe WriteTransaction(handle: try beginWrite())
+        writerSlot.hold(since: WriterSlot.now())
+        defer { writerSlot.release() }
         let result = try body(transaction)
         do {
             try transaction.commit()
@@ -395,6 +400,10 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// True once LMDB reported `MDB_PANIC` (or failed to write a meta page): the process must stop
     /// writing and exit non-zero so that its supervisor restarts it (L9, L11).
     public var isPanicked: Bool { panicked.load(ordering: .relaxed) }
+
+    /// The process holding the write lock and since when (epoch milliseconds), when it is a
+    /// bomflow process (they record themselves in `bomflow.writer` while they hold it).
+    public func writeLockHolder() -> (pid: Int32, since: Int64)? { writerSlot.holder() }
 
     /// Bytes an unprivileged writer may still use on the file system holding the environment
     /// (`statvfs`: available blocks × fragment size), or nil when it cannot be read.

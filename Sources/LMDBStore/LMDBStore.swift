@@ -335,20 +335,40 @@ public final class LMDBStore: WorkflowStorage {
     /// - Throws: ``StoreError`` when the transaction fails as a whole (`storageFull`,
     ///   `fatal`, …): then nothing of the batch was written and nothing may be acknowledged.
     public func perform(_ operations: [WriteOperation]) throws(StoreError) -> [Result<WriteOutcome, WorkflowError>] {
-        let now = options.clock()
-        return try write { txn in
-            var results: [Result<WriteOutcome, WorkflowError>] = []
-            results.reserveCapacity(operations.count)
-            for operation in operations {
-                do {
-                    results.append(.success(try apply(operation, in: txn, now: now)))
-                } catch let refusal as WorkflowError {
-                    results.append(.failure(refusal))
+        try perform([operations], admitting: { [true] })[0] ?? []
+    }
+
+    /// ``WorkflowStorage/perform(_:admitting:)``: `admit` runs once the write lock is held.
+    public func perform(
+        _ batches: [[WriteOperation]], admitting admit: () -> [Bool]
+    ) throws(StoreError) -> [[Result<WriteOutcome, WorkflowError>]?] {
+        try write { txn in
+            let admitted = admit()
+            let now = options.clock()
+            var answers: [[Result<WriteOutcome, WorkflowError>]?] = []
+            answers.reserveCapacity(batches.count)
+            for (operations, isAdmitted) in zip(batches, admitted) {
+                guard isAdmitted else {
+                    answers.append(nil)
+                    continue
                 }
+                var results: [Result<WriteOutcome, WorkflowError>] = []
+                results.reserveCapacity(operations.count)
+                for operation in operations {
+                    do {
+                        results.append(.success(try apply(operation, in: txn, now: now)))
+                    } catch let refusal as WorkflowError {
+                        results.append(.failure(refusal))
+                    }
+                }
+                answers.append(results)
             }
-            return results
+            return answers
         }
     }
+
+    /// ``WorkflowStorage/writeLockHolder()``: the bomflow process holding LMDB's write lock.
+    public func writeLockHolder() -> (pid: Int32, since: Int64)? { environment.writeLockHolder() }
 
     private func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws
         -> WriteOutcome

@@ -41,6 +41,18 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// - Throws: ``StoreError`` when the transaction fails as a whole; nothing was written.
     func perform(_ operations: [WriteOperation]) throws(StoreError) -> [Result<WriteOutcome, WorkflowError>]
 
+    /// Performs several requests' operations in one transaction, but only those `admit` still
+    /// wants: `admit` runs once the write lock is held (after any wait for it) and answers one
+    /// Boolean per batch. A batch not admitted is not applied (its result is nil): a writer
+    /// that gave up waiting answers its client and must never apply the write later.
+    func perform(
+        _ batches: [[WriteOperation]], admitting admit: () -> [Bool]
+    ) throws(StoreError) -> [[Result<WriteOutcome, WorkflowError>]?]
+
+    /// The process holding the write lock and since when (epoch milliseconds), where the backend
+    /// can know it (LMDB: a bomflow process records itself while it holds the lock).
+    func writeLockHolder() -> (pid: Int32, since: Int64)?
+
     // MARK: Reads
 
     /// The workflow with this token, or nil.

@@ -110,6 +110,18 @@ public final class Metrics: Sendable {
             [("", String(waiting))])
         let condition = store.condition()
         metric(
+            "bomflow_write_lock_wait_seconds_total", "counter",
+            "Seconds this process's writer waited for the write lock (held by another process's writer).",
+            [("", String(writer.lockWaitSeconds))])
+        metric(
+            "bomflow_write_timeouts_total", "counter",
+            "Writes answered 503 because the write lock was not had within --write-timeout (not applied).",
+            [("", String(writer.writesTimedOut))])
+        metric(
+            "bomflow_write_stalled", "gauge",
+            "1 while this process's writes wait longer than --write-timeout for the lock.",
+            [("", writer.isStalled ? "1" : "0")])
+        metric(
             "bomflow_storage_full", "gauge", "1 while writes are refused for lack of space (map or disk).",
             [("", condition.full == nil ? "0" : "1")])
         metric(

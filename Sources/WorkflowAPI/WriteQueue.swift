@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Logging
 public import Storage
 internal import Synchronization
 public import WorkflowModel
@@ -14,53 +15,100 @@ public final class WriteQueue: @unchecked Sendable {
     /// What a submitter gets back: one result per operation, or the storage failure of the group.
     public typealias Completion = @Sendable (Result<[Result<WriteOutcome, WorkflowError>], StoreError>) -> Void
 
-    private struct Entry {
+    /// One request's operations on their way through the queue. Exactly one of the writer (which
+    /// admits it once the write lock is held) and the watchdog (which gives up on it after the
+    /// write timeout) wins its state, so a write answered 503 is never applied later.
+    private final class Ticket: Sendable {
         let operations: [WriteOperation]
         let completion: Completion
+        let enqueued = ContinuousClock.now
+        /// 0 waiting, 1 admitted by the writer, 2 given up by the watchdog.
+        let state = Atomic<UInt8>(0)
+
+        init(_ operations: [WriteOperation], _ completion: @escaping Completion) {
+            self.operations = operations
+            self.completion = completion
+        }
+
+        func claim(_ to: UInt8) -> Bool {
+            state.compareExchange(expected: 0, desired: to, ordering: .acquiringAndReleasing).exchanged
+        }
     }
 
     private let store: any WorkflowStorage
     private let condition = NSCondition()
-    private var pending: [Entry] = []
+    private var pending: [Ticket] = []
+    /// The group the writer is committing (or waiting for the lock to commit).
+    private var inFlight: [Ticket] = []
     private var stopping = false
     private var running = true
     private let maxOperationsPerCommit: Int
+    private let writeTimeout: Duration
     private let onFatal: @Sendable (StoreError) -> Void
     private let finished = DispatchSemaphore(value: 0)
+    /// Wakes the watchdog when writes arrive at an idle queue (it sleeps while nothing is queued).
+    private let watchdogWake = DispatchSemaphore(value: 0)
     /// Completions (rendering a response is part of them) run on a thread of their own, in
     /// commit order, so that the writer thread starts the next transaction while the last group
     /// is answered. A plain thread, not a dispatch queue: a process has a fixed set of threads
     /// (libdispatch may add pool threads under a burst).
     private let answers = AnswerThread()
+    private let logger = Logger(label: "bomflow.writer")
 
     private let commitCount = Atomic<Int>(0)
     private let operationCount = Atomic<Int>(0)
+    private let timeoutCount = Atomic<Int>(0)
+    /// Nanoseconds the writer spent waiting for the write lock, in total.
+    private let lockWaitNanoseconds = Atomic<Int>(0)
+    /// When the writer began waiting for the lock (ContinuousClock nanoseconds since `origin`), 0 when not waiting.
+    private let lockWaitStarted = Atomic<Int>(0)
+    private let origin = ContinuousClock.now
 
     /// Group commits performed (read from any thread, for metrics).
     public var commits: Int { commitCount.load(ordering: .relaxed) }
     /// Operations committed (read from any thread, for metrics).
     public var operationsWritten: Int { operationCount.load(ordering: .relaxed) }
+    /// Requests answered 503 because the write lock was not had within the write timeout.
+    public var writesTimedOut: Int { timeoutCount.load(ordering: .relaxed) }
+    /// Seconds the writer waited for the write lock, in total (for metrics).
+    public var lockWaitSeconds: Double { Double(lockWaitNanoseconds.load(ordering: .relaxed)) / 1e9 }
 
-    /// Starts the writer thread.
+    /// How long the writer has been waiting for the write lock now, or nil when it is not.
+    public var currentLockWait: Duration? {
+        let started = lockWaitStarted.load(ordering: .relaxed)
+        guard started != 0 else { return nil }
+        return (ContinuousClock.now - origin) - .nanoseconds(started)
+    }
+
+    /// The write lock has been waited for longer than the write timeout: the holder is stalled.
+    public var isStalled: Bool { currentLockWait.map { $0 > writeTimeout } ?? false }
+
+    /// Starts the writer thread and its watchdog.
     /// - Parameters:
     ///   - maxOperationsPerCommit: a group never holds more operations than this (one request's
     ///     operations are never split). Default 512.
+    ///   - writeTimeout: a request whose write has not had the write lock after this long is
+    ///     answered 503 (`Retry-After`) and will not be applied. Default 10 s.
     ///   - onFatal: called with the error when the store failed fatally (`MDB_PANIC`): the
     ///     process must stop taking writes and exit non-zero. A full disk is not fatal.
     public init(
-        store: any WorkflowStorage, maxOperationsPerCommit: Int = 512,
+        store: any WorkflowStorage, maxOperationsPerCommit: Int = 512, writeTimeout: Duration = .seconds(10),
         onFatal: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) {
         self.store = store
         self.maxOperationsPerCommit = maxOperationsPerCommit
+        self.writeTimeout = writeTimeout
         self.onFatal = onFatal
         let thread = Thread { [self] in run() }
         thread.name = "bomflow-writer"
         thread.start()
+        let watchdog = Thread { [self] in watch() }
+        watchdog.name = "bomflow-write-watchdog"
+        watchdog.start()
     }
 
-    /// Queues `operations` (one request's); `completion` runs after the commit, on the queue that
-    /// answers groups in commit order.
+    /// Queues `operations` (one request's); `completion` runs after the commit, on the thread
+    /// that answers groups in commit order (or with 503 when the write timeout passed first).
     public func submit(_ operations: [WriteOperation], completion: @escaping Completion) {
         condition.lock()
         guard running && !stopping else {
@@ -68,18 +116,21 @@ public final class WriteQueue: @unchecked Sendable {
             completion(.failure(.unavailable("the server is shutting down")))
             return
         }
-        pending.append(Entry(operations: operations, completion: completion))
+        let wasIdle = pending.isEmpty && inFlight.isEmpty
+        pending.append(Ticket(operations, completion))
         condition.signal()
         condition.unlock()
+        if wasIdle { watchdogWake.signal() }
     }
 
-    /// Commits what is queued, then stops the thread; later submissions are refused (503).
+    /// Commits what is queued, then stops the threads; later submissions are refused (503).
     public func stop() {
         condition.lock()
         stopping = true
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
         finished.wait()
+        watchdogWake.signal()
         answers.stop()
     }
 
@@ -89,37 +140,107 @@ public final class WriteQueue: @unchecked Sendable {
             while pending.isEmpty && !stopping { condition.wait() }
             if pending.isEmpty && stopping {
                 running = false
+                condition.broadcast()
                 condition.unlock()
                 finished.signal()
                 return
             }
-            var group: [Entry] = []
+            var group: [Ticket] = []
             var count = 0
             while let first = pending.first, group.isEmpty || count + first.operations.count <= maxOperationsPerCommit {
                 group.append(pending.removeFirst())
                 count += first.operations.count
             }
+            inFlight = group
             condition.unlock()
             commit(group)
+            condition.lock()
+            inFlight = []
+            condition.unlock()
         }
     }
 
-    private func commit(_ group: [Entry]) {
+    private func commit(_ group: [Ticket]) {
+        let waitStart = ContinuousClock.now
+        lockWaitStarted.store(max(1, nanoseconds(waitStart - origin)), ordering: .relaxed)
         do {
-            let results = try store.perform(group.flatMap(\.operations))
-            commitCount.add(1, ordering: .relaxed)
-            operationCount.add(results.count, ordering: .relaxed)
-            answers.post {
-                var offset = 0
-                for entry in group {
-                    entry.completion(.success(Array(results[offset..<offset + entry.operations.count])))
-                    offset += entry.operations.count
-                }
+            let results = try store.perform(group.map(\.operations)) { [self] in
+                lockWaitStarted.store(0, ordering: .relaxed)
+                lockWaitNanoseconds.add(nanoseconds(ContinuousClock.now - waitStart), ordering: .relaxed)
+                return group.map { $0.claim(1) }
             }
+            lockWaitStarted.store(0, ordering: .relaxed)
+            let admitted = zip(group, results).compactMap { ticket, result in result.map { (ticket, $0) } }
+            commitCount.add(1, ordering: .relaxed)
+            operationCount.add(admitted.reduce(0) { $0 + $1.1.count }, ordering: .relaxed)
+            answers.post { for (ticket, result) in admitted { ticket.completion(.success(result)) } }
         } catch {
-            answers.post { for entry in group { entry.completion(.failure(error)) } }
+            lockWaitStarted.store(0, ordering: .relaxed)
+            // Admitted or not yet: nothing of the group was written. A ticket the watchdog took
+            // has had its answer.
+            let unanswered = group.filter { $0.claim(1) || $0.state.load(ordering: .relaxed) == 1 }
+            answers.post { for ticket in unanswered { ticket.completion(.failure(error)) } }
             if store.isFatallyFailed { onFatal(error) }
         }
+    }
+
+    /// The watchdog: answers 503 to every request that has waited longer than the write timeout
+    /// (the write lock is held elsewhere, e.g. by a stopped process), and says once per stall
+    /// who holds the lock.
+    private func watch() {
+        var stallLogged = false
+        while true {
+            condition.lock()
+            let idle = pending.isEmpty && inFlight.isEmpty
+            let ended = !running
+            condition.unlock()
+            if ended { return }
+            if idle && !stallLogged {
+                watchdogWake.wait()
+                continue
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+            condition.lock()
+            let now = ContinuousClock.now
+            var expired: [Ticket] = []
+            pending.removeAll { ticket in
+                guard now - ticket.enqueued > writeTimeout, ticket.claim(2) else { return false }
+                expired.append(ticket)
+                return true
+            }
+            for ticket in inFlight where now - ticket.enqueued > writeTimeout && ticket.claim(2) {
+                expired.append(ticket)
+            }
+            condition.unlock()
+            if !expired.isEmpty {
+                timeoutCount.add(expired.count, ordering: .relaxed)
+                let detail = stallDetail()
+                answers.post {
+                    for ticket in expired { ticket.completion(.failure(.unavailable(detail))) }
+                }
+            }
+            if isStalled && !stallLogged {
+                stallLogged = true
+                logger.warning("writes are stalled", metadata: ["detail": "\(stallDetail())"])
+            } else if stallLogged, currentLockWait == nil {
+                stallLogged = false
+                logger.notice("the write lock is free again; writes go on")
+            }
+        }
+    }
+
+    /// Why writes wait: the holder of the write lock, when known, and for how long.
+    private func stallDetail() -> String {
+        let seconds = currentLockWait.map { Int($0.components.seconds) } ?? Int((writeTimeout).components.seconds)
+        if let holder = store.writeLockHolder() {
+            return
+                "the write lock is held by process \(holder.pid) and this write waited \(seconds) s for it; it was not applied"
+        }
+        return "this write waited \(seconds) s for the write lock without getting it; it was not applied"
+    }
+
+    private func nanoseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
     }
 }
 

@@ -49,6 +49,14 @@ struct Serve: ParsableCommand {
         environment("BOMFLOW_MAX_WAIT").flatMap(DurationArgument.init(argument:))
         ?? DurationArgument(milliseconds: 60_000)
 
+    @Option(
+        help:
+            "A write that has not had the write lock after this long is answered 503 and never applied, e.g. 10s (env BOMFLOW_WRITE_TIMEOUT)."
+    )
+    var writeTimeout: DurationArgument =
+        environment("BOMFLOW_WRITE_TIMEOUT").flatMap(DurationArgument.init(argument:))
+        ?? DurationArgument(milliseconds: 10_000)
+
     @Option(help: "Open connections per process; more get 503 (env BOMFLOW_MAX_CONNECTIONS).")
     var maxConnections: Int = environment("BOMFLOW_MAX_CONNECTIONS").flatMap(Int.init) ?? 1024
 
@@ -88,6 +96,9 @@ struct Serve: ParsableCommand {
         guard loops >= 1 && loops <= 256 else { throw ValidationError("--loops must be 1 to 256") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be positive") }
         guard maxWait.milliseconds <= 60_000 else { throw ValidationError("--max-wait is at most 60s") }
+        guard (100...600_000).contains(writeTimeout.milliseconds) else {
+            throw ValidationError("--write-timeout is 100ms to 10m")
+        }
         if insecureNoAuth && !Self.isLoopback(host) {
             throw ValidationError("--insecure-no-auth is refused on \(host): bind to 127.0.0.1 or ::1, or use API keys")
         }
@@ -125,6 +136,7 @@ struct Serve: ParsableCommand {
         http.apply(to: &configuration.http)
         configuration.maintenanceInterval = .milliseconds(maintenanceInterval.milliseconds)
         configuration.maxWaitSeconds = Double(maxWait.milliseconds) / 1000
+        configuration.writeTimeout = .milliseconds(writeTimeout.milliseconds)
         configuration.authentication = !insecureNoAuth
         configuration.exitWithParent = exitWithParent
         configuration.ephemeral = ephemeral

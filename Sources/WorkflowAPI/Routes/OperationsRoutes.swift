@@ -30,12 +30,25 @@ extension WorkflowService {
         },
     ]
 
+    /// The store's condition, with this process's writer: stalled when its writes have waited
+    /// longer than the write timeout for a lock another process holds.
+    func condition() -> StorageCondition {
+        var condition = store.condition()
+        if writer.isStalled, let waited = writer.currentLockWait {
+            condition.stalledWriter = StalledWriter(
+                pid: store.writeLockHolder()?.pid,
+                waitedMilliseconds: Int64(waited.components.seconds) * 1000 + waited.components.attoseconds
+                    / 1_000_000_000_000_000)
+        }
+        return condition
+    }
+
     /// MicroProfile-style health: `{"status": "UP"|"DOWN", "checks": [{"name", "status", "data"?}]}`.
     /// Liveness fails only when the store failed fatally (the process must restart); readiness
     /// also fails while writes are refused for lack of space or wait on a stalled writer, with
     /// the reason (and the PID holding the lock, when known) in the check's `data`.
     func health(readiness: Bool) -> HTTPResponse {
-        let condition = store.condition()
+        let condition = self.condition()
         var checks: [(name: String, up: Bool, data: [(String, JSONValue)])] = [
             ("storage", condition.fatal == nil, condition.fatal.map { [("reason", .string($0))] } ?? [])
         ]
