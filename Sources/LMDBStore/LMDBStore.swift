@@ -313,7 +313,10 @@ public final class LMDBStore: WorkflowStorage {
         case .readersFull, .busy, .tryAgain, .transactionFull: return .unavailable(error.description)
         case .panic: return .fatal(error.description)
         case .inputOutput: return .unavailable("an I/O error (EIO); check the disk and the kernel log")
-        case .corrupted, .invalid, .versionMismatch: return .corrupted(error.description)
+        case .corrupted, .invalid, .versionMismatch:
+            return .corrupted(
+                "\(error.description); run `bomflow check` and restore a backup with `bomflow restore` (docs/OPERATIONS.md)"
+            )
         default: return .failed(error.description)
         }
     }
