@@ -35,6 +35,8 @@ public final class LMDBStore: WorkflowStorage {
     let ownerID: UInt64
     /// Set while writes are refused for lack of space (``condition()``).
     let fullness = Mutex<Fullness?>(nil)
+    /// Set when the map size asked for was smaller than the one the file records (which is used).
+    public let mapSizeNotice: String?
 
     /// The named databases (docs/STORAGE.md has their key layouts).
     struct Databases: Sendable {
@@ -73,12 +75,23 @@ public final class LMDBStore: WorkflowStorage {
         } catch {
             throw .failed("cannot lock \(path)/\(DirectoryLock.fileName): \(error)")
         }
-        try Self.checkFiles(in: path)
+        let recorded = try Self.checkFiles(in: path)
+        // Never a smaller map than the file records: other processes may use it, and LMDB would
+        // adopt it at the first transaction anyway. Said once, by mapSizeNotice.
+        var mapSize = options.mapSize
+        if let recorded, recorded.mapSize > mapSize {
+            mapSizeNotice =
+                "\(path)/data.mdb records a map size of \(recorded.mapSize) bytes, more than the \(mapSize) asked for; "
+                + "the recorded size is used"
+            mapSize = recorded.mapSize
+        } else {
+            mapSizeNotice = nil
+        }
         do {
             let environment = try Environment.open(
                 path: path,
                 options: Environment.Options(
-                    mapSize: options.mapSize, maxReaders: options.maxReaders, maxDatabases: 16,
+                    mapSize: mapSize, maxReaders: options.maxReaders, maxDatabases: 16,
                     sync: options.durability == .full ? .full : .none, readOnly: options.readOnly))
             self.environment = environment
             let names = [
@@ -115,18 +128,21 @@ public final class LMDBStore: WorkflowStorage {
     /// would fault), and so is a directory whose marker says it held a store while `data.mdb` is
     /// missing or empty (a new, empty store would answer "not processing" for every token and
     /// bootstrap a new key). Both are ``StoreError/corrupted(_:)``; the CLI exits 65.
-    static func checkFiles(in path: String) throws(StoreError) {
+    /// - Returns: what the newest meta page says, when there is a data file.
+    @discardableResult
+    static func checkFiles(in path: String) throws(StoreError) -> DataFile.Meta? {
         let data = path + "/data.mdb"
         let held = FileManager.default.fileExists(atPath: path + "/" + markerName)
         let restore = "restore a backup with `bomflow restore`"
         guard FileManager.default.fileExists(atPath: data) else {
             if held { throw .corrupted("\(data) is missing, but this directory held a bomflow store; \(restore)") }
-            return
+            return nil
         }
         do {
-            _ = try DataFile(path: data)
+            return try DataFile(path: data).meta
         } catch .empty {
             if held { throw .corrupted("\(data) is empty, but this directory held a bomflow store; \(restore)") }
+            return nil
         } catch {
             throw .corrupted("\(error); \(restore)")
         }

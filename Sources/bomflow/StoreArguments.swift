@@ -45,12 +45,7 @@ struct StoreArguments: ParsableArguments {
         configure(&options)
         do {
             let store = try LMDBStore(path: dataDir, options: options)
-            if store.mapSize > options.mapSize {
-                FileHandle.standardError.write(
-                    Data(
-                        "bomflow: \(dataDir)/data.mdb records a map size of \(store.mapSize) bytes, more than --map-size \(options.mapSize); the recorded size is used\n"
-                            .utf8))
-            }
+            if let notice = store.mapSizeNotice { FileHandle.standardError.write(Data("bomflow: \(notice)\n".utf8)) }
             return store
         } catch .unsafeLocation(let why) {
             // EX_CONFIG: the configuration must change; restarting will not help.
