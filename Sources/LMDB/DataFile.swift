@@ -60,14 +60,19 @@ public struct DataFile: Sendable {
         defer { _ = close(fd) }
         var info = stat()
         guard unsafe fstat(fd, &info) == 0 else { throw .unreadable(path: path, errno: errno) }
-        let size = Int(info.st_size)
-        guard size > 0 else { throw .empty(path: path) }
+        guard info.st_size > 0 else { throw .empty(path: path) }
         // Page 0 tells the page size; page 1 sits one page further.
         guard let first = Self.readMeta(fd, at: 0) else { throw .notLMDB(path: path) }
         var best = first
         if let second = Self.readMeta(fd, at: first.pageSize), second.transactionID > first.transactionID {
             best = second
         }
+        // The size is read after the meta pages: another process may be committing, and LMDB
+        // writes a transaction's pages (growing the file) before the meta page that counts them,
+        // so the file is never shorter than a meta page already readable says. The other order
+        // would see an old size and a new meta page, and call a healthy file truncated.
+        guard unsafe fstat(fd, &info) == 0 else { throw .unreadable(path: path, errno: errno) }
+        let size = Int(info.st_size)
         let needed = (best.lastPage + 1) * best.pageSize
         guard size >= needed else { throw .truncated(path: path, size: size, needed: needed) }
         self.path = path

@@ -1,4 +1,5 @@
 import Foundation
+import LMDB
 import LMDBStore
 import Storage
 import TestSupport
@@ -47,5 +48,29 @@ struct ReadOnlyOpenTests {
         let empty = try TemporaryDirectory("readonly-empty")
         defer { empty.remove() }
         #expect(throws: StoreError.self) { try LMDBStore(path: empty.path, options: options) }
+    }
+}
+
+/// The truncation check reads the meta pages before the file's size: while another process
+/// commits, the file grows before the meta page that counts the new pages, so this order never
+/// calls a healthy, growing file truncated (the first CI run of the check met the other order).
+struct DataFileUnderWritesTests {
+    @Test func aGrowingFileIsNeverTakenForATruncatedOne() throws {
+        let fixture = try StoreFixture()
+        let writer = try ChildProcess(
+            "bomflow-store-driver",
+            [
+                "hammer", "--dir", fixture.directory.path, "--process", "1", "--count", "3000", "--pad", "200",
+                "--sync", "none",
+            ])
+        var checks = 0
+        var problems: [String] = []
+        while writer.process.isRunning {
+            do { _ = try DataFile(path: fixture.directory.path + "/data.mdb") } catch { problems.append("\(error)") }
+            checks += 1
+        }
+        #expect(writer.wait() == 0)
+        #expect(checks > 100, "checked while the file grew: \(checks)")
+        #expect(problems.isEmpty, "\(problems.prefix(3))")
     }
 }
