@@ -110,14 +110,20 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// - Parameters:
     ///   - path: The environment directory.
     ///   - options: Map size, reader slots, databases and sync mode; ignored when the
-    ///     environment is already open in this process.
+    ///     environment is already open in this process (a read-only one cannot serve a writer:
+    ///     `busy`).
     /// - Throws: ``LMDBError`` — `accessDenied`, `invalid` (not an LMDB file),
-    ///   `versionMismatch`, `busy` after the retries, or an `errno` from creating the directory.
+    ///   `versionMismatch`, `busy` after the retries (or when only a read-only environment is
+    ///   open here and a writable one is asked for), or an `errno` from creating the directory.
     public static func open(path: String, options: Options = Options()) throws(LMDBError) -> Environment {
         try createDirectory(path, mode: 0o700)
         let identity = try FileIdentity(path: path)
         return try registry.withLock { (table) throws(LMDBError) -> Environment in
-            if let existing = table[identity]?.environment { return existing }
+            if let existing = table[identity]?.environment {
+                // One environment per file per process: a writer cannot share one opened read-only.
+                if existing.options.readOnly && !options.readOnly { throw LMDBError(code: EBUSY) }
+                return existing
+            }
             let environment = try Environment(path: path, identity: identity, options: options)
             table[identity] = WeakEnvironment(environment: environment)
             return environment

@@ -45,6 +45,23 @@ struct ReadOnlyOpenTests {
         let reader = try LMDBStore(path: fixture.directory.path, options: options)
         #expect(try reader.workflow(Token.make(7)) != nil)
 
+        // Read-only first, in a fresh process state: a writer for the same directory in this
+        // process is refused (LMDB allows one environment per file per process).
+        let other = try TemporaryDirectory("readonly-first")
+        defer { other.remove() }
+        do {
+            var writable = fixture.db.options
+            writable.readOnly = false
+            _ = try LMDBStore(path: other.path, options: writable)
+        }
+        var readOnly = fixture.db.options
+        readOnly.readOnly = true
+        let first = try LMDBStore(path: other.path, options: readOnly)
+        var writable = fixture.db.options
+        writable.readOnly = false
+        #expect(throws: StoreError.self) { try LMDBStore(path: other.path, options: writable) }
+        withExtendedLifetime(first) {}
+
         let empty = try TemporaryDirectory("readonly-empty")
         defer { empty.remove() }
         #expect(throws: StoreError.self) { try LMDBStore(path: empty.path, options: options) }
