@@ -87,6 +87,9 @@ enum Keys {
     static let formatVersion = Array("format-version".utf8)
     static let nextWorkflowID = Array("next-workflow-id".utf8)
     static let maintenanceLease = Array("lease/maintenance".utf8)
+    /// The largest map size a process opened the store with (UInt64); written when a process
+    /// opens with a larger map than the file records, so that the meta page records it.
+    static let mapSize = Array("map-size".utf8)
     /// The `--sync` mode the store is used with: one byte, 1 full, 0 none.
     static let syncMode = Array("sync-mode".utf8)
 }

@@ -118,6 +118,16 @@ public final class LMDBStore: WorkflowStorage {
         if !options.readOnly {
             try checkSyncMode()
             try Self.writeMarker(in: path)
+            // A larger map than the file records is recorded at once (a commit writes the size
+            // into the meta page), so that processes with a smaller map adopt it before they run
+            // out of theirs. The only write at open of an existing store, and only then.
+            if let recorded, mapSize > recorded.mapSize {
+                try write { txn in
+                    var writer = ByteWriter(capacity: 8)
+                    writer.append(UInt64(mapSize))
+                    try txn.put(writer.bytes, forKey: Keys.mapSize, in: databases.meta)
+                }
+            }
         }
     }
 
