@@ -1,4 +1,4 @@
-public import HTTP1
+internal import HTTP1
 internal import JSON
 
 /// Errors the HTTP layer answers itself (before any handler runs: framing, limits, timeouts,
