@@ -461,16 +461,6 @@ public enum SyncMode: String, Sendable, CaseIterable {
         return (pid, fields[2] == "-" ? nil : Int(fields[2]))
     }
 
-    /// Writes a consistent copy of the environment into the empty directory `destination`
-    /// while other processes keep reading and writing (`mdb_env_copy2`).
-    ///
-    /// - Parameter compact: omit free pages and renumber (`MDB_CP_COMPACT`), giving a smaller copy.
-    /// - Note: The copy holds a read transaction for its whole duration (L3).
-    /// - Throws: ``LMDBError`` (`accessDenied`, `noSpace`, an `errno` when the directory is missing).
-    public func copy(to destination: String, compact: Bool = true) throws(LMDBError) {
-        try LMDBError.check(unsafe mdb_env_copy2(handle, destination, compact ? UInt32(MDB_CP_COMPACT) : 0))
-    }
-
     /// Writes a consistent copy into the new file `file` (created `O_EXCL` with mode 0600, so a
     /// copy is never more readable than the data) and syncs it before returning
     /// (`mdb_env_copyfd2`). A failed or killed copy leaves only that file, under its own name.

@@ -40,6 +40,12 @@ public final class LMDBStore: WorkflowStorage {
 
     /// The named databases (docs/STORAGE.md has their key layouts).
     struct Databases: Sendable {
+        /// Every name, in the order ``init(_:)`` expects the handles.
+        static let names = [
+            "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
+            "ready", "leases",
+        ]
+
         let meta: Database
         let tokens: Database
         let workflows: Database
@@ -52,6 +58,17 @@ public final class LMDBStore: WorkflowStorage {
         let keys: Database
         let ready: Database
         let leases: Database
+
+        /// The handles opened for ``names``, found by name.
+        init(_ handles: [Database]) {
+            let byName = Dictionary(uniqueKeysWithValues: handles.map { ($0.name, $0) })
+            func handle(_ name: String) -> Database { byName[name]! }
+            (meta, tokens, workflows, steps) = (handle("meta"), handle("tokens"), handle("workflows"), handle("steps"))
+            (processing, done, deadlines, finished) = (
+                handle("processing"), handle("done"), handle("deadlines"), handle("finished")
+            )
+            (labels, keys, ready, leases) = (handle("labels"), handle("keys"), handle("ready"), handle("leases"))
+        }
     }
 
     /// Opens (creating if needed) the store in the directory `path`.
@@ -94,23 +111,15 @@ public final class LMDBStore: WorkflowStorage {
                     mapSize: mapSize, maxReaders: options.maxReaders, maxDatabases: 16,
                     sync: options.durability == .full ? .full : .none, readOnly: options.readOnly))
             self.environment = environment
-            let names = [
-                "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
-                "ready", "leases",
-            ]
             // Existing databases open in a read transaction (no writer lock: a starting process
             // and the read-only commands work while another process holds it); only a new store
             // creates them in a write transaction.
-            var handles = try environment.openExistingDatabases(named: names)
+            var handles = try environment.openExistingDatabases(named: Databases.names)
             if handles == nil {
                 guard !options.readOnly else { throw StoreError.failed("\(path) holds no complete bomflow store") }
-                handles = try names.map { name in try environment.openDatabase(named: name) }
+                handles = try Databases.names.map { name in try environment.openDatabase(named: name) }
             }
-            let opened = handles ?? []
-            self.databases = Databases(
-                meta: opened[0], tokens: opened[1], workflows: opened[2], steps: opened[3], processing: opened[4],
-                done: opened[5], deadlines: opened[6], finished: opened[7], labels: opened[8], keys: opened[9],
-                ready: opened[10], leases: opened[11])
+            self.databases = Databases(handles ?? [])
         } catch {
             throw Self.storeError(error)
         }
@@ -197,9 +206,6 @@ public final class LMDBStore: WorkflowStorage {
         try write { txn in try txn.put([ours], forKey: Keys.syncMode, in: databases.meta) }
     }
 
-    /// The map size in use: the larger of the one asked for and the one recorded in the file.
-    public var mapSize: Int { (try? environment.info().mapSize) ?? options.mapSize }
-
     private func checkFormat() throws(StoreError) {
         let found: UInt32? = try read { txn in
             try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
@@ -274,14 +280,14 @@ public final class LMDBStore: WorkflowStorage {
                     if state == nil {
                         state = Fullness(
                             reason: failure.description, since: options.clock().milliseconds,
-                            availableAtFailure: available)
+                            onDisk: failure != .storageFull, availableAtFailure: available)
                     }
                 }
             default: break
             }
             throw failure
         }
-        if fullness.withLock({ $0 != nil }) { fullness.withLock { $0 = nil } }
+        fullness.withLock { state in if state != nil { state = nil } }
         return result
     }
 
@@ -311,6 +317,8 @@ public final class LMDBStore: WorkflowStorage {
     struct Fullness {
         let reason: String
         let since: Int64
+        /// The disk (not the LMDB map) is full.
+        let onDisk: Bool
         let availableAtFailure: Int
     }
 
@@ -321,9 +329,10 @@ public final class LMDBStore: WorkflowStorage {
         if environment.isPanicked { condition.fatal = "LMDB reported MDB_PANIC; this process must restart" }
         if let full = fullness.withLock({ $0 }) {
             let available = environment.availableDiskBytes() ?? 0
-            if available < full.availableAtFailure + (1 << 20) || full.reason.hasPrefix("storage full") {
-                condition.full = (full.reason, full.since)
-            }
+            // A full map stays full until a write succeeds; a full disk also ends when the file
+            // system has gained room since the failure.
+            let diskGainedRoom = full.onDisk && available >= full.availableAtFailure + (1 << 20)
+            if !diskGainedRoom { condition.full = (full.reason, full.since) }
         }
         return condition
     }
@@ -346,11 +355,6 @@ public final class LMDBStore: WorkflowStorage {
         default: return .failed(error.description)
         }
     }
-
-    /// True once the environment failed fatally (`MDB_PANIC`, a meta page that could not be
-    /// written): stop taking writes and exit non-zero so that a supervisor restarts the process
-    /// (DESIGN.md §3). A full disk is not fatal (``StoreError/diskFull(_:)``).
-    public var isFatallyFailed: Bool { environment.isPanicked }
 
     // MARK: Writes
 

@@ -21,14 +21,11 @@ public import WorkflowModel
 ///   a waiter that saw value *v* and reads *v* again knows nothing changed in between.
 /// - **Errors.** Conditions that pass (a busy lock, a database restarting) are
 ///   ``StoreError/unavailable(_:)`` (503, retry); a full store is ``StoreError/storageFull`` (507);
-///   a state in which the process must stop is ``StoreError/fatal(_:)`` and sets
-///   ``isFatallyFailed``.
+///   a state in which the process must stop is ``StoreError/fatal(_:)`` and shows in
+///   ``condition()`` (`fatal`).
 public protocol WorkflowStorage: AnyObject, Sendable {
     /// The policy the store runs with (timeouts, retention, attempts, clock).
     var options: StoreOptions { get }
-
-    /// True once the store failed so that this process must stop writing and exit non-zero.
-    var isFatallyFailed: Bool { get }
 
     /// What the store's own state says about serving now (fatal failure, no space); cheap enough
     /// for every health check and scrape.
@@ -110,6 +107,10 @@ public protocol WorkflowStorage: AnyObject, Sendable {
 }
 
 extension WorkflowStorage {
+    /// True once the store failed so that this process must stop writing and exit non-zero
+    /// (LMDB: `MDB_PANIC`, or a meta page that could not be written; a full disk is not fatal).
+    public var isFatallyFailed: Bool { condition().fatal != nil }
+
     /// Performs one operation in its own transaction.
     /// - Throws: ``WorkflowStoreError`` — `refused` when the model refuses, `storage` when the
     ///   transaction fails; nothing changed in either case.

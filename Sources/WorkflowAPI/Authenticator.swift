@@ -130,12 +130,11 @@ public final class Authenticator: Sendable {
             return parts.count == 2 && parts[0].lowercased() == "bearer" && !parts[1].isEmpty ? String(parts[1]) : nil
         }
         let presented = Set(keys + bearer)
-        guard presented.count == 1, let key = presented.first, key.utf8.count <= 512 else {
-            // The same work as for a wrong key (one digest), so that timing does not tell either.
-            _ = Self.digest(of: presented.first ?? "")
-            return .failure(Self.unauthorized)
-        }
-        let now = ContinuousClock.now
+        // A missing or malformed key takes the wrong key's path: the empty key, which no stored key
+        // has, is looked up and cached like any other, so neither the answer nor its timing tells
+        // which of the three it was (RELIABILITY.md A2).
+        let single = presented.count == 1 ? presented.first! : ""
+        let key = single.utf8.count <= 512 ? single : ""
         if let cached = cache.withLock({ $0[key] }), cached.expires > now {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }

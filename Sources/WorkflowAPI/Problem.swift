@@ -107,7 +107,8 @@ public struct Problem: Error, Equatable, Sendable {
         return problem
     }
 
-    /// The response carrying this problem; `requestID` becomes the problem's `instance`.
+    /// The response carrying this problem; `requestID` becomes the problem's `instance` and the
+    /// `X-Request-Id` header.
     public func response(requestID: String? = nil) -> HTTPResponse {
         var fields = HTTPHeaders()
         let bytes: [UInt8]
@@ -125,6 +126,7 @@ public struct Problem: Error, Equatable, Sendable {
             }
         }
         for (name, value) in headers { fields.add(name, value) }
+        if let requestID { fields.add("X-Request-Id", requestID) }
         return HTTPResponse(status: status, headers: fields, body: bytes)
     }
 

@@ -14,8 +14,6 @@ func decodeBody<T>(_ body: [UInt8], _ decode: (JSONObjectReader) throws -> T) th
         throw Problem.refused(error)
     } catch let error as WorkflowError {
         throw Problem.refused(error)
-    } catch let problem as Problem {
-        throw problem
     } catch {
         throw Problem.internalError("request decoding: \(error)")
     }

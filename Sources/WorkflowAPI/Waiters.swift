@@ -27,6 +27,8 @@ final class Waiters: @unchecked Sendable {
         let kind: Kind
         let deadline: Date
         let respond: WorkflowService.Respond
+        /// The client's `X-Request-Id`, for an error answered after the wait.
+        let requestID: String?
         /// The change counter this waiter was last examined at.
         var seen: Int
         /// A claim of this waiter is in the write queue.
@@ -54,12 +56,16 @@ final class Waiters: @unchecked Sendable {
     /// Parks a request until ``Kind`` is satisfied or `seconds` pass. `seen` is the change
     /// counter read before the caller's own check, so a change in between is not missed.
     /// - Returns: false when the process holds ``capacity`` waiters already, or is stopping.
-    func add(_ kind: Kind, seconds: Double, seen: Int, respond: @escaping WorkflowService.Respond) -> Bool {
+    func add(
+        _ kind: Kind, seconds: Double, seen: Int, requestID: String?, respond: @escaping WorkflowService.Respond
+    ) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !stopping, waiters.count < Self.capacity else { return false }
         nextID += 1
-        waiters[nextID] = Waiter(kind: kind, deadline: Date().addingTimeInterval(seconds), respond: respond, seen: seen)
+        waiters[nextID] = Waiter(
+            kind: kind, deadline: Date().addingTimeInterval(seconds), respond: respond, requestID: requestID, seen: seen
+        )
         if !started {
             started = true
             let thread = Thread { [self] in run() }
@@ -155,7 +161,8 @@ final class Waiters: @unchecked Sendable {
                     }
                     guard let waiter = take(id) else { return }
                     switch result {
-                    case .success(let results): waiter.respond(service.claimResponse(results, nil))
+                    case .success(let results):
+                        waiter.respond(service.claimResponse(results, requestID: waiter.requestID))
                     case .failure(let error):
                         waiter.respond(
                             service.answer(

@@ -144,9 +144,7 @@ public final class WorkflowService: Sendable {
                 "\(problem.cause ?? problem.detail)",
                 metadata: ["requestId": "\(id)", "status": "\(problem.status.code)", "route": "\(location)"])
         }
-        var response = problem.response(requestID: id)
-        response.headers.add("X-Request-Id", id)
-        return response
+        return problem.response(requestID: id)
     }
 
     /// ``answer(_:requestID:at:)`` for a request being handled.
@@ -166,9 +164,10 @@ public final class WorkflowService: Sendable {
     static func isRequestIDByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+            UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "-"):
             true
-        default: Array("._:+/=-".utf8).contains(byte)
+        default: false
         }
     }
 

@@ -9,7 +9,11 @@ import WorkflowAPI
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a compacted, consistent copy of the data directory while servers keep running.",
-        discussion: "DEST must not exist or be an empty directory. The copy holds a read transaction while it runs.")
+        discussion: """
+            DEST must not exist or be an empty directory. The copy holds a read transaction while it runs, \
+            is written as DEST/data.mdb.partial, and is renamed to DEST/data.mdb only once it is complete \
+            and synced (restore refuses a .partial file).
+            """)
 
     @OptionGroup var store: StoreArguments
 

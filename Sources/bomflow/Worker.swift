@@ -48,7 +48,7 @@ struct Worker: ParsableCommand {
         for step in steps where StepName(step) == nil {
             throw ValidationError(WorkflowError.invalidStepName(step).description)
         }
-        guard BomflowAPIClient(url: url, apiKey: nil) != nil else {
+        guard HTTPClient.endpoint(url) != nil else {
             throw ValidationError("--url must be http://IP:PORT (an IP literal or localhost)")
         }
         guard (1_000...3_600_000).contains(lease.milliseconds) else { throw ValidationError("--lease is 1s to 1h") }

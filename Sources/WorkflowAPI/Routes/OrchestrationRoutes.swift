@@ -32,26 +32,27 @@ extension WorkflowService {
             {
                 let kind = Waiters.Kind.claim(
                     names: body.steps, worker: body.worker, leaseMilliseconds: lease, max: body.max)
-                if waiters.add(kind, seconds: wait, seen: seen, respond: respond) { return }
+                if waiters.add(kind, seconds: wait, seen: seen, requestID: context.incomingRequestID, respond: respond)
+                {
+                    return
+                }
             }
             switch result {
-            case .success(let results): respond(claimResponse(results, context))
+            case .success(let results): respond(claimResponse(results, requestID: context.incomingRequestID))
             case .failure(let error): respond(answer(Problem.storage(error), context))
             }
         }
     }
 
-    /// The claim answer; `context` is nil for a claim that waited (its request is long answered
-    /// by the handler, so a problem gets a new id).
-    func claimResponse(_ results: [Result<WriteOutcome, WorkflowError>], _ context: RequestContext?) -> HTTPResponse {
+    /// The claim answer (`requestID`: the client's, also after the claim waited).
+    func claimResponse(_ results: [Result<WriteOutcome, WorkflowError>], requestID: String?) -> HTTPResponse {
         let problem: Problem
         switch results[0] {
         case .success(.claimed(let claims)): return Self.json(.ok, WorkflowShapes.claims(claims))
         case .failure(let refusal): problem = Problem.refused(refusal)
         case .success(let outcome): problem = Problem.internalError("a claim answered \(outcome)")
         }
-        if let context { return answer(problem, context) }
-        return answer(problem, requestID: nil, at: "POST /api/v1/workflow/claim (waiting)")
+        return answer(problem, requestID: requestID, at: "POST /api/v1/workflow/claim")
     }
 
     /// `{worker, leaseSeconds}` → `{token, step, attempt, leaseExpiresAt}`.

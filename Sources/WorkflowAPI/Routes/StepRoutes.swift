@@ -8,29 +8,38 @@ extension WorkflowService {
     static let stepRoutes: [Route] = [
         Route(.patch, "/api/v1/workflow/token/{uuid}/step/{step}", .write) {
             service, context, respond throws(Problem) in
-            let token = try service.ownToken(context)
-            let step = try service.stepParameter(context)
-            let body = try StepUpdateRequest.decode(context.request.body)
-            let actor = try service.actor(worker: body.worker, context)
-            service.write([.update(token: token, step: step, command: body.command, actor: actor)], context, respond) {
-                service.single($0, context)
+            try service.updateStep(context, respond) { body throws(Problem) in
+                let request = try StepUpdateRequest.decode(body)
+                return (request.command, request.worker)
             }
         },
         Route(.post, "/api/v1/workflow/token/{uuid}/step/{step}/progress", .write) {
             service, context, respond throws(Problem) in
-            let token = try service.ownToken(context)
-            let step = try service.stepParameter(context)
-            let body = try ProgressRequest.decode(context.request.body)
-            let actor = try service.actor(worker: body.worker, context)
-            let operation = WriteOperation.update(
-                token: token, step: step, command: .progress(body.update), actor: actor)
-            service.write([operation], context, respond) { service.single($0, context) }
+            try service.updateStep(context, respond) { body throws(Problem) in
+                let request = try ProgressRequest.decode(body)
+                return (.progress(request.update), request.worker)
+            }
         },
         Route(.post, "/api/v1/workflow/steps", .write) { service, context, respond throws(Problem) in
             let body = try BatchRequest.decode(context.request.body)
             service.write(body.operations, context, respond) { WorkflowService.json(.ok, batchResults($0)) }
         },
     ]
+
+    /// One step's change as one write: `{uuid}` and `{step}` from the path (checked first), the
+    /// command and the claimed `worker` from the body by `decode`, answered with the workflow.
+    func updateStep(
+        _ context: RequestContext, _ respond: @escaping Respond,
+        _ decode: ([UInt8]) throws(Problem) -> (command: StepCommand, worker: String?)
+    ) throws(Problem) {
+        let token = try ownToken(context)
+        let step = try stepParameter(context)
+        let (command, worker) = try decode(context.request.body)
+        let actor = try actor(worker: worker, context)
+        write([.update(token: token, step: step, command: command, actor: actor)], context, respond) { [self] in
+            single($0, context)
+        }
+    }
 
     /// `{"results": [{status: 200, version} | {status, type, detail}]}`, one per update.
     static func batchResults(_ results: [Result<WriteOutcome, WorkflowError>]) -> [UInt8] {

@@ -66,7 +66,11 @@ extension WorkflowService {
         guard let since, wait > 0, current.version <= since else {
             return respond(Self.json(.ok, WorkflowShapes.json(current)))
         }
-        guard waiters.add(.watch(token: token, since: since), seconds: wait, seen: seen, respond: respond) else {
+        guard
+            waiters.add(
+                .watch(token: token, since: since), seconds: wait, seen: seen, requestID: context.incomingRequestID,
+                respond: respond)
+        else {
             throw Problem.unavailable("Too many waiting requests in this process; retry without wait")
         }
     }
