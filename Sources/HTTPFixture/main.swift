@@ -28,6 +28,9 @@ while let flag = arguments.next() {
     }
 }
 let server = HTTPServer(configuration: configuration, handler: FixtureHandler())
+// Before the port is announced: a test may signal as soon as it has an answer, and a signal that
+// arrived before the handler was installed was lost (or killed the process), as in `serve`.
+server.shutdownOnSignals()
 do {
     let port = try server.start()
     FileHandle.standardOutput.write(Data("\(port)\n".utf8))
