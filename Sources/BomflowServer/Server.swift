@@ -25,6 +25,11 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     /// A throw-away instance: a fresh ADMIN key is made and announced instead of `admin.key`.
     public var ephemeral = false
+    /// The largest BOM an upload may carry; the upload routes' body limits follow it.
+    public var maxBomBytes = WorkflowService.defaultMaxBomBytes
+    /// Built-in simulated workers (`--simulate`), and the seed of their decisions.
+    public var simulation: SimulationProfile?
+    public var simulationSeed: UInt64 = 0
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 }
@@ -92,8 +97,10 @@ public enum ServerRuntime {
         let service = WorkflowService(
             store: store, writer: writer,
             authenticator: configuration.authentication ? Authenticator(store: store) : nil,
-            maxWaitSeconds: configuration.maxWaitSeconds)
-        let server = HTTPServer(configuration: configuration.http, handler: ServiceHandler(service: service))
+            maxWaitSeconds: configuration.maxWaitSeconds, maxBomBytes: configuration.maxBomBytes)
+        var http = configuration.http
+        http.limits.bodyLimits = WorkflowService.bomBodyLimits(maxBomBytes: configuration.maxBomBytes)
+        let server = HTTPServer(configuration: http, handler: ServiceHandler(service: service))
         server.shutdownOnSignals()
         let bound: Int
         do { bound = try server.start() } catch {
@@ -114,7 +121,19 @@ public enum ServerRuntime {
             store: store, metrics: service.metrics, maintenanceEvery: configuration.maintenanceInterval)
         housekeeping.start()
         if configuration.exitWithParent { ParentWatch.start { server.shutdown() } }
+        var simulator: Simulator?
+        if let profile = configuration.simulation {
+            simulator = Simulator(store: store, writer: writer, profile: profile, seed: configuration.simulationSeed)
+            simulator?.start()
+            logger.info(
+                "simulating workers",
+                metadata: [
+                    "steps": "\(profile.steps.keys.map(\.rawValue).sorted().joined(separator: ","))",
+                    "seed": "\(configuration.simulationSeed)",
+                ])
+        }
         server.waitUntilSignalled()
+        simulator?.stop()
         housekeeping.stop()
         writer.stop()
         logger.info("stopped", metadata: ["commits": "\(writer.commits)", "operations": "\(writer.operationsWritten)"])

@@ -16,7 +16,33 @@ public struct HTTPLimits: Sendable, Equatable {
     public var bodyBytes = 1 << 20
     /// Bytes of chunk extensions in one request; more → 400.
     public var chunkExtensionBytes = 1024
+    /// Routes whose body may be larger (or must be smaller) than ``bodyBytes``: the first whose
+    /// method and path (without the query) match exactly sets the limit for that request only.
+    public var bodyLimits: [RouteBodyLimit] = []
+
+    /// The body limit for a request with this method and request target.
+    public func bodyBytes(method: HTTPMethod, target: String) -> Int {
+        guard !bodyLimits.isEmpty else { return bodyBytes }
+        let path = target.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)[0]
+        for route in bodyLimits where route.method == method && path.elementsEqual(route.path.utf8) {
+            return route.bytes
+        }
+        return bodyBytes
+    }
 
     /// The defaults.
     public init() {}
+}
+
+/// A body limit for one route (``HTTPLimits/bodyLimits``), e.g. BOM uploads.
+public struct RouteBodyLimit: Sendable, Equatable {
+    public var method: HTTPMethod
+    public var path: String
+    public var bytes: Int
+
+    public init(method: HTTPMethod, path: String, bytes: Int) {
+        self.method = method
+        self.path = path
+        self.bytes = bytes
+    }
 }

@@ -41,6 +41,8 @@ public struct RequestParser: Sendable {
         var extensionBytes = 0
         var trailerBytes = 0
         var trailerCount = 0
+        /// ``HTTPLimits/bodyBytes(method:target:)`` for this request.
+        var bodyLimit = 0
     }
 
     private enum State: Sendable {
@@ -176,7 +178,7 @@ public struct RequestParser: Sendable {
                     case .failure(let error): return fail(error)
                     case .success(0): state = .trailers(head)
                     case .success(let size):
-                        guard size <= limits.bodyBytes - head.body.count else { return fail(.contentTooLarge) }
+                        guard size <= head.bodyLimit - head.body.count else { return fail(.contentTooLarge) }
                         state = .chunkData(head, remaining: size)
                     }
                 }
@@ -316,7 +318,9 @@ public struct RequestParser: Sendable {
             return .failure(.notImplemented("method \(String(decoding: methodBytes.prefix(32), as: UTF8.self))"))
         }
         if let error = validateTarget(targetBytes, method: method) { return .failure(error) }
-        return .success(Head(method: method, target: String(decoding: targetBytes, as: UTF8.self), version: version))
+        var head = Head(method: method, target: String(decoding: targetBytes, as: UTF8.self), version: version)
+        head.bodyLimit = limits.bodyBytes(method: method, target: head.target)
+        return .success(head)
     }
 
     /// The implemented method these bytes spell, without allocating; nil for any other token.
@@ -500,7 +504,7 @@ public struct RequestParser: Sendable {
             guard let length = Self.parseContentLength(lengths[0]) else {
                 return .failure(.badRequest("invalid Content-Length"))
             }
-            guard length <= limits.bodyBytes else { return .failure(.contentTooLarge) }
+            guard length <= head.bodyLimit else { return .failure(.contentTooLarge) }
             head.contentLength = length
         }
 

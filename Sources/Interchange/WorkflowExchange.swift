@@ -60,7 +60,10 @@ public enum WorkflowExchange {
         let root = try JSONObjectReader(try JSONValue.parse(line, what: "The line"), context: "the line")
         try root.allowOnly([
             "token", "createdAt", "template", "createdBy", "labels", "version", "definitionSteps", "steps",
+            "concurrencyKey", "held",
         ])
+        // `held` is written for readers; the importing store decides it from the key's queue.
+        _ = try root.bool("held")
         guard let tokenText = try root.string("token"), let token = Token(tokenText) else {
             throw JSONError.invalid("token", "token must be a UUID")
         }
@@ -86,7 +89,8 @@ public enum WorkflowExchange {
         return try Workflow.assemble(
             token: token, createdAt: Timestamp(milliseconds: createdAt), template: template,
             createdBy: try root.string("createdBy"), labels: labels, version: UInt64(version),
-            definitionStepCount: Int(clamping: definitionSteps), steps: steps)
+            definitionStepCount: Int(clamping: definitionSteps), steps: steps,
+            concurrencyKey: try root.string("concurrencyKey"))
     }
 
     private static func step(_ value: JSONValue, context: String) throws -> Step {

@@ -41,6 +41,10 @@ public enum WorkflowShapes {
         for label in workflow.labels { json.member(label.key, label.value) }
         json.endObject()
         json.member("version", Int64(clamping: workflow.version))
+        if let key = workflow.concurrencyKey {
+            json.member("concurrencyKey", key)
+            json.member("held", workflow.isHeld)
+        }
     }
 
     /// The members describing work on a step, shared by the API's shape and the export format:
@@ -97,6 +101,13 @@ public enum WorkflowShapes {
             json.endObject()
             json.member("attempt", Int64(claimed.claim.attempt))
             json.member("leaseExpiresAt", claimed.claim.leaseExpiresAt.milliseconds)
+            if let bom = claimed.bom {
+                json.key("bom")
+                json.beginObject()
+                json.member("size", Int64(bom.size))
+                json.member("mediaType", bom.format.mediaType)
+                json.endObject()
+            }
             json.endObject()
         }
         json.endArray()

@@ -119,3 +119,10 @@ func loadUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
     for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
     return value
 }
+
+/// True when `span` begins with `prefix` (index key ranges).
+func hasPrefix(_ span: Span<UInt8>, _ prefix: [UInt8]) -> Bool {
+    guard span.count >= prefix.count else { return false }
+    for index in prefix.indices where span[index] != prefix[index] { return false }
+    return true
+}

@@ -80,6 +80,39 @@ enum Keys {
         return bytes
     }
 
+    /// `queues` prefix: key length (2) ‖ concurrency key.
+    static func queuePrefix(_ key: String) -> [UInt8] {
+        var writer = ByteWriter(capacity: 2 + key.utf8.count)
+        writer.append(UInt16(key.utf8.count))
+        writer.append(contentsOf: Array(key.utf8))
+        return writer.bytes
+    }
+
+    /// `queues`: ``queuePrefix(_:)`` ‖ workflow ID (8): per key, the processing workflows in
+    /// creation order (IDs grow).
+    static func queue(_ key: String, _ id: UInt64) -> [UInt8] {
+        var bytes = queuePrefix(key)
+        var writer = ByteWriter(capacity: 8)
+        writer.append(id)
+        bytes.append(contentsOf: writer.bytes)
+        return bytes
+    }
+
+    /// `project-names` prefix: name length (2) ‖ name.
+    static func projectNamePrefix(_ name: String) -> [UInt8] { queuePrefix(name) }
+
+    /// `project-names`: ``projectNamePrefix(_:)`` ‖ 0 (no version) or 1 ‖ version.
+    static func projectName(_ name: String, version: String?) -> [UInt8] {
+        var bytes = projectNamePrefix(name)
+        if let version {
+            bytes.append(1)
+            bytes.append(contentsOf: Array(version.utf8))
+        } else {
+            bytes.append(0)
+        }
+        return bytes
+    }
+
     /// The workflow ID in the last eight bytes of an index key.
     static func trailingID(_ key: [UInt8]) -> UInt64 { loadUInt64(key, at: key.count - 8) }
 
@@ -92,4 +125,6 @@ enum Keys {
     static let mapSize = Array("map-size".utf8)
     /// The `--sync` mode the store is used with: one byte, 1 full, 0 none.
     static let syncMode = Array("sync-mode".utf8)
+    /// Bytes of all stored BOMs (UInt64), kept with every BOM put and delete.
+    static let bomBytes = Array("bom-bytes".utf8)
 }

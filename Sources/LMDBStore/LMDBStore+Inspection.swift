@@ -15,6 +15,11 @@ public struct StoreStatistics: Sendable, Equatable {
     public var stepsByStatus: [StepStatus: Int] = [:]
     /// Entries in the `deadlines` index (ready `PENDING` and `TIMED_OUT` steps).
     public var deadlineEntries = 0
+    /// BOMs stored with their workflows, and their bytes (the BOMs as uploaded).
+    public var boms = 0
+    public var bomBytes = 0
+    /// Projects in the registry.
+    public var projects = 0
     /// The map size in bytes (the most the data file can hold).
     public var mapSize = 0
     /// Bytes of the map in use.
@@ -54,6 +59,7 @@ extension LMDBStore {
         stats.processing = figures.processing
         stats.done = figures.done
         stats.deadlineEntries = figures.deadlineEntries
+        (stats.boms, stats.bomBytes, stats.projects) = (figures.boms, figures.bomBytes, figures.projects)
         stats.mapSize = figures.mapSize
         stats.usedBytes = figures.usedBytes
         stats.lastTransactionID = figures.lastTransactionID
@@ -139,6 +145,8 @@ extension LMDBStore {
         try read { txn in
             var problems: [String] = []
             var expected: Set<IndexEntry> = []
+            var expectedQueues: [String: [(id: UInt64, held: Bool)]] = [:]
+            var bomBytes = 0
             var ids: [UInt64] = []
             try txn.withCursor(databases.workflows) { cursor in
                 var more = try cursor.first()
@@ -173,6 +181,12 @@ extension LMDBStore {
                     }
                 }
                 expected.formUnion(indexEntries(of: workflow, id: id))
+                if let key = workflow.concurrencyKey, workflow.isProcessing {
+                    expectedQueues[key, default: []].append((id, workflow.isHeld))
+                } else if workflow.isHeld {
+                    problems.append("\(workflow.token) is held but not queued")
+                }
+                if let summary = try bomSummary(id: id, in: txn) { bomBytes += summary.size }
             }
             try txn.withCursor(databases.tokens) { cursor in
                 var more = try cursor.first()
@@ -194,6 +208,8 @@ extension LMDBStore {
             }
             for entry in expected.subtracting(found) { problems.append("missing \(entry.table) entry \(entry.key)") }
             for entry in found.subtracting(expected) { problems.append("stray \(entry.table) entry \(entry.key)") }
+            problems += try queueProblems(expectedQueues, in: txn)
+            problems += try bomAndProjectProblems(bomBytes: bomBytes, workflowIDs: Set(ids), in: txn)
             return problems
         }
     }
@@ -245,7 +261,90 @@ extension LMDBStore {
             figures.processing = try txn.count(of: databases.processing)
             figures.done = try txn.count(of: databases.done)
             figures.deadlineEntries = try txn.count(of: databases.deadlines)
+            figures.boms = try txn.count(of: databases.boms)
+            figures.projects = try txn.count(of: databases.projects)
+            figures.bomBytes =
+                try txn.withValue(forKey: Keys.bomBytes, in: databases.meta) { span in
+                    span.count == 8 ? Int(clamping: loadUInt64(span, at: 0)) : 0
+                } ?? 0
         }
         return figures
+    }
+
+    /// The `queues` entries are exactly the processing workflows with a concurrency key, and each
+    /// non-empty queue has exactly one workflow that is not held.
+    private func queueProblems(
+        _ expected: [String: [(id: UInt64, held: Bool)]], in txn: borrowing ReadTransaction
+    ) throws -> [String] {
+        var problems: [String] = []
+        var wanted: Set<[UInt8]> = []
+        for (key, members) in expected {
+            for member in members { wanted.insert(Keys.queue(key, member.id)) }
+            let running = members.filter { !$0.held }.count
+            if running != 1 { problems.append("queue \(key) has \(running) workflows that are not held, not 1") }
+        }
+        var found: Set<[UInt8]> = []
+        try txn.withCursor(databases.queues) { cursor in
+            var more = try cursor.first()
+            while more {
+                found.insert(cursor.key)
+                more = try cursor.next()
+            }
+        }
+        for key in wanted.subtracting(found) { problems.append("missing queue entry \(key)") }
+        for key in found.subtracting(wanted) { problems.append("stray queue entry \(key)") }
+        return problems
+    }
+
+    /// Each BOM belongs to a workflow and their bytes add up to the recorded total; each project
+    /// has its name entry and each name entry its project.
+    private func bomAndProjectProblems(
+        bomBytes: Int, workflowIDs: Set<UInt64>, in txn: borrowing ReadTransaction
+    ) throws -> [String] {
+        var problems: [String] = []
+        try txn.withCursor(databases.boms) { cursor in
+            var more = try cursor.first()
+            while more {
+                let key = cursor.key
+                if key.count != 8 || !workflowIDs.contains(loadUInt64(key, at: 0)) {
+                    problems.append("BOM \(key) without a workflow")
+                }
+                more = try cursor.next()
+            }
+        }
+        let recorded =
+            try txn.withValue(forKey: Keys.bomBytes, in: databases.meta) { span in
+                span.count == 8 ? Int(clamping: loadUInt64(span, at: 0)) : -1
+            } ?? 0
+        if recorded != bomBytes { problems.append("BOM bytes recorded \(recorded), stored \(bomBytes)") }
+        var named: Set<Token> = []
+        try txn.withCursor(databases.projectNames) { cursor in
+            var more = try cursor.first()
+            while more {
+                let value = cursor.value
+                if value.count == 16 {
+                    named.insert(Token(high: loadUInt64(value, at: 0), low: loadUInt64(value, at: 8)))
+                }
+                more = try cursor.next()
+            }
+        }
+        var projects = 0
+        try txn.withCursor(databases.projects) { cursor in
+            var more = try cursor.first()
+            while more {
+                let project = try cursor.withCurrent { _, value in try ProjectCodec.decode(value) }
+                projects += 1
+                if !named.contains(project.uuid) { problems.append("project \(project.uuid) has no name entry") }
+                if try txn.value(
+                    forKey: Keys.projectName(project.name, version: project.version), in: databases.projectNames)
+                    != project.uuid.bytes
+                {
+                    problems.append("project \(project.uuid)'s name entry names another project")
+                }
+                more = try cursor.next()
+            }
+        }
+        if named.count != projects { problems.append("\(named.count) project names but \(projects) projects") }
+        return problems
     }
 }

@@ -73,7 +73,7 @@ extension LMDBStore {
             var delta = MaintenanceReport()
             let (keys, visited) = try expiredKeys(in: databases.deadlines, before: cutoff, limit: batch, txn: txn)
             delta.deadlineEntriesVisited = visited
-            try changeOwners(of: keys, in: .deadlines, txn: txn) { workflow, ordinals in
+            try changeOwners(of: keys, in: .deadlines, txn: txn, now: now) { workflow, ordinals in
                 var changed = false
                 for ordinal in ordinals {
                     let name = workflow.steps[ordinal].name
@@ -111,7 +111,7 @@ extension LMDBStore {
             var delta = MaintenanceReport()
             let (keys, _) = try expiredKeys(
                 in: databases.leases, before: now.adding(milliseconds: 1), limit: batch, txn: txn)
-            try changeOwners(of: keys, in: .leases, txn: txn) { workflow, ordinals in
+            try changeOwners(of: keys, in: .leases, txn: txn, now: now) { workflow, ordinals in
                 var changed = false
                 for ordinal in ordinals {
                     let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
@@ -139,7 +139,7 @@ extension LMDBStore {
     /// name, saves it when `change` reports a change (version bumped, indexes diffed), and drops
     /// every visited entry the workflow's state does not call for, so a pass always progresses.
     private func changeOwners(
-        of keys: [[UInt8]], in table: IndexTable, txn: borrowing WriteTransaction,
+        of keys: [[UInt8]], in table: IndexTable, txn: borrowing WriteTransaction, now: Timestamp,
         _ change: (inout Workflow, [Int]) throws -> Bool
     ) throws {
         let database = database(table)
@@ -165,7 +165,7 @@ extension LMDBStore {
             let named = (ordinals[id] ?? []).filter { $0 < workflow.steps.count }
             if try change(&workflow, named) {
                 workflow.version += 1
-                try save(workflow, id: id, replacing: original, in: txn)
+                try save(workflow, id: id, replacing: original, in: txn, now: now)
             }
             let expected = indexEntries(of: workflow, id: id)
             for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {
@@ -187,7 +187,7 @@ extension LMDBStore {
             for key in keys {
                 let id = Keys.trailingID(key)
                 if let workflow = try loadWorkflow(id: id, in: txn), !workflow.isProcessing {
-                    try remove(workflow, id: id, in: txn)
+                    try remove(workflow, id: id, in: txn, now: now)
                     delta.deleted += 1
                 } else {
                     try txn.delete(key, in: databases.finished)

@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -43,7 +43,7 @@ public final class LMDBStore: WorkflowStorage {
         /// Every name, in the order ``init(_:)`` expects the handles.
         static let names = [
             "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
-            "ready", "leases",
+            "ready", "leases", "boms", "queues", "projects", "project-names",
         ]
 
         let meta: Database
@@ -58,6 +58,10 @@ public final class LMDBStore: WorkflowStorage {
         let keys: Database
         let ready: Database
         let leases: Database
+        let boms: Database
+        let queues: Database
+        let projects: Database
+        let projectNames: Database
 
         /// The handles opened for ``names``, found by name.
         init(_ handles: [Database]) {
@@ -68,6 +72,9 @@ public final class LMDBStore: WorkflowStorage {
                 handle("processing"), handle("done"), handle("deadlines"), handle("finished")
             )
             (labels, keys, ready, leases) = (handle("labels"), handle("keys"), handle("ready"), handle("leases"))
+            (boms, queues, projects, projectNames) = (
+                handle("boms"), handle("queues"), handle("projects"), handle("project-names")
+            )
         }
     }
 
@@ -116,7 +123,11 @@ public final class LMDBStore: WorkflowStorage {
             // creates them in a write transaction.
             var handles = try environment.openExistingDatabases(named: Databases.names)
             if handles == nil {
-                guard !options.readOnly else { throw StoreError.failed("\(path) holds no complete bomflow store") }
+                guard !options.readOnly else {
+                    throw StoreError.failed(
+                        "\(path) holds no complete bomflow store of format \(Self.formatVersion); if an older bomflow "
+                            + "wrote it, open it once with a writing command (e.g. `bomflow serve`) to migrate it")
+                }
                 handles = try Databases.names.map { name in try environment.openDatabase(named: name) }
             }
             self.databases = Databases(handles ?? [])
@@ -215,11 +226,12 @@ public final class LMDBStore: WorkflowStorage {
         }
         if let found {
             guard found <= Self.formatVersion else { throw .newerFormat(found: found, supported: Self.formatVersion) }
-            if found < 2 {
+            if found < Self.formatVersion {
                 guard !options.readOnly else {
                     throw .failed("the store has format \(found); open it once with a writing command to migrate it")
                 }
-                try migrateToVersion2()
+                if found < 2 { try migrateToVersion2() }
+                try migrateToVersion3()
             }
             return
         }
@@ -257,6 +269,16 @@ public final class LMDBStore: WorkflowStorage {
                     try txn.put([], forKey: entry.key, in: databases.ready)
                 }
             }
+            var writer = ByteWriter(capacity: 4)
+            writer.append(Self.formatVersion)
+            try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
+        }
+    }
+
+    /// Version 3 added BOMs, projects and concurrency queues: their databases were created at
+    /// open, empty, which is their state for every older workflow (none has a key or a BOM).
+    private func migrateToVersion3() throws(StoreError) {
+        try write { txn in
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
@@ -403,166 +425,6 @@ public final class LMDBStore: WorkflowStorage {
     /// ``WorkflowStorage/writeLockHolder()``: the bomflow process holding LMDB's write lock.
     public func writeLockHolder() -> (pid: Int32, since: Int64)? { environment.writeLockHolder() }
 
-    private func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws
-        -> WriteOutcome
-    {
-        switch operation {
-        case .create(let token, let definition, let labels, let createdBy):
-            if let id = try workflowID(for: token, in: txn) {
-                guard let existing = try loadWorkflow(id: id, in: txn) else {
-                    throw StoreError.corrupted("token without workflow")
-                }
-                guard existing.hasDefinition(definition, labels: labels) else {
-                    throw WorkflowError.conflictingDefinition(token)
-                }
-                return .alreadyExists(existing)
-            }
-            let workflow = try Workflow.make(
-                token: token, definition: definition, labels: labels, createdBy: createdBy, now: now)
-            let id = try allocateWorkflowID(in: txn)
-            try txn.put(Keys.workflow(id), forKey: token.bytes, in: databases.tokens, options: .noOverwrite)
-            try save(workflow, id: id, replacing: nil, in: txn)
-            return .created(workflow)
-        case .addSteps(let token, let specs):
-            return try change(token, in: txn) { workflow throws(WorkflowError) in
-                try workflow.addSteps(specs, now: now)
-                return true
-            }
-        case .update(let token, let step, let command, let actor):
-            return try change(token, in: txn) { workflow throws(WorkflowError) in
-                try workflow.apply(command, to: step, now: now, by: actor)
-            }
-        case .claim(let names, let worker, let lease, let max):
-            return .claimed(try claim(names, worker: worker, leaseMilliseconds: lease, max: max, now: now, in: txn))
-        case .restart(let token, let step):
-            return try change(token, in: txn) { workflow throws(WorkflowError) in
-                try workflow.restart(from: step, now: now)
-                return true
-            }
-        case .importWorkflow(let workflow):
-            if let id = try workflowID(for: workflow.token, in: txn) {
-                guard let existing = try loadWorkflow(id: id, in: txn) else {
-                    throw StoreError.corrupted("token without workflow")
-                }
-                guard existing == workflow else { throw WorkflowError.conflictingDefinition(workflow.token) }
-                return .alreadyExists(existing)
-            }
-            let id = try allocateWorkflowID(in: txn)
-            try txn.put(Keys.workflow(id), forKey: workflow.token.bytes, in: databases.tokens, options: .noOverwrite)
-            try save(workflow, id: id, replacing: nil, in: txn)
-            return .created(workflow)
-        case .delete(let token):
-            guard let id = try workflowID(for: token, in: txn), let workflow = try loadWorkflow(id: id, in: txn) else {
-                throw WorkflowError.unknownWorkflow(token)
-            }
-            try remove(workflow, id: id, in: txn)
-            return .deleted(token)
-        }
-    }
-
-    /// Loads the workflow, lets `body` change it, and writes what changed (rows and index
-    /// entries) with the version bumped. Writes nothing when `body` throws or reports no change.
-    private func change(
-        _ token: Token, in txn: borrowing WriteTransaction, _ body: (inout Workflow) throws(WorkflowError) -> Bool
-    ) throws -> WriteOutcome {
-        guard let id = try workflowID(for: token, in: txn), let original = try loadWorkflow(id: id, in: txn) else {
-            throw WorkflowError.unknownWorkflow(token)
-        }
-        var workflow = original
-        guard try body(&workflow) else { return .updated(original, changed: false) }
-        workflow.version += 1
-        try save(workflow, id: id, replacing: original, in: txn)
-        return .updated(workflow, changed: true)
-    }
-
-    /// Takes up to `max` entries of the `ready` index for `names`, the longest-ready first, and
-    /// claims each step (which moves it from `ready` to `leases` through ``save``).
-    private func claim(
-        _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
-        in txn: borrowing WriteTransaction
-    ) throws -> [ClaimedStep] {
-        guard max >= 1 else { return [] }
-        try Workflow.validateWorker(worker)
-        try Workflow.validateLease(leaseMilliseconds)
-        var candidates: [(key: [UInt8], since: [UInt8], id: UInt64, ordinal: Int)] = []
-        for name in Set(names) {
-            let prefix = Keys.readyPrefix(name)
-            try txn.withCursor(databases.ready) { cursor in
-                var more = try cursor.seek(atOrAfter: prefix)
-                var taken = 0
-                while more, taken < max {
-                    let key = cursor.key
-                    guard key.count == prefix.count + 17, key.starts(with: prefix) else { break }
-                    candidates.append(
-                        (
-                            key, Array(key[prefix.count..<prefix.count + 8]), loadUInt64(key, at: prefix.count + 8),
-                            Int(key[prefix.count + 16])
-                        ))
-                    taken += 1
-                    more = try cursor.next()
-                }
-            }
-        }
-        candidates.sort { $0.since.lexicographicallyPrecedes($1.since) }
-        var claimed: [ClaimedStep] = []
-        for candidate in candidates where claimed.count < max {
-            guard let original = try loadWorkflow(id: candidate.id, in: txn),
-                candidate.ordinal < original.steps.count
-            else {
-                try txn.delete(candidate.key, in: databases.ready)  // not derived from any state
-                continue
-            }
-            var workflow = original
-            let name = workflow.steps[candidate.ordinal].name
-            guard let claim = try workflow.claim(name, worker: worker, leaseMilliseconds: leaseMilliseconds, now: now)
-            else {
-                try txn.delete(candidate.key, in: databases.ready)
-                continue
-            }
-            workflow.version += 1
-            try save(workflow, id: candidate.id, replacing: original, in: txn)
-            claimed.append(ClaimedStep(token: workflow.token, step: name, labels: workflow.labels, claim: claim))
-        }
-        return claimed
-    }
-
-    private func allocateWorkflowID(in txn: borrowing WriteTransaction) throws -> UInt64 {
-        let next =
-            try txn.withValue(forKey: Keys.nextWorkflowID, in: databases.meta) { span in
-                span.count == 8 ? loadUInt64(span, at: 0) : nil
-            } ?? 1
-        guard let current = next else { throw StoreError.corrupted("next-workflow-id record") }
-        try txn.put(Keys.workflow(current + 1), forKey: Keys.nextWorkflowID, in: databases.meta)
-        return current
-    }
-
-    /// Writes `workflow`'s record, the step rows that differ from `original`, and the index
-    /// entries: those `original` had and `workflow` has not are deleted, new ones put.
-    func save(_ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction)
-        throws
-    {
-        try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
-        for (ordinal, step) in workflow.steps.enumerated() {
-            if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
-            let parentOrdinal = step.parent.flatMap { workflow.index(of: $0) }
-            try txn.put(
-                RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
-                in: databases.steps)
-        }
-        let before = original.map { indexEntries(of: $0, id: id) } ?? []
-        let after = indexEntries(of: workflow, id: id)
-        for entry in before.subtracting(after) { try txn.delete(entry.key, in: database(entry.table)) }
-        for entry in after.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
-    }
-
-    /// Deletes the workflow's token, record, step rows and index entries.
-    func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction) throws {
-        try txn.delete(workflow.token.bytes, in: databases.tokens)
-        try txn.delete(Keys.workflow(id), in: databases.workflows)
-        for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }
-        for entry in indexEntries(of: workflow, id: id) { try txn.delete(entry.key, in: database(entry.table)) }
-    }
-
     // MARK: Index entries
 
     enum IndexTable: Hashable { case processing, done, deadlines, finished, labels, ready, leases }
@@ -667,7 +529,8 @@ public final class LMDBStore: WorkflowStorage {
         workflow = Workflow(
             token: workflow.token, createdAt: workflow.createdAt, template: workflow.template,
             createdBy: workflow.createdBy, labels: workflow.labels, version: workflow.version,
-            definitionStepCount: workflow.definitionStepCount, steps: steps)
+            definitionStepCount: workflow.definitionStepCount, steps: steps, concurrencyKey: workflow.concurrencyKey,
+            isHeld: workflow.isHeld)
         // Records of format 1 carry no readyAt: their ready steps take updatedAt, which readiness
         // last bumped, so the ready index and later saves agree on the key.
         workflow.normalizeReadiness()
@@ -704,6 +567,41 @@ public final class LMDBStore: WorkflowStorage {
                 }
                 return false
             }
+        }
+    }
+
+    /// Dependency-Track 5's token status (``Workflow/tokenStatus``), nil for an unknown token:
+    /// the poll path of ``isProcessing(_:)``, reading each step row's first four bytes.
+    public func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus? {
+        try read { txn in
+            guard let id = try workflowID(for: token, in: txn) else { return nil }
+            let prefix = Keys.workflow(id)
+            var (nonTerminal, active, failed) = (false, false, false)
+            try txn.withCursor(databases.steps) { cursor in
+                var more = try cursor.seek(atOrAfter: prefix)
+                while more {
+                    let inRange: Bool = try cursor.withCurrent { key, value in
+                        guard key.count == 9, loadUInt64(key, at: 0) == id else { return false }
+                        guard value.count > RecordCodec.stepFlagsOffset else {
+                            throw StoreError.corrupted("step row of \(value.count) bytes")
+                        }
+                        let status = value[RecordCodec.stepStatusOffset]
+                        if RecordCodec.isNonTerminal(code: status) { nonTerminal = true }
+                        if RecordCodec.isFailure(code: status) { failed = true }
+                        if RecordCodec.showsActivity(
+                            status: status, createdAs: value[RecordCodec.stepStatusOffset + 1],
+                            flags: value[RecordCodec.stepFlagsOffset])
+                        {
+                            active = true
+                        }
+                        return true
+                    }
+                    guard inRange else { break }
+                    more = try cursor.next()
+                }
+            }
+            if nonTerminal { return active ? .running : .pending }
+            return failed ? .failed : .completed
         }
     }
 

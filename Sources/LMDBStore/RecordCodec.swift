@@ -5,6 +5,8 @@ internal import WorkflowModel
 /// Each record starts with a record version byte so that a later format can add fields.
 enum RecordCodec {
     static let recordVersion: UInt8 = 1
+    /// Workflow records: version 2 appended the concurrency key and the held flag.
+    static let workflowRecordVersion: UInt8 = 2
 
     // MARK: Status and template codes (stable: they are on disk)
 
@@ -34,8 +36,19 @@ enum RecordCodec {
     /// True when the status code stored at ``stepStatusOffset`` is `PENDING` or `TIMED_OUT`.
     static func isNonTerminal(code: UInt8) -> Bool { code <= 1 }
 
-    /// Offset of the status byte in a step record (read directly by the poll path).
+    /// Offset of the status byte in a step record (read directly by the poll path); the
+    /// created-as status follows it, then the flags.
     static let stepStatusOffset = 1
+    static let stepFlagsOffset = 3
+
+    /// True for `FAILED` and `CANCELLED`.
+    static func isFailure(code: UInt8) -> Bool { code == 3 || code == 4 }
+
+    /// True when a step row shows that work happened on it: started, claimed, or moved from the
+    /// status it was created with (``Workflow/tokenStatus``).
+    static func showsActivity(status: UInt8, createdAs: UInt8, flags: UInt8) -> Bool {
+        flags & (StepFlag.started | StepFlag.claim) != 0 || status != createdAs
+    }
 
     static func code(_ template: Template?) -> UInt8 {
         switch template {
@@ -63,7 +76,7 @@ enum RecordCodec {
     /// The workflow's metadata: everything but the steps, which have rows of their own.
     static func encodeWorkflow(_ workflow: Workflow) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
-        writer.append(recordVersion)
+        writer.append(workflowRecordVersion)
         writer.append(workflow.token.high)
         writer.append(workflow.token.low)
         writer.append(UInt64(bitPattern: workflow.createdAt.milliseconds))
@@ -77,6 +90,8 @@ enum RecordCodec {
             writer.appendString(label.key)
             writer.appendString(label.value)
         }
+        writer.append(UInt8((workflow.concurrencyKey == nil ? 0 : 1) | (workflow.isHeld ? 2 : 0)))
+        if let key = workflow.concurrencyKey { writer.appendString(key) }
         return writer.bytes
     }
 
@@ -84,7 +99,9 @@ enum RecordCodec {
     static func decodeWorkflow(_ span: Span<UInt8>) throws(StoreError) -> Workflow {
         var reader = ByteReader()
         let version = try reader.uint8(span)
-        guard version == recordVersion else { throw .corrupted("workflow record version \(version)") }
+        guard version == 1 || version == workflowRecordVersion else {
+            throw .corrupted("workflow record version \(version)")
+        }
         let token = Token(high: try reader.uint64(span), low: try reader.uint64(span))
         let createdAt = Timestamp(milliseconds: try reader.int64(span))
         let changeVersion = try reader.uint64(span)
@@ -99,9 +116,17 @@ enum RecordCodec {
         }
         let labels: Labels
         do { labels = try Labels(dictionary) } catch { throw .corrupted("stored labels: \(error)") }
+        var concurrencyKey: String?
+        var isHeld = false
+        if version >= 2 {
+            let flags = try reader.uint8(span)
+            if flags & 1 != 0 { concurrencyKey = try reader.string(span) }
+            isHeld = flags & 2 != 0
+        }
         return Workflow(
             token: token, createdAt: createdAt, template: template, createdBy: createdBy, labels: labels,
-            version: changeVersion, definitionStepCount: definitionCount, steps: [])
+            version: changeVersion, definitionStepCount: definitionCount, steps: [], concurrencyKey: concurrencyKey,
+            isHeld: isHeld)
     }
 
     // MARK: Step record

@@ -2,8 +2,17 @@ public import WorkflowModel
 
 /// One write a ``WorkflowStorage/perform(_:)`` batch carries.
 public enum WriteOperation: Sendable, Equatable {
-    /// Create a workflow (idempotent for the same token and definition).
-    case create(token: Token, definition: WorkflowDefinition, labels: Labels, createdBy: String?)
+    /// Create a workflow (idempotent for the same token and definition); with a concurrency key
+    /// it runs after the earlier workflows with that key.
+    case create(
+        token: Token, definition: WorkflowDefinition, labels: Labels, createdBy: String?, concurrencyKey: String? = nil)
+    /// Upload a BOM: find (or create) the project, create a `BOM_UPLOAD` workflow keyed by the
+    /// project's UUID with the BOM stored beside it, and record the import on the project.
+    case upload(BomUpload)
+    /// Add a project to the registry (`projectExists` when its name and version are taken).
+    case createProject(ProjectDraft)
+    /// Remove a project from the registry (its workflows stay).
+    case deleteProject(Token)
     /// Add steps to an existing workflow.
     case addSteps(token: Token, steps: [StepSpec])
     /// Change one step's status, start it, record progress or extend its lease; `actor` says
@@ -34,13 +43,96 @@ public enum WriteOutcome: Sendable, Equatable {
     case deleted(Token)
     /// What a claim took (possibly nothing).
     case claimed([ClaimedStep])
+    /// A BOM was uploaded: its workflow and the project (created or not).
+    case uploaded(Workflow, Project)
+    /// A project was created.
+    case projectCreated(Project)
+    /// A project was deleted.
+    case projectDeleted(Token)
 
     /// The workflow the outcome carries, if any.
     public var workflow: Workflow? {
         switch self {
-        case .created(let workflow), .alreadyExists(let workflow), .updated(let workflow, _): workflow
-        case .deleted, .claimed: nil
+        case .created(let workflow), .alreadyExists(let workflow), .updated(let workflow, _),
+            .uploaded(let workflow, _):
+            workflow
+        case .deleted, .claimed, .projectCreated, .projectDeleted: nil
         }
+    }
+}
+
+/// Names a project: by UUID, or by name and version (a nil version is "no version").
+public enum ProjectReference: Sendable, Equatable {
+    case uuid(Token)
+    case name(String, version: String?)
+}
+
+/// A project to create (the registry adds the UUID, if not given, and the time).
+public struct ProjectDraft: Sendable, Equatable {
+    public var uuid: Token?
+    public var name: String
+    public var version: String?
+    public var parent: ProjectReference?
+    public var tags: [String]
+    public var isLatest: Bool
+    public var active: Bool
+
+    public init(
+        uuid: Token? = nil, name: String, version: String?, parent: ProjectReference? = nil, tags: [String] = [],
+        isLatest: Bool = false, active: Bool = true
+    ) {
+        self.uuid = uuid
+        self.name = name
+        self.version = version
+        self.parent = parent
+        self.tags = tags
+        self.isLatest = isLatest
+        self.active = active
+    }
+}
+
+/// One BOM upload (Dependency-Track's `PUT`/`POST /api/v1/bom`).
+public struct BomUpload: Sendable, Equatable {
+    /// The new workflow's token.
+    public var token: Token
+    /// The project the BOM belongs to.
+    public var project: ProjectReference
+    /// Create the project (by name and version) when it does not exist.
+    public var autoCreate: Bool
+    /// For a project created here: its parent, tags, `isLatest` and `active`.
+    public var parent: ProjectReference?
+    public var tags: [String]
+    public var isLatest: Bool
+    public var active: Bool
+    /// The BOM.
+    public var document: BomDocument
+    /// The API key that uploads.
+    public var createdBy: String?
+
+    public init(
+        token: Token, project: ProjectReference, autoCreate: Bool, parent: ProjectReference? = nil,
+        tags: [String] = [], isLatest: Bool = false, active: Bool = true, document: BomDocument, createdBy: String?
+    ) {
+        self.token = token
+        self.project = project
+        self.autoCreate = autoCreate
+        self.parent = parent
+        self.tags = tags
+        self.isLatest = isLatest
+        self.active = active
+        self.document = document
+        self.createdBy = createdBy
+    }
+}
+
+/// One page of projects, in name and version order, with the number of all that match.
+public struct ProjectPage: Sendable, Equatable {
+    public var projects: [Project]
+    public var total: Int
+
+    public init(projects: [Project], total: Int) {
+        self.projects = projects
+        self.total = total
     }
 }
 
@@ -50,8 +142,11 @@ public struct ClaimedStep: Sendable, Equatable {
     public var step: StepName
     public var labels: Labels
     public var claim: Claim
+    /// The BOM stored with the workflow, if any (fetch it with `GET …/token/{uuid}/bom`).
+    public var bom: BomSummary?
 
-    public init(token: Token, step: StepName, labels: Labels, claim: Claim) {
+    public init(token: Token, step: StepName, labels: Labels, claim: Claim, bom: BomSummary? = nil) {
+        self.bom = bom
         self.token = token
         self.step = step
         self.labels = labels

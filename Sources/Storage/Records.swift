@@ -28,4 +28,9 @@ public struct CheapFigures: Sendable, Equatable {
     public var readers = 0
     public var staleReadersCleared = 0
     public var lastTransactionID = 0
+    /// BOMs stored with their workflows, and their bytes.
+    public var boms = 0
+    public var bomBytes = 0
+    /// Projects in the registry.
+    public var projects = 0
 }

@@ -59,11 +59,26 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// (false for an unknown token).
     func isProcessing(_ token: Token) throws(StoreError) -> Bool
 
+    /// Dependency-Track 5's status of the token (``Workflow/tokenStatus``); nil for an unknown token.
+    func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus?
+
     /// One page of workflows matching `query`, newest first.
     func list(_ query: WorkflowQuery) throws(StoreError) -> WorkflowPage
 
     /// One page of every workflow, oldest first, after `position` (`bomflow export`).
     func exportPage(after position: UInt64?, limit: Int) throws(StoreError) -> WorkflowPage
+
+    /// The BOM stored with the workflow `token`, or nil.
+    func bom(_ token: Token) throws(StoreError) -> BomDocument?
+
+    // MARK: Projects
+
+    /// The project with this UUID, or with this name and version; nil when there is none.
+    func project(_ reference: ProjectReference) throws(StoreError) -> Project?
+
+    /// Projects in name and version order, only those named `name` when given: `limit` from
+    /// `offset`, and how many match in all.
+    func projects(named name: String?, offset: Int, limit: Int) throws(StoreError) -> ProjectPage
 
     // MARK: Orchestration
 

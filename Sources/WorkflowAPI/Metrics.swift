@@ -143,6 +143,13 @@ public final class Metrics: Sendable {
             metric(
                 "bomflow_deadline_entries", "gauge", "Ready PENDING and TIMED_OUT steps (the timeout scan's index).",
                 [("", String(figures.deadlineEntries))])
+            metric(
+                "bomflow_boms", "gauge", "BOMs stored with their workflows (deleted with them by retention).",
+                [("", String(figures.boms))])
+            metric(
+                "bomflow_bom_bytes", "gauge", "Bytes of the stored BOMs, as uploaded.", [("", String(figures.bomBytes))]
+            )
+            metric("bomflow_projects", "gauge", "Projects in the registry.", [("", String(figures.projects))])
             metric("bomflow_lmdb_map_size_bytes", "gauge", "The LMDB map size.", [("", String(figures.mapSize))])
             metric("bomflow_lmdb_used_bytes", "gauge", "Bytes of the map in use.", [("", String(figures.usedBytes))])
             metric(

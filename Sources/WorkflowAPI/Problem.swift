@@ -100,6 +100,27 @@ public struct Problem: Error, Equatable, Sendable {
         }
     }
 
+    /// An answer to a Dependency-Track client (BOM upload, projects): the status with the
+    /// message as `text/plain`, as Dependency-Track words its refusals.
+    static func dependencyTrack(_ status: HTTPStatus, _ message: String) -> Problem {
+        let kind =
+            switch status.code {
+            case 404: "not-found"
+            case 409: "conflict"
+            case 413: "content-too-large"
+            default: "validation"
+            }
+        var problem = Problem(status: status, type: base + kind, title: "Refused", detail: message)
+        problem.body = ("text/plain; charset=utf-8", Array(message.utf8))
+        return problem
+    }
+
+    /// A BOM over `--max-bom-size` (413).
+    static func bomTooLarge(_ limit: Int) -> Problem {
+        dependencyTrack(
+            .contentTooLarge, "The BOM is larger than the server's limit of \(limit) bytes (--max-bom-size)")
+    }
+
     /// Dependency-Track's 400 for a malformed `{uuid}`: its bean-validation violation list.
     static func dependencyTrackInvalidUUID(_ value: String, method: String) -> Problem {
         var problem = Problem.validation("'\(value)' is not a UUID")

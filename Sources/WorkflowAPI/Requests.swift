@@ -12,6 +12,8 @@ func decodeBody<T>(_ body: [UInt8], _ decode: (JSONObjectReader) throws -> T) th
         return try decode(try JSONObjectReader(try JSONValue.parse(body)))
     } catch let error as JSONError {
         throw Problem.refused(error)
+    } catch let problem as Problem {
+        throw problem
     } catch let error as WorkflowError {
         throw Problem.refused(error)
     } catch {
@@ -30,10 +32,11 @@ struct CreateWorkflowRequest {
     var token: Token?
     var definition = WorkflowDefinition()
     var labels: Labels
+    var concurrencyKey: String?
 
     static func decode(_ body: [UInt8]) throws(Problem) -> CreateWorkflowRequest {
         try decodeBody(body) { body in
-            try body.allowOnly(["token", "template", "steps", "labels"])
+            try body.allowOnly(["token", "template", "steps", "labels", "concurrencyKey"])
             var token: Token?
             if let text = try body.string("token") {
                 guard let parsed = Token(text) else {
@@ -53,7 +56,9 @@ struct CreateWorkflowRequest {
             }
             definition.steps = try stepSpecs(body.array("steps") ?? [])
             let labels = try Labels(try body.stringMap("labels") ?? [:])
-            return CreateWorkflowRequest(token: token, definition: definition, labels: labels)
+            let key = try body.string("concurrencyKey")
+            if let key { try Workflow.validateConcurrencyKey(key) }
+            return CreateWorkflowRequest(token: token, definition: definition, labels: labels, concurrencyKey: key)
         }
     }
 }

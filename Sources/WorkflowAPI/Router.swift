@@ -77,11 +77,17 @@ struct Router: Sendable {
     func resolve(_ request: HTTPRequest) -> Result<(Route, [String: String]), Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let raw = request.path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
-        var allowed: [HTTPMethod] = []
+        // The routes whose pattern matches the path; of those, only the most specific (the most
+        // literal segments) count, so `/api/v1/project/lookup` is never the `{uuid}` of
+        // `/api/v1/project/{uuid}`, whatever the method.
+        var matching: [Route] = []
+        var specificity = -1
         for route in routes where route.segments.count == raw.count {
+            var literals = 0
             var literalsMatch = true
             for (segment, actual) in zip(route.segments, raw) {
                 guard case .literal(let expected) = segment else { continue }
+                literals += 1
                 if actual.contains(UInt8(ascii: "%")) {
                     guard let decoded = PercentDecoding.decode(Substring(actual)), decoded.utf8.elementsEqual(expected)
                     else {
@@ -93,25 +99,29 @@ struct Router: Sendable {
                     break
                 }
             }
-            guard literalsMatch else { continue }
-            guard route.method == method else {
-                allowed.append(route.method)
-                continue
+            guard literalsMatch, literals >= specificity else { continue }
+            if literals > specificity {
+                matching.removeAll()
+                specificity = literals
             }
-            var parameters: [String: String] = [:]
-            for (segment, actual) in zip(route.segments, raw) {
-                guard case .parameter(let name) = segment else { continue }
-                guard let decoded = PercentDecoding.decode(Substring(actual)) else {
-                    return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
-                }
-                parameters[name] = decoded
+            matching.append(route)
+        }
+        guard let route = matching.first(where: { $0.method == method }) else {
+            if !matching.isEmpty {
+                var allowed = matching.map(\.method)
+                if allowed.contains(.get) { allowed.append(.head) }
+                return .failure(Problem.methodNotAllowed(allowed))
             }
-            return .success((route, parameters))
+            return .failure(Problem.notFound("No resource at \(request.path)"))
         }
-        if !allowed.isEmpty {
-            if allowed.contains(.get) { allowed.append(.head) }
-            return .failure(Problem.methodNotAllowed(allowed))
+        var parameters: [String: String] = [:]
+        for (segment, actual) in zip(route.segments, raw) {
+            guard case .parameter(let name) = segment else { continue }
+            guard let decoded = PercentDecoding.decode(Substring(actual)) else {
+                return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
+            }
+            parameters[name] = decoded
         }
-        return .failure(Problem.notFound("No resource at \(request.path)"))
+        return .success((route, parameters))
     }
 }

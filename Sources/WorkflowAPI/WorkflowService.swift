@@ -28,6 +28,10 @@ public final class WorkflowService: Sendable {
     /// Long-poll waits (`wait`, `waitSeconds`) are shortened to this many seconds (an operator's
     /// cap, e.g. below a proxy's read timeout). Default 60, the most a request may ask for.
     let maxWaitSeconds: Double
+    /// The largest BOM an upload may carry (`--max-bom-size`, default 50 MiB).
+    let maxBomBytes: Int
+    /// The default of ``maxBomBytes``.
+    public static let defaultMaxBomBytes = 50 << 20
     let logger = Logger(label: "bomflow.api")
     /// Request ids made here: a random per-process prefix and a counter.
     private let requestIDs = RequestIDs()
@@ -36,8 +40,9 @@ public final class WorkflowService: Sendable {
     /// `--insecure-no-auth` mode for test harnesses).
     public init(
         store: any WorkflowStorage, writer: WriteQueue, version: String = BomflowVersion.current,
-        authenticator: Authenticator?, maxWaitSeconds: Double = 60
+        authenticator: Authenticator?, maxWaitSeconds: Double = 60, maxBomBytes: Int = defaultMaxBomBytes
     ) {
+        self.maxBomBytes = maxBomBytes
         self.maxWaitSeconds = max(0, min(APILimits.waitSeconds.upperBound, maxWaitSeconds))
         self.store = store
         self.writer = writer
@@ -57,7 +62,8 @@ public final class WorkflowService: Sendable {
 
     /// Every route, frozen at start, in the order they are matched.
     static let router = Router([
-        dependencyTrackRoutes, workflowRoutes, stepRoutes, orchestrationRoutes, operationsRoutes,
+        dependencyTrackRoutes, bomRoutes, projectRoutes, workflowRoutes, stepRoutes, orchestrationRoutes,
+        operationsRoutes,
     ])
 
     /// Every route (the OpenAPI tests compare them with the document).
@@ -232,6 +238,9 @@ public final class WorkflowService: Sendable {
             return Self.json(.ok, WorkflowShapes.json(workflow))
         case .success(.deleted): return HTTPResponse(status: .noContent)
         case .success(.claimed(let claims)): return Self.json(.ok, WorkflowShapes.claims(claims))
+        case .success(.uploaded(let workflow, _)): return Self.json(created, WorkflowShapes.json(workflow))
+        case .success(.projectCreated), .success(.projectDeleted):
+            return answer(Problem.internalError("a workflow write answered with a project outcome"), context)
         }
     }
 

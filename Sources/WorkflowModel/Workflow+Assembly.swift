@@ -9,9 +9,10 @@ extension Workflow {
     ///   a `FAILED`/`CANCELLED` one), `invalidProgress`, `invalidRecord`.
     public static func assemble(
         token: Token, createdAt: Timestamp, template: Template?, createdBy: String?, labels: Labels,
-        version: UInt64, definitionStepCount: Int, steps: [Step]
+        version: UInt64, definitionStepCount: Int, steps: [Step], concurrencyKey: String? = nil
     ) throws(WorkflowError) -> Workflow {
         guard !steps.isEmpty else { throw .emptyDefinition }
+        if let concurrencyKey { try validateConcurrencyKey(concurrencyKey) }
         guard steps.count <= Limits.maxSteps else { throw .tooManySteps(count: steps.count) }
         if let createdBy, createdBy.utf8.count > Limits.maxCreatorBytes {
             throw .creatorTooLong(bytes: createdBy.utf8.count)
@@ -65,7 +66,7 @@ extension Workflow {
         }
         var workflow = Workflow(
             token: token, createdAt: createdAt, template: template, createdBy: createdBy, labels: labels,
-            version: version, definitionStepCount: definitionStepCount, steps: steps)
+            version: version, definitionStepCount: definitionStepCount, steps: steps, concurrencyKey: concurrencyKey)
         workflow.normalizeReadiness()
         for step in steps where !step.status.isTerminal {
             if let parent = step.parent, let blocker = workflow.cancellingAncestor(from: parent) {

@@ -22,13 +22,21 @@ public struct Workflow: Sendable, Equatable {
     public var definitionStepCount: Int
     /// The steps in the order they were added.
     public private(set) var steps: [Step]
+    /// Workflows with the same key run one after another, in creation order (uploads of one
+    /// project: the project's UUID). Nil: no ordering.
+    public var concurrencyKey: String?
+    /// True while an earlier workflow with the same ``concurrencyKey`` is still processing: no
+    /// step of this one is ready. Kept by the store, which knows the other workflows.
+    public var isHeld = false
 
     /// Assembles a workflow from stored parts; no validation. Use ``make(token:definition:labels:createdBy:now:)``
     /// for new workflows.
     public init(
         token: Token, createdAt: Timestamp, template: Template?, createdBy: String?, labels: Labels,
-        version: UInt64, definitionStepCount: Int, steps: [Step]
+        version: UInt64, definitionStepCount: Int, steps: [Step], concurrencyKey: String? = nil, isHeld: Bool = false
     ) {
+        self.concurrencyKey = concurrencyKey
+        self.isHeld = isHeld
         self.token = token
         self.createdAt = createdAt
         self.template = template
@@ -45,16 +53,17 @@ public struct Workflow: Sendable, Equatable {
     ///   `cycle`, `invalidInitialStatus`, `tooManySteps`, `creatorTooLong`.
     public static func make(
         token: Token, definition: WorkflowDefinition, labels: Labels = Labels(), createdBy: String? = nil,
-        now: Timestamp
+        concurrencyKey: String? = nil, now: Timestamp
     ) throws(WorkflowError) -> Workflow {
         let specs = definition.expandedSteps
         guard !specs.isEmpty else { throw .emptyDefinition }
         if let createdBy, createdBy.utf8.count > Limits.maxCreatorBytes {
             throw .creatorTooLong(bytes: createdBy.utf8.count)
         }
+        if let concurrencyKey { try validateConcurrencyKey(concurrencyKey) }
         var workflow = Workflow(
             token: token, createdAt: now, template: definition.template, createdBy: createdBy, labels: labels,
-            version: 1, definitionStepCount: 0, steps: [])
+            version: 1, definitionStepCount: 0, steps: [], concurrencyKey: concurrencyKey)
         try workflow.addSteps(specs, now: now)
         workflow.definitionStepCount = workflow.steps.count
         return workflow
@@ -69,9 +78,11 @@ public struct Workflow: Sendable, Equatable {
 
     /// True when a create request with `definition` and `labels` asks for this same workflow,
     /// so that repeating it is an idempotent success rather than a conflict.
-    public func hasDefinition(_ other: WorkflowDefinition, labels labelsAsked: Labels) -> Bool {
+    public func hasDefinition(
+        _ other: WorkflowDefinition, labels labelsAsked: Labels, concurrencyKey keyAsked: String? = nil
+    ) -> Bool {
         template == other.template && Set(definition) == Set(other.expandedSteps)
-            && definition.count == other.expandedSteps.count && labels == labelsAsked
+            && definition.count == other.expandedSteps.count && labels == labelsAsked && concurrencyKey == keyAsked
     }
 
     /// The index in ``steps`` of the step named `name`.
@@ -90,7 +101,7 @@ public struct Workflow: Sendable, Equatable {
     /// `NOT_APPLICABLE` parent: the orchestrator may start it.
     public func isReady(_ index: Int) -> Bool {
         let step = steps[index]
-        guard step.status == .pending else { return false }
+        guard step.status == .pending, !isHeld else { return false }
         guard let parent = step.parent else { return true }
         guard let parentIndex = self.index(of: parent) else { return false }
         return steps[parentIndex].status.releasesChildren
@@ -187,6 +198,15 @@ public struct Workflow: Sendable, Equatable {
         }
         for spec in specs {
             steps.append(Step(name: spec.name, parent: spec.parent, status: spec.status, updatedAt: now))
+        }
+        refreshReadiness(now: now)
+    }
+
+    /// Bumps `updatedAt` of each ready step that has no ``Step/readyAt`` yet (it just became
+    /// ready), then refreshes readiness.
+    mutating func touchReadySteps(now: Timestamp) {
+        for index in steps.indices where isReady(index) && steps[index].readyAt == nil {
+            steps[index].updatedAt = now
         }
         refreshReadiness(now: now)
     }

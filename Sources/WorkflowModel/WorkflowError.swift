@@ -52,16 +52,27 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidClaim(String)
     /// An imported workflow (export file, Hyades rows) is inconsistent in a way no other case names.
     case invalidRecord(String)
+    /// A concurrency key is empty, too long or has control characters.
+    case invalidConcurrencyKey(String)
+    /// No project with this UUID, or with this name and version.
+    case unknownProject(String)
+    /// The parent project an upload or create names does not exist.
+    case unknownParentProject(String)
+    /// A project with this name and version exists already.
+    case projectExists(name: String, version: String?)
+    /// A project field breaks its limits.
+    case invalidProject(String)
 
     /// True for refusals that mean "the current state does not allow it" (HTTP 409).
     public var isConflict: Bool {
         switch self {
         case .invalidTransition, .restartWhileProcessing, .stepFinished, .conflictingDefinition, .parentFinished,
-            .duplicateStep, .claimedByAnother, .notClaimed:
+            .duplicateStep, .claimedByAnother, .notClaimed, .projectExists:
             true
         case .invalidStepName, .unknownStep, .unknownWorkflow, .failureReasonRequired, .failureReasonNotAllowed,
             .failureReasonTooLong, .tooManySteps, .unknownParent, .cycle, .invalidInitialStatus, .emptyDefinition,
-            .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord, .invalidClaim:
+            .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord, .invalidClaim, .invalidConcurrencyKey,
+            .unknownProject, .unknownParentProject, .invalidProject:
             false
         }
     }
@@ -69,7 +80,7 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     /// True when the workflow or step does not exist (HTTP 404).
     public var isNotFound: Bool {
         switch self {
-        case .unknownStep, .unknownWorkflow: true
+        case .unknownStep, .unknownWorkflow, .unknownProject, .unknownParentProject: true
         default: false
         }
     }
@@ -109,6 +120,12 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
             "Step \(step) is claimed by worker \(worker); only it (or an ADMIN key) may change it while its lease lives"
         case .notClaimed(let step): "Step \(step) is not claimed (its lease may have expired)"
         case .invalidClaim(let reason): "Invalid claim: \(reason)"
+        case .invalidConcurrencyKey(let reason): "Invalid concurrencyKey: \(reason)"
+        case .unknownProject: "The project could not be found."
+        case .unknownParentProject: "The parent component could not be found."
+        case .projectExists(let name, let version):
+            "A project with the name \(name)\(version.map { " and version " + $0 } ?? " and no version") already exists."
+        case .invalidProject(let reason): "Invalid project: \(reason)"
         }
     }
 }
@@ -129,4 +146,12 @@ public enum Limits {
     public static let maxWorkerBytes = 128
     /// Longest lease a claim or heartbeat may ask for (1 hour), in milliseconds.
     public static let maxLeaseMilliseconds: Int64 = 3_600_000
+    /// UTF-8 bytes of a concurrency key.
+    public static let maxConcurrencyKeyBytes = 256
+    /// UTF-8 bytes of a project's name and of its version (both are parts of an index key).
+    public static let maxProjectNameBytes = 200
+    public static let maxProjectVersionBytes = 200
+    /// Tags on one project, and UTF-8 bytes of each.
+    public static let maxProjectTags = 32
+    public static let maxProjectTagBytes = 255
 }

@@ -8,6 +8,10 @@ struct HTTPArguments: ParsableArguments {
     var maxBody: ByteSize =
         environment("BOMFLOW_MAX_BODY").flatMap(ByteSize.init(argument:)) ?? ByteSize(bytes: 1 << 20)
 
+    @Option(help: "Largest BOM an upload may carry; larger gets 413 (env BOMFLOW_MAX_BOM_SIZE).")
+    var maxBomSize: ByteSize =
+        environment("BOMFLOW_MAX_BOM_SIZE").flatMap(ByteSize.init(argument:)) ?? ByteSize(bytes: 50 << 20)
+
     @Option(help: "Longest request line; longer gets 414 (env BOMFLOW_MAX_REQUEST_LINE).")
     var maxRequestLine: ByteSize =
         environment("BOMFLOW_MAX_REQUEST_LINE").flatMap(ByteSize.init(argument:)) ?? ByteSize(bytes: 8192)
@@ -46,6 +50,9 @@ struct HTTPArguments: ParsableArguments {
 
     func validate() throws {
         guard maxBody.bytes >= 1024 else { throw ValidationError("--max-body must be at least 1KiB") }
+        guard (1024...(1 << 30)).contains(maxBomSize.bytes) else {
+            throw ValidationError("--max-bom-size must be 1KiB to 1GiB")
+        }
         guard maxRequestLine.bytes >= 256 else {
             throw ValidationError("--max-request-line must be at least 256 bytes")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BomflowServer
 import Foundation
 import HTTPServer
+import JSON
 import LMDBStore
 import Logging
 import Storage
@@ -76,6 +77,16 @@ struct Serve: ParsableCommand {
             """)
     var ephemeral = false
 
+    @Option(
+        help: """
+            Run built-in simulated workers: `default`, or a JSON profile file of step delays and failure \
+            chances (fixtures/simulations/) (env BOMFLOW_SIMULATE).
+            """)
+    var simulate: String?
+
+    @Option(help: "Seed of the simulated outcomes, for repeatable runs; default random (env BOMFLOW_SIMULATE_SEED).")
+    var simulateSeed: UInt64?
+
     @Flag(help: "Walk every page of data.mdb before serving (as `bomflow check`); refuse to start on damage (exit 65).")
     var checkOnStart = false
 
@@ -140,6 +151,13 @@ struct Serve: ParsableCommand {
         configuration.authentication = !insecureNoAuth
         configuration.exitWithParent = exitWithParent
         configuration.ephemeral = ephemeral
+        configuration.maxBomBytes = http.maxBomSize.bytes
+        if let simulate = simulate ?? environment("BOMFLOW_SIMULATE") {
+            configuration.simulation = try Self.simulationProfile(simulate)
+            configuration.simulationSeed =
+                simulateSeed ?? environment("BOMFLOW_SIMULATE_SEED").flatMap { UInt64($0) }
+                ?? UInt64.random(in: 0...UInt64.max)
+        }
         let dataDir = store.dataDir
         let ephemeral = self.ephemeral
         try Self.serverStep { () throws(ServerError) in
@@ -148,6 +166,17 @@ struct Serve: ParsableCommand {
                     ephemeral ? announcement.ephemeralLine(dataDirectory: dataDir) : Array("\(announcement.port)".utf8)
                 FileHandle.standardOutput.write(Data(line + [0x0A]))
             }
+        }
+    }
+
+    /// `default` (the built-in profile) or a profile file, parsed strictly (exit 64 on a bad one).
+    static func simulationProfile(_ argument: String) throws -> SimulationProfile {
+        if argument == "default" { return SimulationProfile.builtIn }
+        guard let data = FileManager.default.contents(atPath: argument) else {
+            throw ValidationError("--simulate: cannot read the profile \(argument)")
+        }
+        do { return try SimulationProfile.parse(Array(data)) } catch {
+            throw ValidationError("--simulate: \(argument): \(error.message)")
         }
     }
 

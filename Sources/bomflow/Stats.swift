@@ -24,6 +24,9 @@ struct Stats: ParsableCommand {
         for status in StepStatus.allCases { json.member(status.rawValue, Int64(stats.stepsByStatus[status] ?? 0)) }
         json.endObject()
         json.member("deadlineEntries", Int64(stats.deadlineEntries))
+        json.member("boms", Int64(stats.boms))
+        json.member("bomBytes", Int64(stats.bomBytes))
+        json.member("projects", Int64(stats.projects))
         json.member("mapSizeBytes", Int64(stats.mapSize))
         json.member("usedBytes", Int64(stats.usedBytes))
         json.member("pageSize", Int64(stats.pageSize))

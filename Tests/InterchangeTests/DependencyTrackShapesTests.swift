@@ -5,9 +5,15 @@ import Testing
 import WorkflowModel
 
 struct DependencyTrackShapesTests {
-    @Test func processingBodies() {
-        #expect(String(decoding: DependencyTrackShapes.processing(true), as: UTF8.self) == #"{"processing":true}"#)
-        #expect(String(decoding: DependencyTrackShapes.processing(false), as: UTF8.self) == #"{"processing":false}"#)
+    @Test func processingBodiesCarryDependencyTrack5Status() {
+        func body(_ status: TokenStatus?) -> String {
+            String(decoding: DependencyTrackShapes.processing(status), as: UTF8.self)
+        }
+        #expect(body(nil) == #"{"processing":false}"#)
+        #expect(body(.pending) == #"{"processing":true,"status":"PENDING"}"#)
+        #expect(body(.running) == #"{"processing":true,"status":"RUNNING"}"#)
+        #expect(body(.completed) == #"{"processing":false,"status":"COMPLETED"}"#)
+        #expect(body(.failed) == #"{"processing":false,"status":"FAILED"}"#)
     }
 
     @Test func statusArrayInTreeOrderWithNullsOmitted() throws {

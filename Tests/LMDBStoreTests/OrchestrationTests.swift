@@ -217,7 +217,7 @@ struct OrchestrationTests {
         try fixture.expectIntact()
         let environment = try Environment.open(path: path)
         let meta = try environment.openDatabase(named: "meta")
-        #expect(try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [0, 0, 0, 2])
+        #expect(try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [0, 0, 0, 3])
         #expect(try claim(fixture, [.bomProcessing]).map(\.token) == [Token.make(2)])
     }
 }

@@ -117,11 +117,13 @@ struct StorePropertyTests {
 extension WriteOperation {
     var token: Token {
         switch self {
-        case .create(let token, _, _, _), .addSteps(let token, _), .update(let token, _, _, _), .restart(let token, _),
+        case .create(let token, _, _, _, _), .addSteps(let token, _), .update(let token, _, _, _),
+            .restart(let token, _),
             .delete(let token):
             token
         case .importWorkflow(let workflow): workflow.token
-        case .claim: fatalError("random operations make no claims")
+        case .claim, .upload, .createProject, .deleteProject:
+            fatalError("random operations make no claims, uploads or projects")
         }
     }
 }

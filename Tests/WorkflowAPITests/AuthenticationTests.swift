@@ -64,7 +64,7 @@ struct AuthenticationTests {
         #expect(created.text.contains(#""createdBy":"ci""#), "the creator is the key's name")
         #expect(
             api.call(.get, "/api/v1/event/token/\(token)", headers: [("Authorization", "Bearer \(reader)")]).text
-                == #"{"processing":true}"#)
+                == #"{"processing":true,"status":"PENDING"}"#)
         #expect(
             api.call(.delete, "/api/v1/workflow/token/\(token)", headers: [("X-Api-Key", writer)]).status == .forbidden)
         #expect(

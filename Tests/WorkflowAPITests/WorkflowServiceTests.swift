@@ -15,7 +15,7 @@ final class ServiceFixture {
     let writer: WriteQueue
     let service: WorkflowService
 
-    init(authenticated: Bool = false) throws {
+    init(authenticated: Bool = false, maxBomBytes: Int = WorkflowService.defaultMaxBomBytes) throws {
         directory = try TemporaryDirectory("api")
         var options = StoreOptions()
         options.durability = .none
@@ -24,7 +24,7 @@ final class ServiceFixture {
         writer = WriteQueue(store: store)
         service = WorkflowService(
             store: store, writer: writer, version: "test",
-            authenticator: authenticated ? Authenticator(store: store) : nil)
+            authenticator: authenticated ? Authenticator(store: store) : nil, maxBomBytes: maxBomBytes)
     }
 
     deinit {
@@ -35,7 +35,12 @@ final class ServiceFixture {
     func call(_ method: HTTPMethod, _ target: String, _ body: String = "", headers: [(String, String)] = [])
         -> HTTPResponse
     {
-        let request = HTTPRequest(method: method, target: target, headers: HTTPHeaders(headers), body: Array(body.utf8))
+        call(method, target, bytes: Array(body.utf8), headers: headers)
+    }
+
+    func call(_ method: HTTPMethod, _ target: String, bytes: [UInt8], headers: [(String, String)] = []) -> HTTPResponse
+    {
+        let request = HTTPRequest(method: method, target: target, headers: HTTPHeaders(headers), body: bytes)
         let done = DispatchSemaphore(value: 0)
         let box = ResponseBox()
         service.handle(request) { response in
@@ -92,7 +97,7 @@ struct DependencyTrackEndpointTests {
         let created = api.call(
             .post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD","labels":{"project":"acme"}}"#)
         #expect(created.status == .created, "\(created.text)")
-        #expect(api.call(.get, "/api/v1/event/token/\(token)").text == #"{"processing":true}"#)
+        #expect(api.call(.get, "/api/v1/event/token/\(token)").text == #"{"processing":true,"status":"PENDING"}"#)
         let again = api.call(
             .post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD","labels":{"project":"acme"}}"#)
         #expect(again.status == .ok, "the same definition again is idempotent")
@@ -101,10 +106,11 @@ struct DependencyTrackEndpointTests {
         for step in ["BOM_CONSUMPTION", "BOM_PROCESSING", "VULN_ANALYSIS", "POLICY_EVALUATION", "METRICS_UPDATE"] {
             let started = api.call(.patch, "/api/v1/workflow/token/\(token)/step/\(step)", #"{"started":true}"#)
             #expect(started.status == .ok, "\(started.text)")
+            #expect(api.call(.get, "/api/v1/event/token/\(token)").text == #"{"processing":true,"status":"RUNNING"}"#)
             let done = api.call(.patch, "/api/v1/workflow/token/\(token)/step/\(step)", #"{"status":"COMPLETED"}"#)
             #expect(done.status == .ok, "\(done.text)")
         }
-        #expect(api.call(.get, "/api/v1/bom/token/\(token)").text == #"{"processing":false}"#)
+        #expect(api.call(.get, "/api/v1/bom/token/\(token)").text == #"{"processing":false,"status":"COMPLETED"}"#)
         let status = api.call(.get, "/api/v1/workflow/token/\(token)/status")
         let array = try #require(api.json(status) as? [[String: Any]])
         #expect(
@@ -169,10 +175,10 @@ struct DependencyTrackEndpointTests {
             api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#).status == .created)
         // An encoded literal ("%65" is "e") and an encoded parameter reach the same route.
         let encoded = api.call(.get, "/api/v1/%65vent/token/3d0d3c5e%2D7d4b-4a5e-9c1f-0123456789ab")
-        #expect(encoded.text == #"{"processing":true}"#)
+        #expect(encoded.text == #"{"processing":true,"status":"PENDING"}"#)
         #expect(api.call(.get, "/api/v1/%65vent/token/%ZZ").status == .badRequest)
         #expect(api.call(.get, "/api/v1/%66vent/token/\(token)").status == .notFound)
-        #expect(api.call(.get, "/api//v1/event/token/\(token)?x=1").text == #"{"processing":true}"#)
+        #expect(api.call(.get, "/api//v1/event/token/\(token)?x=1").text == #"{"processing":true,"status":"PENDING"}"#)
     }
 
     @Test func batchReportsPerItem() throws {

@@ -129,7 +129,7 @@ struct CommandLineEndToEndTests {
 
         let stats = try run(["stats", "--data-dir", data])
         #expect(stats.status == 0)
-        #expect(stats.output.contains(#""formatVersion":2"#))
+        #expect(stats.output.contains(#""formatVersion":3"#))
         // A smaller --map-size than the file records is not silently ignored (issue 16 §5).
         let smaller = try run(["stats", "--data-dir", data, "--map-size", "1MiB"])
         #expect(smaller.status == 0)

@@ -37,12 +37,15 @@ struct ServeEndToEndTests {
         #expect(
             try request(port, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)?.status
                 == 201)
-        #expect(try request(port, "GET", "/api/v1/bom/token/\(token)")?.text == #"{"processing":true}"#)
+        #expect(
+            try request(port, "GET", "/api/v1/bom/token/\(token)")?.text == #"{"processing":true,"status":"PENDING"}"#)
         let failed = try request(
             port, "PATCH", "/api/v1/workflow/token/\(token)/step/BOM_CONSUMPTION",
             #"{"status":"FAILED","failureReason":"bad"}"#)
         #expect(failed?.status == 200)
-        #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":false}"#)
+        #expect(
+            try request(port, "GET", "/api/v1/event/token/\(token)")?.text
+                == #"{"processing":false,"status":"FAILED"}"#)
         let status = try #require(try request(port, "GET", "/api/v1/workflow/token/\(token)/status"))
         #expect(status.text.contains(#""status":"CANCELLED""#))
         #expect(try request(port, "GET", "/api/v1/event/token/nope")?.status == 400)
@@ -66,12 +69,16 @@ struct ServeEndToEndTests {
             #expect(
                 try request(port, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"PROJECT_CLONE"}"#)?
                     .status == 201)
-            #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":true}"#)
+            #expect(
+                try request(port, "GET", "/api/v1/event/token/\(token)")?.text
+                    == #"{"processing":true,"status":"PENDING"}"#)
             #expect(
                 try request(
                     port, "PATCH", "/api/v1/workflow/token/\(token)/step/PROJECT_CLONE", #"{"status":"COMPLETED"}"#)?
                     .status == 200)
-            #expect(try request(port, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":false}"#)
+            #expect(
+                try request(port, "GET", "/api/v1/event/token/\(token)")?.text
+                    == #"{"processing":false,"status":"COMPLETED"}"#)
         }
         kill(first.process.processIdentifier, SIGTERM)
         kill(second.process.processIdentifier, SIGTERM)
@@ -124,7 +131,8 @@ struct ServeEndToEndTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         created.waitUntilExit()
         #expect(created.terminationStatus == 0)
-        #expect(try call(ciKey, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":true}"#)
+        #expect(
+            try call(ciKey, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":true,"status":"PENDING"}"#)
         #expect(try call(ciKey, "DELETE", "/api/v1/workflow/token/\(token)")?.status == 403)
         kill(child.process.processIdentifier, SIGTERM)
         #expect(child.wait() == 0)

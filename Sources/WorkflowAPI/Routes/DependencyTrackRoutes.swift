@@ -17,9 +17,10 @@ extension WorkflowService {
         },
     ]
 
-    /// The two poll answers, built once (the poll is the hottest path).
-    static let processingTrue = json(.ok, DependencyTrackShapes.processing(true))
-    static let processingFalse = json(.ok, DependencyTrackShapes.processing(false))
+    /// The poll answers, built once (the poll is the hottest path): unknown, then one per status.
+    static let unknownToken = json(.ok, DependencyTrackShapes.processing(nil))
+    static let pollAnswers: [TokenStatus: HTTPResponse] = Dictionary(
+        uniqueKeysWithValues: TokenStatus.allCases.map { ($0, json(.ok, DependencyTrackShapes.processing($0))) })
 
     /// A `{uuid}` for DT's endpoints: a malformed one gets DT's own 400 body.
     func dependencyTrackToken(_ context: RequestContext, method: String) throws(Problem) -> Token {
@@ -29,11 +30,14 @@ extension WorkflowService {
         return token
     }
 
-    /// `{"processing": true|false}`: false for an unknown token, as Dependency-Track answers.
+    /// `{"processing": true|false, "status": …}` as Dependency-Track 5 answers; an unknown token
+    /// is `{"processing": false}` without `status`.
     func poll(_ context: RequestContext, method: String) throws(Problem) -> HTTPResponse {
         let token = try dependencyTrackToken(context, method: method)
-        return try reading { () throws(StoreError) in try store.isProcessing(token) }
-            ? Self.processingTrue : Self.processingFalse
+        guard let status = try reading({ () throws(StoreError) in try store.tokenStatus(token) }) else {
+            return Self.unknownToken
+        }
+        return Self.pollAnswers[status] ?? Self.unknownToken
     }
 
     /// The steps of a workflow in DT's `WorkflowState` shape, or DT's text/plain 404.

@@ -17,7 +17,7 @@ extension WorkflowService {
             let body = try CreateWorkflowRequest.decode(context.request.body)
             let operation = WriteOperation.create(
                 token: body.token ?? Token.random(), definition: body.definition, labels: body.labels,
-                createdBy: context.keyName)
+                createdBy: context.keyName, concurrencyKey: body.concurrencyKey)
             service.write([operation], context, respond) { service.single($0, context, created: .created) }
         },
         Route(.get, "/api/v1/workflow", .read) { service, context, respond throws(Problem) in

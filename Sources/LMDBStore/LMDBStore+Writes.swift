@@ -1,0 +1,245 @@
+internal import LMDB
+internal import Storage
+internal import WorkflowModel
+
+/// The write operations of a batch, each in the batch's one write transaction.
+extension LMDBStore {
+    func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws
+        -> WriteOutcome
+    {
+        switch operation {
+        case .create(let token, let definition, let labels, let createdBy, let concurrencyKey):
+            if let id = try workflowID(for: token, in: txn) {
+                guard let existing = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("token without workflow")
+                }
+                guard existing.hasDefinition(definition, labels: labels, concurrencyKey: concurrencyKey) else {
+                    throw WorkflowError.conflictingDefinition(token)
+                }
+                return .alreadyExists(existing)
+            }
+            let workflow = try Workflow.make(
+                token: token, definition: definition, labels: labels, createdBy: createdBy,
+                concurrencyKey: concurrencyKey, now: now)
+            return .created(try insert(workflow, in: txn, now: now).0)
+        case .upload(let upload):
+            return try self.upload(upload, in: txn, now: now)
+        case .createProject(let draft):
+            return .projectCreated(try createProject(draft, in: txn, now: now))
+        case .deleteProject(let uuid):
+            try deleteProject(uuid, in: txn)
+            return .projectDeleted(uuid)
+        case .addSteps(let token, let specs):
+            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+                try workflow.addSteps(specs, now: now)
+                return true
+            }
+        case .update(let token, let step, let command, let actor):
+            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+                try workflow.apply(command, to: step, now: now, by: actor)
+            }
+        case .claim(let names, let worker, let lease, let max):
+            return .claimed(try claim(names, worker: worker, leaseMilliseconds: lease, max: max, now: now, in: txn))
+        case .restart(let token, let step):
+            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+                try workflow.restart(from: step, now: now)
+                return true
+            }
+        case .importWorkflow(var workflow):
+            workflow.isHeld = false
+            if let id = try workflowID(for: workflow.token, in: txn) {
+                guard let existing = try loadWorkflow(id: id, in: txn) else {
+                    throw StoreError.corrupted("token without workflow")
+                }
+                var candidate = workflow
+                candidate.isHeld = existing.isHeld  // the store decides holding, not the file
+                guard existing == candidate else { throw WorkflowError.conflictingDefinition(workflow.token) }
+                return .alreadyExists(existing)
+            }
+            return .created(try insert(workflow, in: txn, now: now).0)
+        case .delete(let token):
+            guard let id = try workflowID(for: token, in: txn), let workflow = try loadWorkflow(id: id, in: txn) else {
+                throw WorkflowError.unknownWorkflow(token)
+            }
+            try remove(workflow, id: id, in: txn, now: now)
+            return .deleted(token)
+        }
+    }
+
+    /// Loads the workflow, lets `body` change it, and writes what changed (rows and index
+    /// entries) with the version bumped. Writes nothing when `body` throws or reports no change.
+    func change(
+        _ token: Token, in txn: borrowing WriteTransaction, now: Timestamp,
+        _ body: (inout Workflow) throws(WorkflowError) -> Bool
+    ) throws -> WriteOutcome {
+        guard let id = try workflowID(for: token, in: txn), let original = try loadWorkflow(id: id, in: txn) else {
+            throw WorkflowError.unknownWorkflow(token)
+        }
+        var workflow = original
+        guard try body(&workflow) else { return .updated(original, changed: false) }
+        workflow.version += 1
+        return .updated(try save(workflow, id: id, replacing: original, in: txn, now: now), changed: true)
+    }
+
+    /// Takes up to `max` entries of the `ready` index for `names`, the longest-ready first, and
+    /// claims each step (which moves it from `ready` to `leases` through ``save``).
+    func claim(
+        _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
+        in txn: borrowing WriteTransaction
+    ) throws -> [ClaimedStep] {
+        guard max >= 1 else { return [] }
+        try Workflow.validateWorker(worker)
+        try Workflow.validateLease(leaseMilliseconds)
+        var candidates: [(key: [UInt8], since: [UInt8], id: UInt64, ordinal: Int)] = []
+        for name in Set(names) {
+            let prefix = Keys.readyPrefix(name)
+            try txn.withCursor(databases.ready) { cursor in
+                var more = try cursor.seek(atOrAfter: prefix)
+                var taken = 0
+                while more, taken < max {
+                    let key = cursor.key
+                    guard key.count == prefix.count + 17, key.starts(with: prefix) else { break }
+                    candidates.append(
+                        (
+                            key, Array(key[prefix.count..<prefix.count + 8]), loadUInt64(key, at: prefix.count + 8),
+                            Int(key[prefix.count + 16])
+                        ))
+                    taken += 1
+                    more = try cursor.next()
+                }
+            }
+        }
+        candidates.sort { $0.since.lexicographicallyPrecedes($1.since) }
+        var claimed: [ClaimedStep] = []
+        for candidate in candidates where claimed.count < max {
+            guard let original = try loadWorkflow(id: candidate.id, in: txn),
+                candidate.ordinal < original.steps.count
+            else {
+                try txn.delete(candidate.key, in: databases.ready)  // not derived from any state
+                continue
+            }
+            var workflow = original
+            let name = workflow.steps[candidate.ordinal].name
+            guard let claim = try workflow.claim(name, worker: worker, leaseMilliseconds: leaseMilliseconds, now: now)
+            else {
+                try txn.delete(candidate.key, in: databases.ready)
+                continue
+            }
+            workflow.version += 1
+            try save(workflow, id: candidate.id, replacing: original, in: txn, now: now)
+            claimed.append(
+                ClaimedStep(
+                    token: workflow.token, step: name, labels: workflow.labels, claim: claim,
+                    bom: try bomSummary(id: candidate.id, in: txn)))
+        }
+        return claimed
+    }
+
+    func allocateWorkflowID(in txn: borrowing WriteTransaction) throws -> UInt64 {
+        let next =
+            try txn.withValue(forKey: Keys.nextWorkflowID, in: databases.meta) { span in
+                span.count == 8 ? loadUInt64(span, at: 0) : nil
+            } ?? 1
+        guard let current = next else { throw StoreError.corrupted("next-workflow-id record") }
+        try txn.put(Keys.workflow(current + 1), forKey: Keys.nextWorkflowID, in: databases.meta)
+        return current
+    }
+
+    /// Stores a new workflow under a new internal ID (create, import, upload).
+    func insert(_ workflow: Workflow, in txn: borrowing WriteTransaction, now: Timestamp) throws -> (
+        Workflow, UInt64
+    ) {
+        let id = try allocateWorkflowID(in: txn)
+        try txn.put(Keys.workflow(id), forKey: workflow.token.bytes, in: databases.tokens, options: .noOverwrite)
+        return (try save(workflow, id: id, replacing: nil, in: txn, now: now), id)
+    }
+
+    /// Writes `workflow`'s record, the step rows that differ from `original`, and the index
+    /// entries: those `original` had and `workflow` has not are deleted, new ones put.
+    ///
+    /// A workflow with a concurrency key is queued under its key while it is processing: it is
+    /// held when it enters a queue that is not empty (also a restarted one), and when it leaves
+    /// (finished), the first workflow of the queue is released if it is held. So each non-empty
+    /// queue has exactly one workflow that is not held (``verifyIntegrity()`` checks it).
+    /// - Returns: the workflow as stored (``Workflow/isHeld`` decided here).
+    @discardableResult
+    func save(
+        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction,
+        now: Timestamp
+    ) throws -> Workflow {
+        var workflow = workflow
+        var releaseNextOf: String?
+        if let key = workflow.concurrencyKey {
+            let wasQueued = original?.isProcessing ?? false
+            if workflow.isProcessing, !wasQueued {
+                if try queueIsOccupied(key, in: txn) { workflow.hold(now: now) }
+                try txn.put([], forKey: Keys.queue(key, id), in: databases.queues)
+            } else if !workflow.isProcessing, wasQueued {
+                workflow.isHeld = false
+                try txn.delete(Keys.queue(key, id), in: databases.queues)
+                releaseNextOf = key
+            }
+        }
+        try write(workflow, id: id, replacing: original, in: txn)
+        if let key = releaseNextOf { try releaseNext(key, in: txn, now: now) }
+        return workflow
+    }
+
+    private func write(
+        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction
+    ) throws {
+        try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
+        for (ordinal, step) in workflow.steps.enumerated() {
+            if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
+            let parentOrdinal = step.parent.flatMap { workflow.index(of: $0) }
+            try txn.put(
+                RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
+                in: databases.steps)
+        }
+        let before = original.map { indexEntries(of: $0, id: id) } ?? []
+        let after = indexEntries(of: workflow, id: id)
+        for entry in before.subtracting(after) { try txn.delete(entry.key, in: database(entry.table)) }
+        for entry in after.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+    }
+
+    /// Deletes the workflow's token, record, step rows, index entries and BOM; a processing
+    /// workflow leaves its key's queue (and releases the next).
+    func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction, now: Timestamp) throws {
+        try txn.delete(workflow.token.bytes, in: databases.tokens)
+        try txn.delete(Keys.workflow(id), in: databases.workflows)
+        for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }
+        for entry in indexEntries(of: workflow, id: id) { try txn.delete(entry.key, in: database(entry.table)) }
+        try deleteBOM(id: id, in: txn)
+        if let key = workflow.concurrencyKey, workflow.isProcessing {
+            try txn.delete(Keys.queue(key, id), in: databases.queues)
+            try releaseNext(key, in: txn, now: now)
+        }
+    }
+
+    // MARK: Concurrency keys
+
+    /// True when some workflow is queued under `key`.
+    private func queueIsOccupied(_ key: String, in txn: borrowing WriteTransaction) throws -> Bool {
+        let prefix = Keys.queuePrefix(key)
+        return try txn.withCursor(databases.queues) { cursor in
+            guard try cursor.seek(atOrAfter: prefix) else { return false }
+            let key = cursor.key
+            return key.count == prefix.count + 8 && key.starts(with: prefix)
+        }
+    }
+
+    /// Releases the first workflow queued under `key` when it is held.
+    private func releaseNext(_ key: String, in txn: borrowing WriteTransaction, now: Timestamp) throws {
+        let prefix = Keys.queuePrefix(key)
+        let first: UInt64? = try txn.withCursor(databases.queues) { cursor in
+            guard try cursor.seek(atOrAfter: prefix) else { return nil }
+            let key = cursor.key
+            return key.count == prefix.count + 8 && key.starts(with: prefix) ? Keys.trailingID(key) : nil
+        }
+        guard let first, let original = try loadWorkflow(id: first, in: txn), original.isHeld else { return }
+        var workflow = original
+        workflow.release(now: now)
+        workflow.version += 1
+        try write(workflow, id: first, replacing: original, in: txn)
+    }
+}

@@ -1,0 +1,68 @@
+public import HTTP1
+internal import Interchange
+internal import Storage
+internal import WorkflowModel
+
+/// Dependency-Track's BOM intake (`PUT`/`POST /api/v1/bom`) and the worker's fetch of a stored
+/// BOM (`GET /api/v1/workflow/token/{uuid}/bom`).
+extension WorkflowService {
+    static let bomRoutes: [Route] = [
+        Route(.put, "/api/v1/bom", .write) { service, context, respond throws(Problem) in
+            let fields = try inDependencyTrackWords {
+                () throws(Problem) in try BomUploadFields.json(context.request.body, maxBomBytes: service.maxBomBytes)
+            }
+            try service.upload(fields, context, respond)
+        },
+        Route(.post, "/api/v1/bom", .write) { service, context, respond throws(Problem) in
+            let fields = try BomUploadFields.multipart(context.request, maxBomBytes: service.maxBomBytes)
+            try service.upload(fields, context, respond)
+        },
+        Route(.get, "/api/v1/workflow/token/{uuid}/bom", .read) { service, context, respond throws(Problem) in
+            let token = try service.ownToken(context)
+            guard let document = try service.reading({ () throws(StoreError) in try service.store.bom(token) }) else {
+                throw Problem.notFound("No BOM is stored with workflow \(token)")
+            }
+            respond(
+                HTTPResponse(
+                    status: .ok, headers: HTTPHeaders([("Content-Type", document.format.mediaType)]),
+                    body: document.bytes))
+        },
+    ]
+
+    /// The body limits of the upload routes: the BOM limit plus room for the other fields (and,
+    /// for `PUT`, base64's third).
+    public static func bomBodyLimits(maxBomBytes: Int) -> [RouteBodyLimit] {
+        let room = 64 << 10
+        return [
+            RouteBodyLimit(method: .put, path: "/api/v1/bom", bytes: (maxBomBytes + 2) / 3 * 4 + room),
+            RouteBodyLimit(method: .post, path: "/api/v1/bom", bytes: maxBomBytes + room),
+        ]
+    }
+
+    /// One upload as one write: DT's `{"token","projectUuid"}` after the commit, or its refusal.
+    func upload(_ fields: BomUploadFields, _ context: RequestContext, _ respond: @escaping Respond) throws(Problem) {
+        let upload = try fields.upload(token: Token.random(), createdBy: context.keyName, maxBomBytes: maxBomBytes)
+        write([.upload(upload)], context, respond) { [self] results in
+            switch results[0] {
+            case .success(.uploaded(let workflow, let project)):
+                return Self.json(.ok, DependencyTrackShapes.uploaded(token: workflow.token, project: project.uuid))
+            case .success: return answer(Problem.internalError("an upload answered with another outcome"), context)
+            case .failure(let refusal): return answer(Self.dependencyTrackRefusal(refusal), context)
+            }
+        }
+    }
+
+    /// Runs `body`, answering its refusals as Dependency-Track does: `text/plain` messages.
+    static func inDependencyTrackWords<T>(_ body: () throws(Problem) -> T) throws(Problem) -> T {
+        do { return try body() } catch {
+            guard error.body == nil, error.status.code < 500 else { throw error }
+            throw Problem.dependencyTrack(error.status, error.detail)
+        }
+    }
+
+    /// A model refusal in Dependency-Track's words and `text/plain`.
+    static func dependencyTrackRefusal(_ refusal: WorkflowError) -> Problem {
+        let status: HTTPStatus = refusal.isNotFound ? .notFound : refusal.isConflict ? .conflict : .badRequest
+        return Problem.dependencyTrack(status, refusal.description)
+    }
+}
