@@ -627,11 +627,20 @@ public struct RequestParser: Sendable {
 }
 
 extension StringProtocol {
+    /// Without leading and trailing SP and HTAB, trimmed as bytes: a space followed by a
+    /// combining mark is one Character, which a Character-wise trim would keep (found by the
+    /// multipart fuzz target's round trip).
     var trimmingSpaces: String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
+        let view = Substring(self).utf8
+        var lower = view.startIndex
+        var upper = view.endIndex
+        while lower < upper, view[lower] == 0x20 || view[lower] == 0x09 { lower = view.index(after: lower) }
+        while upper > lower {
+            let before = view.index(before: upper)
+            guard view[before] == 0x20 || view[before] == 0x09 else { break }
+            upper = before
+        }
+        return String(decoding: view[lower..<upper], as: UTF8.self)
     }
 
     var lowercasedASCII: String { String(decoding: utf8.map(asciiLower), as: UTF8.self) }

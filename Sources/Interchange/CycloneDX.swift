@@ -31,7 +31,7 @@ public enum CycloneDX {
 
     private static func json(_ bytes: [UInt8], from start: Int) throws(Refusal) -> BomDocument {
         let value: JSONValue
-        do { value = try JSONValue.parse(Array(bytes[start...]), what: "The BOM") } catch {
+        do { value = try JSONValue.parse(Array(bytes[start...]), what: "The BOM", keepDepth: 1) } catch {
             throw Refusal("The BOM is not valid JSON: \(error.message)")
         }
         guard case .object(let members) = value else { throw Refusal("The BOM is JSON but not an object") }

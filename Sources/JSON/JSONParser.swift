@@ -17,12 +17,22 @@ struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    /// Values inside more containers than this are checked but not kept (`.null` in their place).
+    private let keepDepth: Int
+    /// Member names of the objects being skipped, as ranges of `bytes` (``skipObject()``).
+    private var nameRanges: [Range<Int>] = []
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private init(_ bytes: [UInt8], keepDepth: Int) {
+        self.bytes = bytes
+        self.keepDepth = keepDepth
+    }
 
-    /// Parses one JSON text.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes)
+    /// Parses one JSON text. With `keepDepth`, the whole text is checked exactly as without it
+    /// (the same texts are accepted and refused), but only values inside at most `keepDepth`
+    /// containers are built; deeper containers and scalars become `.null` in the tree, so a
+    /// large document costs no memory beyond its top levels (a BOM: its top-level members).
+    static func parse(_ bytes: [UInt8], keepDepth: Int = .max) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes, keepDepth: keepDepth)
         parser.skipWhitespace()
         let value = try parser.value()
         parser.skipWhitespace()
@@ -43,14 +53,18 @@ struct JSONParser {
 
     private mutating func value() throws(Failure) -> JSONValue {
         guard index < bytes.count else { throw failure("unexpected end") }
+        let keep = depth <= keepDepth
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object()
         case UInt8(ascii: "["): return try array()
-        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "\""):
+            if keep { return .string(try string()) }
+            try skipString()
+            return .null
         case UInt8(ascii: "t"): return try literal(Self.trueBytes, .bool(true))
         case UInt8(ascii: "f"): return try literal(Self.falseBytes, .bool(false))
         case UInt8(ascii: "n"): return try literal(Self.nullBytes, .null)
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number(keep: keep)
         default: throw failure("unexpected character")
         }
     }
@@ -73,6 +87,7 @@ struct JSONParser {
 
     private mutating func object() throws(Failure) -> JSONValue {
         try enter()
+        if depth > keepDepth { return try skipObject() }
         index += 1
         var members: [String: JSONValue] = [:]
         skipWhitespace()
@@ -111,17 +126,19 @@ struct JSONParser {
 
     private mutating func array() throws(Failure) -> JSONValue {
         try enter()
+        let keep = depth <= keepDepth
         index += 1
         var elements: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
             index += 1
             depth -= 1
-            return .array(elements)
+            return keep ? .array(elements) : .null
         }
         while true {
             skipWhitespace()
-            elements.append(try value())
+            let element = try value()
+            if keep { elements.append(element) }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -129,7 +146,7 @@ struct JSONParser {
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
                 depth -= 1
-                return .array(elements)
+                return keep ? .array(elements) : .null
             } else {
                 throw failure("expected ',' or ']'")
             }
@@ -202,6 +219,143 @@ struct JSONParser {
         throw failure("an unterminated string")
     }
 
+    /// An object below the kept depth: checked like ``object()`` (member names once each, by
+    /// their decoded text), nothing built. The parser has entered it.
+    ///
+    /// Names are compared as byte ranges of the input kept on one stack for all open objects (no
+    /// allocation per object: hashing or copying every name cost 40 % of a 5 MB upload); an
+    /// object with an escaped name or more than 16 members switches to a set of decoded names.
+    private mutating func skipObject() throws(Failure) -> JSONValue {
+        index += 1
+        let base = nameRanges.count
+        defer { nameRanges.removeSubrange(base...) }
+        var decoded: Set<String>?
+        skipWhitespace()
+        if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            depth -= 1
+            return .null
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw failure("expected a member name")
+            }
+            let quote = index
+            let hasEscape = try skipString()
+            let name = (quote + 1)..<(index - 1)
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
+            index += 1
+            skipWhitespace()
+            _ = try value()
+            // After the value, as object() finds it, so that both fail at the same offset.
+            if decoded == nil && (hasEscape || nameRanges.count - base >= 16) {
+                decoded = Set(nameRanges[base...].map { String(decoding: bytes[$0], as: UTF8.self) })
+            }
+            if decoded != nil {
+                let text = hasEscape ? try decodedName(from: quote) : String(decoding: bytes[name], as: UTF8.self)
+                guard decoded?.insert(text).inserted == true else {
+                    throw failure("member \"\(text)\" appears twice")
+                }
+            } else {
+                for seen in nameRanges[base...] where sameBytes(seen, name) {
+                    throw failure("member \"\(String(decoding: bytes[name], as: UTF8.self))\" appears twice")
+                }
+                nameRanges.append(name)
+            }
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                depth -= 1
+                return .null
+            } else {
+                throw failure("expected ',' or '}'")
+            }
+        }
+    }
+
+    private func sameBytes(_ first: Range<Int>, _ second: Range<Int>) -> Bool {
+        guard first.count == second.count else { return false }
+        var (left, right) = (first.lowerBound, second.lowerBound)
+        while left < first.upperBound {
+            if bytes[left] != bytes[right] { return false }
+            left += 1
+            right += 1
+        }
+        return true
+    }
+
+    /// The text of the string starting at `quote`, which ``skipString()`` has already checked.
+    private mutating func decodedName(from quote: Int) throws(Failure) -> String {
+        let end = index
+        index = quote
+        let text = try string()
+        index = end
+        return text
+    }
+
+    /// Checks a string like ``string()`` without building it. - Returns: whether it has escapes.
+    @discardableResult
+    private mutating func skipString() throws(Failure) -> Bool {
+        index += 1  // the opening quote
+        let start = index
+        var ascii = true
+        var escaped = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                if !ascii {
+                    var iterator = bytes[start..<index].makeIterator()
+                    var decoder = UTF8()
+                    decoding: while true {
+                        switch decoder.decode(&iterator) {
+                        case .scalarValue: continue
+                        case .emptyInput: break decoding
+                        case .error: throw failure("a string is not valid UTF-8")
+                        }
+                    }
+                }
+                index += 1
+                return escaped
+            }
+            if byte == UInt8(ascii: "\\") {
+                escaped = true
+                index += 1
+                guard index < bytes.count else { throw failure("unexpected end") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    continue
+                case UInt8(ascii: "u"):
+                    let scalar = try hex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else { throw failure("a lone surrogate in \\u escapes") }
+                        index += 2
+                        guard (0xDC00...0xDFFF).contains(try hex4()) else {
+                            throw failure("a lone surrogate in \\u escapes")
+                        }
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw failure("a lone surrogate in \\u escapes")
+                    }
+                    continue
+                default: throw failure("an invalid escape")
+                }
+            }
+            guard byte >= 0x20 else { throw failure("a control character inside a string") }
+            if byte >= 0x80 { ascii = false }
+            index += 1
+        }
+        throw failure("an unterminated string")
+    }
+
     private mutating func hex4() throws(Failure) -> UInt16 {
         guard index + 4 <= bytes.count else { throw failure("unexpected end") }
         var value: UInt16 = 0
@@ -220,7 +374,7 @@ struct JSONParser {
         return value
     }
 
-    private mutating func number() throws(Failure) -> JSONValue {
+    private mutating func number(keep: Bool = true) throws(Failure) -> JSONValue {
         let start = index
         var isInteger = true
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -245,10 +399,13 @@ struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw failure("a malformed number") }
             while index < bytes.count && isDigit(bytes[index]) { index += 1 }
         }
+        // Below the kept depth only what could be out of range is converted: an integer of up to
+        // 300 digits is always finite as a Double.
+        if !keep && isInteger && index - start <= 300 { return .null }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let integer = Int64(text) { return .integer(integer) }
+        if isInteger, let integer = Int64(text) { return keep ? .integer(integer) : .null }
         guard let double = Double(text), double.isFinite else { throw failure("a number out of range") }
-        return .number(double)
+        return keep ? .number(double) : .null
     }
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -15,12 +15,14 @@ extension JSONValue {
     /// Parses `bytes` (UTF-8 JSON) with the strict parser.
     /// - Parameter what: names the document in messages ("The request body", "line 3").
     /// - Throws: ``JSONError`` naming what is wrong and the byte offset.
-    public static func parse(_ bytes: [UInt8], what: String = "The request body") throws(JSONError) -> JSONValue {
+    public static func parse(
+        _ bytes: [UInt8], what: String = "The request body", keepDepth: Int = .max
+    ) throws(JSONError) -> JSONValue {
         guard !bytes.isEmpty else {
             throw JSONError(path: "", message: "\(what) is empty; a JSON object is expected")
         }
         do {
-            return try JSONParser.parse(bytes)
+            return try JSONParser.parse(bytes, keepDepth: keepDepth)
         } catch {
             throw JSONError(
                 path: "", message: "\(what) is not valid JSON: \(error.reason) at byte \(error.offset)",

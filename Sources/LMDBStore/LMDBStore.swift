@@ -596,7 +596,8 @@ public final class LMDBStore: WorkflowStorage {
                         }
                         return true
                     }
-                    guard inRange else { break }
+                    // RUNNING is settled by the first active row once some row is still open.
+                    guard inRange, !(nonTerminal && active) else { break }
                     more = try cursor.next()
                 }
             }

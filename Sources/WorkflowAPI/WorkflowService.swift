@@ -1,3 +1,4 @@
+internal import Foundation
 public import HTTP1
 internal import Interchange
 internal import JSON
@@ -30,6 +31,8 @@ public final class WorkflowService: Sendable {
     let maxWaitSeconds: Double
     /// The largest BOM an upload may carry (`--max-bom-size`, default 50 MiB).
     let maxBomBytes: Int
+    /// Where uploads are decoded: one serial queue per core.
+    let uploadQueues = UploadQueues()
     /// The default of ``maxBomBytes``.
     public static let defaultMaxBomBytes = 50 << 20
     let logger = Logger(label: "bomflow.api")
@@ -269,6 +272,20 @@ private final class RequestIDs: Sendable {
     }
 
     func next() -> String { String(counter.wrappingAdd(1, ordering: .relaxed).newValue, radix: 36) }
+}
+
+/// Serial dispatch queues, one per core, taken in turn: bounded parallel work off the event loops.
+final class UploadQueues: Sendable {
+    private let queues: [DispatchQueue]
+    private let turn = Atomic<Int>(0)
+
+    init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        queues = (0..<max(1, count)).map { DispatchQueue(label: "bomflow-upload-\($0)") }
+    }
+
+    func next() -> DispatchQueue {
+        queues[turn.wrappingAdd(1, ordering: .relaxed).oldValue % queues.count]
+    }
 }
 
 /// The product's version: served at `/api/version`, in the OpenAPI document and by `--version`.

@@ -132,6 +132,16 @@ struct MultipartTests {
         }
     }
 
+    /// Found by the fuzz target: a space followed by a combining mark is one Character, so a
+    /// Character-wise trim kept the space and the round trip changed the value.
+    @Test func headerValuesAreTrimmedAsBytes() throws {
+        let parts = try Multipart.parse(
+            Array("--b\r\nContent-Disposition: form-data; name=a\r\nContent-Type:  \u{065D}x \r\n\r\ny\r\n--b--".utf8),
+            boundary: "b")
+        #expect(parts[0].contentType == "\u{065D}x")
+        #expect(try Multipart.parse(Multipart.serialize(parts, boundary: "b"), boundary: "b") == parts)
+    }
+
     @Test func serializeRoundTrips() throws {
         let parts = [
             Multipart.Part(

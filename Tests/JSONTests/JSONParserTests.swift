@@ -76,3 +76,53 @@ struct JSONParserTests {
         }
     }
 }
+
+/// The shallow parse of uploaded BOMs: the same texts accepted and refused (at the same offset)
+/// as the full parse, only the top levels built. scripts/fuzz checks the same differentially.
+struct ShallowParseTests {
+    @Test(arguments: [
+        #"{"bomFormat":"CycloneDX","components":[{"name":"a","purl":"pkg:x/a@1"},{"n":[1,2e3,-0.5]}]}"#,
+        #"{"a":{"b":{"b":1,"c":"\u00e9\ud83d\ude00"}}}"#,
+        #"{"a":[{"x":1,"x":2}]}"#,
+        #"{"a":[{"\u0078":1,"x":2}]}"#,
+        #"{"a":[1e400]}"#,
+        #"{"a":[1234567890123456789012345678901234567890]}"#,
+        #"{"a":["\ud800"]}"#,
+        "{\"a\":[\"tab\u{09}inside\"]}",
+        "{\"a\":[\"\u{00E9}\"]}",
+        #"{"a":[01]}"#,
+        #"{"a":[tru]}"#,
+        #"{"a":{"b":1,}}"#,
+    ])
+    func acceptsAndRefusesLikeTheFullParse(text: String) {
+        let bytes = Array(text.utf8)
+        let full = Result { () throws(JSONError) in try JSONValue.parse(bytes) }
+        let shallow = Result { () throws(JSONError) in try JSONValue.parse(bytes, keepDepth: 1) }
+        switch (full, shallow) {
+        case (.success(.object(let members)), .success(.object(let top))):
+            #expect(Set(members.keys) == Set(top.keys))
+            for (name, value) in members {
+                if case .string = value { #expect(top[name] == value) } else { #expect(top[name] == .null) }
+            }
+        case (.failure(let error), .failure(let other)):
+            #expect(error == other)
+        default:
+            Issue.record("acceptance differs: \(full) vs \(shallow)")
+        }
+    }
+
+    @Test func wideObjectsFindRepeatedNamesPastSixteen() {
+        let members = (0..<40).map { #""m\#($0)":\#($0)"# } + [#""m25":0"#]
+        let bytes = Array(#"{"a":[{"#.utf8) + Array(members.joined(separator: ",").utf8) + Array("}]}".utf8)
+        #expect(throws: JSONError.self) { _ = try JSONValue.parse(bytes, keepDepth: 1) }
+        let distinct =
+            Array(#"{"a":[{"#.utf8) + Array(members.dropLast().joined(separator: ",").utf8) + Array("}]}".utf8)
+        #expect(throws: Never.self) { _ = try JSONValue.parse(distinct, keepDepth: 1) }
+    }
+
+    @Test func invalidUTF8BelowTheKeptDepthIsRefused() {
+        let bytes = Array(#"{"a":[""#.utf8) + [0xC3, 0x28] + Array(#""]}"#.utf8)
+        #expect(throws: JSONError.self) { _ = try JSONValue.parse(bytes, keepDepth: 1) }
+        #expect(throws: JSONError.self) { _ = try JSONValue.parse(bytes) }
+    }
+}

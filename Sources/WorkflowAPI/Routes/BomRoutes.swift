@@ -1,3 +1,4 @@
+internal import Dispatch
 public import HTTP1
 internal import Interchange
 internal import Storage
@@ -8,14 +9,16 @@ internal import WorkflowModel
 extension WorkflowService {
     static let bomRoutes: [Route] = [
         Route(.put, "/api/v1/bom", .write) { service, context, respond throws(Problem) in
-            let fields = try inDependencyTrackWords {
-                () throws(Problem) in try BomUploadFields.json(context.request.body, maxBomBytes: service.maxBomBytes)
+            service.decodeUpload(context, respond) { () throws(Problem) in
+                try inDependencyTrackWords { () throws(Problem) in
+                    try BomUploadFields.json(context.request.body, maxBomBytes: service.maxBomBytes)
+                }
             }
-            try service.upload(fields, context, respond)
         },
         Route(.post, "/api/v1/bom", .write) { service, context, respond throws(Problem) in
-            let fields = try BomUploadFields.multipart(context.request, maxBomBytes: service.maxBomBytes)
-            try service.upload(fields, context, respond)
+            service.decodeUpload(context, respond) { () throws(Problem) in
+                try BomUploadFields.multipart(context.request, maxBomBytes: service.maxBomBytes)
+            }
         },
         Route(.get, "/api/v1/workflow/token/{uuid}/bom", .read) { service, context, respond throws(Problem) in
             let token = try service.ownToken(context)
@@ -37,6 +40,23 @@ extension WorkflowService {
             RouteBodyLimit(method: .put, path: "/api/v1/bom", bytes: (maxBomBytes + 2) / 3 * 4 + room),
             RouteBodyLimit(method: .post, path: "/api/v1/bom", bytes: maxBomBytes + room),
         ]
+    }
+
+    /// Decodes an upload off the event loop (base64, multipart, checking the whole BOM can take
+    /// tens of milliseconds per MB, and the loop serves other connections meanwhile), on one of the
+    /// service's upload queues (one per core, so uploads never take more than the cores), then
+    /// queues its write.
+    func decodeUpload(
+        _ context: RequestContext, _ respond: @escaping Respond,
+        _ decode: @escaping @Sendable () throws(Problem) -> BomUploadFields
+    ) {
+        uploadQueues.next().async { [self] in
+            do throws(Problem) {
+                try upload(try decode(), context, respond)
+            } catch {
+                respond(answer(error, context))
+            }
+        }
     }
 
     /// One upload as one write: DT's `{"token","projectUuid"}` after the commit, or its refusal.
