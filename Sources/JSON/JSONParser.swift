@@ -85,30 +85,55 @@ struct JSONParser {
         guard depth <= Self.maxDepth else { throw failure("nested deeper than \(Self.maxDepth)") }
     }
 
+    /// An object: built when it is within the kept depth, else checked the same way (member
+    /// names once each, by their decoded text) with nothing built.
+    ///
+    /// Names of skipped objects are compared as byte ranges of the input, kept on one stack for
+    /// all open objects (no allocation per object: hashing or copying every name cost 40 % of a
+    /// 5 MB upload); an object with an escaped name or more than 16 members switches to a set of
+    /// decoded names.
     private mutating func object() throws(Failure) -> JSONValue {
         try enter()
-        if depth > keepDepth { return try skipObject() }
+        let keep = depth <= keepDepth
         index += 1
         var members: [String: JSONValue] = [:]
+        let base = nameRanges.count
+        defer { nameRanges.removeSubrange(base...) }
+        var decoded: Set<String>?
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
             depth -= 1
-            return .object(members)
+            return keep ? .object(members) : .null
         }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                 throw failure("expected a member name")
             }
-            let name = try string()
+            let quote = index
+            let name: String?
+            let hasEscape: Bool
+            if keep {
+                name = try string()
+                hasEscape = false
+            } else {
+                hasEscape = try skipString()
+                name = nil
+            }
+            let range = (quote + 1)..<(index - 1)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
             let member = try value()
-            guard members.updateValue(member, forKey: name) == nil else {
-                throw failure("member \"\(name)\" appears twice")
+            // After the value in both modes, so that both fail at the same offset.
+            if let name {
+                guard members.updateValue(member, forKey: name) == nil else {
+                    throw failure("member \"\(name)\" appears twice")
+                }
+            } else {
+                try noteSkippedName(range, quote: quote, hasEscape: hasEscape, since: base, decoded: &decoded)
             }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end") }
@@ -117,11 +142,30 @@ struct JSONParser {
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
                 depth -= 1
-                return .object(members)
+                return keep ? .object(members) : .null
             } else {
                 throw failure("expected ',' or '}'")
             }
         }
+    }
+
+    /// Records the name at `range` of a skipped object whose names start at `base` on the stack;
+    /// throws when the object already has it.
+    private mutating func noteSkippedName(
+        _ range: Range<Int>, quote: Int, hasEscape: Bool, since base: Int, decoded: inout Set<String>?
+    ) throws(Failure) {
+        if decoded == nil && (hasEscape || nameRanges.count - base >= 16) {
+            decoded = Set(nameRanges[base...].map { String(decoding: bytes[$0], as: UTF8.self) })
+        }
+        if decoded != nil {
+            let text = hasEscape ? try decodedName(from: quote) : String(decoding: bytes[range], as: UTF8.self)
+            guard decoded?.insert(text).inserted == true else { throw failure("member \"\(text)\" appears twice") }
+            return
+        }
+        for seen in nameRanges[base...] where sameBytes(seen, range) {
+            throw failure("member \"\(String(decoding: bytes[range], as: UTF8.self))\" appears twice")
+        }
+        nameRanges.append(range)
     }
 
     private mutating func array() throws(Failure) -> JSONValue {
@@ -217,65 +261,6 @@ struct JSONParser {
             }
         }
         throw failure("an unterminated string")
-    }
-
-    /// An object below the kept depth: checked like ``object()`` (member names once each, by
-    /// their decoded text), nothing built. The parser has entered it.
-    ///
-    /// Names are compared as byte ranges of the input kept on one stack for all open objects (no
-    /// allocation per object: hashing or copying every name cost 40 % of a 5 MB upload); an
-    /// object with an escaped name or more than 16 members switches to a set of decoded names.
-    private mutating func skipObject() throws(Failure) -> JSONValue {
-        index += 1
-        let base = nameRanges.count
-        defer { nameRanges.removeSubrange(base...) }
-        var decoded: Set<String>?
-        skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return .null
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                throw failure("expected a member name")
-            }
-            let quote = index
-            let hasEscape = try skipString()
-            let name = (quote + 1)..<(index - 1)
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
-            index += 1
-            skipWhitespace()
-            _ = try value()
-            // After the value, as object() finds it, so that both fail at the same offset.
-            if decoded == nil && (hasEscape || nameRanges.count - base >= 16) {
-                decoded = Set(nameRanges[base...].map { String(decoding: bytes[$0], as: UTF8.self) })
-            }
-            if decoded != nil {
-                let text = hasEscape ? try decodedName(from: quote) : String(decoding: bytes[name], as: UTF8.self)
-                guard decoded?.insert(text).inserted == true else {
-                    throw failure("member \"\(text)\" appears twice")
-                }
-            } else {
-                for seen in nameRanges[base...] where sameBytes(seen, name) {
-                    throw failure("member \"\(String(decoding: bytes[name], as: UTF8.self))\" appears twice")
-                }
-                nameRanges.append(name)
-            }
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                depth -= 1
-                return .null
-            } else {
-                throw failure("expected ',' or '}'")
-            }
-        }
     }
 
     private func sameBytes(_ first: Range<Int>, _ second: Range<Int>) -> Bool {

@@ -158,8 +158,8 @@ extension LMDBStore {
     /// entries: those `original` had and `workflow` has not are deleted, new ones put.
     ///
     /// A workflow with a concurrency key is queued under its key while it is processing: it is
-    /// held when it enters a queue that is not empty (also a restarted one), and when it leaves
-    /// (finished), the first workflow of the queue is released if it is held. So each non-empty
+    /// held when it enters a queue that is not empty (also a restarted one), and when the queue's
+    /// runner (the one not held) leaves, the first workflow of the queue is released. So each non-empty
     /// queue has exactly one workflow that is not held (``verifyIntegrity()`` checks it).
     /// - Returns: the workflow as stored (``Workflow/isHeld`` decided here).
     @discardableResult
@@ -175,9 +175,11 @@ extension LMDBStore {
                 if try queueIsOccupied(key, in: txn) { workflow.hold(now: now) }
                 try txn.put([], forKey: Keys.queue(key, id), in: databases.queues)
             } else if !workflow.isProcessing, wasQueued {
+                // Only the queue's runner hands over; a held one that finished (an admin set its
+                // steps) just leaves.
+                if !workflow.isHeld { releaseNextOf = key }
                 workflow.isHeld = false
                 try txn.delete(Keys.queue(key, id), in: databases.queues)
-                releaseNextOf = key
             }
         }
         try write(workflow, id: id, replacing: original, in: txn)
@@ -203,7 +205,7 @@ extension LMDBStore {
     }
 
     /// Deletes the workflow's token, record, step rows, index entries and BOM; a processing
-    /// workflow leaves its key's queue (and releases the next).
+    /// workflow leaves its key's queue (and, if it was the runner, releases the next).
     func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction, now: Timestamp) throws {
         try txn.delete(workflow.token.bytes, in: databases.tokens)
         try txn.delete(Keys.workflow(id), in: databases.workflows)
@@ -212,7 +214,7 @@ extension LMDBStore {
         try deleteBOM(id: id, in: txn)
         if let key = workflow.concurrencyKey, workflow.isProcessing {
             try txn.delete(Keys.queue(key, id), in: databases.queues)
-            try releaseNext(key, in: txn, now: now)
+            if !workflow.isHeld { try releaseNext(key, in: txn, now: now) }
         }
     }
 

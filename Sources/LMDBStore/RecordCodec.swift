@@ -5,8 +5,30 @@ internal import WorkflowModel
 /// Each record starts with a record version byte so that a later format can add fields.
 enum RecordCodec {
     static let recordVersion: UInt8 = 1
-    /// Workflow records: version 2 appended the concurrency key and the held flag.
+    /// Workflow records: version 2 has the token status at offset 1 (the poll reads that one
+    /// byte) and appends the concurrency key and the held flag.
     static let workflowRecordVersion: UInt8 = 2
+    /// Offset of the token status in a version-2 workflow record.
+    static let workflowStatusOffset = 1
+
+    static func code(_ status: TokenStatus) -> UInt8 {
+        switch status {
+        case .pending: 1
+        case .running: 2
+        case .completed: 3
+        case .failed: 4
+        }
+    }
+
+    static func tokenStatus(_ code: UInt8) throws(StoreError) -> TokenStatus {
+        switch code {
+        case 1: .pending
+        case 2: .running
+        case 3: .completed
+        case 4: .failed
+        default: throw .corrupted("unknown token status code \(code)")
+        }
+    }
 
     // MARK: Status and template codes (stable: they are on disk)
 
@@ -77,6 +99,7 @@ enum RecordCodec {
     static func encodeWorkflow(_ workflow: Workflow) -> [UInt8] {
         var writer = ByteWriter(capacity: 64)
         writer.append(workflowRecordVersion)
+        writer.append(code(workflow.tokenStatus))
         writer.append(workflow.token.high)
         writer.append(workflow.token.low)
         writer.append(UInt64(bitPattern: workflow.createdAt.milliseconds))
@@ -102,6 +125,7 @@ enum RecordCodec {
         guard version == 1 || version == workflowRecordVersion else {
             throw .corrupted("workflow record version \(version)")
         }
+        if version >= 2 { _ = try tokenStatus(try reader.uint8(span)) }  // derived from the steps
         let token = Token(high: try reader.uint64(span), low: try reader.uint64(span))
         let createdAt = Timestamp(milliseconds: try reader.int64(span))
         let changeVersion = try reader.uint64(span)

@@ -199,6 +199,7 @@ struct OrchestrationTests {
             let environment = try Environment.open(path: path)
             let ready = try environment.openDatabase(named: "ready")
             let meta = try environment.openDatabase(named: "meta")
+            let workflows = try environment.openDatabase(named: "workflows")
             try environment.write { txn in
                 var keys: [[UInt8]] = []
                 try txn.withCursor(ready) { cursor in
@@ -211,6 +212,20 @@ struct OrchestrationTests {
                 #expect(keys.count == 50, "one ready root per workflow")
                 for key in keys { try txn.delete(key, in: ready) }
                 try txn.put([0, 0, 0, 1], forKey: Array("format-version".utf8), in: meta)
+                // Workflow records as format 1 wrote them: version 1, no token status byte after
+                // the version, no flags byte at the end (these workflows have no key).
+                var records: [([UInt8], [UInt8])] = []
+                try txn.withCursor(workflows) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        records.append((cursor.key, cursor.value))
+                        more = try cursor.next()
+                    }
+                }
+                for (key, value) in records {
+                    #expect(value[0] == 2 && value.last == 0)
+                    try txn.put([1] + value[2..<(value.count - 1)], forKey: key, in: workflows)
+                }
             }
         }
         try fixture.reopen { $0 = options }
@@ -218,6 +233,11 @@ struct OrchestrationTests {
         let environment = try Environment.open(path: path)
         let meta = try environment.openDatabase(named: "meta")
         #expect(try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [0, 0, 0, 3])
+        // Version-1 records decode, and their status comes from the step rows.
+        #expect(try fixture.db.tokenStatus(.make(2)) == .running)
+        #expect(try fixture.db.tokenStatus(.make(1)) == .pending)
+        #expect(try fixture.db.workflow(.make(2))?.step(.bomConsumption)?.status == .completed)
         #expect(try claim(fixture, [.bomProcessing]).map(\.token) == [Token.make(2)])
+        #expect(try fixture.db.tokenStatus(.make(2)) == .running, "the claim rewrote the record as version 2")
     }
 }

@@ -165,6 +165,24 @@ struct ProjectAndBOMTests {
         try fixture.expectIntact()
     }
 
+    /// The shrunk counterexample the property test found: a held workflow that leaves (deleted)
+    /// must not release another while the runner still runs.
+    @Test func aHeldWorkflowLeavingReleasesNothing() throws {
+        let fixture = try StoreFixture()
+        _ = try create(fixture, .make(2))
+        _ = try create(fixture, .make(4))
+        _ = try create(fixture, .make(6))
+        try fixture.set(.make(2), .vulnAnalysis, .failed, reason: "x")  // 4 runs now
+        try fixture.db.perform(.restart(token: .make(2), step: .vulnAnalysis))  // 2 queues again, held
+        #expect(try fixture.db.workflow(.make(2))?.isHeld == true)
+        try fixture.db.perform(.delete(token: .make(6)))
+        #expect(try fixture.db.workflow(.make(2))?.isHeld == true, "the runner (4) still runs")
+        try fixture.expectIntact()
+        try fixture.set(.make(2), .vulnAnalysis, .completed)  // an admin finishes held 2
+        try fixture.set(.make(2), .policyEvaluation, .completed)
+        try fixture.expectIntact()
+    }
+
     @Test func aRestartedWorkflowQueuesBehindTheRunningOne() throws {
         let fixture = try StoreFixture()
         _ = try create(fixture, .make(1))
@@ -184,7 +202,7 @@ struct ProjectAndBOMTests {
     /// each non-empty queue has exactly one workflow running, and it is the earliest created
     /// unless a restart put an older one behind it.
     @Test func queuesKeepOneRunnerUnderRandomOperations() async throws {
-        await propertyCheck(count: 40, input: Gen.int(in: 0...1_000_000).array(of: 1...50)) { values in
+        await propertyCheck(count: 100, input: Gen.int(in: 0...1_000_000).array(of: 1...50)) { values in
             let fixture = try! StoreFixture()
             for value in values {
                 let slot = UInt64(value % 6 + 1)
@@ -203,7 +221,8 @@ struct ProjectAndBOMTests {
                     _ = try? fixture.db.perform(.restart(token: .make(slot), step: .vulnAnalysis))
                 }
                 fixture.clock.advance(milliseconds: 10)
-                #expect((try? fixture.db.verifyIntegrity()) == [], "after \(value)")
+                let problems = (try? fixture.db.verifyIntegrity()) ?? ["integrity check failed"]
+                #expect(problems == [], "after \(value)")
             }
         }
     }

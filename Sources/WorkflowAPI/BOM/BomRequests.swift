@@ -136,6 +136,20 @@ struct BomUploadFields {
         }
     }
 
+    /// A project named by UUID (which wins) or by name and version, each trimmed, empty meaning
+    /// absent; nil when neither is given.
+    static func reference(uuid: String?, uuidField: String, name: String?, version: String?) throws(Problem)
+        -> ProjectReference?
+    {
+        if let text = uuid.flatMap(\.nonEmpty) {
+            guard let token = Token(text) else {
+                throw Problem.dependencyTrack(.badRequest, "\(uuidField) '\(text.prefix(64))' is not a UUID")
+            }
+            return .uuid(token)
+        }
+        return name.flatMap(\.nonEmpty).map { .name($0, version: version.flatMap(\.nonEmpty)) }
+    }
+
     /// The upload these fields ask for: the BOM recognised, the project named by UUID or by
     /// name and version (trimmed; empty means absent), the parent likewise.
     func upload(token: Token, createdBy: String?, maxBomBytes: Int) throws(Problem) -> BomUpload {
@@ -147,27 +161,15 @@ struct BomUploadFields {
         do { document = try CycloneDX.recognize(bytes) } catch {
             throw Problem.dependencyTrack(.badRequest, error.description)
         }
-        let reference: ProjectReference
-        if let uuidText = project.flatMap(\.nonEmpty) {
-            guard let uuid = Token(uuidText) else {
-                throw Problem.dependencyTrack(.badRequest, "project '\(uuidText.prefix(64))' is not a UUID")
-            }
-            reference = .uuid(uuid)
-        } else if let name = projectName.flatMap(\.nonEmpty) {
-            reference = .name(name, version: projectVersion.flatMap(\.nonEmpty))
-        } else {
+        guard
+            let reference = try Self.reference(
+                uuid: project, uuidField: "project", name: projectName, version: projectVersion)
+        else {
             throw Problem.dependencyTrack(
                 .badRequest, "Either project (a UUID) or projectName (with projectVersion) must be given")
         }
-        var parent: ProjectReference?
-        if let uuidText = parentUUID.flatMap(\.nonEmpty) {
-            guard let uuid = Token(uuidText) else {
-                throw Problem.dependencyTrack(.badRequest, "parentUUID '\(uuidText.prefix(64))' is not a UUID")
-            }
-            parent = .uuid(uuid)
-        } else if let name = parentName.flatMap(\.nonEmpty) {
-            parent = .name(name, version: parentVersion.flatMap(\.nonEmpty))
-        }
+        let parent = try Self.reference(
+            uuid: parentUUID, uuidField: "parentUUID", name: parentName, version: parentVersion)
         return BomUpload(
             token: token, project: reference, autoCreate: autoCreate, parent: parent, tags: projectTags,
             isLatest: isLatest, active: isActive, document: document, createdBy: createdBy)
