@@ -23,7 +23,10 @@ struct Worker: ParsableCommand {
     var url: String = environment("BOMFLOW_URL") ?? "http://127.0.0.1:8080"
 
     @Option(help: "An API key with WRITE permission (env BOMFLOW_API_KEY); omit for --insecure-no-auth servers.")
-    var apiKey: String? = environment("BOMFLOW_API_KEY")
+    var apiKey: String?
+
+    /// `--api-key`, else BOMFLOW_API_KEY (an optional option takes no default value).
+    var effectiveAPIKey: String? { apiKey ?? environment("BOMFLOW_API_KEY") }
 
     @Option(name: .customLong("step"), help: "A step name to claim; repeat for several.")
     var steps: [String] = []
@@ -68,7 +71,7 @@ struct Worker: ParsableCommand {
             return source
         }
         defer { _ = signals }
-        guard let client = BomflowAPIClient(url: url, apiKey: apiKey) else { throw ValidationError("--url") }
+        guard let client = BomflowAPIClient(url: url, apiKey: effectiveAPIKey) else { throw ValidationError("--url") }
         let leaseSeconds = max(1, lease.milliseconds / 1000)
         let waitSeconds = Double(wait.milliseconds) / 1000
         logger.info("claiming", metadata: ["worker": "\(workerName)", "steps": "\(steps)", "url": "\(url)"])
@@ -139,7 +142,7 @@ struct Worker: ParsableCommand {
         // Heartbeats on a connection of their own while the command runs.
         let beating = DispatchSemaphore(value: 0)
         let url = self.url
-        let apiKey = self.apiKey
+        let apiKey = effectiveAPIKey
         let heartbeat = Thread {
             guard let beats = BomflowAPIClient(url: url, apiKey: apiKey) else { return }
             let interval = max(0.5, Double(leaseSeconds) / 3)
