@@ -265,26 +265,11 @@ final class Simulator: @unchecked Sendable {
     }
 
     private func submitAndWait(_ operations: [WriteOperation]) -> [Result<WriteOutcome, WorkflowError>]? {
-        let box = ResultBox()
-        writer.submit(operations) { result in box.set(result) }
-        switch box.wait() {
+        switch writer.submitAndWait(operations) {
         case .success(let results): return results
         case .failure(let error):
             logger.warning("simulated work could not be written", metadata: ["error": "\(error)"])
             return nil
-        }
-    }
-
-    private final class ResultBox: @unchecked Sendable {
-        private let ready = DispatchSemaphore(value: 0)
-        private var result: Result<[Result<WriteOutcome, WorkflowError>], StoreError>?
-        func set(_ value: Result<[Result<WriteOutcome, WorkflowError>], StoreError>) {
-            result = value
-            ready.signal()
-        }
-        func wait() -> Result<[Result<WriteOutcome, WorkflowError>], StoreError> {
-            ready.wait()
-            return result ?? .failure(.unavailable("no answer"))
         }
     }
 }

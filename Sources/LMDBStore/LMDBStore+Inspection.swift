@@ -181,6 +181,14 @@ extension LMDBStore {
                     }
                 }
                 expected.formUnion(indexEntries(of: workflow, id: id))
+                let recorded = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows) { span in
+                    span.count > RecordCodec.workflowStatusOffset && span[0] >= RecordCodec.workflowRecordVersion
+                        ? span[RecordCodec.workflowStatusOffset] : nil
+                }
+                if let code = recorded ?? nil, code != RecordCodec.code(workflow.tokenStatus) {
+                    problems.append(
+                        "\(workflow.token) records token status \(code), its steps say \(workflow.tokenStatus)")
+                }
                 if let key = workflow.concurrencyKey, workflow.isProcessing {
                     expectedQueues[key, default: []].append((id, workflow.isHeld))
                 } else if workflow.isHeld {

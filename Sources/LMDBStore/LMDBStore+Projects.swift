@@ -21,7 +21,7 @@ extension LMDBStore {
             let draft = ProjectDraft(
                 name: name, version: version, parent: upload.parent, tags: upload.tags, isLatest: upload.isLatest,
                 active: upload.active)
-            project = try createProject(draft, in: txn, now: now)
+            project = try createProject(draft, in: txn, now: now).project
         }
         guard try workflowID(for: upload.token, in: txn) == nil else {
             throw WorkflowError.conflictingDefinition(upload.token)
@@ -41,18 +41,21 @@ extension LMDBStore {
 
     /// Adds a project; `projectExists` when its name and version are taken, `unknownParentProject`
     /// for a parent that does not exist. With `isLatest`, the other versions lose the mark.
-    func createProject(_ draft: ProjectDraft, in txn: borrowing WriteTransaction, now: Timestamp) throws -> Project {
-        var parent: Token?
+    func createProject(_ draft: ProjectDraft, in txn: borrowing WriteTransaction, now: Timestamp) throws -> (
+        project: Project, parent: Project?
+    ) {
+        var parent: Project?
         if let reference = draft.parent {
             guard let found = try loadProject(reference, in: txn) else {
                 throw WorkflowError.unknownParentProject(describe(reference))
             }
-            parent = found.uuid
+            parent = found
         }
         var tags: [String] = []
         for tag in draft.tags where !tags.contains(tag) { tags.append(tag) }
         let project = Project(
-            uuid: draft.uuid ?? Token.random(), name: draft.name, version: draft.version, parent: parent, tags: tags,
+            uuid: draft.uuid ?? Token.random(), name: draft.name, version: draft.version, parent: parent?.uuid,
+            tags: tags,
             isLatest: draft.isLatest, active: draft.active, createdAt: now)
         try project.validate()
         guard
@@ -73,7 +76,7 @@ extension LMDBStore {
         try txn.put(
             project.uuid.bytes, forKey: Keys.projectName(project.name, version: project.version),
             in: databases.projectNames)
-        return project
+        return (project, parent)
     }
 
     /// Removes a project and its name entry (its workflows and BOMs stay until retention).
@@ -164,23 +167,8 @@ extension LMDBStore {
     /// (all of it without a name), so the cost grows with the projects that match.
     public func projects(named name: String?, offset: Int, limit: Int) throws(StoreError) -> ProjectPage {
         try read { txn in
-            let prefix = name.map { Keys.projectNamePrefix($0) } ?? []
-            var uuids: [Token] = []
-            var total = 0
-            try txn.withCursor(databases.projectNames) { cursor in
-                var more = prefix.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: prefix)
-                while more {
-                    let uuid: Token? = try cursor.withCurrent { key, value in
-                        guard key.count > prefix.count, hasPrefix(key, prefix) else { return nil }
-                        guard value.count == 16 else { throw StoreError.corrupted("project name entry") }
-                        return Token(high: loadUInt64(value, at: 0), low: loadUInt64(value, at: 8))
-                    }
-                    guard let uuid else { break }
-                    if total >= offset && uuids.count < limit { uuids.append(uuid) }
-                    total += 1
-                    more = try cursor.next()
-                }
-            }
+            let matching = try projectUUIDs(named: name, in: txn)
+            let uuids = matching.dropFirst(max(0, offset)).prefix(max(0, limit))
             var projects: [Project] = []
             for uuid in uuids {
                 guard let project = try loadProject(.uuid(uuid), in: txn) else {
@@ -188,7 +176,7 @@ extension LMDBStore {
                 }
                 projects.append(project)
             }
-            return ProjectPage(projects: projects, total: total)
+            return ProjectPage(projects: projects, total: matching.count)
         }
     }
 
@@ -215,14 +203,19 @@ extension LMDBStore {
         }
     }
 
-    private func projectUUIDs(named name: String, in txn: borrowing WriteTransaction) throws -> [Token] {
-        let prefix = Keys.projectNamePrefix(name)
+    /// The UUIDs of the projects named `name` (all without a name), in name and version order:
+    /// one cursor range over `project-names`.
+    private func projectUUIDs<T: TransactionReading & ~Copyable>(named name: String?, in txn: borrowing T) throws
+        -> [Token]
+    {
+        let prefix = name.map { Keys.projectNamePrefix($0) } ?? []
         return try txn.withCursor(databases.projectNames) { cursor in
             var found: [Token] = []
-            var more = try cursor.seek(atOrAfter: prefix)
+            var more = prefix.isEmpty ? try cursor.first() : try cursor.seek(atOrAfter: prefix)
             while more {
-                let uuid: Token? = cursor.withCurrent { key, value in
-                    guard key.count > prefix.count, hasPrefix(key, prefix), value.count == 16 else { return nil }
+                let uuid: Token? = try cursor.withCurrent { key, value in
+                    guard key.count > prefix.count, hasPrefix(key, prefix) else { return nil }
+                    guard value.count == 16 else { throw StoreError.corrupted("project name entry") }
                     return Token(high: loadUInt64(value, at: 0), low: loadUInt64(value, at: 8))
                 }
                 guard let uuid else { break }

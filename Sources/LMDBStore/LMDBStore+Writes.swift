@@ -25,7 +25,8 @@ extension LMDBStore {
         case .upload(let upload):
             return try self.upload(upload, in: txn, now: now)
         case .createProject(let draft):
-            return .projectCreated(try createProject(draft, in: txn, now: now))
+            let (project, parent) = try createProject(draft, in: txn, now: now)
+            return .projectCreated(project, parent: parent)
         case .deleteProject(let uuid):
             try deleteProject(uuid, in: txn)
             return .projectDeleted(uuid)
@@ -172,7 +173,7 @@ extension LMDBStore {
         if let key = workflow.concurrencyKey {
             let wasQueued = original?.isProcessing ?? false
             if workflow.isProcessing, !wasQueued {
-                if try queueIsOccupied(key, in: txn) { workflow.hold(now: now) }
+                if try firstQueued(key, in: txn) != nil { workflow.hold(now: now) }
                 try txn.put([], forKey: Keys.queue(key, id), in: databases.queues)
             } else if !workflow.isProcessing, wasQueued {
                 // Only the queue's runner hands over; a held one that finished (an admin set its
@@ -220,25 +221,21 @@ extension LMDBStore {
 
     // MARK: Concurrency keys
 
-    /// True when some workflow is queued under `key`.
-    private func queueIsOccupied(_ key: String, in txn: borrowing WriteTransaction) throws -> Bool {
+    /// The ID of the first (earliest created) workflow queued under `key`.
+    private func firstQueued(_ key: String, in txn: borrowing WriteTransaction) throws -> UInt64? {
         let prefix = Keys.queuePrefix(key)
         return try txn.withCursor(databases.queues) { cursor in
-            guard try cursor.seek(atOrAfter: prefix) else { return false }
+            guard try cursor.seek(atOrAfter: prefix) else { return nil }
             let key = cursor.key
-            return key.count == prefix.count + 8 && key.starts(with: prefix)
+            return key.count == prefix.count + 8 && key.starts(with: prefix) ? Keys.trailingID(key) : nil
         }
     }
 
     /// Releases the first workflow queued under `key` when it is held.
     private func releaseNext(_ key: String, in txn: borrowing WriteTransaction, now: Timestamp) throws {
-        let prefix = Keys.queuePrefix(key)
-        let first: UInt64? = try txn.withCursor(databases.queues) { cursor in
-            guard try cursor.seek(atOrAfter: prefix) else { return nil }
-            let key = cursor.key
-            return key.count == prefix.count + 8 && key.starts(with: prefix) ? Keys.trailingID(key) : nil
-        }
-        guard let first, let original = try loadWorkflow(id: first, in: txn), original.isHeld else { return }
+        guard let first = try firstQueued(key, in: txn), let original = try loadWorkflow(id: first, in: txn),
+            original.isHeld
+        else { return }
         var workflow = original
         workflow.release(now: now)
         workflow.version += 1

@@ -558,8 +558,8 @@ public final class LMDBStore: WorkflowStorage {
     ///
     /// The poll path: one read transaction, two key lookups (`tokens`, `workflows`) and one byte
     /// of the workflow record, where every save writes the status it derives from the steps.
-    /// A record written before format 3 has no such byte: then the token's step rows are read
-    /// (one cursor range, four bytes per row), until the record's next change rewrites it.
+    /// A record written before format 3 has no such byte: then the workflow is loaded and its
+    /// status derived, until the record's next change rewrites it.
     public func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus? {
         try read { txn in
             guard let id = try workflowID(for: token, in: txn) else { return nil }
@@ -573,40 +573,8 @@ public final class LMDBStore: WorkflowStorage {
             }
             guard let recorded else { return nil }  // a token without its workflow record
             if let status = recorded { return status }
-            return try statusFromSteps(id: id, in: txn)
+            return try loadWorkflow(id: id, in: txn)?.tokenStatus
         }
-    }
-
-    /// The token status from the step rows (records of formats 1 and 2).
-    private func statusFromSteps(id: UInt64, in txn: borrowing ReadTransaction) throws -> TokenStatus {
-        let prefix = Keys.workflow(id)
-        var (nonTerminal, active, failed) = (false, false, false)
-        try txn.withCursor(databases.steps) { cursor in
-            var more = try cursor.seek(atOrAfter: prefix)
-            while more {
-                let inRange: Bool = try cursor.withCurrent { key, value in
-                    guard key.count == 9, loadUInt64(key, at: 0) == id else { return false }
-                    guard value.count > RecordCodec.stepFlagsOffset else {
-                        throw StoreError.corrupted("step row of \(value.count) bytes")
-                    }
-                    let status = value[RecordCodec.stepStatusOffset]
-                    if RecordCodec.isNonTerminal(code: status) { nonTerminal = true }
-                    if RecordCodec.isFailure(code: status) { failed = true }
-                    if RecordCodec.showsActivity(
-                        status: status, createdAs: value[RecordCodec.stepStatusOffset + 1],
-                        flags: value[RecordCodec.stepFlagsOffset])
-                    {
-                        active = true
-                    }
-                    return true
-                }
-                // RUNNING is settled by the first active row once some row is still open.
-                guard inRange, !(nonTerminal && active) else { break }
-                more = try cursor.next()
-            }
-        }
-        if nonTerminal { return active ? .running : .pending }
-        return failed ? .failed : .completed
     }
 
     /// Lists workflows, newest first, filtered by a label and/or state, one page at a time.

@@ -58,19 +58,8 @@ enum RecordCodec {
     /// True when the status code stored at ``stepStatusOffset`` is `PENDING` or `TIMED_OUT`.
     static func isNonTerminal(code: UInt8) -> Bool { code <= 1 }
 
-    /// Offset of the status byte in a step record (read directly by the poll path); the
-    /// created-as status follows it, then the flags.
+    /// Offset of the status byte in a step record.
     static let stepStatusOffset = 1
-    static let stepFlagsOffset = 3
-
-    /// True for `FAILED` and `CANCELLED`.
-    static func isFailure(code: UInt8) -> Bool { code == 3 || code == 4 }
-
-    /// True when a step row shows that work happened on it: started, claimed, or moved from the
-    /// status it was created with (``Workflow/tokenStatus``).
-    static func showsActivity(status: UInt8, createdAs: UInt8, flags: UInt8) -> Bool {
-        flags & (StepFlag.started | StepFlag.claim) != 0 || status != createdAs
-    }
 
     static func code(_ template: Template?) -> UInt8 {
         switch template {

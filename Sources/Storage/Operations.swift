@@ -45,8 +45,8 @@ public enum WriteOutcome: Sendable, Equatable {
     case claimed([ClaimedStep])
     /// A BOM was uploaded: its workflow and the project (created or not).
     case uploaded(Workflow, Project)
-    /// A project was created.
-    case projectCreated(Project)
+    /// A project was created (with its parent, when it has one).
+    case projectCreated(Project, parent: Project?)
     /// A project was deleted.
     case projectDeleted(Token)
 

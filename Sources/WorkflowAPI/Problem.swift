@@ -115,6 +115,13 @@ public struct Problem: Error, Equatable, Sendable {
         return problem
     }
 
+    /// This problem as Dependency-Track words it: the same status with the detail as
+    /// `text/plain` (a problem that already has its own body, and a 5xx, stay as they are).
+    var inDependencyTrackWords: Problem {
+        guard body == nil, status.code < 500 else { return self }
+        return .dependencyTrack(status, detail)
+    }
+
     /// A BOM over `--max-bom-size` (413).
     static func bomTooLarge(_ limit: Int) -> Problem {
         dependencyTrack(

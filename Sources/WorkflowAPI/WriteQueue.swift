@@ -123,6 +123,21 @@ public final class WriteQueue: @unchecked Sendable {
         if wasIdle { watchdogWake.signal() }
     }
 
+    /// ``submit(_:completion:)`` for a thread that may block (the simulator): waits for the
+    /// commit and returns its result. Never call it on an event loop.
+    public func submitAndWait(_ operations: [WriteOperation]) -> Result<
+        [Result<WriteOutcome, WorkflowError>], StoreError
+    > {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<[Result<WriteOutcome, WorkflowError>], StoreError>?>(nil)
+        submit(operations) { outcome in
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 } ?? .failure(.unavailable("the write queue gave no answer"))
+    }
+
     /// Commits what is queued, then stops the threads; later submissions are refused (503).
     public func stop() {
         condition.lock()

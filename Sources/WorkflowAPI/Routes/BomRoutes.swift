@@ -10,9 +10,7 @@ extension WorkflowService {
     static let bomRoutes: [Route] = [
         Route(.put, "/api/v1/bom", .write) { service, context, respond throws(Problem) in
             service.decodeUpload(context, respond) { () throws(Problem) in
-                try inDependencyTrackWords { () throws(Problem) in
-                    try BomUploadFields.json(context.request.body, maxBomBytes: service.maxBomBytes)
-                }
+                try BomUploadFields.json(context.request.body, maxBomBytes: service.maxBomBytes)
             }
         },
         Route(.post, "/api/v1/bom", .write) { service, context, respond throws(Problem) in
@@ -45,7 +43,7 @@ extension WorkflowService {
     /// Decodes an upload off the event loop (base64, multipart, checking the whole BOM can take
     /// tens of milliseconds per MB, and the loop serves other connections meanwhile), on one of the
     /// service's upload queues (one per core, so uploads never take more than the cores), then
-    /// queues its write.
+    /// queues its write. Refusals are Dependency-Track's `text/plain`.
     func decodeUpload(
         _ context: RequestContext, _ respond: @escaping Respond,
         _ decode: @escaping @Sendable () throws(Problem) -> BomUploadFields
@@ -54,7 +52,7 @@ extension WorkflowService {
             do throws(Problem) {
                 try upload(try decode(), context, respond)
             } catch {
-                respond(answer(error, context))
+                respond(answer(error.inDependencyTrackWords, context))
             }
         }
     }
@@ -67,22 +65,9 @@ extension WorkflowService {
             case .success(.uploaded(let workflow, let project)):
                 return Self.json(.ok, DependencyTrackShapes.uploaded(token: workflow.token, project: project.uuid))
             case .success: return answer(Problem.internalError("an upload answered with another outcome"), context)
-            case .failure(let refusal): return answer(Self.dependencyTrackRefusal(refusal), context)
+            case .failure(let refusal): return answer(Problem.refused(refusal).inDependencyTrackWords, context)
             }
         }
     }
 
-    /// Runs `body`, answering its refusals as Dependency-Track does: `text/plain` messages.
-    static func inDependencyTrackWords<T>(_ body: () throws(Problem) -> T) throws(Problem) -> T {
-        do { return try body() } catch {
-            guard error.body == nil, error.status.code < 500 else { throw error }
-            throw Problem.dependencyTrack(error.status, error.detail)
-        }
-    }
-
-    /// A model refusal in Dependency-Track's words and `text/plain`.
-    static func dependencyTrackRefusal(_ refusal: WorkflowError) -> Problem {
-        let status: HTTPStatus = refusal.isNotFound ? .notFound : refusal.isConflict ? .conflict : .badRequest
-        return Problem.dependencyTrack(status, refusal.description)
-    }
 }

@@ -28,17 +28,17 @@ extension WorkflowService {
             respond(try service.projectList(context))
         },
         Route(.put, "/api/v1/project", .write) { service, context, respond throws(Problem) in
-            let draft = try inDependencyTrackWords { () throws(Problem) in
-                try ProjectRequest.decode(context.request.body)
+            let draft: ProjectDraft
+            do throws(Problem) { draft = try ProjectRequest.decode(context.request.body) } catch {
+                throw error.inDependencyTrackWords
             }
             service.write([.createProject(draft)], context, respond) { [service] results in
                 switch results[0] {
-                case .success(.projectCreated(let project)):
-                    let parent = project.parent.flatMap { try? service.store.project(.uuid($0)) }
+                case .success(.projectCreated(let project, let parent)):
                     return WorkflowService.json(.created, DependencyTrackShapes.project(project, parent: parent))
                 case .success: return service.answer(Problem.internalError("create project: another outcome"), context)
                 case .failure(let refusal):
-                    return service.answer(WorkflowService.dependencyTrackRefusal(refusal), context)
+                    return service.answer(Problem.refused(refusal).inDependencyTrackWords, context)
                 }
             }
         },
@@ -48,7 +48,7 @@ extension WorkflowService {
                 switch results[0] {
                 case .success: return HTTPResponse(status: .noContent)
                 case .failure(let refusal):
-                    return service.answer(WorkflowService.dependencyTrackRefusal(refusal), context)
+                    return service.answer(Problem.refused(refusal).inDependencyTrackWords, context)
                 }
             }
         },
