@@ -19,8 +19,15 @@ let package = Package(
         .executable(name: "bomflow-store-driver", targets: ["StoreDriver"]),
         .executable(name: "bomflow-http-fixture", targets: ["HTTPFixture"]),
     ],
+    traits: [
+        .trait(
+            name: "PostgreSQL",
+            description: "The PostgreSQL storage backend (postgres-nio, SwiftNIO, TLS): `--store postgres://…`."),
+        .default(enabledTraits: ["PostgreSQL"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
@@ -40,6 +47,15 @@ let package = Package(
         .target(name: "Storage", dependencies: ["WorkflowModel"], swiftSettings: strictSettings),
         // The embedded backend: the model on LMDB.
         .target(name: "LMDBStore", dependencies: ["LMDB", "Storage", "WorkflowModel"], swiftSettings: strictSettings),
+        // The backend for several hosts: the model on PostgreSQL (Hyades' WORKFLOW_STATE schema).
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Storage", "WorkflowModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings),
         // JSON shapes of workflows and of Dependency-Track's answers, export/import, Hyades CSV.
         .target(
             name: "Interchange", dependencies: ["JSON", "Storage", "WorkflowModel"], swiftSettings: strictSettings),
@@ -73,6 +89,7 @@ let package = Package(
             dependencies: [
                 "BomflowServer", "BomflowClient", "WorkflowAPI", "Interchange", "LMDBStore", "Storage",
                 "WorkflowModel", "JSON",
+                .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,6 +148,7 @@ let package = Package(
             name: "LMDBStoreTests",
             dependencies: [
                 "LMDBStore", "Storage", "WorkflowModel", "LMDB", "TestSupport", "StoreDriver",
+                .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings

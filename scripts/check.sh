@@ -22,7 +22,7 @@ done
 # module -> the project modules (and Foundation) it may import; the table of docs/ARCHITECTURE.md.
 # Anything not listed here (swift-log's Logging, ArgumentParser, Synchronization, Glibc) is checked
 # by Package.swift's dependency lists instead.
-project="CLMDB LMDB WorkflowModel JSON HTTP1 Storage LMDBStore Interchange CPosix Sockets HTTPServer BomflowClient WorkflowAPI BomflowServer Foundation"
+project="CLMDB LMDB WorkflowModel JSON HTTP1 Storage LMDBStore PostgresStore Interchange CPosix Sockets HTTPServer BomflowClient WorkflowAPI BomflowServer Foundation"
 declare -A allowed=(
     [LMDB]="CLMDB Foundation"
     [WorkflowModel]=""
@@ -30,13 +30,14 @@ declare -A allowed=(
     [HTTP1]=""
     [Storage]="WorkflowModel Foundation"
     [LMDBStore]="LMDB Storage WorkflowModel Foundation"
+    [PostgresStore]="Storage WorkflowModel Foundation"
     [Interchange]="JSON Storage WorkflowModel"
     [Sockets]="CPosix"
     [HTTPServer]="Sockets HTTP1 JSON Foundation"
     [BomflowClient]="Sockets HTTP1 JSON WorkflowModel"
     [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Foundation"
     [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON Foundation"
-    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore Storage WorkflowModel JSON HTTPServer HTTP1 Foundation"
+    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore PostgresStore Storage WorkflowModel JSON HTTPServer HTTP1 Foundation"
     [StoreDriver]="LMDBStore Storage WorkflowModel JSON Foundation"
     [HTTPFixture]="HTTPServer HTTP1 Foundation"
 )

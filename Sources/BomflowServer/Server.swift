@@ -173,11 +173,19 @@ public enum ServerRuntime {
             )
             return
         }
+        // The key file's directory (a PostgreSQL store has no data directory of its own).
+        let directory = (keyPath as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            try? FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         guard let key = try Authenticator.issueKey(in: store, name: "admin", permissions: .all) else { return }
         guard
             FileManager.default.createFile(
                 atPath: keyPath, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600])
         else {
+            // Nobody could learn the key: take it back, so that the next start makes one again.
+            _ = try? store.revokeAPIKey(name: "admin")
             throw ServerError(description: "cannot write \(keyPath)", isConfiguration: false)
         }
         FileHandle.standardError.write(

@@ -236,16 +236,3 @@ extension LMDBStore {
         }
     }
 }
-
-extension MaintenanceReport {
-    mutating func add(_ other: MaintenanceReport) {
-        timedOut += other.timedOut
-        failed += other.failed
-        cancelled += other.cancelled
-        deleted += other.deleted
-        leasesExpired += other.leasesExpired
-        leaseFailures += other.leaseFailures
-        deadlineEntriesVisited += other.deadlineEntriesVisited
-        finishedEntriesVisited += other.finishedEntriesVisited
-    }
-}

@@ -219,3 +219,17 @@ public struct MaintenanceReport: Sendable, Equatable {
 
     public init() {}
 }
+
+extension MaintenanceReport {
+    /// Adds the counts of another pass (or batch) to these.
+    public mutating func add(_ other: MaintenanceReport) {
+        timedOut += other.timedOut
+        failed += other.failed
+        cancelled += other.cancelled
+        deleted += other.deleted
+        leasesExpired += other.leasesExpired
+        leaseFailures += other.leaseFailures
+        deadlineEntriesVisited += other.deadlineEntriesVisited
+        finishedEntriesVisited += other.finishedEntriesVisited
+    }
+}

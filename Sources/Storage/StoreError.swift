@@ -59,16 +59,18 @@ public struct StorageCondition: Sendable, Equatable {
     public var full: (reason: String, since: Int64)?
     /// Set while this process's writes wait on a write lock another process holds too long.
     public var stalledWriter: StalledWriter?
+    /// Set while the database server cannot be reached (PostgreSQL down or restarting): why.
+    public var unreachable: String?
 
     public init() {}
 
     public static func == (lhs: StorageCondition, rhs: StorageCondition) -> Bool {
         lhs.fatal == rhs.fatal && lhs.full?.reason == rhs.full?.reason && lhs.full?.since == rhs.full?.since
-            && lhs.stalledWriter == rhs.stalledWriter
+            && lhs.stalledWriter == rhs.stalledWriter && lhs.unreachable == rhs.unreachable
     }
 
     /// Nothing to report: reads and writes are being served.
-    public var isReady: Bool { fatal == nil && full == nil && stalledWriter == nil }
+    public var isReady: Bool { fatal == nil && full == nil && stalledWriter == nil && unreachable == nil }
 }
 
 /// A write lock held for longer than the write timeout.

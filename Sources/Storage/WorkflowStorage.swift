@@ -27,6 +27,11 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// The policy the store runs with (timeouts, retention, attempts, clock).
     var options: StoreOptions { get }
 
+    /// True when calls wait on another server (PostgreSQL over the network): the API then runs
+    /// requests on worker threads, never on its event loops. LMDB's reads are lookups in a
+    /// memory map and run right on the loops (the default, false).
+    var callsMayBlock: Bool { get }
+
     /// What the store's own state says about serving now (fatal failure, no space); cheap enough
     /// for every health check and scrape.
     func condition() -> StorageCondition
@@ -122,6 +127,9 @@ public protocol WorkflowStorage: AnyObject, Sendable {
 }
 
 extension WorkflowStorage {
+    /// Stores answer from memory unless they say otherwise.
+    public var callsMayBlock: Bool { false }
+
     /// True once the store failed so that this process must stop writing and exit non-zero
     /// (LMDB: `MDB_PANIC`, or a meta page that could not be written; a full disk is not fatal).
     public var isFatallyFailed: Bool { condition().fatal != nil }

@@ -85,7 +85,7 @@ public final class Authenticator: Sendable {
         return result
     }
 
-    private static func presentsKey(_ headers: HTTPHeaders) -> Bool {
+    static func presentsKey(_ headers: HTTPHeaders) -> Bool {
         !headers.values("X-Api-Key").isEmpty || !headers.values("Authorization").isEmpty
     }
 

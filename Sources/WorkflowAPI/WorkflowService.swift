@@ -33,6 +33,9 @@ public final class WorkflowService: Sendable {
     let maxBomBytes: Int
     /// Where uploads are decoded: one serial queue per core.
     let uploadQueues = UploadQueues()
+    /// Where requests run when the store's calls may block (PostgreSQL): serial queues, as many
+    /// as the store has connections, so a slow database never stalls an event loop.
+    let blockingQueues: UploadQueues?
     /// The default of ``maxBomBytes``.
     public static let defaultMaxBomBytes = 50 << 20
     let logger = Logger(label: "bomflow.api")
@@ -51,6 +54,7 @@ public final class WorkflowService: Sendable {
         self.writer = writer
         self.version = version
         self.authenticator = authenticator
+        blockingQueues = store.callsMayBlock ? UploadQueues(count: 8, label: "bomflow-request") : nil
         waiters.attach(self)
     }
 
@@ -95,6 +99,9 @@ public final class WorkflowService: Sendable {
         switch Self.router.resolve(head) {
         case .failure(let refusal): problem = refusal
         case .success(let (route, _)):
+            // A presented key may need a lookup in a store whose calls block: that is decided
+            // with the whole request, on a worker thread.
+            if blockingQueues != nil, Authenticator.presentsKey(head.headers) { return nil }
             guard case .failure(let refusal) = authorize(head, for: route) else { return nil }
             problem = refusal
         }
@@ -107,6 +114,15 @@ public final class WorkflowService: Sendable {
     /// (the client's, or a new one) in the header and as the problem's `instance`, and every 5xx
     /// is logged with it. Successes without an incoming id carry none (the poll stays lean).
     public func handle(_ request: HTTPRequest, respond answer: @escaping Respond) {
+        if let queues = blockingQueues {
+            queues.next().async { [self] in dispatch(request, respond: answer) }
+        } else {
+            dispatch(request, respond: answer)
+        }
+    }
+
+    /// ``handle(_:respond:)`` on the thread that runs it.
+    private func dispatch(_ request: HTTPRequest, respond answer: @escaping Respond) {
         let started = ContinuousClock.now
         let resolved = Self.router.resolve(request)
         var routeIndex = -1
@@ -279,8 +295,8 @@ final class UploadQueues: Sendable {
     private let queues: [DispatchQueue]
     private let turn = Atomic<Int>(0)
 
-    init(count: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        queues = (0..<max(1, count)).map { DispatchQueue(label: "bomflow-upload-\($0)") }
+    init(count: Int = ProcessInfo.processInfo.activeProcessorCount, label: String = "bomflow-upload") {
+        queues = (0..<max(1, count)).map { DispatchQueue(label: "\(label)-\($0)") }
     }
 
     func next() -> DispatchQueue {

@@ -21,6 +21,7 @@ struct Backup: ParsableCommand {
     var destination: String
 
     func run() throws {
+        try store.requireLMDB("backup", instead: "back up PostgreSQL with its own tools (pg_dump, base backups)")
         let manager = FileManager.default
         if manager.fileExists(atPath: destination) {
             let contents = try manager.contentsOfDirectory(atPath: destination)

@@ -24,7 +24,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let workflowStore = try store.openStore(mustExist: true, readOnly: true)
+        let workflowStore = try store.openWorkflowStore(mustExist: true, readOnly: true)
         let temporary = output.map { $0 + ".partial" }
         let handle: FileHandle
         if let temporary {
@@ -83,7 +83,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let workflowStore = try store.openStore(mustExist: false)
+        let workflowStore = try store.openWorkflowStore(mustExist: false)
         var reported = 0
         var importer = WorkflowTransfer.Importer(into: workflowStore, batch: batch) { line, message in
             reported += 1

@@ -37,7 +37,7 @@ struct Keys: ParsableCommand {
         }
 
         func run() throws {
-            let workflowStore = try store.openStore(mustExist: false)
+            let workflowStore = try store.openWorkflowStore(mustExist: false)
             let granted = permissions.isEmpty ? Permission([.read, .write]) : Permission(permissions.map(\.permission))
             guard let key = try Authenticator.issueKey(in: workflowStore, name: name, permissions: granted) else {
                 throw CommandFailure("a key named '\(name)' exists already")
@@ -52,7 +52,7 @@ struct Keys: ParsableCommand {
         @OptionGroup var store: StoreArguments
 
         func run() throws {
-            let workflowStore = try store.openStore(mustExist: true, readOnly: true)
+            let workflowStore = try store.openWorkflowStore(mustExist: true, readOnly: true)
             for record in try workflowStore.apiKeys() {
                 let permission = Permission(rawValue: record.permissions)
                 let names = [(Permission.read, "read"), (.write, "write"), (.admin, "admin")].filter {
@@ -71,7 +71,7 @@ struct Keys: ParsableCommand {
         var name: String
 
         func run() throws {
-            let workflowStore = try store.openStore(mustExist: true)
+            let workflowStore = try store.openWorkflowStore(mustExist: true)
             guard try workflowStore.revokeAPIKey(name: name) else { throw CommandFailure("no key named '\(name)'") }
         }
     }

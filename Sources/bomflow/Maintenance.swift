@@ -19,7 +19,7 @@ struct Maintenance: ParsableCommand {
     @OptionGroup var periods: MaintenanceArguments
 
     func run() throws {
-        let store = try store.openStore(mustExist: false) { options in
+        let store = try store.openWorkflowStore(mustExist: false) { options in
             periods.apply(to: &options)
         }
         try Serve.serverStep { () throws(ServerError) in

@@ -28,6 +28,7 @@ struct Restore: ParsableCommand {
     var verify = false
 
     func run() throws {
+        try store.requireLMDB("restore", instead: "restore PostgreSQL with its own tools")
         let started = Date()
         var options = StoreOptions()
         options.mapSize = store.mapSize.bytes

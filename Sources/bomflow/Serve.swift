@@ -110,6 +110,9 @@ struct Serve: ParsableCommand {
         guard (100...600_000).contains(writeTimeout.milliseconds) else {
             throw ValidationError("--write-timeout is 100ms to 10m")
         }
+        if store.isPostgres, ephemeral {
+            throw ValidationError("--ephemeral makes a throw-away LMDB store; it does not combine with --store")
+        }
         if insecureNoAuth && !Self.isLoopback(host) {
             throw ValidationError("--insecure-no-auth is refused on \(host): bind to 127.0.0.1 or ::1, or use API keys")
         }
@@ -127,7 +130,7 @@ struct Serve: ParsableCommand {
             store.sync = .none
         }
         defer { if ephemeral { ServerRuntime.removeTemporaryDataDirectory(store.dataDir) } }
-        if checkOnStart {
+        if checkOnStart, !store.isPostgres {
             let report = LMDBStore.check(directory: store.dataDir)
             guard report.problems.isEmpty else {
                 FileHandle.standardError.write(
@@ -138,7 +141,7 @@ struct Serve: ParsableCommand {
                 throw ExitCode(65)
             }
         }
-        let workflowStore = try store.openStore(mustExist: false) { options in periods.apply(to: &options) }
+        let workflowStore = try store.openWorkflowStore(mustExist: false) { options in periods.apply(to: &options) }
         var configuration = ServerConfiguration(dataDirectory: store.dataDir)
         configuration.http.host = host == "localhost" ? "127.0.0.1" : host
         configuration.http.port = effectivePort ?? 8080

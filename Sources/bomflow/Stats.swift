@@ -12,6 +12,10 @@ struct Stats: ParsableCommand {
     @OptionGroup var store: StoreArguments
 
     func run() throws {
+        if self.store.isPostgres {
+            try printFigures(try self.store.openWorkflowStore(mustExist: true, readOnly: true).cheapFigures())
+            return
+        }
         let store = try store.openStore(mustExist: true, readOnly: true)
         let stats = try store.statistics()
         var json = JSONWriter()
@@ -44,6 +48,22 @@ struct Stats: ParsableCommand {
         json.endArray()
         json.member("staleReadersCleared", Int64(stats.staleReadersCleared))
         json.member("formatVersion", Int64(stats.formatVersion))
+        json.endObject()
+        printJSON(json.bytes)
+    }
+
+    /// On PostgreSQL: the figures `/metrics` shows (the total of workflows is PostgreSQL's estimate).
+    private func printFigures(_ figures: CheapFigures) throws {
+        var json = JSONWriter()
+        json.beginObject()
+        json.member("backend", "postgres")
+        json.member("workflows", Int64(figures.workflows))
+        json.member("processing", Int64(figures.processing))
+        json.member("done", Int64(figures.done))
+        json.member("deadlineEntries", Int64(figures.deadlineEntries))
+        json.member("boms", Int64(figures.boms))
+        json.member("bomBytes", Int64(figures.bomBytes))
+        json.member("projects", Int64(figures.projects))
         json.endObject()
         printJSON(json.bytes)
     }

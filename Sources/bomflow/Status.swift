@@ -23,7 +23,7 @@ struct Status: ParsableCommand {
     }
 
     func run() throws {
-        let store = try store.openStore(mustExist: true, readOnly: true)
+        let store = try store.openWorkflowStore(mustExist: true, readOnly: true)
         guard let token = Token(token), let workflow = try store.workflow(token) else {
             throw CommandFailure(DependencyTrackShapes.unknownToken(token))
         }

@@ -3,6 +3,10 @@ import Foundation
 import LMDBStore
 import Storage
 
+#if PostgreSQL
+    import PostgresStore
+#endif
+
 /// The value of a `BOMFLOW_*` environment variable, used as an option's default.
 func environment(_ name: String) -> String? {
     ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
@@ -10,8 +14,31 @@ func environment(_ name: String) -> String? {
 
 /// Options every command that opens the data directory shares.
 struct StoreArguments: ParsableArguments {
-    @Option(name: .long, help: "The data directory (env BOMFLOW_DATA_DIR).")
+    @Option(name: .long, help: "The LMDB data directory, the embedded default (env BOMFLOW_DATA_DIR).")
     var dataDir: String = environment("BOMFLOW_DATA_DIR") ?? "./bomflow-data"
+
+    @Option(
+        name: .customLong("store"),
+        help: ArgumentHelp(
+            "A PostgreSQL store instead of the data directory: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-full] (env BOMFLOW_STORE).",
+            valueName: "url"))
+    var storeOption: String?
+
+    /// `--store`, else `BOMFLOW_STORE`.
+    var storeURL: String? { storeOption ?? environment("BOMFLOW_STORE") }
+
+    @Option(
+        name: .long,
+        help:
+            "A file whose first line is the PostgreSQL password, kept out of process listings (env BOMFLOW_STORE_PASSWORD_FILE)."
+    )
+    var storePasswordFileOption: String?
+
+    /// `--store-password-file`, else `BOMFLOW_STORE_PASSWORD_FILE`.
+    var storePasswordFile: String? { storePasswordFileOption ?? environment("BOMFLOW_STORE_PASSWORD_FILE") }
+
+    @Option(name: .long, help: "PostgreSQL connections this process opens at most (env BOMFLOW_STORE_POOL).")
+    var storePool: Int = environment("BOMFLOW_STORE_POOL").flatMap { Int($0) } ?? 8
 
     @Option(
         name: .long,
@@ -28,6 +55,70 @@ struct StoreArguments: ParsableArguments {
 
     func validate() throws {
         guard mapSize.bytes >= 1 << 20 else { throw ValidationError("--map-size must be at least 1MiB") }
+        guard (1...256).contains(storePool) else { throw ValidationError("--store-pool must be 1 to 256") }
+        if let storeURL, !storeURL.hasPrefix("postgres://"), !storeURL.hasPrefix("postgresql://") {
+            throw ValidationError("--store takes a postgres:// URL; an LMDB store is named by --data-dir")
+        }
+    }
+
+    /// True when the store is PostgreSQL (`--store`), not the LMDB data directory.
+    var isPostgres: Bool { storeURL != nil }
+
+    /// What names the store, for messages: the URL without its password, or the directory.
+    var storeDescription: String {
+        guard let storeURL else { return dataDir }
+        #if PostgreSQL
+            return (try? PostgresLocation(storeURL).description) ?? "the --store URL"
+        #else
+            return "the --store URL"
+        #endif
+    }
+
+    /// Opens the store the arguments name: PostgreSQL with `--store`, else the LMDB data directory
+    /// (``openStore(mustExist:readOnly:configure:)``).
+    func openWorkflowStore(
+        mustExist: Bool, readOnly: Bool = false, configure: (inout StoreOptions) -> Void = { _ in }
+    ) throws -> any WorkflowStorage {
+        guard let storeURL else { return try openStore(mustExist: mustExist, readOnly: readOnly, configure: configure) }
+        #if PostgreSQL
+            var location: PostgresLocation
+            do { location = try PostgresLocation(storeURL) } catch {
+                throw ValidationError("--store: \(error)")
+            }
+            if let storePasswordFile {
+                guard let data = FileManager.default.contents(atPath: storePasswordFile) else {
+                    throw ValidationError("--store-password-file: cannot read \(storePasswordFile)")
+                }
+                let text = String(decoding: data, as: UTF8.self)
+                location.password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+            }
+            var options = StoreOptions()
+            options.readOnly = readOnly
+            configure(&options)
+            var configuration = PostgresStore.Configuration()
+            configuration.poolSize = storePool
+            do {
+                return try PostgresStore(location: location, options: options, configuration: configuration)
+            } catch .newerFormat(let found, let supported) {
+                FileHandle.standardError.write(
+                    Data(
+                        "bomflow: refusing \(location): its schema has migration \(found), this bomflow knows up to \(supported)\n"
+                            .utf8))
+                throw ExitCode(78)
+            } catch {
+                throw CommandFailure("cannot open \(location): \(error)")
+            }
+        #else
+            throw ValidationError(
+                "--store: this bomflow was built without the PostgreSQL backend (the PostgreSQL package trait)")
+        #endif
+    }
+
+    /// Refuses `--store` for a command that works on the LMDB data directory only.
+    func requireLMDB(_ command: String, instead: String) throws {
+        guard storeURL == nil else {
+            throw ValidationError("`bomflow \(command)` works on the LMDB data directory only; \(instead)")
+        }
     }
 
     /// Opens the store. Commands that only read (`readOnly`) refuse a missing directory instead of
@@ -35,6 +126,9 @@ struct StoreArguments: ParsableArguments {
     func openStore(
         mustExist: Bool, readOnly: Bool = false, configure: (inout StoreOptions) -> Void = { _ in }
     ) throws -> LMDBStore {
+        guard storeURL == nil else {
+            throw ValidationError("this command works on the LMDB data directory only, not on --store")
+        }
         if mustExist || readOnly, !FileManager.default.fileExists(atPath: dataDir + "/data.mdb") {
             throw ValidationError("no bomflow data in \(dataDir) (set --data-dir or BOMFLOW_DATA_DIR)")
         }

@@ -33,7 +33,7 @@ struct Workflows: ParsableCommand {
         }
 
         func run() throws {
-            let store = try store.openStore(mustExist: true, readOnly: true)
+            let store = try store.openWorkflowStore(mustExist: true, readOnly: true)
             var query = WorkflowQuery(limit: limit, cursor: cursor)
             if let label, let colon = label.firstIndex(of: ":") {
                 query.label = Labels.Label(

@@ -12,23 +12,23 @@ struct MaintenanceTests {
     let child = StepName.make("CHILD")
 
     func createParent(_ fixture: StoreFixture, _ token: Token) throws {
-        try fixture.db.perform(
+        try fixture.store!.perform(
             .create(
                 token: token, definition: WorkflowDefinition(steps: [StepSpec(parent)]), labels: Labels(),
                 createdBy: nil))
     }
 
     /// Hyades: a pending parent past the timeout with a fresh child → parent TIMED_OUT, child untouched.
-    @Test func timedOutParentWithFreshChild() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func timedOutParentWithFreshChild(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         try createParent(fixture, .make(1))
         fixture.clock.advance(minutes: 30)
-        try fixture.db.perform(.addSteps(token: .make(1), steps: [StepSpec(child, parent: parent)]))
-        let childBefore = try #require(try fixture.db.workflow(.make(1))?.step(child))
+        try fixture.store!.perform(.addSteps(token: .make(1), steps: [StepSpec(child, parent: parent)]))
+        let childBefore = try #require(try fixture.store!.workflow(.make(1))?.step(child))
         fixture.clock.advance(minutes: 31)
-        let report = try fixture.db.runMaintenance()
+        let report = try fixture.store!.runMaintenance()
         #expect(report.timedOut == 1)
-        let workflow = try #require(try fixture.db.workflow(.make(1)))
+        let workflow = try #require(try fixture.store!.workflow(.make(1)))
         #expect(workflow.step(parent)?.status == .timedOut)
         #expect(workflow.step(parent)?.updatedAt == fixture.clock.time)
         #expect(workflow.step(child) == childBefore)
@@ -38,17 +38,17 @@ struct MaintenanceTests {
 
     /// Hyades: a TIMED_OUT parent past the timeout → FAILED "Timed out"; the child CANCELLED
     /// with the parent's updatedAt.
-    @Test func timedOutParentPastTheTimeoutFailsAndCancelsTheChild() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func timedOutParentPastTheTimeoutFailsAndCancelsTheChild(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         try createParent(fixture, .make(1))
-        try fixture.db.perform(.addSteps(token: .make(1), steps: [StepSpec(child, parent: parent)]))
+        try fixture.store!.perform(.addSteps(token: .make(1), steps: [StepSpec(child, parent: parent)]))
         fixture.clock.advance(minutes: 61)
-        #expect(try fixture.db.runMaintenance().timedOut == 1)
+        #expect(try fixture.store!.runMaintenance().timedOut == 1)
         fixture.clock.advance(minutes: 61)
-        let report = try fixture.db.runMaintenance()
+        let report = try fixture.store!.runMaintenance()
         #expect(report.failed == 1)
         #expect(report.cancelled == 1)
-        let workflow = try #require(try fixture.db.workflow(.make(1)))
+        let workflow = try #require(try fixture.store!.workflow(.make(1)))
         let failed = try #require(workflow.step(parent))
         #expect(failed.status == .failed)
         #expect(failed.failureReason == "Timed out")
@@ -60,8 +60,8 @@ struct MaintenanceTests {
     }
 
     /// Hyades: retention deletes only workflows that are all terminal and all older than the cutoff.
-    @Test func retentionDeletesOnlyOldFinishedWorkflows() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func retentionDeletesOnlyOldFinishedWorkflows(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         try fixture.create(.make(1), .reanalysis)  // finished long ago → deleted
         try fixture.set(.make(1), .vulnAnalysis, .completed)
         try fixture.set(.make(1), .policyEvaluation, .completed)
@@ -73,10 +73,10 @@ struct MaintenanceTests {
         try fixture.create(.make(4), .projectClone)  // finished recently → kept
         try fixture.set(.make(4), .projectClone, .completed)
         fixture.clock.advance(minutes: 11)
-        let report = try fixture.db.runMaintenance()
+        let report = try fixture.store!.runMaintenance()
         #expect(report.deleted == 1)
-        #expect(try fixture.db.workflow(.make(1)) == nil)
-        for kept in [2, 3, 4] { #expect(try fixture.db.workflow(.make(UInt64(kept))) != nil) }
+        #expect(try fixture.store!.workflow(.make(1)) == nil)
+        for kept in [2, 3, 4] { #expect(try fixture.store!.workflow(.make(UInt64(kept))) != nil) }
         try fixture.expectIntact()
     }
 
@@ -109,15 +109,15 @@ struct MaintenanceTests {
         try fixture.expectIntact()
     }
 
-    @Test func largePassesRunInBoundedBatches() throws {
-        let fixture = try StoreFixture { $0.maintenanceBatchSize = 3 }
+    @Test(arguments: Backend.all) func largePassesRunInBoundedBatches(backend: Backend) throws {
+        let fixture = try StoreFixture(backend) { $0.maintenanceBatchSize = 3 }
         for number in 1...10 { try fixture.create(.make(UInt64(number)), .projectClone) }
         fixture.clock.advance(minutes: 61)
-        let report = try fixture.db.runMaintenance()
+        let report = try fixture.store!.runMaintenance()
         #expect(report.timedOut == 10)
         #expect(report.transactions >= 4 + 1, "10 entries in batches of 3 take 4 timeout transactions plus retention's")
         fixture.clock.advance(minutes: 61)
-        #expect(try fixture.db.runMaintenance().failed == 10)
+        #expect(try fixture.store!.runMaintenance().failed == 10)
         try fixture.expectIntact()
     }
 

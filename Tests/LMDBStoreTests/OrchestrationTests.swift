@@ -10,7 +10,8 @@ struct OrchestrationTests {
     func claim(
         _ fixture: StoreFixture, _ names: [StepName], worker: String = "w1", lease: Int64 = 60_000, max: Int = 10
     ) throws -> [ClaimedStep] {
-        let outcome = try fixture.db.perform(.claim(steps: names, worker: worker, leaseMilliseconds: lease, max: max))
+        let outcome = try fixture.store!.perform(
+            .claim(steps: names, worker: worker, leaseMilliseconds: lease, max: max))
         guard case .claimed(let claims) = outcome else {
             Issue.record("expected claims, got \(outcome)")
             return []
@@ -18,8 +19,8 @@ struct OrchestrationTests {
         return claims
     }
 
-    @Test func claimsTakeReadyStepsOnceInTheOrderTheyBecameReady() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func claimsTakeReadyStepsOnceInTheOrderTheyBecameReady(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         for number in 1...3 {
             try fixture.create(Token.make(UInt64(number)))
             fixture.clock.advance(milliseconds: 10)
@@ -32,14 +33,14 @@ struct OrchestrationTests {
         let second = try claim(fixture, [.bomConsumption, .vulnAnalysis], worker: "w2")
         #expect(second.map(\.token) == [Token.make(3)])
         #expect(try claim(fixture, [.bomConsumption], worker: "w3").isEmpty)
-        let claimed = try #require(try fixture.db.workflow(Token.make(1))?.step(.bomConsumption))
+        let claimed = try #require(try fixture.store!.workflow(Token.make(1))?.step(.bomConsumption))
         #expect(claimed.startedAt == first[0].claim.leaseExpiresAt.adding(milliseconds: -60_000))
         #expect(claimed.attempts == 1)
         try fixture.expectIntact()
 
         // Finishing the claimed step (as its worker) makes the child ready.
         fixture.clock.advance(milliseconds: 5)
-        _ = try fixture.db.perform(
+        _ = try fixture.store!.perform(
             .update(
                 token: Token.make(1), step: .bomConsumption, command: .setStatus(.completed, failureReason: nil),
                 actor: .worker("w1")))
@@ -50,73 +51,73 @@ struct OrchestrationTests {
 
     /// The queue keeps the order in which steps became ready: activity on a waiting step (a
     /// client marking it started, progress) moves `updatedAt` but not its place.
-    @Test func activityDoesNotReorderTheReadyQueue() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func activityDoesNotReorderTheReadyQueue(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         try fixture.create(Token.make(1), .projectClone)
         fixture.clock.advance(milliseconds: 10)
         try fixture.create(Token.make(2), .projectClone)
         fixture.clock.advance(milliseconds: 10)
-        _ = try fixture.db.perform(.update(token: Token.make(1), step: .projectClone, command: .start))
-        _ = try fixture.db.perform(
+        _ = try fixture.store!.perform(.update(token: Token.make(1), step: .projectClone, command: .start))
+        _ = try fixture.store!.perform(
             .update(token: Token.make(1), step: .projectClone, command: .progress(ProgressUpdate(expected: 10))))
-        let step = try #require(try fixture.db.workflow(Token.make(1))?.step(.projectClone))
+        let step = try #require(try fixture.store!.workflow(Token.make(1))?.step(.projectClone))
         #expect(step.updatedAt == fixture.clock.time)
         #expect(step.readyAt == fixture.clock.time.adding(milliseconds: -20))
         #expect(try claim(fixture, [.projectClone], max: 2).map(\.token) == [Token.make(1), Token.make(2)])
         try fixture.expectIntact()
     }
 
-    @Test func onlyTheHolderOrAnAdminChangesAClaimedStep() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func onlyTheHolderOrAnAdminChangesAClaimedStep(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         let token = Token.make(7)
         try fixture.create(token, .projectClone)
         _ = try claim(fixture, [.projectClone], worker: "holder")
         let done = WriteOperation.update(
             token: token, step: .projectClone, command: .setStatus(.completed, failureReason: nil), actor: .anyone)
         #expect(throws: WorkflowStoreError.refused(.claimedByAnother(step: .projectClone, worker: "holder"))) {
-            try fixture.db.perform(done)
+            try fixture.store!.perform(done)
         }
         #expect(throws: WorkflowStoreError.refused(.claimedByAnother(step: .projectClone, worker: "holder"))) {
-            try fixture.db.perform(
+            try fixture.store!.perform(
                 .update(
                     token: token, step: .projectClone, command: .heartbeat(leaseMilliseconds: 5000),
                     actor: .worker("thief")))
         }
         fixture.clock.advance(milliseconds: 100)
-        let beat = try fixture.db.perform(
+        let beat = try fixture.store!.perform(
             .update(
                 token: token, step: .projectClone, command: .heartbeat(leaseMilliseconds: 5000),
                 actor: .worker("holder")))
         #expect(
             beat.workflow?.step(.projectClone)?.claim?.leaseExpiresAt == fixture.clock.time.adding(milliseconds: 5000))
         try fixture.expectIntact()
-        _ = try fixture.db.perform(
+        _ = try fixture.store!.perform(
             .update(
                 token: token, step: .projectClone, command: .setStatus(.failed, failureReason: "admin says no"),
                 actor: .admin))
-        let workflow = try #require(try fixture.db.workflow(token))
+        let workflow = try #require(try fixture.store!.workflow(token))
         #expect(workflow.step(.projectClone)?.claim == nil)
         #expect(throws: WorkflowStoreError.refused(.stepFinished(step: .projectClone, status: .failed))) {
-            try fixture.db.perform(
+            try fixture.store!.perform(
                 .update(token: token, step: .projectClone, command: .heartbeat(leaseMilliseconds: 5000), actor: .admin))
         }
         try fixture.expectIntact()
     }
 
-    @Test func expiredLeasesRequeueThenFailAfterMaxAttempts() throws {
-        let fixture = try StoreFixture { $0.maxAttempts = 3 }
+    @Test(arguments: Backend.all) func expiredLeasesRequeueThenFailAfterMaxAttempts(backend: Backend) throws {
+        let fixture = try StoreFixture(backend) { $0.maxAttempts = 3 }
         let token = Token.make(9)
         try fixture.create(token)
         for attempt in 1...3 {
             let claims = try claim(fixture, [.bomConsumption], worker: "w\(attempt)", lease: 10_000)
             #expect(claims.map(\.claim.attempt) == [attempt])
             fixture.clock.advance(milliseconds: 9_999)
-            #expect(try fixture.db.runMaintenance().leasesExpired == 0, "the lease still lives")
+            #expect(try fixture.store!.runMaintenance().leasesExpired == 0, "the lease still lives")
             fixture.clock.advance(milliseconds: 1)
-            let report = try fixture.db.runMaintenance()
+            let report = try fixture.store!.runMaintenance()
             if attempt < 3 {
                 #expect(report.leasesExpired == 1)
-                let step = try #require(try fixture.db.workflow(token)?.step(.bomConsumption))
+                let step = try #require(try fixture.store!.workflow(token)?.step(.bomConsumption))
                 #expect(step.status == .pending && step.claim == nil && step.updatedAt == fixture.clock.time)
             } else {
                 #expect(report.leaseFailures == 1)
@@ -124,7 +125,7 @@ struct OrchestrationTests {
             }
             try fixture.expectIntact()
         }
-        let workflow = try #require(try fixture.db.workflow(token))
+        let workflow = try #require(try fixture.store!.workflow(token))
         #expect(workflow.step(.bomConsumption)?.status == .failed)
         #expect(workflow.step(.bomConsumption)?.failureReason == "Lease expired after 3 attempts")
         #expect(!workflow.isProcessing)
@@ -133,55 +134,55 @@ struct OrchestrationTests {
 
     /// The step timeout still applies to a claimed step that nobody heartbeats; a heartbeat is
     /// activity and moves the deadline.
-    @Test func claimedStepsStillTimeOut() throws {
-        let fixture = try StoreFixture { $0.stepTimeout = 10 * 60_000 }
+    @Test(arguments: Backend.all) func claimedStepsStillTimeOut(backend: Backend) throws {
+        let fixture = try StoreFixture(backend) { $0.stepTimeout = 10 * 60_000 }
         let quiet = Token.make(1)
         let beating = Token.make(2)
         try fixture.create(quiet, .projectClone)
         try fixture.create(beating, .projectClone)
         _ = try claim(fixture, [.projectClone], lease: 3_600_000, max: 2)
         fixture.clock.advance(minutes: 5)
-        _ = try fixture.db.perform(
+        _ = try fixture.store!.perform(
             .update(
                 token: beating, step: .projectClone, command: .heartbeat(leaseMilliseconds: 3_600_000),
                 actor: .worker("w1")))
         fixture.clock.advance(minutes: 6)
-        let report = try fixture.db.runMaintenance()
+        let report = try fixture.store!.runMaintenance()
         #expect(report.timedOut == 1)
-        #expect(try fixture.db.workflow(quiet)?.step(.projectClone)?.status == .timedOut)
-        #expect(try fixture.db.workflow(beating)?.step(.projectClone)?.status == .pending)
+        #expect(try fixture.store!.workflow(quiet)?.step(.projectClone)?.status == .timedOut)
+        #expect(try fixture.store!.workflow(beating)?.step(.projectClone)?.status == .pending)
         // The late result of the timed-out step's holder still counts.
-        _ = try fixture.db.perform(
+        _ = try fixture.store!.perform(
             .update(
                 token: quiet, step: .projectClone, command: .setStatus(.completed, failureReason: nil),
                 actor: .worker("w1")))
-        #expect(try fixture.db.workflow(quiet)?.isProcessing == false)
+        #expect(try fixture.store!.workflow(quiet)?.isProcessing == false)
         try fixture.expectIntact()
     }
 
-    @Test func restartClearsClaimsAndAttempts() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func restartClearsClaimsAndAttempts(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         let token = Token.make(3)
         try fixture.create(token, .projectClone)
         _ = try claim(fixture, [.projectClone])
-        _ = try fixture.db.perform(
+        _ = try fixture.store!.perform(
             .update(
                 token: token, step: .projectClone, command: .setStatus(.completed, failureReason: nil),
                 actor: .worker("w1")))
-        _ = try fixture.db.perform(.restart(token: token, step: .projectClone))
-        let step = try #require(try fixture.db.workflow(token)?.step(.projectClone))
+        _ = try fixture.store!.perform(.restart(token: token, step: .projectClone))
+        let step = try #require(try fixture.store!.workflow(token)?.step(.projectClone))
         #expect(step.attempts == 0 && step.claim == nil)
         #expect(try claim(fixture, [.projectClone]).first?.claim.attempt == 1)
         try fixture.expectIntact()
     }
 
-    @Test func badClaimsAreRefused() throws {
-        let fixture = try StoreFixture()
+    @Test(arguments: Backend.all) func badClaimsAreRefused(backend: Backend) throws {
+        let fixture = try StoreFixture(backend)
         #expect(throws: WorkflowStoreError.self) {
-            try fixture.db.perform(.claim(steps: [.projectClone], worker: "", leaseMilliseconds: 60_000, max: 1))
+            try fixture.store!.perform(.claim(steps: [.projectClone], worker: "", leaseMilliseconds: 60_000, max: 1))
         }
         #expect(throws: WorkflowStoreError.self) {
-            try fixture.db.perform(.claim(steps: [.projectClone], worker: "w", leaseMilliseconds: 10, max: 1))
+            try fixture.store!.perform(.claim(steps: [.projectClone], worker: "w", leaseMilliseconds: 10, max: 1))
         }
     }
 

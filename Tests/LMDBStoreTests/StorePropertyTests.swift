@@ -8,9 +8,10 @@ import WorkflowModel
 /// Random operation sequences against the store and the pure model side by side: the store must
 /// return what the model computes, "processing" must match, and rows and indexes must agree.
 struct StorePropertyTests {
-    @Test func storeAgreesWithTheModel() async throws {
-        await propertyCheck(count: 60, input: Gen.int(in: 0...1_000_000).array(of: 1...60)) { values in
-            let fixture = try! StoreFixture()
+    @Test(arguments: Backend.all) func storeAgreesWithTheModel(backend: Backend) async throws {
+        await propertyCheck(count: backend == .lmdb ? 60 : 25, input: Gen.int(in: 0...1_000_000).array(of: 1...60)) {
+            values in
+            let fixture = try! StoreFixture(backend)
             let slots = 3
             var model: [Token: Workflow] = [:]
             var added = 0
@@ -72,12 +73,12 @@ struct StorePropertyTests {
                 case .advanceClock(let minutes):
                     fixture.clock.advance(minutes: minutes * 10)
                 case .maintenance:
-                    _ = try! fixture.db.runMaintenance()
+                    _ = try! fixture.store!.runMaintenance()
                     // The model's view of maintenance: re-read, then check invariants below.
-                    for slot in 0..<slots { model[token(slot)] = try! fixture.db.workflow(token(slot)) }
+                    for slot in 0..<slots { model[token(slot)] = try! fixture.store!.workflow(token(slot)) }
                 }
                 if let write {
-                    let outcome = try? fixture.db.perform(write)
+                    let outcome = try? fixture.store!.perform(write)
                     switch expected {
                     case nil:
                         #expect(outcome == nil, "\(operation) should be refused")
@@ -92,13 +93,13 @@ struct StorePropertyTests {
                     }
                 }
                 for slot in 0..<slots {
-                    let stored = try! fixture.db.workflow(token(slot))
+                    let stored = try! fixture.store!.workflow(token(slot))
                     #expect(stored == model[token(slot)], "after \(operation)")
-                    #expect(try! fixture.db.isProcessing(token(slot)) == (stored?.isProcessing ?? false))
+                    #expect(try! fixture.store!.isProcessing(token(slot)) == (stored?.isProcessing ?? false))
                     if let stored { #expect(invariantViolations(of: stored) == []) }
                 }
             }
-            #expect(try! fixture.db.verifyIntegrity() == [])
+            #expect(try! fixture.integrityProblems() == [])
         }
     }
 

@@ -64,6 +64,13 @@ extension WorkflowService {
                 if let pid = stalled.pid { writer.append(("lockHolderPid", .integer(Int64(pid)))) }
             }
             checks.append(("writer", condition.stalledWriter == nil, writer))
+            if store.callsMayBlock {
+                checks.append(
+                    (
+                        "database", condition.unreachable == nil,
+                        condition.unreachable.map { [("reason", .string($0))] } ?? []
+                    ))
+            }
         }
         let up = checks.allSatisfy(\.up)
         var json = JSONWriter()
