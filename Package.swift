@@ -133,6 +133,7 @@ let package = Package(
             name: "WorkflowAPITests",
             dependencies: [
                 "WorkflowAPI", "WorkflowModel", "Storage", "LMDBStore", "JSON", "Interchange", "HTTP1", "TestSupport",
+                .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
             ],
             swiftSettings: strictSettings),
         .testTarget(

@@ -7,13 +7,17 @@ internal import Synchronization
 /// The store's change counter across hosts: one connection of its own `LISTEN`s on
 /// ``Schema/changeChannel``, which every commit notifies, and counts what arrives (and this
 /// process's own commits at once). While the connection is down nothing can be heard, so every
-/// reconnect counts as a change: waiters look again rather than miss one.
+/// (re)connect counts as a change: waiters look again rather than miss one.
+///
+/// It runs as one task on postgres-nio's async `listen(on:consume:)`, whose failures are
+/// reported rather than dropped when the connection closes underneath it.
 final class ChangeListener: Sendable {
     private let counter = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let pool: SessionPool
-    /// The live connection, so that ``stop()`` can close it and wake the thread.
+    /// The live connection, so that ``stop()`` can close it and end the task.
     private let live = Mutex<PostgresConnection?>(nil)
+    private let task = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
 
     init(pool: SessionPool, logger: Logger) {
@@ -27,41 +31,51 @@ final class ChangeListener: Sendable {
     /// Counts this process's own commit without waiting for its notification.
     func noteLocalCommit() { counter.wrappingAdd(1, ordering: .relaxed) }
 
-    /// Starts the listening thread.
+    /// Starts listening.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "bomflow-listen"
-        thread.start()
+        let running = Task.detached { [self] in await run() }
+        task.withLock { $0 = running }
     }
 
+    /// Stops listening: closes the connection and cancels the task, which ends by itself (not
+    /// waited for: a caller on a cooperative thread must not wait for another task).
     func stop() {
         stopped.store(true, ordering: .relaxed)
         let connection = live.withLock { $0 }
-        _ = try? connection?.close().wait()
+        let _: EventLoopFuture<Void>? = connection?.close()
+        task.withLock { $0 }?.cancel()
     }
 
-    private func run() {
+    private func run() async {
         var failures = 0
-        while !stopped.load(ordering: .relaxed) {
+        while !stopped.load(ordering: .relaxed), !Task.isCancelled {
             do {
-                let session = try pool.connect(id: -1)
-                let connection = session.connection
+                let connection = try await PostgresConnection.connect(
+                    on: pool.group.next(), configuration: pool.configuration(), id: -1, logger: logger)
                 live.withLock { $0 = connection }
-                connection.addListener(channel: Schema.changeChannel) { [self] _, _ in
-                    counter.wrappingAdd(1, ordering: .relaxed)
+                if stopped.load(ordering: .relaxed) {
+                    try? await connection.close()
+                    break
                 }
-                _ = try session.query("LISTEN \(unescaped: Schema.changeChannel)")
-                counter.wrappingAdd(1, ordering: .relaxed)
-                failures = 0
-                if stopped.load(ordering: .relaxed) { session.close() }
-                try? session.connection.closeFuture.wait()
-                live.withLock { $0 = nil }
-                counter.wrappingAdd(1, ordering: .relaxed)
+                try await connection.listen(on: Schema.changeChannel) { notifications in
+                    counter.wrappingAdd(1, ordering: .relaxed)
+                    failures = 0
+                    for try await _ in notifications { counter.wrappingAdd(1, ordering: .relaxed) }
+                }
             } catch {
                 failures += 1
-                if failures == 1 { logger.warning("listening for changes failed, retrying: \(error)") }
+                if failures == 1, !stopped.load(ordering: .relaxed) {
+                    logger.warning("listening for changes failed, retrying: \(SQLFailure.classify(error))")
+                }
             }
-            if !stopped.load(ordering: .relaxed) { Thread.sleep(forTimeInterval: min(1, 0.05 * Double(failures + 1))) }
+            if let connection = live.withLock({ $0 }) {
+                live.withLock { $0 = nil }
+                try? await connection.close()
+            }
+            counter.wrappingAdd(1, ordering: .relaxed)
+            if !stopped.load(ordering: .relaxed) {
+                try? await Task.sleep(for: .milliseconds(min(1000, 50 * (failures + 1))))
+            }
         }
     }
 }

@@ -287,6 +287,21 @@ final class SessionPool: @unchecked Sendable {
 
     /// Opens a connection and sets its statement timeout.
     func connect(id: Int) throws(SQLFailure) -> Session {
+        let configuration = configuration()
+        do {
+            let connection = try PostgresConnection.connect(
+                on: group.next(), configuration: configuration, id: id, logger: logger
+            ).wait()
+            return Session(
+                connection: connection, logger: logger,
+                answerTimeout: Double(statementTimeoutMilliseconds) / 1000 + 5)
+        } catch {
+            throw .broken("cannot connect to \(location): \(SQLFailure.classify(error))")
+        }
+    }
+
+    /// How every connection of the store is made: address, TLS, statement timeout, time zone.
+    func configuration() -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         if let directory = location.socketDirectory {
             configuration = PostgresConnection.Configuration(
@@ -304,16 +319,7 @@ final class SessionPool: @unchecked Sendable {
             ("idle_in_transaction_session_timeout", String(max(statementTimeoutMilliseconds * 2, 10_000))),
             ("TimeZone", "UTC"),
         ]
-        do {
-            let connection = try PostgresConnection.connect(
-                on: group.next(), configuration: configuration, id: id, logger: logger
-            ).wait()
-            return Session(
-                connection: connection, logger: logger,
-                answerTimeout: Double(statementTimeoutMilliseconds) / 1000 + 5)
-        } catch {
-            throw .broken("cannot connect to \(location): \(SQLFailure.classify(error))")
-        }
+        return configuration
     }
 
     /// Closes every idle session and refuses new borrows; lent ones close when given back.

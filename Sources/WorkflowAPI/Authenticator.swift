@@ -71,11 +71,25 @@ public final class Authenticator: Sendable {
     /// The key presented in `headers`, or why there is none usable (401), or 429 when the
     /// client address has presented too many invalid keys lately.
     func authenticate(_ headers: HTTPHeaders, from address: String?) -> Result<APIKeyRecord, Problem> {
+        authenticate(headers, from: address, cachedOnly: false)!
+    }
+
+    /// ``authenticate(_:from:)`` without asking the store: nil when the answer needs a lookup
+    /// (the key is not in the cache). For decisions on an event loop when the store's calls block.
+    /// A request that presents no key at all is refused at once (the client knows it sent none).
+    func authenticateFromCache(_ headers: HTTPHeaders, from address: String?) -> Result<APIKeyRecord, Problem>? {
+        guard Self.presentsKey(headers) else { return .failure(Self.unauthorized) }
+        return authenticate(headers, from: address, cachedOnly: true)
+    }
+
+    private func authenticate(_ headers: HTTPHeaders, from address: String?, cachedOnly: Bool) -> Result<
+        APIKeyRecord, Problem
+    >? {
         let now = ContinuousClock.now
         if let address, let retry = throttled(address, now: now) {
             return .failure(Self.tooManyFailures(retryAfter: retry))
         }
-        let result = lookUp(headers, now: now)
+        guard let result = lookUp(headers, now: now, cachedOnly: cachedOnly) else { return nil }
         if case .failure(let problem) = result, problem.status == .unauthorized, let address, Self.presentsKey(headers)
         {
             var hasher = Hasher()
@@ -123,7 +137,9 @@ public final class Authenticator: Sendable {
             headers: [("Retry-After", String(seconds))])
     }
 
-    private func lookUp(_ headers: HTTPHeaders, now: ContinuousClock.Instant) -> Result<APIKeyRecord, Problem> {
+    private func lookUp(_ headers: HTTPHeaders, now: ContinuousClock.Instant, cachedOnly: Bool) -> Result<
+        APIKeyRecord, Problem
+    >? {
         let keys = headers.values("X-Api-Key")
         let bearer = headers.values("Authorization").compactMap { value -> String? in
             let parts = value.split(separator: " ", omittingEmptySubsequences: false)
@@ -138,6 +154,7 @@ public final class Authenticator: Sendable {
         if let cached = cache.withLock({ $0[key] }), cached.expires > now {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
+        if cachedOnly { return nil }
         let record: APIKeyRecord?
         do { record = try store.apiKey(digest: Self.digest(of: key)) } catch { return .failure(Problem.storage(error)) }
         cache.withLock { table in

@@ -99,9 +99,23 @@ public final class WorkflowService: Sendable {
         switch Self.router.resolve(head) {
         case .failure(let refusal): problem = refusal
         case .success(let (route, _)):
-            // A presented key may need a lookup in a store whose calls block: that is decided
-            // with the whole request, on a worker thread.
-            if blockingQueues != nil, Authenticator.presentsKey(head.headers) { return nil }
+            // With a store whose calls block, only a key the cache knows is judged here; any other
+            // is looked up with the whole request, on a worker thread.
+            if blockingQueues != nil, let authenticator, route.permission != nil {
+                guard let known = authenticator.authenticateFromCache(head.headers, from: head.remoteAddress) else {
+                    return nil
+                }
+                switch known {
+                case .failure(let refusal):
+                    return answer(refusal, requestID: incomingRequestID(head), at: route.signature)
+                case .success(let key):
+                    guard let needed = route.permission, !Permission(rawValue: key.permissions).allows(needed) else {
+                        return nil
+                    }
+                    return answer(
+                        Authenticator.forbidden(needed), requestID: incomingRequestID(head), at: route.signature)
+                }
+            }
             guard case .failure(let refusal) = authorize(head, for: route) else { return nil }
             problem = refusal
         }

@@ -12,7 +12,9 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `product` (a file in ``RepositoryPaths/products``) with `arguments`; with
     /// `quiet`, its stderr is discarded (a server's bootstrap key must not land in CI logs).
     public convenience init(_ product: String, _ arguments: [String], quiet: Bool = false) throws {
-        try self.init(executable: RepositoryPaths.products.appendingPathComponent(product), arguments, quiet: quiet)
+        try self.init(
+            executable: RepositoryPaths.products.appendingPathComponent(product),
+            product == "bomflow" ? try TestBackend.adapt(arguments) : arguments, quiet: quiet)
     }
 
     /// Starts the program at `executable` with `arguments`.

@@ -7,11 +7,15 @@ import Testing
 import WorkflowAPI
 import WorkflowModel
 
+#if PostgreSQL
+    import PostgresStore
+#endif
+
 /// The API without sockets: requests go straight into the service, responses come back through
 /// the closure (after the writer thread's commit for writes).
 final class ServiceFixture {
     let directory: TemporaryDirectory
-    let store: LMDBStore
+    let store: any WorkflowStorage
     let writer: WriteQueue
     let service: WorkflowService
 
@@ -20,7 +24,7 @@ final class ServiceFixture {
         var options = StoreOptions()
         options.durability = .none
         options.mapSize = 64 << 20
-        store = try LMDBStore(path: directory.path, options: options)
+        store = try Self.openStore(directory: directory, options: options)
         writer = WriteQueue(store: store)
         service = WorkflowService(
             store: store, writer: writer, version: "test",
@@ -29,7 +33,33 @@ final class ServiceFixture {
 
     deinit {
         writer.stop()
+        #if PostgreSQL
+            (store as? PostgresStore)?.close()
+        #endif
         directory.remove()
+    }
+
+    /// What the backend's consistency check finds (empty when all is well).
+    func integrityProblems() throws -> [String] {
+        if let lmdb = store as? LMDBStore { return try lmdb.verifyIntegrity() }
+        #if PostgreSQL
+            if let postgres = store as? PostgresStore { return try postgres.verifyIntegrity() }
+        #endif
+        return ["no integrity check"]
+    }
+
+    /// LMDB in `directory`, or a fresh PostgreSQL database when `BOMFLOW_TEST_BACKEND=postgres`.
+    static func openStore(directory: TemporaryDirectory, options: StoreOptions) throws -> any WorkflowStorage {
+        guard TestBackend.current == .postgres else { return try LMDBStore(path: directory.path, options: options) }
+        #if PostgreSQL
+            var configuration = PostgresStore.Configuration()
+            configuration.poolSize = 4
+            return try PostgresStore(
+                location: try PostgresLocation(try TestBackend.databaseURL(for: directory.path)), options: options,
+                configuration: configuration)
+        #else
+            throw StoreError.failed("BOMFLOW_TEST_BACKEND=postgres, but this build has no PostgreSQL backend")
+        #endif
     }
 
     func call(_ method: HTTPMethod, _ target: String, _ body: String = "", headers: [(String, String)] = [])
@@ -156,7 +186,7 @@ struct DependencyTrackEndpointTests {
         let api = try ServiceFixture()
         let response = api.call(.post, path, body)
         #expect(response.status.code == status, "\(response.text)")
-        #expect(try api.store.statistics().workflows == 0)
+        #expect(try api.store.list(WorkflowQuery()).workflows.isEmpty)
     }
 
     @Test func methodNotAllowedAndNotFound() throws {

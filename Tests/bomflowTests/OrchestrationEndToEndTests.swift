@@ -210,7 +210,10 @@ struct OrchestrationEndToEndTests {
         let started = Date()
         #expect(call(port, "GET", "/api/v1/event/token/\(token(5))")?.json["processing"] as? Bool == true)
         let probe = Date().timeIntervalSince(started)
-        #expect(threads() == before, "threads before: \(before), with 2,000 waiting: \(threads())")
+        // With PostgreSQL, requests run on up to 8 serial queues whose threads Dispatch makes on
+        // demand; the 2,000 waiting long-polls hold none of them.
+        let allowance = TestBackend.current == .postgres ? 8 : 0
+        #expect(threads() <= before + allowance, "threads before: \(before), with 2,000 waiting: \(threads())")
         print("probe answered in \(Int(probe * 1000)) ms with 2,000 long-polls waiting; threads: \(before)")
         // SIGTERM answers every waiter at once and exits cleanly.
         kill(pid, SIGTERM)

@@ -121,9 +121,9 @@ struct ServeEndToEndTests {
         let created = Process()
         created.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         // The server writes with --sync none; a writer beside it must use the same (issue 16 §5).
-        created.arguments = [
+        created.arguments = try TestBackend.adapt([
             "keys", "create", "--name", "ci", "--permission", "read", "--data-dir", data, "--sync", "none",
-        ]
+        ])
         let output = Pipe()
         created.standardOutput = output
         try created.run()
