@@ -7,6 +7,10 @@ import Storage
 import WorkflowAPI
 import WorkflowModel
 
+#if PostgreSQL
+    import PostgresStore
+#endif
+
 /// `bomflow export`: every workflow as JSON Lines.
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -63,16 +67,20 @@ struct Import: ParsableCommand {
             (or, with --hyades, a malformed row) is reported with its line number on stderr, and nothing \
             of that workflow is written; the other workflows are imported. Writes go in transactions of \
             --batch workflows, durable per --sync. Exits 1 when anything was refused, after importing the \
-            rest. Hyades CSV comes from: psql -c "\\copy \\"WORKFLOW_STATE\\" TO 'workflow_state.csv' CSV HEADER"
+            rest. Hyades CSV comes from: psql -c "\\copy \\"WORKFLOW_STATE\\" TO 'workflow_state.csv' CSV HEADER"; \
+            or name Hyades' database itself: bomflow import --hyades postgres://USER@HOST/DATABASE
             """)
 
     @OptionGroup var store: StoreArguments
 
-    @Argument(help: "The file to read; - reads stdin.")
+    @Argument(help: "The file to read; - reads stdin; with --hyades also a postgres:// URL of Hyades' database.")
     var file: String
 
-    @Flag(help: "The file is Hyades' WORKFLOW_STATE table as CSV with a header.")
+    @Flag(help: "The file is Hyades' WORKFLOW_STATE table as CSV with a header, or Hyades' database.")
     var hyades = false
+
+    @Option(help: "A file whose first line is the password of the Hyades database named by the URL.")
+    var sourcePasswordFile: String?
 
     @Option(help: "Workflows per transaction (1 to 10000).")
     var batch = 1000
@@ -92,6 +100,17 @@ struct Import: ParsableCommand {
             } else if reported == 1001 {
                 FileHandle.standardError.write(Data("(more problems; only the first 1000 are listed)\n".utf8))
             }
+        }
+        if hyades, PostgresLocationText.isURL(file) {
+            let csv = try Self.hyadesDatabase(file, passwordFile: sourcePasswordFile)
+            let outcome = HyadesImport.read(csv)
+            for problem in outcome.problems { importer.refuse(line: problem.line, problem.message) }
+            for entry in outcome.workflows { try importer.add(entry.workflow, line: entry.line) }
+            try importer.flush()
+            let tally = importer.tally
+            printJSON(tally.json(seconds: Date().timeIntervalSince(started)))
+            if tally.conflicts + tally.invalid > 0 { throw ExitCode.failure }
+            return
         }
         let input: FileHandle
         if file == "-" {
@@ -121,6 +140,33 @@ struct Import: ParsableCommand {
         printJSON(tally.json(seconds: Date().timeIntervalSince(started)))
         if tally.conflicts + tally.invalid > 0 { throw ExitCode.failure }
     }
+}
+
+extension Import {
+    /// Hyades' `WORKFLOW_STATE` read from its database, as the CSV its dump would be.
+    static func hyadesDatabase(_ url: String, passwordFile: String?) throws -> [UInt8] {
+        #if PostgreSQL
+            var location: PostgresLocation
+            do { location = try PostgresLocation(url) } catch { throw ValidationError("\(url): \(error)") }
+            if let passwordFile {
+                guard let data = FileManager.default.contents(atPath: passwordFile) else {
+                    throw ValidationError("--source-password-file: cannot read \(passwordFile)")
+                }
+                let text = String(decoding: data, as: UTF8.self)
+                location.password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+            }
+            do { return try HyadesSource.csv(from: location) } catch {
+                throw CommandFailure("cannot read WORKFLOW_STATE from \(location): \(error)")
+            }
+        #else
+            throw ValidationError("reading a Hyades database needs the PostgreSQL backend, which this build lacks")
+        #endif
+    }
+}
+
+/// `postgres://` or `postgresql://`.
+enum PostgresLocationText {
+    static func isURL(_ text: String) -> Bool { text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") }
 }
 
 /// Lines of a file read in 1 MiB chunks, numbered from 1, without their newline.

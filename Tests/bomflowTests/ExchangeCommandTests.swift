@@ -109,12 +109,100 @@ struct ExchangeCommandTests {
         let directory = try TemporaryDirectory("roundtrip")
         defer { directory.remove() }
         let source = directory.appending("source")
+        try fill(source, workflows: 3_000)
+        let first = directory.appending("first.jsonl")
+        #expect(try run(["export", "--data-dir", source, "--output", first]).status == 0)
+        let copy = directory.appending("copy")
+        let imported = try run(["import", first, "--data-dir", copy, "--sync", "none", "--batch", "500"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try summary(imported)["imported"] == 3_000)
+        let second = directory.appending("second.jsonl")
+        #expect(try run(["export", "--data-dir", copy, "--output", second]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: second)))
+        let attributes = try FileManager.default.attributesOfItem(atPath: first)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try LMDBStore(path: copy).verifyIntegrity().isEmpty)
+    }
+
+    #if PostgreSQL
+        /// The data moves between the backends both ways: LMDB → PostgreSQL → LMDB exports the
+        /// same bytes, and Hyades' CSV imports into PostgreSQL as into LMDB.
+        @Test func exportsMoveBetweenLMDBAndPostgreSQL() throws {
+            let directory = try TemporaryDirectory("backends")
+            defer { directory.remove() }
+            let server = try PostgresTestServer.shared()
+            let database = try server.makeDatabase()
+            defer { server.dropDatabase(database) }
+            let source = directory.appending("source")
+            try fill(source, workflows: 600)
+            let first = directory.appending("first.jsonl")
+            #expect(try run(["export", "--data-dir", source, "--output", first]).status == 0)
+            let imported = try run(["import", first, "--store", database, "--batch", "200"])
+            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(try summary(imported)["imported"] == 600)
+            #expect(try server.psql(#"SELECT count(*) FROM "WORKFLOW_STATE""#, database: Self.name(database)) != "0\n")
+            let fromPostgres = directory.appending("postgres.jsonl")
+            #expect(try run(["export", "--store", database, "--output", fromPostgres]).status == 0)
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: first))
+                    == Data(contentsOf: URL(fileURLWithPath: fromPostgres)))
+            let back = directory.appending("back")
+            #expect(try run(["import", fromPostgres, "--data-dir", back, "--sync", "none"]).status == 0)
+            let last = directory.appending("last.jsonl")
+            #expect(try run(["export", "--data-dir", back, "--output", last]).status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: last)))
+            // A second import changes nothing; Hyades' rows arrive as on LMDB.
+            #expect(try summary(try run(["import", first, "--store", database]))["unchanged"] == 600)
+            let hyades = try run(["import", "--hyades", fixture("hyades_workflow_state.csv"), "--store", database])
+            #expect(try summary(hyades)["imported"] == 4, "\(hyades.stderr)")
+        }
+
+        /// `bomflow import --hyades postgres://…` reads Hyades' own database: its rows (with a
+        /// reason that needs CSV quoting) arrive as from its CSV dump.
+        @Test func importsStraightFromAHyadesDatabase() throws {
+            let directory = try TemporaryDirectory("hyades-db")
+            defer { directory.remove() }
+            let server = try PostgresTestServer.shared()
+            let hyades = try server.makeDatabase()
+            defer { server.dropDatabase(hyades) }
+            try server.psql(
+                """
+                CREATE TABLE "WORKFLOW_STATE" ("ID" BIGINT PRIMARY KEY, "FAILURE_REASON" TEXT, "PARENT_STEP_ID" BIGINT,
+                  "STARTED_AT" TIMESTAMPTZ, "STATUS" VARCHAR(64) NOT NULL, "STEP" VARCHAR(64) NOT NULL,
+                  "TOKEN" UUID NOT NULL, "UPDATED_AT" TIMESTAMPTZ NOT NULL, UNIQUE ("TOKEN", "STEP"));
+                INSERT INTO "WORKFLOW_STATE" VALUES
+                  (1, NULL, NULL, '2026-11-28 10:00:00.123+00', 'COMPLETED', 'BOM_CONSUMPTION',
+                   'bbbbbbbb-0000-4000-8000-000000000001', '2026-11-28 10:00:01.5+00'),
+                  (2, 'parse error, "line 3"', 1, NULL, 'FAILED', 'BOM_PROCESSING',
+                   'bbbbbbbb-0000-4000-8000-000000000001', '2026-11-28 10:00:02+00'),
+                  (3, NULL, 2, NULL, 'CANCELLED', 'VULN_ANALYSIS', 'bbbbbbbb-0000-4000-8000-000000000001',
+                   '2026-11-28 10:00:02+00'),
+                  (4, NULL, NULL, NULL, 'PENDING', 'BOM_CONSUMPTION', 'bbbbbbbb-0000-4000-8000-000000000002',
+                   '2026-11-28 11:00:00+01');
+                """, database: Self.name(hyades))
+            let data = directory.appending("data")
+            let imported = try run(["import", "--hyades", hyades, "--data-dir", data, "--sync", "none"])
+            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(try summary(imported)["imported"] == 2)
+            let status = try run(["status", "bbbbbbbb-0000-4000-8000-000000000001", "--data-dir", data])
+            #expect(status.stdout.contains(#""failureReason":"parse error, \"line 3\"""#), "\(status.stdout)")
+            #expect(status.stdout.contains(#""startedAt":1795860000123"#))
+            #expect(try summary(try run(["import", "--hyades", hyades, "--data-dir", data]))["unchanged"] == 2)
+        }
+
+        static func name(_ url: String) -> String {
+            String(URLComponents(string: url)?.path.dropFirst() ?? "")
+        }
+    #endif
+
+    /// Writes `workflows` workflows in every state into a new LMDB store at `path`.
+    func fill(_ path: String, workflows count: Int) throws {
         var options = StoreOptions()
         options.durability = .none
         do {
-            let store = try LMDBStore(path: source, options: options)
+            let store = try LMDBStore(path: path, options: options)
             var operations: [WriteOperation] = []
-            for number in 0..<3_000 {
+            for number in 0..<count {
                 let token = Token.make(UInt64(number))
                 operations.append(
                     .create(
@@ -141,17 +229,5 @@ struct ExchangeCommandTests {
             }
             _ = try store.perform(operations)
         }
-        let first = directory.appending("first.jsonl")
-        #expect(try run(["export", "--data-dir", source, "--output", first]).status == 0)
-        let copy = directory.appending("copy")
-        let imported = try run(["import", first, "--data-dir", copy, "--sync", "none", "--batch", "500"])
-        #expect(imported.status == 0, "\(imported.stderr)")
-        #expect(try summary(imported)["imported"] == 3_000)
-        let second = directory.appending("second.jsonl")
-        #expect(try run(["export", "--data-dir", copy, "--output", second]).status == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: second)))
-        let attributes = try FileManager.default.attributesOfItem(atPath: first)
-        #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        #expect(try LMDBStore(path: copy).verifyIntegrity().isEmpty)
     }
 }
