@@ -28,7 +28,7 @@ struct StoreArguments: ParsableArguments {
     var storeURL: String? { storeOption ?? environment("BOMFLOW_STORE") }
 
     @Option(
-        name: .long,
+        name: .customLong("store-password-file"),
         help:
             "A file whose first line is the PostgreSQL password, kept out of process listings (env BOMFLOW_STORE_PASSWORD_FILE)."
     )
