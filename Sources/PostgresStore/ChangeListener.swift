@@ -79,3 +79,44 @@ final class ChangeListener: Sendable {
         }
     }
 }
+
+/// Whether PostgreSQL answers: a thread sends `SELECT 1` every second on a connection of its own
+/// (not one of the pool's, which may all be busy) and keeps the last finding.
+final class Prober: Sendable {
+    private let pool: SessionPool
+    private let finding = Mutex<String?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    init(pool: SessionPool) { self.pool = pool }
+
+    /// Why PostgreSQL did not answer the last probe; nil when it did.
+    var unreachable: String? { finding.withLock { $0 } }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "bomflow-probe"
+        thread.start()
+    }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    private func run() {
+        var session: Session?
+        while !stopped.load(ordering: .relaxed) {
+            do throws(SQLFailure) {
+                if session == nil || session?.isBroken == true || session?.connection.isClosed == true {
+                    session?.close()
+                    session = try pool.connect(id: -2)
+                }
+                _ = try session?.query("SELECT 1")
+                finding.withLock { $0 = nil }
+            } catch {
+                finding.withLock { $0 = error.description }
+                session?.close()
+                session = nil
+            }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        session?.close()
+    }
+}

@@ -156,7 +156,9 @@ final class SessionPool: @unchecked Sendable {
     let size: Int
     let statementTimeoutMilliseconds: Int
     let acquireTimeout: Double
-    let group: MultiThreadedEventLoopGroup
+    /// SwiftNIO's process-wide event loops (never shut down: connections of stores being closed,
+    /// the listener and the prober may still finish on them).
+    var group: MultiThreadedEventLoopGroup { MultiThreadedEventLoopGroup.singleton }
     let logger: Logger
     private let tlsConfiguration: PostgresConnection.Configuration.TLS
     /// Guards `idle`, `open` and `closed`; threads wait on it for a session.
@@ -177,7 +179,6 @@ final class SessionPool: @unchecked Sendable {
         self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
         self.acquireTimeout = acquireTimeout
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
             switch location.tls {
             case .disable:
@@ -196,7 +197,6 @@ final class SessionPool: @unchecked Sendable {
                 tlsConfiguration = .require(try NIOSSLContext(configuration: configuration))
             }
         } catch {
-            try? group.syncShutdownGracefully()
             throw .failed("cannot set up TLS for \(location): \(error)")
         }
     }
@@ -334,7 +334,4 @@ final class SessionPool: @unchecked Sendable {
         for session in sessions { session.close() }
     }
 
-    func shutdownEventLoops() {
-        try? group.syncShutdownGracefully()
-    }
 }

@@ -14,7 +14,6 @@ public enum HyadesSource {
             location: location, size: 1, statementTimeoutMilliseconds: 600_000, logger: Logger(label: "bomflow.hyades"))
         defer {
             pool.close()
-            pool.shutdownEventLoops()
         }
         do throws(SQLFailure) {
             return try pool.withSession { session throws(SQLFailure) in

@@ -39,8 +39,8 @@ public final class PostgresStore: WorkflowStorage {
     let configuration: Configuration
     let pool: SessionPool
     let listener: ChangeListener
-    /// The last answer of ``condition()``'s probe, and when it was had.
-    let probe = Mutex<(at: ContinuousClock.Instant?, reason: String?)>((nil, nil))
+    /// Asks PostgreSQL every second whether it answers (``condition()``).
+    let prober: Prober
     let logger = Logger(label: "bomflow.postgres")
 
     /// Connects, applies the migrations this build has (under an advisory lock) and starts
@@ -63,25 +63,26 @@ public final class PostgresStore: WorkflowStorage {
             statementTimeoutMilliseconds: configuration.statementTimeoutMilliseconds,
             acquireTimeout: configuration.acquireTimeout, logger: logger)
         listener = ChangeListener(pool: pool, logger: logger)
+        prober = Prober(pool: pool)
         do throws(SQLFailure) {
             try pool.withSession { session throws(SQLFailure) in try Self.migrate(session, readOnly: options.readOnly) }
         } catch {
             pool.close()
-            pool.shutdownEventLoops()
             throw error.storeError
         }
         listener.start()
+        prober.start()
     }
 
     /// Stops listening and closes every connection.
     public func close() {
         listener.stop()
+        prober.stop()
         pool.close()
     }
 
     deinit {
         close()
-        pool.shutdownEventLoops()
     }
 
     /// Applies the migrations the database lacks, one transaction each, under
@@ -184,23 +185,12 @@ public final class PostgresStore: WorkflowStorage {
     /// PostgreSQL is another server: the API runs requests off its event loops.
     public var callsMayBlock: Bool { true }
 
-    /// Whether PostgreSQL answers: a `SELECT 1` at most once a second (health checks and scrapes
-    /// between reuse the answer), so readiness turns false while the database is down and true
-    /// again once it is back.
+    /// Whether PostgreSQL answers, as the prober last found (``Prober``: a `SELECT 1` every
+    /// second on a connection of its own), so that a health check or scrape never waits for the
+    /// database: readiness turns false while it is down or stops answering, true once it is back.
     public func condition() -> StorageCondition {
         var condition = StorageCondition()
-        condition.unreachable = probe.withLock { state -> String? in
-            let now = ContinuousClock.now
-            if let last = state.at, now - last < .seconds(1) { return state.reason }
-            do throws(SQLFailure) {
-                _ = try pool.withSession { session throws(SQLFailure) in try session.query("SELECT 1") }
-                state.reason = nil
-            } catch {
-                state.reason = error.description
-            }
-            state.at = now
-            return state.reason
-        }
+        condition.unreachable = prober.unreachable
         return condition
     }
 

@@ -25,6 +25,8 @@ struct BomAPITests {
         #expect(
             try api.store.list(WorkflowQuery()).workflows.isEmpty && figures.projects == 0 && figures.bomBytes == 0,
             sourceLocation: sourceLocation)
+        #expect(
+            try api.sqlRowCounts() ?? "0|0|0|0" == "0|0|0|0", "rows in the database", sourceLocation: sourceLocation)
     }
 
     @Test func putUploadsPollsAndFetches() throws {

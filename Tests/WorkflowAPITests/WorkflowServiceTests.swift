@@ -39,6 +39,20 @@ final class ServiceFixture {
         directory.remove()
     }
 
+    /// On PostgreSQL, the rows of `WORKFLOW_STATE`, workflows, projects and BOMs counted by SQL
+    /// (`a|b|c|d`), so that "changed nothing" is checked in the database itself; nil on LMDB.
+    func sqlRowCounts() throws -> String? {
+        guard TestBackend.current == .postgres else { return nil }
+        let url = try TestBackend.databaseURL(for: directory.path)
+        let database = String(URLComponents(string: url)?.path.dropFirst() ?? "")
+        return try PostgresTestServer.shared().psql(
+            """
+            SELECT (SELECT count(*) FROM "WORKFLOW_STATE") || '|' || (SELECT count(*) FROM bomflow_workflow) || '|'
+                || (SELECT count(*) FROM bomflow_project) || '|' || (SELECT count(*) FROM bomflow_bom)
+            """, database: database
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// What the backend's consistency check finds (empty when all is well).
     func integrityProblems() throws -> [String] {
         if let lmdb = store as? LMDBStore { return try lmdb.verifyIntegrity() }
@@ -187,6 +201,7 @@ struct DependencyTrackEndpointTests {
         let response = api.call(.post, path, body)
         #expect(response.status.code == status, "\(response.text)")
         #expect(try api.store.list(WorkflowQuery()).workflows.isEmpty)
+        #expect(try api.sqlRowCounts() ?? "0|0|0|0" == "0|0|0|0", "rows in the database")
     }
 
     @Test func methodNotAllowedAndNotFound() throws {
