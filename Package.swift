@@ -52,7 +52,7 @@ let package = Package(
             name: "PostgresStore",
             dependencies: [
                 "Storage", "WorkflowModel",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
