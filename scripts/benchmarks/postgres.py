@@ -112,6 +112,10 @@ try:
         raise SystemExit(f"import into PostgreSQL failed: {imported.stderr[-800:]}")
     import_seconds = time.time() - started
     subprocess.run(psql + ["-d", "bench", "-c", "VACUUM ANALYZE"], check=True, capture_output=True)
+    sizes = subprocess.run(psql + ["-d", "bench", "-At", "-c",
+                                   "SELECT pg_database_size('bench'), pg_total_relation_size('\"WORKFLOW_STATE\"'), "
+                                   "pg_total_relation_size('bomflow_step'), pg_total_relation_size('bomflow_workflow')"],
+                           check=True, capture_output=True, text=True).stdout.strip().split("|")
     serve(["--store", URL, "--store-pool", "16"], HOST_A, os.path.join(work, "host-a"))
     serve(["--store", URL, "--store-pool", "16"], HOST_B, os.path.join(work, "host-b"))
     serve([], LMDB_PORT, lmdb)
@@ -172,7 +176,9 @@ COMMIT;
     print(f"## PostgreSQL backend: {workflows:,} BOM_UPLOAD workflows; bomflow serve --store (2 loops, pool 16, API key) vs pgbench running "
           f"the same SQL (-M prepared), and vs bomflow on LMDB (sync full); PostgreSQL 15 synchronous_commit=on; {seconds} s per run\n")
     print(f"load: LMDB {load.strip()}; `bomflow export | bomflow import --store` into PostgreSQL: {import_seconds:.1f} s "
-          f"({workflows / import_seconds:,.0f} workflows/s)\n")
+          f"({workflows / import_seconds:,.0f} workflows/s); database {int(sizes[0]) / workflows:,.0f} bytes per workflow "
+          f"(WORKFLOW_STATE {int(sizes[1]) / workflows:,.0f}, bomflow_step {int(sizes[2]) / workflows:,.0f}, "
+          f"bomflow_workflow {int(sizes[3]) / workflows:,.0f}, with indexes)\n")
     print("| operation | load | bomflow on PG req/s | p50 ms | p99 ms | non-2xx | pgbench tps (same SQL) | PG avg ms | bomflow/pgbench | bomflow on LMDB req/s | LMDB p99 ms | LMDB/PG |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, script, lmdb_script, sql_script, threads, connections in [
