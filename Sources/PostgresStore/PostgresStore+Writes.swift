@@ -166,24 +166,40 @@
             try Workflow.validateWorker(worker)
             try Workflow.validateLease(leaseMilliseconds)
             let texts = Array(Set(names.map(\.rawValue)))
+            // The oldest ready entries of each name (one index range each, as LMDB's cursors), merged;
+            // a few more than asked, so that workflows another host has locked can be skipped.
+            let slack = Int64(max + 16)
             let rows = try session.query(
                 """
-                SELECT b.workflow_id, b.ordinal FROM bomflow_step b JOIN bomflow_workflow w ON w.id = b.workflow_id
-                WHERE b.step = ANY(\(texts)) AND b.claimable_since IS NOT NULL
-                ORDER BY b.claimable_since, b.workflow_id, b.ordinal
-                LIMIT \(Int64(max)) FOR UPDATE OF w SKIP LOCKED
+                SELECT c.workflow_id, c.ordinal FROM unnest(\(texts)::TEXT[]) AS n(name)
+                CROSS JOIN LATERAL (
+                    SELECT b.workflow_id, b.ordinal, b.claimable_since FROM bomflow_step b
+                    WHERE b.step = n.name AND b.claimable_since IS NOT NULL
+                    ORDER BY b.claimable_since, b.workflow_id, b.ordinal LIMIT \(slack)) c
+                ORDER BY c.claimable_since, c.workflow_id, c.ordinal LIMIT \(slack)
                 """)
-            var candidates: [(id: Int64, ordinal: Int)] = []
+            var found: [(id: Int64, ordinal: Int)] = []
             for row in rows {
                 let (id, ordinal): (Int64, Int16) = try Self.decoding {
                     let cells = Cells(row)
                     return (try cells[0], try cells[1])
                 }
-                candidates.append((id, Int(ordinal)))
+                found.append((id, Int(ordinal)))
             }
+            // Lock their workflows, skipping those another transaction holds (never waiting).
+            let ids = Array(Set(found.map(\.id)))
+            var locked = Set<Int64>()
+            if !ids.isEmpty {
+                for row in try session.query(
+                    "SELECT id FROM bomflow_workflow WHERE id = ANY(\(ids)) FOR UPDATE SKIP LOCKED")
+                {
+                    locked.insert(try Self.decoding { try Cells(row)[0] })
+                }
+            }
+            let candidates = found.filter { locked.contains($0.id) }
             var claimed: [ClaimedStep] = []
             var current: [Int64: LoadedWorkflow] = [:]
-            for candidate in candidates {
+            for candidate in candidates where claimed.count < max {
                 guard
                     let loaded = try current[candidate.id]
                         ?? Self.load(id: candidate.id, session: session, lock: false),
