@@ -111,8 +111,14 @@ struct DiskFullTests {
         #expect(ready.text.contains("disk"), "\(ready.text)")
         #expect(get(port, "/health/live")?.status == 200)
         #expect(get(port, "/metrics")?.text.contains("bomflow_storage_full 1\n") == true)
-        let refused = fill(port, clients: 1, limit: 1, prefix: 2)
-        #expect(refused.statuses == [507: 1])
+        // LMDB may still place a small write in pages it freed when earlier writes failed: such a
+        // write is acknowledged and stored; the next ones are refused with 507.
+        let refused = fill(port, clients: 1, limit: 50, prefix: 2)
+        #expect(
+            refused.statuses[507] == 1 && Set(refused.statuses.keys).isSubset(of: [201, 507]), "\(refused.statuses)")
+        for token in refused.acknowledged {
+            #expect(get(port, "/api/v1/workflow/token/\(token)")?.status == 200, "acknowledged \(token) is stored")
+        }
         for token in first.acknowledged.shuffled().prefix(200) {
             #expect(get(port, "/api/v1/workflow/token/\(token)")?.status == 200, "acknowledged \(token) is stored")
         }
