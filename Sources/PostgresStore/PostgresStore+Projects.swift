@@ -128,7 +128,7 @@
 
         public func project(_ reference: ProjectReference) throws(StoreError) -> Project? {
             try read { session throws(SQLFailure) in
-                try Self.decodingStore { try loadProject(reference, session: session, lock: false) }
+                try Self.decoding { try loadProject(reference, session: session, lock: false) }
             }
         }
 

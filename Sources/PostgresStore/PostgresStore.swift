@@ -260,7 +260,7 @@
                 ORDER BY w.id DESC, b.ordinal
                 """
             return try read { session throws(SQLFailure) in
-                let loaded = try Self.decodingStore {
+                let loaded = try Self.decoding {
                     try Rows.decodeWorkflows(try session.query(PostgresQuery(unsafeSQL: sql, binds: binds)))
                 }
                 let page = Array(loaded.prefix(limit))
@@ -279,7 +279,7 @@
                     WHERE w.id IN (SELECT id FROM bomflow_workflow WHERE id > \(after) ORDER BY id LIMIT \(Int64(limit + 1)))
                     ORDER BY w.id, b.ordinal
                     """
-                let loaded = try Self.decodingStore { try Rows.decodeWorkflows(try session.query(query)) }
+                let loaded = try Self.decoding { try Rows.decodeWorkflows(try session.query(query)) }
                 let page = Array(loaded.prefix(limit))
                 return WorkflowPage(
                     workflows: page.map(\.workflow),
@@ -359,7 +359,7 @@
                 SELECT \(unescaped: Rows.workflowColumns) FROM \(unescaped: Rows.workflowJoins)
                 WHERE w.token = \(uuid) ORDER BY b.ordinal
                 """)
-            return try decodingStore { try Rows.decodeWorkflows(rows) }.first
+            return try decoding { try Rows.decodeWorkflows(rows) }.first
         }
 
         /// The workflow with row ID `id`, locked when `lock` and `skipLocked` decides whether a
@@ -379,7 +379,7 @@
                 SELECT \(unescaped: Rows.workflowColumns) FROM \(unescaped: Rows.workflowJoins)
                 WHERE w.id = \(id) ORDER BY b.ordinal
                 """)
-            return try decodingStore { try Rows.decodeWorkflows(rows) }.first
+            return try decoding { try Rows.decodeWorkflows(rows) }.first
         }
 
         /// The first column of the first row, if there is a row.
@@ -388,14 +388,9 @@
             return try decoding { try Cells(row)[0] }
         }
 
-        /// Runs a decoding step; its failure means the stored data is not what this build wrote.
+        /// Runs a decoding step; its failure means the stored data is not what this build wrote
+        /// (a statement's own failure inside it passes through unchanged).
         static func decoding<T>(_ body: () throws -> T) throws(SQLFailure) -> T {
-            do { return try body() } catch let error as StoreError { throw .store(error) } catch {
-                throw .store(.corrupted("a row could not be decoded: \(error)"))
-            }
-        }
-
-        static func decodingStore<T>(_ body: () throws -> T) throws(SQLFailure) -> T {
             do { return try body() } catch let failure as SQLFailure { throw failure } catch let error as StoreError {
                 throw .store(error)
             } catch {

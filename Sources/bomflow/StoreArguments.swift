@@ -56,7 +56,7 @@ struct StoreArguments: ParsableArguments {
     func validate() throws {
         guard mapSize.bytes >= 1 << 20 else { throw ValidationError("--map-size must be at least 1MiB") }
         guard (1...256).contains(storePool) else { throw ValidationError("--store-pool must be 1 to 256") }
-        if let storeURL, !storeURL.hasPrefix("postgres://"), !storeURL.hasPrefix("postgresql://") {
+        if let storeURL, !PostgresLocationText.isURL(storeURL) {
             throw ValidationError("--store takes a postgres:// URL; an LMDB store is named by --data-dir")
         }
     }
