@@ -21,8 +21,10 @@
         ) throws(StoreError) -> [[Result<WriteOutcome, WorkflowError>]?] {
             let admitted = admit()
             guard admitted.contains(true) else { return batches.map { _ in nil } }
+            let touched = Self.lockOrder(of: zip(batches, admitted).filter(\.1).flatMap(\.0))
             return try transaction { session throws(SQLFailure) in
                 let now = options.clock()
+                try Self.lock(touched, session: session)
                 var answers: [[Result<WriteOutcome, WorkflowError>]?] = []
                 answers.reserveCapacity(batches.count)
                 for (operations, isAdmitted) in zip(batches, admitted) {
@@ -48,6 +50,38 @@
                     answers.append(results)
                 }
                 return answers
+            }
+        }
+
+        /// The workflows a batch changes (``lock(_:session:)`` locks them in token order).
+        static func lockOrder(of operations: [WriteOperation]) -> [Token] {
+            var tokens: Set<Token> = []
+            for operation in operations {
+                switch operation {
+                case .create(let token, _, _, _, _), .addSteps(let token, _), .update(let token, _, _, _),
+                    .restart(let token, _), .delete(let token):
+                    tokens.insert(token)
+                case .upload(let upload): tokens.insert(upload.token)
+                case .importWorkflow(let workflow): tokens.insert(workflow.token)
+                case .claim, .createProject, .deleteProject: break
+                }
+            }
+            return Array(tokens)
+        }
+
+        /// Locks the existing workflows among `tokens` at the start of a batch's transaction, in
+        /// token order. Two writers (threads or hosts) whose batches share workflows then wait for
+        /// each other instead of deadlocking (which PostgreSQL finds only after `deadlock_timeout`,
+        /// 1 s by default, and which reruns a whole batch), and each operation's own lock costs
+        /// no round trip.
+        static func lock(_ tokens: [Token], session: Session) throws(SQLFailure) {
+            guard !tokens.isEmpty else { return }
+            let uuids = tokens.map(Rows.uuid)
+            let rows = try session.query(
+                "SELECT token FROM bomflow_workflow WHERE token = ANY(\(uuids)::UUID[]) ORDER BY token FOR UPDATE")
+            for row in rows {
+                let uuid: UUID = try decoding { try Cells(row)[0] }
+                session.lockedTokens.insert(Rows.token(uuid))
             }
         }
 

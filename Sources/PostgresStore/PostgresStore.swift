@@ -24,8 +24,9 @@
     public final class PostgresStore: WorkflowStorage {
         /// Connection settings beside the URL.
         public struct Configuration: Sendable {
-            /// Connections at most (`--store-pool`). Default 8.
-            public var poolSize = 8
+            /// Connections at most (`--store-pool`). Default 12: the 8 request threads and the 4
+            /// writers of `serve` each hold one at a time.
+            public var poolSize = 12
             /// `statement_timeout` of every connection, milliseconds. Default 5,000.
             public var statementTimeoutMilliseconds = 5_000
             /// How long a thread waits for a free connection before answering 503, seconds.
@@ -157,6 +158,7 @@
                 var committing = false
                 do throws(SQLFailure) {
                     let result = try pool.withSession { session throws(SQLFailure) in
+                        session.lockedTokens.removeAll(keepingCapacity: true)
                         session.send("BEGIN")
                         do throws(SQLFailure) {
                             let result = try body(session)
@@ -219,8 +221,9 @@
 
         public func isProcessing(_ token: Token) throws(StoreError) -> Bool {
             try read { session throws(SQLFailure) in
-                let rows = try session.query(
-                    "SELECT processing FROM bomflow_workflow WHERE token = \(Rows.uuid(token))")
+                let rows = try session.run(
+                    prepared: "SELECT processing FROM bomflow_workflow WHERE token = $1",
+                    [PostgresData(uuid: Rows.uuid(token))])
                 guard let row = rows.first else { return false }
                 return try Self.decoding { try Cells(row)[0] }
             }
@@ -228,12 +231,17 @@
 
         public func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus? {
             try read { session throws(SQLFailure) -> TokenStatus? in
-                let rows = try session.query(
-                    "SELECT token_status FROM bomflow_workflow WHERE token = \(Rows.uuid(token))")
-                guard let row = rows.first else { return nil }
-                let code: Int16 = try Self.decoding { try Cells(row)[0] }
-                do throws(StoreError) { return try Rows.tokenStatus(code) } catch { throw .store(error) }
+                try Self.decodeTokenStatus(
+                    session.run(prepared: Self.tokenStatusSQL, [PostgresData(uuid: Rows.uuid(token))]))
             }
+        }
+
+        static let tokenStatusSQL = "SELECT token_status FROM bomflow_workflow WHERE token = $1"
+
+        static func decodeTokenStatus(_ rows: [PostgresRow]) throws(SQLFailure) -> TokenStatus? {
+            guard let row = rows.first else { return nil }
+            let code: Int16 = try decoding { try Cells(row)[0] }
+            do throws(StoreError) { return try Rows.tokenStatus(code) } catch { throw .store(error) }
         }
 
         public func list(_ query: WorkflowQuery) throws(StoreError) -> WorkflowPage {
@@ -347,18 +355,17 @@
         // MARK: Loading
 
         /// The workflow `token` with its row IDs; with `lock`, its `bomflow_workflow` row is locked
-        /// first (`FOR UPDATE`), so the steps read next are the latest committed ones and stay so.
+        /// first (`FOR UPDATE`, unless this transaction holds it already), so the steps read next
+        /// are the latest committed ones and stay so.
         static func load(_ token: Token, session: Session, lock: Bool) throws(SQLFailure) -> LoadedWorkflow? {
-            let uuid = Rows.uuid(token)
-            if lock {
-                let rows = try session.query("SELECT id FROM bomflow_workflow WHERE token = \(uuid) FOR UPDATE")
+            let uuid = [PostgresData(uuid: Rows.uuid(token))]
+            if lock && !session.lockedTokens.contains(token) {
+                let rows = try session.run(
+                    prepared: "SELECT id FROM bomflow_workflow WHERE token = $1 FOR UPDATE", uuid)
                 guard rows.first != nil else { return nil }
+                session.lockedTokens.insert(token)
             }
-            let rows = try session.query(
-                """
-                SELECT \(unescaped: Rows.workflowColumns) FROM \(unescaped: Rows.workflowJoins)
-                WHERE w.token = \(uuid) ORDER BY b.ordinal
-                """)
+            let rows = try session.run(prepared: loadByToken, uuid)
             return try decoding { try Rows.decodeWorkflows(rows) }.first
         }
 
@@ -367,20 +374,22 @@
         static func load(id: Int64, session: Session, lock: Bool, skipLocked: Bool = false) throws(SQLFailure)
             -> LoadedWorkflow?
         {
+            let binds = [PostgresData(int64: id)]
             if lock {
-                let rows = try session.query(
-                    skipLocked
-                        ? "SELECT id FROM bomflow_workflow WHERE id = \(id) FOR UPDATE SKIP LOCKED"
-                        : "SELECT id FROM bomflow_workflow WHERE id = \(id) FOR UPDATE")
+                let rows = try session.run(
+                    prepared: skipLocked
+                        ? "SELECT id FROM bomflow_workflow WHERE id = $1 FOR UPDATE SKIP LOCKED"
+                        : "SELECT id FROM bomflow_workflow WHERE id = $1 FOR UPDATE", binds)
                 guard rows.first != nil else { return nil }
             }
-            let rows = try session.query(
-                """
-                SELECT \(unescaped: Rows.workflowColumns) FROM \(unescaped: Rows.workflowJoins)
-                WHERE w.id = \(id) ORDER BY b.ordinal
-                """)
+            let rows = try session.run(prepared: loadByID, binds)
             return try decoding { try Rows.decodeWorkflows(rows) }.first
         }
+
+        static let loadByToken =
+            "SELECT \(Rows.workflowColumns) FROM \(Rows.workflowJoins) WHERE w.token = $1 ORDER BY b.ordinal"
+        static let loadByID =
+            "SELECT \(Rows.workflowColumns) FROM \(Rows.workflowJoins) WHERE w.id = $1 ORDER BY b.ordinal"
 
         /// The first column of the first row, if there is a row.
         static func scalar<T: PostgresDecodable>(_ rows: PostgresQueryResult) throws(SQLFailure) -> T? {

@@ -124,7 +124,7 @@
             """
 
         /// Workflows from rows of ``workflowColumns`` ordered by workflow, then ordinal.
-        static func decodeWorkflows(_ rows: PostgresQueryResult) throws(StoreError) -> [LoadedWorkflow] {
+        static func decodeWorkflows(_ rows: some Sequence<PostgresRow>) throws(StoreError) -> [LoadedWorkflow] {
             var loaded: [LoadedWorkflow] = []
             var current: (header: Header, steps: [Step], ids: [Int64])?
             func finish() throws(StoreError) {
@@ -247,8 +247,16 @@
 
         init(_ row: PostgresRow) { self.row = row.makeRandomAccess() }
 
+        /// The cell at `index` decoded as `T`. Every result comes in the binary format: postgres-nio
+        /// asks for it in each Bind message, but the rows of a named prepared statement
+        /// (``Session/run(prepared:_:)``) carry the text format code of the statement's Describe,
+        /// so the format is set here before decoding.
         subscript<T: PostgresDecodable>(_ index: Int) -> T {
-            get throws { try row[index].decode(T.self) }
+            get throws {
+                var cell = row[index]
+                cell.format = .binary
+                return try cell.decode(T.self)
+            }
         }
     }
 #endif

@@ -4,8 +4,11 @@ public import Storage
 internal import Synchronization
 public import WorkflowModel
 
-/// The one writer thread of a process: it takes every write queued by the HTTP loops, commits
-/// them in one LMDB transaction and one sync (group commit), then answers each.
+/// The writer threads of a process: they take every write queued by the HTTP loops, commit
+/// them in one store transaction and one sync per group (group commit), then answer each.
+/// LMDB has one writer at a time, so it gets one writer thread; a store whose transactions wait
+/// on another server (PostgreSQL: row locks, each group on its own connection) gets several, so
+/// that groups overlap their round trips and commits.
 ///
 /// A request's operations stay together in one transaction; a refused operation fails alone
 /// (``WorkflowStorage/perform(_:)``). A storage failure fails the whole group,
@@ -38,10 +41,12 @@ public final class WriteQueue: @unchecked Sendable {
     private let store: any WorkflowStorage
     private let condition = NSCondition()
     private var pending: [Ticket] = []
-    /// The group the writer is committing (or waiting for the lock to commit).
-    private var inFlight: [Ticket] = []
+    /// The group each writer is committing (or waiting for the lock to commit).
+    private var inFlight: [[Ticket]]
     private var stopping = false
     private var running = true
+    /// Writer threads still running (the last to end marks the queue stopped).
+    private var activeWriters: Int
     private let maxOperationsPerCommit: Int
     private let writeTimeout: Duration
     private let onFatal: @Sendable (StoreError) -> Void
@@ -89,23 +94,37 @@ public final class WriteQueue: @unchecked Sendable {
     ///     operations are never split). Default 512.
     ///   - writeTimeout: a request whose write has not had the write lock after this long is
     ///     answered 503 (`Retry-After`) and will not be applied. Default 10 s.
+    ///   - writers: writer threads, each committing its own group; default
+    ///     ``defaultWriters(for:)``. Groups of different writers commit in any order; one
+    ///     request's operations stay in one group, and a client that waits for an answer before
+    ///     its next write sees its writes in order.
     ///   - onFatal: called with the error when the store failed fatally (`MDB_PANIC`): the
     ///     process must stop taking writes and exit non-zero. A full disk is not fatal.
     public init(
         store: any WorkflowStorage, maxOperationsPerCommit: Int = 512, writeTimeout: Duration = .seconds(10),
-        onFatal: @escaping @Sendable (StoreError) -> Void = { _ in }
+        writers: Int? = nil, onFatal: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) {
         self.store = store
         self.maxOperationsPerCommit = maxOperationsPerCommit
         self.writeTimeout = writeTimeout
         self.onFatal = onFatal
-        let thread = Thread { [self] in run() }
-        thread.name = "bomflow-writer"
-        thread.start()
+        let writers = max(1, writers ?? Self.defaultWriters(for: store))
+        inFlight = Array(repeating: [], count: writers)
+        activeWriters = writers
+        for index in 0..<writers {
+            let thread = Thread { [self] in run(writer: index) }
+            thread.name = writers == 1 ? "bomflow-writer" : "bomflow-writer-\(index + 1)"
+            thread.start()
+        }
         let watchdog = Thread { [self] in watch() }
         watchdog.name = "bomflow-write-watchdog"
         watchdog.start()
     }
+
+    /// One writer for a store whose writes are serialised anyway (LMDB's single write lock); 4 for
+    /// a store whose calls wait on another server (PostgreSQL), so that groups on separate
+    /// connections overlap their round trips and commits (``WorkflowStorage/callsMayBlock``).
+    public static func defaultWriters(for store: any WorkflowStorage) -> Int { store.callsMayBlock ? 4 : 1 }
 
     /// Queues `operations` (one request's); `completion` runs after the commit, on the thread
     /// that answers groups in commit order (or with 503 when the write timeout passed first).
@@ -116,7 +135,7 @@ public final class WriteQueue: @unchecked Sendable {
             completion(.failure(.unavailable("the server is shutting down")))
             return
         }
-        let wasIdle = pending.isEmpty && inFlight.isEmpty
+        let wasIdle = pending.isEmpty && inFlight.allSatisfy(\.isEmpty)
         pending.append(Ticket(operations, completion))
         condition.signal()
         condition.unlock()
@@ -149,15 +168,17 @@ public final class WriteQueue: @unchecked Sendable {
         answers.stop()
     }
 
-    private func run() {
+    private func run(writer: Int) {
         while true {
             condition.lock()
             while pending.isEmpty && !stopping { condition.wait() }
             if pending.isEmpty && stopping {
-                running = false
+                activeWriters -= 1
+                let last = activeWriters == 0
+                if last { running = false }
                 condition.broadcast()
                 condition.unlock()
-                finished.signal()
+                if last { finished.signal() }
                 return
             }
             var group: [Ticket] = []
@@ -166,11 +187,11 @@ public final class WriteQueue: @unchecked Sendable {
                 group.append(pending.removeFirst())
                 count += first.operations.count
             }
-            inFlight = group
+            inFlight[writer] = group
             condition.unlock()
             commit(group)
             condition.lock()
-            inFlight = []
+            inFlight[writer] = []
             condition.unlock()
         }
     }
@@ -206,7 +227,7 @@ public final class WriteQueue: @unchecked Sendable {
         var stallLogged = false
         while true {
             condition.lock()
-            let idle = pending.isEmpty && inFlight.isEmpty
+            let idle = pending.isEmpty && inFlight.allSatisfy(\.isEmpty)
             let ended = !running
             condition.unlock()
             if ended { return }
@@ -223,7 +244,7 @@ public final class WriteQueue: @unchecked Sendable {
                 expired.append(ticket)
                 return true
             }
-            for ticket in inFlight where now - ticket.enqueued > writeTimeout && ticket.claim(2) {
+            for ticket in inFlight.joined() where now - ticket.enqueued > writeTimeout && ticket.claim(2) {
                 expired.append(ticket)
             }
             condition.unlock()

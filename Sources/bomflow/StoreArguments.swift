@@ -38,7 +38,7 @@ struct StoreArguments: ParsableArguments {
     var storePasswordFile: String? { storePasswordFileOption ?? environment("BOMFLOW_STORE_PASSWORD_FILE") }
 
     @Option(name: .long, help: "PostgreSQL connections this process opens at most (env BOMFLOW_STORE_POOL).")
-    var storePool: Int = environment("BOMFLOW_STORE_POOL").flatMap { Int($0) } ?? 8
+    var storePool: Int = environment("BOMFLOW_STORE_POOL").flatMap { Int($0) } ?? 12
 
     @Option(
         name: .long,
