@@ -25,6 +25,11 @@ public struct Route: Sendable {
     let handler: Handler
     /// The route's position in the router (the metrics label).
     var index = 0
+    /// The handler never waits on the store (it answers from memory: the version, the OpenAPI
+    /// document, health from the store's cached condition), so it runs on the event loop even
+    /// when the store's calls block: a liveness probe is answered while every request thread
+    /// waits for the database.
+    var answersFromMemory = false
 
     init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler) {
         self.method = method
@@ -35,6 +40,13 @@ public struct Route: Sendable {
                 ? .parameter(String(segment.dropFirst().dropLast())) : .literal(Array(segment.utf8))
         }
         self.handler = handler
+    }
+
+    /// This route, marked as answering from memory (``answersFromMemory``).
+    func fromMemory() -> Route {
+        var route = self
+        route.answersFromMemory = true
+        return route
     }
 
     /// `GET /api/v1/workflow/token/{uuid}`.

@@ -33,9 +33,10 @@ public final class WorkflowService: Sendable {
     let maxBomBytes: Int
     /// Where uploads are decoded: one serial queue per core.
     let uploadQueues = UploadQueues()
-    /// Where requests run when the store's calls may block (PostgreSQL): serial queues, as many
-    /// as the store has connections, so a slow database never stalls an event loop.
-    let blockingQueues: UploadQueues?
+    /// Where requests run when the store's calls may block (PostgreSQL): 8 threads taking
+    /// requests from one queue, so a slow database never stalls an event loop (routes that answer
+    /// from memory stay on the loop).
+    let requestThreads: RequestThreads?
     /// The default of ``maxBomBytes``.
     public static let defaultMaxBomBytes = 50 << 20
     let logger = Logger(label: "bomflow.api")
@@ -54,7 +55,7 @@ public final class WorkflowService: Sendable {
         self.writer = writer
         self.version = version
         self.authenticator = authenticator
-        blockingQueues = store.callsMayBlock ? UploadQueues(count: 8, label: "bomflow-request") : nil
+        requestThreads = store.callsMayBlock ? RequestThreads(count: 8, name: "bomflow-request") : nil
         waiters.attach(self)
     }
 
@@ -62,8 +63,12 @@ public final class WorkflowService: Sendable {
     /// are refused with 503.
     public func shutdown() { waiters.drain() }
 
-    // The waiters' thread holds the waiters, not the service: let it end with the service.
-    deinit { waiters.drain() }
+    // The waiters' thread holds the waiters, not the service: let it end with the service, as
+    // the request threads do.
+    deinit {
+        waiters.drain()
+        requestThreads?.stop()
+    }
 
     // MARK: Routing
 
@@ -101,7 +106,7 @@ public final class WorkflowService: Sendable {
         case .success(let (route, _)):
             // With a store whose calls block, only a key the cache knows is judged here; any other
             // is looked up with the whole request, on a worker thread.
-            if blockingQueues != nil, let authenticator, route.permission != nil {
+            if requestThreads != nil, let authenticator, route.permission != nil {
                 guard let known = authenticator.authenticateFromCache(head.headers, from: head.remoteAddress) else {
                     return nil
                 }
@@ -128,10 +133,19 @@ public final class WorkflowService: Sendable {
     /// (the client's, or a new one) in the header and as the problem's `instance`, and every 5xx
     /// is logged with it. Successes without an incoming id carry none (the poll stays lean).
     public func handle(_ request: HTTPRequest, respond answer: @escaping Respond) {
-        if let queues = blockingQueues {
-            queues.next().async { [self] in dispatch(request, respond: answer) }
+        if let threads = requestThreads, !answersOnLoop(request) {
+            threads.run { [self] in dispatch(request, respond: answer) }
         } else {
             dispatch(request, respond: answer)
+        }
+    }
+
+    /// Whether `request` is answered on the event loop although the store's calls block: it
+    /// reaches no route (404, 405, 400) or one that answers from memory.
+    private func answersOnLoop(_ request: HTTPRequest) -> Bool {
+        switch Self.router.resolve(request) {
+        case .failure: true
+        case .success(let (route, _)): route.answersFromMemory
         }
     }
 

@@ -13,13 +13,15 @@ extension WorkflowService {
                         json.member("application", "bomflow")
                         json.member("version", service.version)
                     }))
-        },
+        }.fromMemory(),
         Route(.get, "/api/openapi.json", nil) { _, _, respond in
             respond(WorkflowService.json(.ok, OpenAPIDocument.bytes))
-        },
-        Route(.get, "/health", nil) { service, _, respond in respond(service.health(readiness: true)) },
-        Route(.get, "/health/live", nil) { service, _, respond in respond(service.health(readiness: false)) },
-        Route(.get, "/health/ready", nil) { service, _, respond in respond(service.health(readiness: true)) },
+        }.fromMemory(),
+        Route(.get, "/health", nil) { service, _, respond in respond(service.health(readiness: true)) }.fromMemory(),
+        Route(.get, "/health/live", nil) { service, _, respond in respond(service.health(readiness: false)) }
+            .fromMemory(),
+        Route(.get, "/health/ready", nil) { service, _, respond in respond(service.health(readiness: true)) }
+            .fromMemory(),
         Route(.get, "/metrics", nil) { service, _, respond in
             let text = service.metrics.render(
                 store: service.store, writer: service.writer, waiting: service.waiters.count)
