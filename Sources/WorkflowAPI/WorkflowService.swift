@@ -36,7 +36,7 @@ public final class WorkflowService: Sendable {
     /// Where requests run when the store's calls may block (PostgreSQL): 8 threads taking
     /// requests from one queue, so a slow database never stalls an event loop (routes that answer
     /// from memory stay on the loop).
-    let requestThreads: RequestThreads?
+    let requestThreads: WorkThreads?
     /// The default of ``maxBomBytes``.
     public static let defaultMaxBomBytes = 50 << 20
     let logger = Logger(label: "bomflow.api")
@@ -55,7 +55,7 @@ public final class WorkflowService: Sendable {
         self.writer = writer
         self.version = version
         self.authenticator = authenticator
-        requestThreads = store.callsMayBlock ? RequestThreads(count: 8, name: "bomflow-request") : nil
+        requestThreads = store.callsMayBlock ? WorkThreads(count: 8, name: "bomflow-request") : nil
         waiters.attach(self)
     }
 
@@ -134,7 +134,7 @@ public final class WorkflowService: Sendable {
     /// is logged with it. Successes without an incoming id carry none (the poll stays lean).
     public func handle(_ request: HTTPRequest, respond answer: @escaping Respond) {
         if let threads = requestThreads, !answersOnLoop(request) {
-            threads.run { [self] in dispatch(request, respond: answer) }
+            threads.post { [self] in dispatch(request, respond: answer) }
         } else {
             dispatch(request, respond: answer)
         }

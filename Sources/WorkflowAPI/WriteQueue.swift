@@ -57,7 +57,7 @@ public final class WriteQueue: @unchecked Sendable {
     /// commit order, so that the writer thread starts the next transaction while the last group
     /// is answered. A plain thread, not a dispatch queue: a process has a fixed set of threads
     /// (libdispatch may add pool threads under a burst).
-    private let answers = AnswerThread()
+    private let answers = WorkThreads(count: 1, name: "bomflow-answers")
     private let logger = Logger(label: "bomflow.writer")
 
     private let commitCount = Atomic<Int>(0)
@@ -165,7 +165,7 @@ public final class WriteQueue: @unchecked Sendable {
         condition.unlock()
         finished.wait()
         watchdogWake.signal()
-        answers.stop()
+        answers.stop(wait: true)
     }
 
     private func run(writer: Int) {
@@ -277,51 +277,5 @@ public final class WriteQueue: @unchecked Sendable {
 
     private func nanoseconds(_ duration: Duration) -> Int {
         Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
-    }
-}
-
-/// Runs posted closures one after the other on one thread; ``stop()`` runs what is posted, then
-/// ends the thread.
-private final class AnswerThread: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var work: [() -> Void] = []
-    private var stopping = false
-    private let done = DispatchSemaphore(value: 0)
-
-    init() {
-        let thread = Thread { [self] in run() }
-        thread.name = "bomflow-answers"
-        thread.start()
-    }
-
-    func post(_ body: @escaping () -> Void) {
-        condition.lock()
-        work.append(body)
-        condition.signal()
-        condition.unlock()
-    }
-
-    func stop() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        condition.unlock()
-        done.wait()
-    }
-
-    private func run() {
-        while true {
-            condition.lock()
-            while work.isEmpty && !stopping { condition.wait() }
-            let batch = work
-            work.removeAll()
-            let finished = batch.isEmpty && stopping
-            condition.unlock()
-            if finished {
-                done.signal()
-                return
-            }
-            for body in batch { body() }
-        }
     }
 }

@@ -1,37 +1,43 @@
 internal import Foundation
 
-/// A fixed set of threads that run requests taken from one queue, in arrival order, for a store
-/// whose calls block (PostgreSQL). One shared queue rather than a queue per thread: a request
-/// that waits long on the database holds only its own thread, and the next request goes to any
-/// free one instead of waiting behind it.
-final class RequestThreads: @unchecked Sendable {
+/// A fixed set of plain threads that run posted closures taken from one queue in arrival order
+/// (a process has a fixed set of threads; libdispatch may add pool threads under a burst). With
+/// one thread, the closures run one after the other in the order posted (the write queue's
+/// answers). With several, one shared queue rather than a queue per thread: a closure that waits
+/// long (a request on a slow database) holds only its own thread, and the next one goes to any
+/// free thread instead of waiting behind it.
+final class WorkThreads: @unchecked Sendable {
     private let condition = NSCondition()
     private var work: [() -> Void] = []
     private var head = 0
     private var stopping = false
+    private var running: Int
+    private let ended = DispatchSemaphore(value: 0)
 
     init(count: Int, name: String) {
-        for index in 0..<max(1, count) {
+        running = max(1, count)
+        for index in 0..<running {
             let thread = Thread { [self] in loop() }
-            thread.name = "\(name)-\(index + 1)"
+            thread.name = running == 1 ? name : "\(name)-\(index + 1)"
             thread.start()
         }
     }
 
     /// Queues `body` for the next free thread.
-    func run(_ body: @escaping () -> Void) {
+    func post(_ body: @escaping () -> Void) {
         condition.lock()
         work.append(body)
         condition.signal()
         condition.unlock()
     }
 
-    /// Lets the threads end once the queue is empty.
-    func stop() {
+    /// Lets the threads end once everything posted has run; with `wait`, returns only then.
+    func stop(wait: Bool = false) {
         condition.lock()
         stopping = true
         condition.broadcast()
         condition.unlock()
+        if wait { ended.wait() }
     }
 
     private func loop() {
@@ -39,7 +45,10 @@ final class RequestThreads: @unchecked Sendable {
             condition.lock()
             while head == work.count && !stopping { condition.wait() }
             if head == work.count {
+                running -= 1
+                let last = running == 0
                 condition.unlock()
+                if last { ended.signal() }
                 return
             }
             let body = work[head]
