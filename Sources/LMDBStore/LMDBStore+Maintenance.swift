@@ -74,27 +74,7 @@ extension LMDBStore {
             let (keys, visited) = try expiredKeys(in: databases.deadlines, before: cutoff, limit: batch, txn: txn)
             delta.deadlineEntriesVisited = visited
             try changeOwners(of: keys, in: .deadlines, txn: txn, now: now) { workflow, ordinals in
-                var changed = false
-                for ordinal in ordinals {
-                    let name = workflow.steps[ordinal].name
-                    switch workflow.steps[ordinal].status {
-                    case .pending:
-                        if workflow.timeOut(name, now: now) {
-                            delta.timedOut += 1
-                            changed = true
-                        }
-                    case .timedOut:
-                        let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
-                        if workflow.expire(name, now: now) {
-                            delta.failed += 1
-                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
-                            changed = true
-                        }
-                    case .completed, .failed, .cancelled, .notApplicable:
-                        break
-                    }
-                }
-                return changed
+                delta.applyDeadlines(to: &workflow, at: ordinals, now: now)
             }
             return (keys.count == batch, delta)
         }
@@ -112,20 +92,7 @@ extension LMDBStore {
             let (keys, _) = try expiredKeys(
                 in: databases.leases, before: now.adding(milliseconds: 1), limit: batch, txn: txn)
             try changeOwners(of: keys, in: .leases, txn: txn, now: now) { workflow, ordinals in
-                var changed = false
-                for ordinal in ordinals {
-                    let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
-                    if workflow.expireLease(workflow.steps[ordinal].name, maxAttempts: options.maxAttempts, now: now) {
-                        changed = true
-                        if workflow.steps[ordinal].status == .failed {
-                            delta.leaseFailures += 1
-                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
-                        } else {
-                            delta.leasesExpired += 1
-                        }
-                    }
-                }
-                return changed
+                delta.applyLeaseExpiry(to: &workflow, at: ordinals, maxAttempts: options.maxAttempts, now: now)
             }
             return (keys.count == batch, delta)
         }

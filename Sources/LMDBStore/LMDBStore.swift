@@ -400,25 +400,9 @@ public final class LMDBStore: WorkflowStorage {
         try write { txn in
             let admitted = admit()
             let now = options.clock()
-            var answers: [[Result<WriteOutcome, WorkflowError>]?] = []
-            answers.reserveCapacity(batches.count)
-            for (operations, isAdmitted) in zip(batches, admitted) {
-                guard isAdmitted else {
-                    answers.append(nil)
-                    continue
-                }
-                var results: [Result<WriteOutcome, WorkflowError>] = []
-                results.reserveCapacity(operations.count)
-                for operation in operations {
-                    do {
-                        results.append(.success(try apply(operation, in: txn, now: now)))
-                    } catch let refusal as WorkflowError {
-                        results.append(.failure(refusal))
-                    }
-                }
-                answers.append(results)
+            return try WriteBatches.apply(batches, admitted: admitted) { operation in
+                try apply(operation, in: txn, now: now)
             }
-            return answers
         }
     }
 

@@ -136,20 +136,7 @@
             let entries = try expiredSteps(
                 "lease_due <= $1", order: "lease_due", cutoff: now.milliseconds, session: session)
             try changeOwners(of: entries, session: session, now: now) { workflow, ordinals in
-                var changed = false
-                for ordinal in ordinals {
-                    let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
-                    if workflow.expireLease(workflow.steps[ordinal].name, maxAttempts: options.maxAttempts, now: now) {
-                        changed = true
-                        if workflow.steps[ordinal].status == .failed {
-                            delta.leaseFailures += 1
-                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
-                        } else {
-                            delta.leasesExpired += 1
-                        }
-                    }
-                }
-                return changed
+                delta.applyLeaseExpiry(to: &workflow, at: ordinals, maxAttempts: options.maxAttempts, now: now)
             }
             return (entries.count == options.maintenanceBatchSize, delta)
         }
@@ -162,27 +149,7 @@
                 "deadline < $1", order: "deadline", cutoff: cutoff.milliseconds, session: session)
             delta.deadlineEntriesVisited = entries.count
             try changeOwners(of: entries, session: session, now: now) { workflow, ordinals in
-                var changed = false
-                for ordinal in ordinals {
-                    let name = workflow.steps[ordinal].name
-                    switch workflow.steps[ordinal].status {
-                    case .pending:
-                        if workflow.timeOut(name, now: now) {
-                            delta.timedOut += 1
-                            changed = true
-                        }
-                    case .timedOut:
-                        let activeBefore = workflow.steps.filter { !$0.status.isTerminal }.count
-                        if workflow.expire(name, now: now) {
-                            delta.failed += 1
-                            delta.cancelled += activeBefore - 1 - workflow.steps.filter { !$0.status.isTerminal }.count
-                            changed = true
-                        }
-                    case .completed, .failed, .cancelled, .notApplicable:
-                        break
-                    }
-                }
-                return changed
+                delta.applyDeadlines(to: &workflow, at: ordinals, now: now)
             }
             return (entries.count == options.maintenanceBatchSize, delta)
         }

@@ -25,31 +25,18 @@
             return try transaction { session throws(SQLFailure) in
                 let now = options.clock()
                 try Self.lock(touched, session: session)
-                var answers: [[Result<WriteOutcome, WorkflowError>]?] = []
-                answers.reserveCapacity(batches.count)
-                for (operations, isAdmitted) in zip(batches, admitted) {
-                    guard isAdmitted else {
-                        answers.append(nil)
-                        continue
+                do {
+                    return try WriteBatches.apply(batches, admitted: admitted) { operation in
+                        try Self.refuseNUL(in: operation)
+                        return try apply(operation, session: session, now: now)
                     }
-                    var results: [Result<WriteOutcome, WorkflowError>] = []
-                    for operation in operations {
-                        do {
-                            try Self.refuseNUL(in: operation)
-                            results.append(.success(try apply(operation, session: session, now: now)))
-                        } catch let refusal as WorkflowError {
-                            results.append(.failure(refusal))
-                        } catch let failure as SQLFailure {
-                            throw failure
-                        } catch let error as StoreError {
-                            throw SQLFailure.store(error)
-                        } catch {
-                            throw SQLFailure.store(.failed("\(error)"))
-                        }
-                    }
-                    answers.append(results)
+                } catch let failure as SQLFailure {
+                    throw failure
+                } catch let error as StoreError {
+                    throw SQLFailure.store(error)
+                } catch {
+                    throw SQLFailure.store(.failed("\(error)"))
                 }
-                return answers
             }
         }
 

@@ -233,3 +233,93 @@ extension MaintenanceReport {
         finishedEntriesVisited += other.finishedEntriesVisited
     }
 }
+
+// MARK: The maintenance rules, one copy for every backend
+
+extension MaintenanceReport {
+    /// The deadline rule for the steps at `ordinals` of `workflow`, whose deadline has passed: a
+    /// ready `PENDING` step becomes `TIMED_OUT`; a `TIMED_OUT` one becomes `FAILED` "Timed out"
+    /// (its dependants cancelled). Counts what happened here. - Returns: whether `workflow` changed.
+    public mutating func applyDeadlines(to workflow: inout Workflow, at ordinals: [Int], now: Timestamp) -> Bool {
+        var changed = false
+        for ordinal in ordinals {
+            let name = workflow.steps[ordinal].name
+            switch workflow.steps[ordinal].status {
+            case .pending:
+                if workflow.timeOut(name, now: now) {
+                    timedOut += 1
+                    changed = true
+                }
+            case .timedOut:
+                let activeBefore = workflow.activeStepCount
+                if workflow.expire(name, now: now) {
+                    failed += 1
+                    cancelled += activeBefore - 1 - workflow.activeStepCount
+                    changed = true
+                }
+            case .completed, .failed, .cancelled, .notApplicable:
+                break
+            }
+        }
+        return changed
+    }
+
+    /// The lease rule for the claimed steps at `ordinals` of `workflow`, whose lease has ended:
+    /// back to ready, or `FAILED` (dependants cancelled) after `maxAttempts` claims. Counts what
+    /// happened here. - Returns: whether `workflow` changed.
+    public mutating func applyLeaseExpiry(
+        to workflow: inout Workflow, at ordinals: [Int], maxAttempts: Int, now: Timestamp
+    ) -> Bool {
+        var changed = false
+        for ordinal in ordinals {
+            let activeBefore = workflow.activeStepCount
+            guard workflow.expireLease(workflow.steps[ordinal].name, maxAttempts: maxAttempts, now: now) else {
+                continue
+            }
+            changed = true
+            if workflow.steps[ordinal].status == .failed {
+                leaseFailures += 1
+                cancelled += activeBefore - 1 - workflow.activeStepCount
+            } else {
+                leasesExpired += 1
+            }
+        }
+        return changed
+    }
+}
+
+extension Workflow {
+    /// Steps not yet in a terminal status.
+    fileprivate var activeStepCount: Int { steps.count { !$0.status.isTerminal } }
+}
+
+/// The batch loop every backend runs inside its write transaction.
+public enum WriteBatches {
+    /// Applies the operations of each admitted batch in order with `apply`, in the caller's
+    /// transaction: an operation the model refuses (``WorkflowError``) fails alone, any other error
+    /// ends the whole transaction. - Returns: one result per operation of each admitted batch,
+    /// nil for a batch not admitted.
+    public static func apply(
+        _ batches: [[WriteOperation]], admitted: [Bool], _ apply: (WriteOperation) throws -> WriteOutcome
+    ) rethrows -> [[Result<WriteOutcome, WorkflowError>]?] {
+        var answers: [[Result<WriteOutcome, WorkflowError>]?] = []
+        answers.reserveCapacity(batches.count)
+        for (operations, isAdmitted) in zip(batches, admitted) {
+            guard isAdmitted else {
+                answers.append(nil)
+                continue
+            }
+            var results: [Result<WriteOutcome, WorkflowError>] = []
+            results.reserveCapacity(operations.count)
+            for operation in operations {
+                do {
+                    results.append(.success(try apply(operation)))
+                } catch let refusal as WorkflowError {
+                    results.append(.failure(refusal))
+                }
+            }
+            answers.append(results)
+        }
+        return answers
+    }
+}
