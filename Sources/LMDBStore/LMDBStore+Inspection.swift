@@ -168,7 +168,11 @@ extension LMDBStore {
                     if let parent = step.parent, !names.contains(parent) {
                         problems.append("\(workflow.token)/\(step.name): parent \(parent) missing")
                     }
-                    if (step.status == .failed) != (step.failureReason != nil) {
+                    // FAILED needs a reason; CANCELLED may carry the reason of a cancel.
+                    if step.status == .failed
+                        ? step.failureReason == nil
+                        : step.failureReason != nil && step.status != .cancelled
+                    {
                         problems.append("\(workflow.token)/\(step.name): failureReason does not match \(step.status)")
                     }
                 }

@@ -46,6 +46,10 @@ extension LMDBStore {
                 try workflow.restart(from: step, now: now)
                 return true
             }
+        case .cancel(let token, let reason):
+            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+                try workflow.cancel(reason: reason, now: now)
+            }
         case .importWorkflow(var workflow):
             workflow.isHeld = false
             if let id = try workflowID(for: workflow.token, in: txn) {

@@ -46,7 +46,7 @@
             for operation in operations {
                 switch operation {
                 case .create(let token, _, _, _, _), .addSteps(let token, _), .update(let token, _, _, _),
-                    .restart(let token, _), .delete(let token):
+                    .restart(let token, _), .cancel(let token, _), .delete(let token):
                     tokens.insert(token)
                 case .upload(let upload): tokens.insert(upload.token)
                 case .importWorkflow(let workflow): tokens.insert(workflow.token)
@@ -88,6 +88,7 @@
                 default: break
                 }
             case .claim(_, let worker, _, _): try check([worker])
+            case .cancel(_, let reason): try check([reason])
             case .upload(let upload):
                 try check(upload.tags + [upload.createdBy] + Self.referenceTexts(upload.project))
             case .createProject(let draft):
@@ -143,6 +144,10 @@
                 return try change(token, session: session, now: now) { workflow throws(WorkflowError) in
                     try workflow.restart(from: step, now: now)
                     return true
+                }
+            case .cancel(let token, let reason):
+                return try change(token, session: session, now: now) { workflow throws(WorkflowError) in
+                    try workflow.cancel(reason: reason, now: now)
                 }
             case .importWorkflow(var workflow):
                 workflow.isHeld = false

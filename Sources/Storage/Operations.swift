@@ -23,6 +23,8 @@ public enum WriteOperation: Sendable, Equatable {
     case claim(steps: [StepName], worker: String, leaseMilliseconds: Int64, max: Int)
     /// Restart a finished workflow from a step.
     case restart(token: Token, step: StepName)
+    /// Cancel every step not yet terminal (``Workflow/cancel(reason:now:)``); idempotent.
+    case cancel(token: Token, reason: String)
     /// Delete a workflow and all its index entries.
     case delete(token: Token)
     /// Store a complete workflow as it is (`bomflow import`): created when its token is new,

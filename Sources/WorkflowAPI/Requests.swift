@@ -160,6 +160,21 @@ struct RestartRequest {
     }
 }
 
+/// `POST …/token/{uuid}/cancel`: `{reason?}` (an empty body is `{}`).
+struct CancelRequest {
+    /// The reason the cancelled steps carry when the client gives none.
+    static let defaultReason = "Cancelled"
+    var reason: String
+
+    static func decode(_ body: [UInt8]) throws(Problem) -> CancelRequest {
+        guard !body.isEmpty else { return CancelRequest(reason: defaultReason) }
+        return try decodeBody(body) { body in
+            try body.allowOnly(["reason"])
+            return CancelRequest(reason: try body.string("reason") ?? defaultReason)
+        }
+    }
+}
+
 /// `POST /api/v1/workflow/steps`: `{"updates": [{token, step, status, failureReason?} | {token, step, started}]}`.
 struct BatchRequest {
     var operations: [WriteOperation]

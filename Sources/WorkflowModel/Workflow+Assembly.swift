@@ -35,7 +35,8 @@ extension Workflow {
                 current = byName[name]?.parent
             }
             if let reason = step.failureReason {
-                guard step.status == .failed else {
+                // A cancelled workflow's steps carry the cancel's reason (``Workflow/cancel(reason:now:)``).
+                guard step.status == .failed || step.status == .cancelled else {
                     throw .failureReasonNotAllowed(step: step.name, status: step.status)
                 }
                 guard !reason.isEmpty else { throw .failureReasonRequired(step: step.name) }

@@ -456,6 +456,33 @@ public struct Workflow: Sendable, Equatable {
         refreshReadiness(now: now)
     }
 
+    /// Cancels the workflow: every step not yet terminal (`PENDING`, `TIMED_OUT`, claimed or not)
+    /// becomes `CANCELLED` with `reason` as its failure reason and its claim released, so no
+    /// step of it runs any more and the Dependency-Track poll answers `processing: false`.
+    /// Idempotent: a workflow with no step left to cancel stays as it is.
+    /// - Returns: whether anything changed.
+    /// - Throws: ``WorkflowError`` — `failureReasonRequired` for an empty reason,
+    ///   `failureReasonTooLong`.
+    public mutating func cancel(reason: String, now: Timestamp) throws(WorkflowError) -> Bool {
+        guard !reason.isEmpty else { throw .failureReasonRequired(step: Self.cancelStepName) }
+        guard reason.utf8.count <= Limits.maxFailureReasonBytes else {
+            throw .failureReasonTooLong(bytes: reason.utf8.count)
+        }
+        var changed = false
+        for index in steps.indices where !steps[index].status.isTerminal {
+            steps[index].status = .cancelled
+            steps[index].updatedAt = now
+            steps[index].failureReason = reason
+            steps[index].claim = nil
+            changed = true
+        }
+        if changed { refreshReadiness(now: now) }
+        return changed
+    }
+
+    /// The name errors of ``cancel(reason:now:)`` give (the workflow as a whole, not one step).
+    static let cancelStepName = StepName("WORKFLOW")!
+
     // MARK: Maintenance (DESIGN.md §1, "Maintenance")
 
     /// A ready `PENDING` step whose deadline passed becomes `TIMED_OUT` (`updatedAt = now`).

@@ -70,6 +70,11 @@ struct StorePropertyTests {
                         try $0.restart(from: name(slot, step), now: now)
                         return true
                     }
+                case .cancel(let slot):
+                    write = .cancel(token: token(slot), reason: "cancel \(value)")
+                    expected = Self.modelApply(model[token(slot)]) {
+                        try $0.cancel(reason: "cancel \(value)", now: now)
+                    }
                 case .advanceClock(let minutes):
                     fixture.clock.advance(minutes: minutes * 10)
                 case .maintenance:
@@ -119,7 +124,7 @@ extension WriteOperation {
     var token: Token {
         switch self {
         case .create(let token, _, _, _, _), .addSteps(let token, _), .update(let token, _, _, _),
-            .restart(let token, _),
+            .restart(let token, _), .cancel(let token, _),
             .delete(let token):
             token
         case .importWorkflow(let workflow): workflow.token

@@ -11,6 +11,7 @@ public enum RandomOperation: Sendable, Equatable, CustomStringConvertible {
     case progress(workflow: Int, step: Int, ProgressUpdate)
     case addStep(workflow: Int, parent: Int?, notApplicable: Bool)
     case restart(workflow: Int, step: Int)
+    case cancel(workflow: Int)
     case advanceClock(minutes: Int64)
     case maintenance
     case create(workflow: Int, template: Template)
@@ -28,7 +29,8 @@ public enum RandomOperation: Sendable, Equatable, CustomStringConvertible {
         let workflow = take(workflows)
         let step = take(8)
         switch kind {
-        case 0...6: return .setStatus(workflow: workflow, step: step, StepStatus.allCases[take(6)])
+        case 6: return .cancel(workflow: workflow)
+        case 0...5: return .setStatus(workflow: workflow, step: step, StepStatus.allCases[take(6)])
         case 7, 8: return .start(workflow: workflow, step: step)
         case 9, 10:
             let update = ProgressUpdate(
@@ -51,6 +53,7 @@ public enum RandomOperation: Sendable, Equatable, CustomStringConvertible {
         case .progress(let w, let s, let u): "progress(w\(w), s\(s), \(u))"
         case .addStep(let w, let p, let na): "addStep(w\(w), parent s\(p.map(String.init) ?? "-"), na: \(na))"
         case .restart(let w, let s): "restart(w\(w), s\(s))"
+        case .cancel(let w): "cancel(w\(w))"
         case .advanceClock(let m): "advance(\(m) min)"
         case .maintenance: "maintenance"
         case .create(let w, let t): "create(w\(w), \(t.rawValue))"
@@ -79,7 +82,8 @@ public func invariantViolations(of workflow: Workflow) -> [String] {
                 current = workflow.step(name)?.parent
             }
         }
-        if (step.status == .failed) != (step.failureReason != nil) {
+        let reasonAllowed = step.status == .failed || step.status == .cancelled
+        if (step.status == .failed && step.failureReason == nil) || (!reasonAllowed && step.failureReason != nil) {
             problems.append("\(step.name): failureReason \(step.failureReason ?? "nil") with \(step.status)")
         }
         if step.status.cascadesCancellation {

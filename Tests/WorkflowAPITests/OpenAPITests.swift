@@ -116,6 +116,10 @@ struct OpenAPITests {
                 "components/schemas/BatchItem/oneOf/1/properties/failureReason/maxLength",
                 Limits.maxFailureReasonBytes / 4
             ),
+            (
+                "paths/~1api~1v1~1workflow~1token~1{uuid}~1cancel/post/requestBody/content/application~1json/schema/properties/reason/maxLength",
+                Limits.maxFailureReasonBytes / 4
+            ),
         ]
         for (pointer, constant) in expected {
             #expect(value(pointer) == constant, "\(pointer)")

@@ -39,6 +39,8 @@ struct WorkflowPropertyTests {
                             now: now)
                     case .restart(_, let step):
                         try workflow.restart(from: name(step), now: now)
+                    case .cancel:
+                        _ = try workflow.cancel(reason: "cancel \(value)", now: now)
                     case .advanceClock(let minutes):
                         now = now.adding(milliseconds: minutes * 60_000)
                     case .maintenance:

@@ -3,7 +3,7 @@ internal import Interchange
 internal import Storage
 internal import WorkflowModel
 
-/// bomflow's own workflow endpoints: create, get (and watch), list, add steps, restart, delete.
+/// bomflow's own workflow endpoints: create, get (and watch), list, add steps, restart, cancel, delete.
 extension WorkflowService {
     static let workflowRoutes: [Route] = [
         Route(.get, "/api/v1/workflow/token/{uuid}", .read) { service, context, respond throws(Problem) in
@@ -34,6 +34,14 @@ extension WorkflowService {
             let token = try service.ownToken(context)
             let body = try RestartRequest.decode(context.request.body)
             service.write([.restart(token: token, step: body.step)], context, respond) { service.single($0, context) }
+        },
+        // ADMIN: a cancel also takes steps from the workers holding their claims.
+        Route(.post, "/api/v1/workflow/token/{uuid}/cancel", .admin) { service, context, respond throws(Problem) in
+            let token = try service.ownToken(context)
+            let body = try CancelRequest.decode(context.request.body)
+            service.write([.cancel(token: token, reason: body.reason)], context, respond) {
+                service.single($0, context)
+            }
         },
     ]
 
