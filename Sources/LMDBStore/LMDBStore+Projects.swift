@@ -16,7 +16,7 @@ extension LMDBStore {
             project = found
         } else {
             guard upload.autoCreate, case .name(let name, let version) = upload.project else {
-                throw WorkflowError.unknownProject(describe(upload.project))
+                throw WorkflowError.unknownProject(upload.project.description)
             }
             let draft = ProjectDraft(
                 name: name, version: version, parent: upload.parent, tags: upload.tags, isLatest: upload.isLatest,
@@ -47,17 +47,11 @@ extension LMDBStore {
         var parent: Project?
         if let reference = draft.parent {
             guard let found = try loadProject(reference, in: txn) else {
-                throw WorkflowError.unknownParentProject(describe(reference))
+                throw WorkflowError.unknownParentProject(reference.description)
             }
             parent = found
         }
-        var tags: [String] = []
-        for tag in draft.tags where !tags.contains(tag) { tags.append(tag) }
-        let project = Project(
-            uuid: draft.uuid ?? Token.random(), name: draft.name, version: draft.version, parent: parent?.uuid,
-            tags: tags,
-            isLatest: draft.isLatest, active: draft.active, createdAt: now)
-        try project.validate()
+        let project = try draft.project(parent: parent, now: now)
         guard
             try txn.value(forKey: Keys.projectName(project.name, version: project.version), in: databases.projectNames)
                 == nil
@@ -90,13 +84,6 @@ extension LMDBStore {
 
     private func putProject(_ project: Project, in txn: borrowing WriteTransaction) throws {
         try txn.put(ProjectCodec.encode(project), forKey: project.uuid.bytes, in: databases.projects)
-    }
-
-    private func describe(_ reference: ProjectReference) -> String {
-        switch reference {
-        case .uuid(let uuid): uuid.description
-        case .name(let name, let version): version.map { "\(name) \($0)" } ?? name
-        }
     }
 
     /// Stores the BOM of workflow `id` and adds its bytes to the total.

@@ -16,7 +16,7 @@
             let found = try loadProject(upload.project, session: session, lock: true)
             if found == nil {
                 guard upload.autoCreate, case .name = upload.project else {
-                    throw WorkflowError.unknownProject(describe(upload.project))
+                    throw WorkflowError.unknownProject(upload.project.description)
                 }
             }
             guard try Self.load(upload.token, session: session, lock: true) == nil else {
@@ -27,7 +27,7 @@
                 project = found
             } else {
                 guard case .name(let name, let version) = upload.project else {
-                    throw WorkflowError.unknownProject(describe(upload.project))
+                    throw WorkflowError.unknownProject(upload.project.description)
                 }
                 let draft = ProjectDraft(
                     name: name, version: version, parent: upload.parent, tags: upload.tags, isLatest: upload.isLatest,
@@ -65,16 +65,11 @@
             var parent: Project?
             if let reference = draft.parent {
                 guard let found = try loadProject(reference, session: session, lock: false) else {
-                    throw WorkflowError.unknownParentProject(describe(reference))
+                    throw WorkflowError.unknownParentProject(reference.description)
                 }
                 parent = found
             }
-            var tags: [String] = []
-            for tag in draft.tags where !tags.contains(tag) { tags.append(tag) }
-            let project = Project(
-                uuid: draft.uuid ?? Token.random(), name: draft.name, version: draft.version, parent: parent?.uuid,
-                tags: tags, isLatest: draft.isLatest, active: draft.active, createdAt: now)
-            try project.validate()
+            let project = try draft.project(parent: parent, now: now)
             if try loadProject(.name(project.name, version: project.version), session: session, lock: false) != nil
                 || loadProject(.uuid(project.uuid), session: session, lock: false) != nil
             {
@@ -99,13 +94,6 @@
         func deleteProject(_ uuid: Token, session: Session) throws {
             let rows = try session.query("DELETE FROM bomflow_project WHERE uuid = \(Rows.uuid(uuid)) RETURNING uuid")
             guard rows.first != nil else { throw WorkflowError.unknownProject(uuid.description) }
-        }
-
-        private func describe(_ reference: ProjectReference) -> String {
-            switch reference {
-            case .uuid(let uuid): uuid.description
-            case .name(let name, let version): version.map { "\(name) \($0)" } ?? name
-            }
         }
 
         /// The size and format of workflow `id`'s BOM.

@@ -64,9 +64,17 @@ public enum WriteOutcome: Sendable, Equatable {
 }
 
 /// Names a project: by UUID, or by name and version (a nil version is "no version").
-public enum ProjectReference: Sendable, Equatable {
+public enum ProjectReference: Sendable, Equatable, CustomStringConvertible {
     case uuid(Token)
     case name(String, version: String?)
+
+    /// The UUID, or the name and version, as errors name the project.
+    public var description: String {
+        switch self {
+        case .uuid(let uuid): uuid.description
+        case .name(let name, let version): version.map { "\(name) \($0)" } ?? name
+        }
+    }
 }
 
 /// A project to create (the registry adds the UUID, if not given, and the time).
@@ -90,6 +98,20 @@ public struct ProjectDraft: Sendable, Equatable {
         self.tags = tags
         self.isLatest = isLatest
         self.active = active
+    }
+}
+
+extension ProjectDraft {
+    /// The project this draft makes under `parent` (already resolved by the store): a new UUID
+    /// unless the draft has one, each tag once in the draft's order, validated.
+    public func project(parent: Project?, now: Timestamp) throws(WorkflowError) -> Project {
+        var unique: [String] = []
+        for tag in tags where !unique.contains(tag) { unique.append(tag) }
+        let project = Project(
+            uuid: uuid ?? Token.random(), name: name, version: version, parent: parent?.uuid, tags: unique,
+            isLatest: isLatest, active: active, createdAt: now)
+        try project.validate()
+        return project
     }
 }
 

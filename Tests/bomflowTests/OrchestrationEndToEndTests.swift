@@ -216,9 +216,11 @@ struct OrchestrationEndToEndTests {
         let started = Date()
         #expect(call(port, "GET", "/api/v1/event/token/\(token(5))")?.json["processing"] as? Bool == true)
         let probe = Date().timeIntervalSince(started)
-        // With PostgreSQL, requests run on 8 serial queues whose threads Dispatch makes (and may
-        // add to while some block) on demand; the 2,000 waiting long-polls hold none of them.
-        let allowance = TestBackend.current == .postgres ? 16 : 0
+        // On PostgreSQL the request threads and writers are a fixed set made at start too, and the
+        // 2,000 waiting long-polls hold none of them; only the LISTEN connection's task runs on
+        // Swift's global executor, whose libdispatch threads come on demand (one or two more were
+        // seen while the 2,000 claims committed and notified).
+        let allowance = TestBackend.current == .postgres ? 4 : 0
         #expect(threads() <= before + allowance, "threads before: \(before), with 2,000 waiting: \(threads())")
         print("probe answered in \(Int(probe * 1000)) ms with 2,000 long-polls waiting; threads: \(before)")
         // SIGTERM answers every waiter at once and exits cleanly.
