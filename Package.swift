@@ -23,12 +23,17 @@ let package = Package(
         .trait(
             name: "PostgreSQL",
             description: "The PostgreSQL storage backend (postgres-nio, SwiftNIO, TLS): `--store postgres://…`."),
-        .default(enabledTraits: ["PostgreSQL"]),
+        .trait(
+            name: "Webhooks",
+            description: "Delivery of webhook notifications over http and https (SwiftNIO, NIOSSL's BoringSSL)."),
+        .default(enabledTraits: ["PostgreSQL", "Webhooks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -43,15 +48,22 @@ let package = Package(
         .target(name: "WorkflowModel", swiftSettings: strictSettings),
         .target(name: "JSON", swiftSettings: strictSettings),
         .target(name: "HTTP1", swiftSettings: strictSettings),
+        // SHA-256, HMAC, base64, hex: small and dependency-free.
+        .target(name: "Codecs", swiftSettings: strictSettings),
+        // Notification groups, webhooks, the events a change causes, payloads, retry rules.
+        .target(
+            name: "Notifications", dependencies: ["WorkflowModel", "JSON", "Codecs"], swiftSettings: strictSettings),
         // The storage protocol and the values that cross it; every backend conforms.
-        .target(name: "Storage", dependencies: ["WorkflowModel"], swiftSettings: strictSettings),
+        .target(name: "Storage", dependencies: ["WorkflowModel", "Notifications"], swiftSettings: strictSettings),
         // The embedded backend: the model on LMDB.
-        .target(name: "LMDBStore", dependencies: ["LMDB", "Storage", "WorkflowModel"], swiftSettings: strictSettings),
+        .target(
+            name: "LMDBStore", dependencies: ["LMDB", "Storage", "Notifications", "WorkflowModel"],
+            swiftSettings: strictSettings),
         // The backend for several hosts: the model on PostgreSQL (Hyades' WORKFLOW_STATE schema).
         .target(
             name: "PostgresStore",
             dependencies: [
-                "Storage", "WorkflowModel",
+                "Storage", "Notifications", "WorkflowModel",
                 .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -71,16 +83,30 @@ let package = Package(
         .target(
             name: "WorkflowAPI",
             dependencies: [
-                "WorkflowModel", "Storage", "JSON", "Interchange", "HTTP1",
+                "WorkflowModel", "Storage", "JSON", "Interchange", "HTTP1", "Codecs", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("openapi.json")],
+            swiftSettings: strictSettings),
+        // Webhook delivery: claims due deliveries from the outbox, sends them (SwiftNIO, TLS by
+        // NIOSSL; HTTP/1.1 by our HTTP1), reports the outcome. Without the trait Webhooks it only
+        // says that this build cannot deliver.
+        .target(
+            name: "WebhookDelivery",
+            dependencies: [
+                "Storage", "Notifications", "HTTP1", "WorkflowModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Webhooks"])),
+                .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Webhooks"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Webhooks"])),
+            ],
             swiftSettings: strictSettings),
         // The server runtime: the API on the HTTP server, housekeeping, parent watch, key bootstrap.
         .target(
             name: "BomflowServer",
             dependencies: [
                 "WorkflowAPI", "HTTPServer", "HTTP1", "Storage", "LMDBStore", "WorkflowModel", "JSON",
+                "WebhookDelivery", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
@@ -88,7 +114,7 @@ let package = Package(
             name: "bomflow",
             dependencies: [
                 "BomflowServer", "BomflowClient", "WorkflowAPI", "Interchange", "LMDBStore", "Storage",
-                "WorkflowModel", "JSON",
+                "WorkflowModel", "JSON", "Notifications", "WebhookDelivery",
                 .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -133,6 +159,7 @@ let package = Package(
             name: "WorkflowAPITests",
             dependencies: [
                 "WorkflowAPI", "WorkflowModel", "Storage", "LMDBStore", "JSON", "Interchange", "HTTP1", "TestSupport",
+                "Codecs", "Notifications",
                 .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
             ],
             swiftSettings: strictSettings),
@@ -140,7 +167,7 @@ let package = Package(
             name: "bomflowTests",
             dependencies: [
                 "bomflow", "BomflowServer", "BomflowClient", "TestSupport", "WorkflowModel", "Storage", "LMDBStore",
-                "HTTPServer", "HTTP1", "JSON",
+                "HTTPServer", "HTTP1", "JSON", "Codecs", "Notifications",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -148,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "LMDBStoreTests",
             dependencies: [
-                "LMDBStore", "Storage", "WorkflowModel", "LMDB", "TestSupport", "StoreDriver",
+                "LMDBStore", "Storage", "WorkflowModel", "LMDB", "TestSupport", "StoreDriver", "Notifications",
                 .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

@@ -22,22 +22,25 @@ done
 # module -> the project modules (and Foundation) it may import; the table of docs/ARCHITECTURE.md.
 # Anything not listed here (swift-log's Logging, ArgumentParser, Synchronization, Glibc) is checked
 # by Package.swift's dependency lists instead.
-project="CLMDB LMDB WorkflowModel JSON HTTP1 Storage LMDBStore PostgresStore Interchange CPosix Sockets HTTPServer BomflowClient WorkflowAPI BomflowServer Foundation"
+project="CLMDB LMDB WorkflowModel JSON HTTP1 Codecs Notifications Storage LMDBStore PostgresStore Interchange CPosix Sockets HTTPServer BomflowClient WorkflowAPI WebhookDelivery BomflowServer Foundation"
 declare -A allowed=(
     [LMDB]="CLMDB Foundation"
     [WorkflowModel]=""
     [JSON]=""
     [HTTP1]=""
-    [Storage]="WorkflowModel Foundation"
-    [LMDBStore]="LMDB Storage WorkflowModel Foundation"
-    [PostgresStore]="Storage WorkflowModel Foundation"
+    [Codecs]=""
+    [Notifications]="WorkflowModel JSON Codecs"
+    [Storage]="WorkflowModel Notifications Foundation"
+    [LMDBStore]="LMDB Storage Notifications WorkflowModel Foundation"
+    [PostgresStore]="Storage Notifications WorkflowModel Foundation"
     [Interchange]="JSON Storage WorkflowModel"
     [Sockets]="CPosix"
     [HTTPServer]="Sockets HTTP1 JSON Foundation"
     [BomflowClient]="Sockets HTTP1 JSON WorkflowModel"
-    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Foundation"
-    [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON Foundation"
-    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore PostgresStore Storage WorkflowModel JSON HTTPServer HTTP1 Foundation"
+    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Codecs Notifications Foundation"
+    [WebhookDelivery]="Storage Notifications HTTP1 WorkflowModel Foundation"
+    [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON WebhookDelivery Notifications Foundation"
+    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore PostgresStore Storage WorkflowModel JSON HTTPServer HTTP1 Notifications WebhookDelivery Foundation"
     [StoreDriver]="LMDBStore Storage WorkflowModel JSON Foundation"
     [HTTPFixture]="HTTPServer HTTP1 Foundation"
 )

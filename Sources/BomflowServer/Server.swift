@@ -4,6 +4,7 @@ public import HTTPServer
 internal import JSON
 internal import Logging
 public import Storage
+public import WebhookDelivery
 internal import WorkflowAPI
 internal import WorkflowModel
 
@@ -30,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     /// Built-in simulated workers (`--simulate`), and the seed of their decisions.
     public var simulation: SimulationProfile?
     public var simulationSeed: UInt64 = 0
+    /// Webhook delivery (retries, timeout, CA file; off with `--no-webhook-delivery`).
+    public var webhooks = DeliveryConfiguration()
 
     public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 }
@@ -88,6 +91,15 @@ public enum ServerRuntime {
                 throw ServerError(description: "cannot create the ADMIN key: \(error)", isConfiguration: false)
             }
         }
+        var transport: (any DeliveryTransport)?
+        if configuration.webhooks.enabled {
+            do throws(TransportSetupError) { transport = try configuration.webhooks.makeTransport() } catch {
+                if configuration.webhooks.caFile != nil {
+                    throw ServerError(description: error.description, isConfiguration: true)
+                }
+                logger.warning("webhooks are not delivered by this process", metadata: ["reason": "\(error)"])
+            }
+        }
         let writer = WriteQueue(store: store, writeTimeout: configuration.writeTimeout) { error in
             logger.critical(
                 "storage failed fatally; exiting with 70 so that a supervisor restarts this process",
@@ -109,6 +121,7 @@ public enum ServerRuntime {
                 description: "cannot listen on \(configuration.http.host):\(configuration.http.port): \(error)",
                 isConfiguration: false)
         }
+        service.listening(on: [bound])
         announce(ServerAnnouncement(port: bound, host: configuration.http.host, apiKey: ephemeralKey))
         logger.info(
             "serving",
@@ -120,6 +133,12 @@ public enum ServerRuntime {
         let housekeeping = Housekeeping(
             store: store, metrics: service.metrics, maintenanceEvery: configuration.maintenanceInterval)
         housekeeping.start()
+        let delivery = transport.map { transport in
+            DeliveryService(
+                store: store, configuration: configuration.webhooks, transport: transport,
+                counters: service.metrics.deliveries)
+        }
+        delivery?.start()
         if configuration.exitWithParent { ParentWatch.start { server.shutdown() } }
         var simulator: Simulator?
         if let profile = configuration.simulation {
@@ -134,6 +153,7 @@ public enum ServerRuntime {
         }
         server.waitUntilSignalled()
         simulator?.stop()
+        delivery?.stop()
         housekeeping.stop()
         writer.stop()
         logger.info("stopped", metadata: ["commits": "\(writer.commits)", "operations": "\(writer.operationsWritten)"])

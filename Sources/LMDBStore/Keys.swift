@@ -119,6 +119,8 @@ enum Keys {
     /// `meta` keys.
     static let formatVersion = Array("format-version".utf8)
     static let nextWorkflowID = Array("next-workflow-id".utf8)
+    /// `meta`: the next outbox sequence number (8 bytes).
+    static let nextDeliverySequence = Array("next-delivery-sequence".utf8)
     static let maintenanceLease = Array("lease/maintenance".utf8)
     /// The largest map size a process opened the store with (UInt64); written when a process
     /// opens with a larger map than the file records, so that the meta page records it.

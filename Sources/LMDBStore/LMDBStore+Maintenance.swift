@@ -35,17 +35,18 @@ extension LMDBStore {
         while try expireDeadlines(before: timeoutCutoff, now: now, report: &report) {}
         let retentionCutoff = now.adding(milliseconds: -options.retention)
         while try deleteFinished(before: retentionCutoff, now: now, report: &report) {}
+        while try pruneDeliveries(before: retentionCutoff, now: now, report: &report) {}
         return report
     }
 
     /// The ordered timestamp at the start of a `deadlines`/`finished` key.
-    private static func keyTime(_ key: [UInt8]) -> Timestamp {
+    static func keyTime(_ key: [UInt8]) -> Timestamp {
         Timestamp(milliseconds: Int64(bitPattern: loadUInt64(key, at: 0) ^ (1 << 63)))
     }
 
     /// The first keys of `database` whose leading timestamp is before `cutoff`, at most `limit`.
     /// - Returns: the keys and how many entries were read (including one boundary entry).
-    private func expiredKeys(
+    func expiredKeys(
         in database: Database, before cutoff: Timestamp, limit: Int, txn: borrowing WriteTransaction
     ) throws -> (keys: [[UInt8]], visited: Int) {
         try txn.withCursor(database) { cursor in

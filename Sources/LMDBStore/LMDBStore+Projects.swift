@@ -132,17 +132,20 @@ extension LMDBStore {
     /// ``WorkflowStorage/bom(_:)``: the exact bytes stored with the workflow.
     public func bom(_ token: Token) throws(StoreError) -> BomDocument? {
         try read { txn in
-            guard let id = try workflowID(for: token, in: txn),
-                let value = try txn.value(forKey: Keys.workflow(id), in: databases.boms)
-            else { return nil }
-            guard value.count >= 3, value[0] == 1, let format = BomFormat(rawValue: value[1]),
-                value.count >= 3 + Int(value[2])
-            else { throw StoreError.corrupted("BOM record of workflow \(id)") }
-            let specEnd = 3 + Int(value[2])
-            let spec = String(decoding: value[3..<specEnd], as: UTF8.self)
-            return BomDocument(
-                format: format, specVersion: spec.isEmpty ? nil : spec, bytes: Array(value[specEnd...]))
+            guard let id = try workflowID(for: token, in: txn) else { return nil }
+            return try bomDocument(id: id, in: txn)
         }
+    }
+
+    /// The BOM stored with workflow `id`, or nil.
+    func bomDocument<T: TransactionReading & ~Copyable>(id: UInt64, in txn: borrowing T) throws -> BomDocument? {
+        guard let value = try txn.value(forKey: Keys.workflow(id), in: databases.boms) else { return nil }
+        guard value.count >= 3, value[0] == 1, let format = BomFormat(rawValue: value[1]),
+            value.count >= 3 + Int(value[2])
+        else { throw StoreError.corrupted("BOM record of workflow \(id)") }
+        let specEnd = 3 + Int(value[2])
+        let spec = String(decoding: value[3..<specEnd], as: UTF8.self)
+        return BomDocument(format: format, specVersion: spec.isEmpty ? nil : spec, bytes: Array(value[specEnd...]))
     }
 
     /// ``WorkflowStorage/project(_:)``.

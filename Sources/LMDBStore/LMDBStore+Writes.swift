@@ -68,6 +68,8 @@ extension LMDBStore {
             }
             try remove(workflow, id: id, in: txn, now: now)
             return .deleted(token)
+        case .createWebhook, .updateWebhook, .deleteWebhook, .testWebhook, .redeliver:
+            return try applyOutbox(operation, in: txn, now: now)
         }
     }
 
@@ -187,14 +189,18 @@ extension LMDBStore {
                 try txn.delete(Keys.queue(key, id), in: databases.queues)
             }
         }
-        try write(workflow, id: id, replacing: original, in: txn)
+        try write(workflow, id: id, replacing: original, in: txn, now: now)
         if let key = releaseNextOf { try releaseNext(key, in: txn, now: now) }
         return workflow
     }
 
+    /// Writes the record, the changed step rows and index entries, and the deliveries of the
+    /// notifications the change causes (in the same transaction).
     private func write(
-        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction
+        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction,
+        now: Timestamp
     ) throws {
+        try queueNotifications(from: original, to: workflow, id: id, in: txn, now: now)
         try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
         for (ordinal, step) in workflow.steps.enumerated() {
             if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
@@ -243,6 +249,6 @@ extension LMDBStore {
         var workflow = original
         workflow.release(now: now)
         workflow.version += 1
-        try write(workflow, id: first, replacing: original, in: txn)
+        try write(workflow, id: first, replacing: original, in: txn, now: now)
     }
 }

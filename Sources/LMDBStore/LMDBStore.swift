@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 3
+    public static let formatVersion: UInt32 = 4
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -43,7 +43,8 @@ public final class LMDBStore: WorkflowStorage {
         /// Every name, in the order ``init(_:)`` expects the handles.
         static let names = [
             "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
-            "ready", "leases", "boms", "queues", "projects", "project-names",
+            "ready", "leases", "boms", "queues", "projects", "project-names", "webhooks", "outbox", "outbox-due",
+            "outbox-order", "outbox-pending", "outbox-finished", "outbox-dead",
         ]
 
         let meta: Database
@@ -62,6 +63,13 @@ public final class LMDBStore: WorkflowStorage {
         let queues: Database
         let projects: Database
         let projectNames: Database
+        let webhooks: Database
+        let outbox: Database
+        let outboxDue: Database
+        let outboxOrder: Database
+        let outboxPending: Database
+        let outboxFinished: Database
+        let outboxDead: Database
 
         /// The handles opened for ``names``, found by name.
         init(_ handles: [Database]) {
@@ -74,6 +82,12 @@ public final class LMDBStore: WorkflowStorage {
             (labels, keys, ready, leases) = (handle("labels"), handle("keys"), handle("ready"), handle("leases"))
             (boms, queues, projects, projectNames) = (
                 handle("boms"), handle("queues"), handle("projects"), handle("project-names")
+            )
+            (webhooks, outbox, outboxDue, outboxOrder) = (
+                handle("webhooks"), handle("outbox"), handle("outbox-due"), handle("outbox-order")
+            )
+            (outboxPending, outboxFinished, outboxDead) = (
+                handle("outbox-pending"), handle("outbox-finished"), handle("outbox-dead")
             )
         }
     }
@@ -115,7 +129,7 @@ public final class LMDBStore: WorkflowStorage {
             let environment = try Environment.open(
                 path: path,
                 options: Environment.Options(
-                    mapSize: mapSize, maxReaders: options.maxReaders, maxDatabases: 16,
+                    mapSize: mapSize, maxReaders: options.maxReaders, maxDatabases: 32,
                     sync: options.durability == .full ? .full : .none, readOnly: options.readOnly))
             self.environment = environment
             // Existing databases open in a read transaction (no writer lock: a starting process
@@ -275,8 +289,9 @@ public final class LMDBStore: WorkflowStorage {
         }
     }
 
-    /// Version 3 added BOMs, projects and concurrency queues: their databases were created at
-    /// open, empty, which is their state for every older workflow (none has a key or a BOM).
+    /// Version 3 added BOMs, projects and concurrency queues, version 4 webhooks and the outbox:
+    /// their databases were created at open, empty, which is their state for every older store
+    /// (no workflow has a key or a BOM, there is no webhook). Records the current version.
     private func migrateToVersion3() throws(StoreError) {
         try write { txn in
             var writer = ByteWriter(capacity: 4)

@@ -52,6 +52,12 @@
                     try self.deleteFinished(before: retentionCutoff, session: session)
                 })
             {}
+            while try maintenanceBatch(
+                on: session, report: &report,
+                { session throws in
+                    try self.pruneDeliveries(before: retentionCutoff, session: session)
+                })
+            {}
             return report
         }
 

@@ -50,7 +50,10 @@
                     tokens.insert(token)
                 case .upload(let upload): tokens.insert(upload.token)
                 case .importWorkflow(let workflow): tokens.insert(workflow.token)
-                case .claim, .createProject, .deleteProject: break
+                case .claim, .createProject, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
+                    .testWebhook,
+                    .redeliver:
+                    break
                 }
             }
             return Array(tokens)
@@ -97,7 +100,10 @@
                 try check(
                     workflow.labels.flatMap { [$0.key, $0.value] } + [workflow.createdBy, workflow.concurrencyKey]
                         + workflow.steps.flatMap { [$0.failureReason, $0.claim?.worker] })
-            case .addSteps, .restart, .delete, .deleteProject: break
+            // A webhook is stored as JSON in a bytea column, where NUL is escaped.
+            case .addSteps, .restart, .delete, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
+                .testWebhook, .redeliver:
+                break
             }
         }
 
@@ -166,6 +172,8 @@
                 }
                 try remove(loaded, session: session, now: now)
                 return .deleted(token)
+            case .createWebhook, .updateWebhook, .deleteWebhook, .testWebhook, .redeliver:
+                return try applyOutbox(operation, session: session, now: now)
             }
         }
 
@@ -308,13 +316,18 @@
                     session.send("DELETE FROM bomflow_queue WHERE key = \(key) AND workflow_id = \(original.id)")
                 }
             }
-            try write(workflow, over: original, session: session)
+            try write(workflow, over: original, session: session, now: now, isNew: isNew)
             if let key = releaseNextOf { try releaseNext(key, session: session, now: now) }
             return workflow
         }
 
-        /// The row writes of ``save``: pipelined, checked at the next flush or commit.
-        func write(_ workflow: Workflow, over original: LoadedWorkflow, session: Session) throws {
+        /// The row writes of ``save``: pipelined, checked at the next flush or commit; and the
+        /// deliveries of the notifications the change causes, in the same transaction.
+        func write(
+            _ workflow: Workflow, over original: LoadedWorkflow, session: Session, now: Timestamp, isNew: Bool = false
+        ) throws {
+            try queueNotifications(
+                from: isNew ? nil : original.workflow, to: workflow, id: original.id, session: session, now: now)
             let processing = workflow.isProcessing
             session.send(
                 """
@@ -419,7 +432,7 @@
             var workflow = loaded.workflow
             workflow.release(now: now)
             workflow.version += 1
-            try write(workflow, over: loaded, session: session)
+            try write(workflow, over: loaded, session: session, now: now)
         }
     }
 #endif

@@ -132,7 +132,37 @@
                     created_at BIGINT NOT NULL
                 );
                 """
-            )
+            ),
+            (
+                "Webhooks and the notification outbox",
+                """
+                CREATE TABLE bomflow_webhook (
+                    id UUID PRIMARY KEY,
+                    config BYTEA NOT NULL,
+                    created_at BIGINT NOT NULL
+                );
+
+                CREATE TABLE bomflow_outbox (
+                    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id UUID NOT NULL,
+                    webhook UUID NOT NULL,
+                    token UUID NOT NULL,
+                    grp TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    payload BYTEA NOT NULL,
+                    state SMALLINT NOT NULL CHECK (state IN (0, 1, 2)),
+                    attempts INT NOT NULL,
+                    due_at BIGINT NOT NULL,
+                    lease_holder TEXT,
+                    last_error TEXT,
+                    finished_at BIGINT
+                );
+                CREATE INDEX bomflow_outbox_due ON bomflow_outbox (due_at) WHERE state = 0;
+                CREATE INDEX bomflow_outbox_order ON bomflow_outbox (webhook, token, seq) WHERE state = 0;
+                CREATE INDEX bomflow_outbox_finished ON bomflow_outbox (finished_at) WHERE state <> 0;
+                CREATE INDEX bomflow_outbox_dead ON bomflow_outbox (seq) WHERE state = 2;
+                """
+            ),
         ]
 
         /// Creates the migration table if needed.

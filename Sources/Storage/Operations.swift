@@ -1,3 +1,4 @@
+public import Notifications
 public import WorkflowModel
 
 /// One write a ``WorkflowStorage/perform(_:)`` batch carries.
@@ -27,6 +28,17 @@ public enum WriteOperation: Sendable, Equatable {
     case cancel(token: Token, reason: String)
     /// Delete a workflow and all its index entries.
     case delete(token: Token)
+    /// Add a webhook (validated by ``WebhookDraft/webhook(id:createdAt:)``).
+    case createWebhook(Webhook)
+    /// Change a webhook: what the draft gives replaces (`unknownWebhook`, `invalidWebhook`).
+    case updateWebhook(Token, WebhookDraft)
+    /// Delete a webhook and the deliveries still pending for it (`unknownWebhook`).
+    case deleteWebhook(Token)
+    /// Queue a test notification for a webhook, due at once (`unknownWebhook`).
+    case testWebhook(Token)
+    /// Deliver a dead or delivered delivery again: pending, attempts from 0, due at once
+    /// (`unknownDelivery`; `deliveryPending` while it is still pending).
+    case redeliver(UInt64)
     /// Store a complete workflow as it is (`bomflow import`): created when its token is new,
     /// `alreadyExists` when an identical one is stored, refused (`conflictingDefinition`)
     /// when a different one has the token. Validate it with ``Workflow/assemble(token:createdAt:template:createdBy:labels:version:definitionStepCount:steps:)``.
@@ -51,6 +63,12 @@ public enum WriteOutcome: Sendable, Equatable {
     case projectCreated(Project, parent: Project?)
     /// A project was deleted.
     case projectDeleted(Token)
+    /// A webhook as stored after a create (`created`) or an update.
+    case webhook(Webhook, created: Bool)
+    /// A webhook was deleted, with this many pending deliveries.
+    case webhookDeleted(Token, pendingDropped: Int)
+    /// A delivery was queued (a test) or queued again (a redelivery).
+    case queued(Delivery)
 
     /// The workflow the outcome carries, if any.
     public var workflow: Workflow? {
@@ -58,7 +76,7 @@ public enum WriteOutcome: Sendable, Equatable {
         case .created(let workflow), .alreadyExists(let workflow), .updated(let workflow, _),
             .uploaded(let workflow, _):
             workflow
-        case .deleted, .claimed, .projectCreated, .projectDeleted: nil
+        case .deleted, .claimed, .projectCreated, .projectDeleted, .webhook, .webhookDeleted, .queued: nil
         }
     }
 }
@@ -229,6 +247,8 @@ public struct MaintenanceReport: Sendable, Equatable {
     public var cancelled = 0
     /// Finished workflows deleted by retention.
     public var deleted = 0
+    /// Delivered and dead deliveries deleted by retention.
+    public var deliveriesPruned = 0
     /// Claimed steps whose lease ended: put back into their ready queue.
     public var leasesExpired = 0
     /// Claimed steps whose last allowed lease ended: `FAILED` "Lease expired after N attempts".
@@ -251,6 +271,7 @@ extension MaintenanceReport {
         failed += other.failed
         cancelled += other.cancelled
         deleted += other.deleted
+        deliveriesPruned += other.deliveriesPruned
         leasesExpired += other.leasesExpired
         leaseFailures += other.leaseFailures
         deadlineEntriesVisited += other.deadlineEntriesVisited

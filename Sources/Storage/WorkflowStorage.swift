@@ -1,3 +1,4 @@
+public import Notifications
 public import WorkflowModel
 
 /// The workflow state of DESIGN.md §1 as a backend stores it. The REST API, the CLI and the
@@ -119,6 +120,35 @@ public protocol WorkflowStorage: AnyObject, Sendable {
 
     /// Deletes the key with this name. - Returns: false when there is none.
     func revokeAPIKey(name: String) throws(StoreError) -> Bool
+
+    // MARK: Notifications (docs/NOTIFICATIONS.md)
+    //
+    // Every write that changes a workflow also writes, in the same transaction, one delivery per
+    // event and webhook that wants it (``NewDelivery/deliveries(from:to:at:webhooks:context:)``);
+    // retention (``runMaintenance()``) deletes delivered and dead ones.
+
+    /// Every webhook, oldest first.
+    func webhooks() throws(StoreError) -> [Webhook]
+
+    /// Whether a delivery could be claimed now: its next attempt has come (or the lease of its
+    /// attempt ended) and it is the first pending one of its workflow and webhook (a read; the
+    /// delivering process claims only when there is something).
+    func hasDueDeliveries() throws(StoreError) -> Bool
+
+    /// Claims up to `max` due deliveries for `holder` under a lease of `leaseMilliseconds`: only
+    /// the first pending delivery of each workflow and webhook, so each pair is delivered in
+    /// order, and each delivery by one process at a time.
+    func claimDeliveries(holder: String, max: Int, leaseMilliseconds: Int64) throws(StoreError) -> [DeliveryTask]
+
+    /// Records how attempts ended (``RetryPolicy/applying(_:to:now:jitter:)``); a report whose
+    /// holder no longer holds the lease is ignored. - Returns: the deliveries as stored after.
+    func finishDeliveries(_ reports: [DeliveryReport], policy: RetryPolicy) throws(StoreError) -> [Delivery]
+
+    /// Deliveries newest first, filtered by state and webhook, before `query.before`.
+    func deliveries(_ query: DeliveryQuery) throws(StoreError) -> DeliveryPage
+
+    /// Queue depth and age, for `/metrics`.
+    func outboxFigures() throws(StoreError) -> OutboxFigures
 
     // MARK: Figures
 

@@ -1,3 +1,4 @@
+internal import Codecs
 internal import HTTP1
 public import Storage
 internal import Synchronization

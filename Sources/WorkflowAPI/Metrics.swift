@@ -1,6 +1,8 @@
 internal import Logging
+public import Notifications
 public import Storage
 internal import Synchronization
+internal import WorkflowModel
 
 /// Counters for `GET /metrics` (Prometheus text exposition format 0.0.4). Labels have bounded
 /// cardinality: the route pattern (never the raw path) and the status code.
@@ -20,6 +22,8 @@ public final class Metrics: Sendable {
     }
 
     private let state = Mutex(State())
+    /// This process's webhook deliveries (the delivering thread counts them).
+    public let deliveries = DeliveryCounters()
 
     /// Empty counters.
     public init() {}
@@ -161,6 +165,26 @@ public final class Metrics: Sendable {
             metric(
                 "bomflow_lmdb_last_transaction_id", "gauge", "ID of the newest commit by any process.",
                 [("", String(figures.lastTransactionID))])
+        }
+        let sent = deliveries.snapshot
+        metric(
+            "bomflow_webhook_deliveries_total", "counter",
+            "Webhook attempts by this process: delivered, failed (each failed attempt) and dead (given up).",
+            [
+                ("{outcome=\"delivered\"}", String(sent.sent)), ("{outcome=\"failed\"}", String(sent.failedAttempts)),
+                ("{outcome=\"dead\"}", String(sent.dead)),
+            ])
+        do {
+            let outbox = try store.outboxFigures()
+            metric(
+                "bomflow_webhook_outbox", "gauge", "Deliveries in the outbox, by state (dead ones until retention).",
+                [("{state=\"pending\"}", String(outbox.pending)), ("{state=\"dead\"}", String(outbox.dead))])
+            let age = outbox.oldestPending.map { max(0, store.options.clock().milliseconds - $0.milliseconds) } ?? 0
+            metric(
+                "bomflow_webhook_oldest_pending_seconds", "gauge",
+                "Age of the oldest pending delivery (0 when none is pending).", [("", String(Double(age) / 1000))])
+        } catch {
+            Logger(label: "bomflow.metrics").error("cannot read the outbox's figures", metadata: ["error": "\(error)"])
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -42,6 +42,12 @@ public final class WorkflowService: Sendable {
     let logger = Logger(label: "bomflow.api")
     /// Request ids made here: a random per-process prefix and a counter.
     private let requestIDs = RequestIDs()
+    /// The ports this server listens on (``listening(on:)``): a webhook on a loopback address
+    /// with one of them is refused.
+    let ownPorts = Mutex<Set<Int>>([])
+
+    /// Records the ports the server listens on, once it does.
+    public func listening(on ports: [Int]) { ownPorts.withLock { $0.formUnion(ports) } }
 
     /// Creates the service. Without an `authenticator` every request is allowed (the
     /// `--insecure-no-auth` mode for test harnesses).
@@ -75,7 +81,7 @@ public final class WorkflowService: Sendable {
     /// Every route, frozen at start, in the order they are matched.
     static let router = Router([
         dependencyTrackRoutes, bomRoutes, projectRoutes, workflowRoutes, stepRoutes, orchestrationRoutes,
-        operationsRoutes,
+        notificationRoutes, operationsRoutes,
     ])
 
     /// Every route (the OpenAPI tests compare them with the document).
@@ -286,8 +292,9 @@ public final class WorkflowService: Sendable {
         case .success(.deleted): return HTTPResponse(status: .noContent)
         case .success(.claimed(let claims)): return Self.json(.ok, WorkflowShapes.claims(claims))
         case .success(.uploaded(let workflow, _)): return Self.json(created, WorkflowShapes.json(workflow))
-        case .success(.projectCreated), .success(.projectDeleted):
-            return answer(Problem.internalError("a workflow write answered with a project outcome"), context)
+        case .success(.projectCreated), .success(.projectDeleted), .success(.webhook), .success(.webhookDeleted),
+            .success(.queued):
+            return answer(Problem.internalError("a workflow write answered with another outcome"), context)
         }
     }
 

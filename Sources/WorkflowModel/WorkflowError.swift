@@ -62,17 +62,25 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     case projectExists(name: String, version: String?)
     /// A project field breaks its limits.
     case invalidProject(String)
+    /// No webhook with this UUID.
+    case unknownWebhook(Token)
+    /// No delivery with this sequence number in the outbox.
+    case unknownDelivery(UInt64)
+    /// A redelivery asked for a delivery that is still pending (it is delivered anyway).
+    case deliveryPending(UInt64)
+    /// A webhook's configuration is refused (the member and why).
+    case invalidWebhook(String)
 
     /// True for refusals that mean "the current state does not allow it" (HTTP 409).
     public var isConflict: Bool {
         switch self {
         case .invalidTransition, .restartWhileProcessing, .stepFinished, .conflictingDefinition, .parentFinished,
-            .duplicateStep, .claimedByAnother, .notClaimed, .projectExists:
+            .duplicateStep, .claimedByAnother, .notClaimed, .projectExists, .deliveryPending:
             true
         case .invalidStepName, .unknownStep, .unknownWorkflow, .failureReasonRequired, .failureReasonNotAllowed,
             .failureReasonTooLong, .tooManySteps, .unknownParent, .cycle, .invalidInitialStatus, .emptyDefinition,
             .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord, .invalidClaim, .invalidConcurrencyKey,
-            .unknownProject, .unknownParentProject, .invalidProject:
+            .unknownProject, .unknownParentProject, .invalidProject, .unknownWebhook, .unknownDelivery, .invalidWebhook:
             false
         }
     }
@@ -80,7 +88,8 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     /// True when the workflow or step does not exist (HTTP 404).
     public var isNotFound: Bool {
         switch self {
-        case .unknownStep, .unknownWorkflow, .unknownProject, .unknownParentProject: true
+        case .unknownStep, .unknownWorkflow, .unknownProject, .unknownParentProject, .unknownWebhook, .unknownDelivery:
+            true
         default: false
         }
     }
@@ -126,6 +135,10 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         case .projectExists(let name, let version):
             "A project with the name \(name)\(version.map { " and version " + $0 } ?? " and no version") already exists."
         case .invalidProject(let reason): "Invalid project: \(reason)"
+        case .unknownWebhook(let id): "No webhook \(id)"
+        case .unknownDelivery(let sequence): "No delivery \(sequence) in the outbox"
+        case .deliveryPending(let sequence): "Delivery \(sequence) is still pending; it is being delivered"
+        case .invalidWebhook(let reason): "Invalid webhook: \(reason)"
         }
     }
 }

@@ -37,6 +37,8 @@ struct Serve: ParsableCommand {
 
     @OptionGroup(title: "HTTP limits") var http: HTTPArguments
 
+    @OptionGroup(title: "Webhook delivery") var webhooks: WebhookArguments
+
     @Option(help: "How often to run maintenance, e.g. 1m (env BOMFLOW_MAINTENANCE_INTERVAL).")
     var maintenanceInterval: DurationArgument =
         environment("BOMFLOW_MAINTENANCE_INTERVAL").flatMap(DurationArgument.init(argument:))
@@ -155,6 +157,7 @@ struct Serve: ParsableCommand {
         configuration.exitWithParent = exitWithParent
         configuration.ephemeral = ephemeral
         configuration.maxBomBytes = http.maxBomSize.bytes
+        configuration.webhooks = webhooks.configuration
         if let simulate = simulate ?? environment("BOMFLOW_SIMULATE") {
             configuration.simulation = try Self.simulationProfile(simulate)
             configuration.simulationSeed =

@@ -128,8 +128,9 @@ extension WriteOperation {
             .delete(let token):
             token
         case .importWorkflow(let workflow): workflow.token
-        case .claim, .upload, .createProject, .deleteProject:
-            fatalError("random operations make no claims, uploads or projects")
+        case .claim, .upload, .createProject, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
+            .testWebhook, .redeliver:
+            fatalError("random operations make no claims, uploads, projects or webhook changes")
         }
     }
 }

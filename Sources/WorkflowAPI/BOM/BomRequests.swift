@@ -1,3 +1,4 @@
+internal import Codecs
 internal import HTTP1
 internal import Interchange
 internal import JSON

@@ -1,17 +1,20 @@
-/// Standard base64 (RFC 4648 §4) decoding, as Dependency-Track accepts a BOM in `PUT
+/// Standard base64 (RFC 4648 §4). Decoding as Dependency-Track accepts a BOM in `PUT
 /// /api/v1/bom`: padding optional, CR/LF/space/tab between groups skipped (encoders that wrap
-/// lines), anything else outside the alphabet refused.
-enum Base64 {
+/// lines), anything else outside the alphabet refused. Encoding with padding, no line breaks
+/// (a BOM inside a webhook notification).
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
     private static let table: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+        for (index, byte) in alphabet.enumerated() {
             table[Int(byte)] = UInt8(index)
         }
         return table
     }()
 
     /// The decoded bytes, or nil when `text` is not base64.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count / 4 * 3 + 3)
         var group: UInt32 = 0
@@ -51,5 +54,30 @@ enum Base64 {
         default: return nil
         }
         return output
+    }
+
+    /// `bytes` as base64 text with `=` padding.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index + 3 <= bytes.count {
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { output.append(alphabet[Int(group >> UInt32(shift) & 0x3F)]) }
+            index += 3
+        }
+        switch bytes.count - index {
+        case 1:
+            let group = UInt32(bytes[index]) << 16
+            output += [alphabet[Int(group >> 18 & 0x3F)], alphabet[Int(group >> 12 & 0x3F)], 0x3D, 0x3D]
+        case 2:
+            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
+            output += [
+                alphabet[Int(group >> 18 & 0x3F)], alphabet[Int(group >> 12 & 0x3F)], alphabet[Int(group >> 6 & 0x3F)],
+                0x3D,
+            ]
+        default: break
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 }
