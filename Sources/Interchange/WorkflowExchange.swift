@@ -20,7 +20,7 @@ public enum WorkflowExchange {
     public static func encode(_ workflow: Workflow) -> [UInt8] {
         var json = JSONWriter()
         json.beginObject()
-        WorkflowShapes.writeMetadata(of: workflow, into: &json)
+        WorkflowShapes.writeMetadata(of: workflow, into: &json, defaultPriority: false)
         json.member("definitionSteps", Int64(workflow.definitionStepCount))
         json.key("steps")
         json.beginArray()
@@ -60,7 +60,7 @@ public enum WorkflowExchange {
         let root = try JSONObjectReader(try JSONValue.parse(line, what: "The line"), context: "the line")
         try root.allowOnly([
             "token", "createdAt", "template", "createdBy", "labels", "version", "definitionSteps", "steps",
-            "concurrencyKey", "held",
+            "concurrencyKey", "held", "priority",
         ])
         // `held` is written for readers; the importing store decides it from the key's queue.
         _ = try root.bool("held")
@@ -90,7 +90,8 @@ public enum WorkflowExchange {
             token: token, createdAt: Timestamp(milliseconds: createdAt), template: template,
             createdBy: try root.string("createdBy"), labels: labels, version: UInt64(version),
             definitionStepCount: Int(clamping: definitionSteps), steps: steps,
-            concurrencyKey: try root.string("concurrencyKey"))
+            concurrencyKey: try root.string("concurrencyKey"),
+            priority: Int(clamping: try root.integer("priority") ?? Int64(Workflow.defaultPriority)))
     }
 
     private static func step(_ value: JSONValue, context: String) throws -> Step {

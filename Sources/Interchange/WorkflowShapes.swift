@@ -30,8 +30,9 @@ public enum WorkflowShapes {
     }
 
     /// The workflow's own members, shared by the API's shape and the export format: `token`,
-    /// `createdAt`, `template`, `createdBy`, `labels`, `version`.
-    public static func writeMetadata(of workflow: Workflow, into json: inout JSONWriter) {
+    /// `createdAt`, `template`, `createdBy`, `labels`, `version`, `priority` (the export writes it
+    /// only when it is not the default, so that older bomflows read what it writes).
+    public static func writeMetadata(of workflow: Workflow, into json: inout JSONWriter, defaultPriority: Bool = true) {
         json.member("token", workflow.token.description)
         json.member("createdAt", workflow.createdAt.milliseconds)
         if let template = workflow.template { json.member("template", template.rawValue) }
@@ -41,6 +42,9 @@ public enum WorkflowShapes {
         for label in workflow.labels { json.member(label.key, label.value) }
         json.endObject()
         json.member("version", Int64(clamping: workflow.version))
+        if defaultPriority || workflow.priority != Workflow.defaultPriority {
+            json.member("priority", Int64(workflow.priority))
+        }
         if let key = workflow.concurrencyKey {
             json.member("concurrencyKey", key)
             json.member("held", workflow.isHeld)

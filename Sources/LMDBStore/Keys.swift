@@ -35,16 +35,23 @@ enum Keys {
         return writer.bytes
     }
 
-    /// `ready`: ``readyPrefix(_:)`` ‖ ready since (8) ‖ workflow ID (8) ‖ step ordinal (1): per
-    /// step name, the claimable steps in the order they became ready.
-    static func ready(_ step: StepName, since time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] {
-        var writer = ByteWriter(capacity: 18 + step.rawValue.utf8.count)
+    /// `ready`: ``readyPrefix(_:)`` ‖ 100 − priority (1) ‖ ready since (8) ‖ workflow ID (8) ‖ step
+    /// ordinal (1): per step name, the claimable steps, higher priority first, each priority in the
+    /// order its steps became ready (format 5; format 2 to 4 had no priority byte).
+    static func ready(_ step: StepName, priority: Int, since time: Timestamp, _ id: UInt64, _ ordinal: Int)
+        -> [UInt8]
+    {
+        var writer = ByteWriter(capacity: 19 + step.rawValue.utf8.count)
         writer.appendShortString(step.rawValue)
+        writer.append(UInt8(clamping: 100 - priority))
         writer.append(ordered: time.milliseconds)
         writer.append(id)
         writer.append(UInt8(ordinal))
         return writer.bytes
     }
+
+    /// Bytes of a `ready` key after its ``readyPrefix(_:)``.
+    static let readySuffixLength = 18
 
     /// `leases`: lease end (8) ‖ workflow ID (8) ‖ step ordinal (1).
     static func lease(_ time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] { deadline(time, id, ordinal) }

@@ -88,7 +88,8 @@ extension LMDBStore {
         return .updated(try save(workflow, id: id, replacing: original, in: txn, now: now), changed: true)
     }
 
-    /// Takes up to `max` entries of the `ready` index for `names`, the longest-ready first, and
+    /// Takes up to `max` entries of the `ready` index for `names`, the highest priority first and
+    /// within one priority the longest-ready first, and
     /// claims each step (which moves it from `ready` to `leases` through ``save``).
     func claim(
         _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
@@ -105,17 +106,19 @@ extension LMDBStore {
                 var taken = 0
                 while more, taken < max {
                     let key = cursor.key
-                    guard key.count == prefix.count + 17, key.starts(with: prefix) else { break }
+                    guard key.count == prefix.count + Keys.readySuffixLength, key.starts(with: prefix) else { break }
+                    // The order key: 100 − priority, then ready since.
                     candidates.append(
                         (
-                            key, Array(key[prefix.count..<prefix.count + 8]), loadUInt64(key, at: prefix.count + 8),
-                            Int(key[prefix.count + 16])
+                            key, Array(key[prefix.count..<prefix.count + 9]), loadUInt64(key, at: prefix.count + 9),
+                            Int(key[prefix.count + 17])
                         ))
                     taken += 1
                     more = try cursor.next()
                 }
             }
         }
+        // Across step names: higher priority first, then the longest ready.
         candidates.sort { $0.since.lexicographicallyPrecedes($1.since) }
         var claimed: [ClaimedStep] = []
         for candidate in candidates where claimed.count < max {

@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 4
+    public static let formatVersion: UInt32 = 5
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -244,8 +244,7 @@ public final class LMDBStore: WorkflowStorage {
                 guard !options.readOnly else {
                     throw .failed("the store has format \(found); open it once with a writing command to migrate it")
                 }
-                if found < 2 { try migrateToVersion2() }
-                try migrateToVersion3()
+                try migrateReadyIndex()
             }
             return
         }
@@ -258,17 +257,29 @@ public final class LMDBStore: WorkflowStorage {
         }
     }
 
-    /// Version 2 added the `ready` and `leases` indexes (orchestration). Version 1 had no
-    /// claims, so the leases index starts empty; the ready index is built from every workflow's
-    /// state in one transaction, which also records the new version (another process that
-    /// migrated first makes this a no-op).
-    private func migrateToVersion2() throws(StoreError) {
+    /// Migrates an older store in one transaction (another process that migrated first makes
+    /// it a no-op). Version 2 added the `ready` and `leases` indexes (version 1 had no claims, so
+    /// `leases` starts empty); version 3 BOMs, projects and concurrency queues, version 4 webhooks
+    /// and the outbox (their databases are created at open, empty, which is their state in every
+    /// older store); version 5 put the workflow's priority into `ready` keys. So the `ready` index
+    /// is rebuilt from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
+    /// `loadWorkflow` does), and the current version is recorded.
+    private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
             let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
                 var reader = ByteReader()
                 return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
             }
-            guard current == 1 else { return }
+            guard let current, current < Self.formatVersion else { return }
+            var stale: [[UInt8]] = []
+            try txn.withCursor(databases.ready) { cursor in
+                var more = try cursor.first()
+                while more {
+                    stale.append(cursor.key)
+                    more = try cursor.next()
+                }
+            }
+            for key in stale { _ = try txn.delete(key, in: databases.ready) }
             var ids: [UInt64] = []
             try txn.withCursor(databases.workflows) { cursor in
                 var more = try cursor.first()
@@ -283,17 +294,6 @@ public final class LMDBStore: WorkflowStorage {
                     try txn.put([], forKey: entry.key, in: databases.ready)
                 }
             }
-            var writer = ByteWriter(capacity: 4)
-            writer.append(Self.formatVersion)
-            try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
-        }
-    }
-
-    /// Version 3 added BOMs, projects and concurrency queues, version 4 webhooks and the outbox:
-    /// their databases were created at open, empty, which is their state for every older store
-    /// (no workflow has a key or a BOM, there is no webhook). Records the current version.
-    private func migrateToVersion3() throws(StoreError) {
-        try write { txn in
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
@@ -471,7 +471,9 @@ public final class LMDBStore: WorkflowStorage {
                     entries.insert(
                         IndexEntry(
                             table: .ready,
-                            key: Keys.ready(step.name, since: step.readyAt ?? step.updatedAt, id, ordinal)))
+                            key: Keys.ready(
+                                step.name, priority: workflow.priority, since: step.readyAt ?? step.updatedAt, id,
+                                ordinal)))
                 }
             }
         } else {
@@ -529,7 +531,7 @@ public final class LMDBStore: WorkflowStorage {
             token: workflow.token, createdAt: workflow.createdAt, template: workflow.template,
             createdBy: workflow.createdBy, labels: workflow.labels, version: workflow.version,
             definitionStepCount: workflow.definitionStepCount, steps: steps, concurrencyKey: workflow.concurrencyKey,
-            isHeld: workflow.isHeld)
+            isHeld: workflow.isHeld, priority: workflow.priority)
         // Records of format 1 carry no readyAt: their ready steps take updatedAt, which readiness
         // last bumped, so the ready index and later saves agree on the key.
         workflow.normalizeReadiness()

@@ -102,8 +102,11 @@ enum RecordCodec {
             writer.appendString(label.key)
             writer.appendString(label.value)
         }
-        writer.append(UInt8((workflow.concurrencyKey == nil ? 0 : 1) | (workflow.isHeld ? 2 : 0)))
+        let hasPriority = workflow.priority != Workflow.defaultPriority
+        writer.append(
+            UInt8((workflow.concurrencyKey == nil ? 0 : 1) | (workflow.isHeld ? 2 : 0) | (hasPriority ? 4 : 0)))
         if let key = workflow.concurrencyKey { writer.appendString(key) }
+        if hasPriority { writer.append(UInt8(clamping: workflow.priority)) }
         return writer.bytes
     }
 
@@ -131,15 +134,18 @@ enum RecordCodec {
         do { labels = try Labels(dictionary) } catch { throw .corrupted("stored labels: \(error)") }
         var concurrencyKey: String?
         var isHeld = false
+        var priority = Workflow.defaultPriority
         if version >= 2 {
             let flags = try reader.uint8(span)
             if flags & 1 != 0 { concurrencyKey = try reader.string(span) }
             isHeld = flags & 2 != 0
+            // Format 5: the priority, when it is not the default.
+            if flags & 4 != 0 { priority = Int(try reader.uint8(span)) }
         }
         return Workflow(
             token: token, createdAt: createdAt, template: template, createdBy: createdBy, labels: labels,
             version: changeVersion, definitionStepCount: definitionCount, steps: [], concurrencyKey: concurrencyKey,
-            isHeld: isHeld)
+            isHeld: isHeld, priority: priority)
     }
 
     // MARK: Step record

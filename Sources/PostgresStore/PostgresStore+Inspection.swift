@@ -39,9 +39,13 @@
                                 (SELECT 1 FROM bomflow_step b WHERE b.state_id = s."ID"))
                             + (SELECT count(*) FROM bomflow_queue q JOIN bomflow_workflow w ON w.id = q.workflow_id
                                 WHERE NOT w.processing OR w.concurrency_key IS DISTINCT FROM q.key)
+                            + (SELECT count(*) FROM bomflow_step b JOIN bomflow_workflow w ON w.id = b.workflow_id
+                                WHERE b.priority <> w.priority)
                         """)) ?? 0
             }
-            if orphans > 0 { problems.append("\(orphans) step or queue rows belong to no workflow they should") }
+            if orphans > 0 {
+                problems.append("\(orphans) step or queue rows belong to no workflow they should or differ in priority")
+            }
             return problems
         }
 

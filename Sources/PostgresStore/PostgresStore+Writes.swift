@@ -200,17 +200,18 @@
             try Workflow.validateWorker(worker)
             try Workflow.validateLease(leaseMilliseconds)
             let texts = Array(Set(names.map(\.rawValue)))
-            // The oldest ready entries of each name (one index range each, as LMDB's cursors), merged;
+            // The first ready entries of each name, highest priority then oldest (one index range
+            // each, as LMDB's cursors), merged;
             // a few more than asked, so that workflows another host has locked can be skipped.
             let slack = Int64(max + 16)
             let rows = try session.query(
                 """
                 SELECT c.workflow_id, c.ordinal FROM unnest(\(texts)::TEXT[]) AS n(name)
                 CROSS JOIN LATERAL (
-                    SELECT b.workflow_id, b.ordinal, b.claimable_since FROM bomflow_step b
+                    SELECT b.workflow_id, b.ordinal, b.priority, b.claimable_since FROM bomflow_step b
                     WHERE b.step = n.name AND b.claimable_since IS NOT NULL
-                    ORDER BY b.claimable_since, b.workflow_id, b.ordinal LIMIT \(slack)) c
-                ORDER BY c.claimable_since, c.workflow_id, c.ordinal LIMIT \(slack)
+                    ORDER BY b.priority DESC, b.claimable_since, b.workflow_id, b.ordinal LIMIT \(slack)) c
+                ORDER BY c.priority DESC, c.claimable_since, c.workflow_id, c.ordinal LIMIT \(slack)
                 """)
             var found: [(id: Int64, ordinal: Int)] = []
             for row in rows {
@@ -264,10 +265,11 @@
             let rows = try session.query(
                 """
                 INSERT INTO bomflow_workflow (token, created_at, template, created_by, label_keys, label_values, version,
-                    definition_step_count, concurrency_key, held, token_status, processing, finished_at)
+                    definition_step_count, concurrency_key, held, token_status, processing, finished_at, priority)
                 VALUES (\(Rows.uuid(workflow.token)), \(workflow.createdAt.milliseconds), \(workflow.template?.rawValue),
                     \(workflow.createdBy), \(labels.map(\.key)), \(labels.map(\.value)), \(Int64(workflow.version)),
-                    \(Int32(workflow.definitionStepCount)), \(workflow.concurrencyKey), false, 0, true, NULL)
+                    \(Int32(workflow.definitionStepCount)), \(workflow.concurrencyKey), false, 0, true, NULL,
+                    \(Int16(clamping: workflow.priority)))
                 ON CONFLICT (token) DO NOTHING RETURNING id
                 """)
             guard let row = rows.first else {
@@ -284,7 +286,7 @@
                     token: workflow.token, createdAt: workflow.createdAt, template: workflow.template,
                     createdBy: workflow.createdBy, labels: workflow.labels, version: 0,
                     definitionStepCount: workflow.definitionStepCount, steps: [],
-                    concurrencyKey: workflow.concurrencyKey),
+                    concurrencyKey: workflow.concurrencyKey, priority: workflow.priority),
                 stateIDs: [])
             let stored = try save(workflow, replacing: shell, session: session, now: now, isNew: true)
             return LoadedWorkflow(id: id, workflow: stored, stateIDs: [])
@@ -366,11 +368,11 @@
                         """
                         INSERT INTO bomflow_step (state_id, workflow_id, ordinal, step, created_as, progress_expected,
                             progress_completed, progress_failed, progress_threshold, claim_worker, claim_attempt,
-                            claim_lease_expires_at, attempts, ready_at, claimable_since, deadline, lease_due)
+                            claim_lease_expires_at, attempts, ready_at, claimable_since, deadline, lease_due, priority)
                         VALUES (\(stateID), \(original.id), \(Int16(ordinal)), \(row.name), \(row.createdAs),
                             \(row.progressExpected), \(row.progressCompleted), \(row.progressFailed), \(row.progressThreshold),
                             \(row.claimWorker), \(row.claimAttempt), \(row.claimLease), \(row.attempts), \(row.readyAt),
-                            \(row.claimableSince), \(row.deadline), \(row.leaseDue))
+                            \(row.claimableSince), \(row.deadline), \(row.leaseDue), \(Int16(clamping: workflow.priority)))
                         """)
                     continue
                 }

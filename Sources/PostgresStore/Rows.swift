@@ -113,7 +113,7 @@
             b.state_id, s."STEP", s."STATUS", s."FAILURE_REASON", \(milliseconds("s.\"STARTED_AT\"")),
             \(milliseconds("s.\"UPDATED_AT\"")), p."STEP", b.created_as, b.progress_expected, b.progress_completed,
             b.progress_failed, b.progress_threshold, b.claim_worker, b.claim_attempt, b.claim_lease_expires_at,
-            b.attempts, b.ready_at
+            b.attempts, b.ready_at, w.priority
             """
 
         /// The joins under ``workflowColumns``.
@@ -135,7 +135,7 @@
                     createdBy: header.createdBy, labels: header.labels, version: UInt64(max(0, header.version)),
                     definitionStepCount: header.definitionStepCount, steps: steps,
                     concurrencyKey: header.concurrencyKey,
-                    isHeld: header.held)
+                    isHeld: header.held, priority: header.priority)
                 loaded.append(LoadedWorkflow(id: header.id, workflow: workflow, stateIDs: ids))
             }
             do {
@@ -169,6 +169,7 @@
             var definitionStepCount: Int
             var concurrencyKey: String?
             var held: Bool
+            var priority: Int
         }
 
         private static func header(_ cells: Cells, id: Int64) throws -> Header {
@@ -190,11 +191,12 @@
                 template = known
             }
             let definitionCount: Int32 = try cells[8]
+            let priority: Int16 = try cells[28]
             return Header(
                 id: id, token: token(try cells[1]), createdAt: try cells[2], template: template,
                 createdBy: try cells[4],
                 labels: labels, version: try cells[7], definitionStepCount: Int(definitionCount),
-                concurrencyKey: try cells[9], held: try cells[10])
+                concurrencyKey: try cells[9], held: try cells[10], priority: Int(priority))
         }
 
         /// A step from the columns of ``workflowColumns`` starting at `base` (the state ID).

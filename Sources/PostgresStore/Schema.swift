@@ -163,6 +163,17 @@
                 CREATE INDEX bomflow_outbox_dead ON bomflow_outbox (seq) WHERE state = 2;
                 """
             ),
+            (
+                "Workflow priorities: claims hand out higher priority first",
+                """
+                ALTER TABLE bomflow_workflow ADD COLUMN priority SMALLINT NOT NULL DEFAULT 50
+                    CONSTRAINT bomflow_workflow_priority CHECK (priority BETWEEN 0 AND 100);
+                ALTER TABLE bomflow_step ADD COLUMN priority SMALLINT NOT NULL DEFAULT 50;
+                DROP INDEX bomflow_step_ready;
+                CREATE INDEX bomflow_step_ready ON bomflow_step (step, priority DESC, claimable_since, workflow_id, ordinal)
+                    WHERE claimable_since IS NOT NULL;
+                """
+            ),
         ]
 
         /// Creates the migration table if needed.

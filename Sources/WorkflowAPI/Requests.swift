@@ -36,7 +36,7 @@ struct CreateWorkflowRequest {
 
     static func decode(_ body: [UInt8]) throws(Problem) -> CreateWorkflowRequest {
         try decodeBody(body) { body in
-            try body.allowOnly(["token", "template", "steps", "labels", "concurrencyKey"])
+            try body.allowOnly(["token", "template", "steps", "labels", "concurrencyKey", "priority"])
             var token: Token?
             if let text = try body.string("token") {
                 guard let parsed = Token(text) else {
@@ -58,6 +58,12 @@ struct CreateWorkflowRequest {
             let labels = try Labels(try body.stringMap("labels") ?? [:])
             let key = try body.string("concurrencyKey")
             if let key { try Workflow.validateConcurrencyKey(key) }
+            if let priority = try body.integer("priority") {
+                guard Workflow.priorities.contains(Int(clamping: priority)) else {
+                    throw JSONError.invalid("priority", "priority is 0 to 100")
+                }
+                definition.priority = Int(priority)
+            }
             return CreateWorkflowRequest(token: token, definition: definition, labels: labels, concurrencyKey: key)
         }
     }

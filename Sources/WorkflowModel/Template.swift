@@ -55,11 +55,14 @@ public struct WorkflowDefinition: Sendable, Equatable {
     public var template: Template?
     /// Steps beyond the template's (or all of them without a template).
     public var steps: [StepSpec]
+    /// The workflow's priority (``Workflow/priorities``, default 50).
+    public var priority: Int
 
     /// Creates a definition.
-    public init(template: Template? = nil, steps: [StepSpec] = []) {
+    public init(template: Template? = nil, steps: [StepSpec] = [], priority: Int = Workflow.defaultPriority) {
         self.template = template
         self.steps = steps
+        self.priority = priority
     }
 
     /// The template's steps followed by the explicit ones.

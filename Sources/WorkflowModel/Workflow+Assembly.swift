@@ -9,9 +9,11 @@ extension Workflow {
     ///   a `FAILED`/`CANCELLED` one), `invalidProgress`, `invalidRecord`.
     public static func assemble(
         token: Token, createdAt: Timestamp, template: Template?, createdBy: String?, labels: Labels,
-        version: UInt64, definitionStepCount: Int, steps: [Step], concurrencyKey: String? = nil
+        version: UInt64, definitionStepCount: Int, steps: [Step], concurrencyKey: String? = nil,
+        priority: Int = Workflow.defaultPriority
     ) throws(WorkflowError) -> Workflow {
         guard !steps.isEmpty else { throw .emptyDefinition }
+        try validatePriority(priority)
         if let concurrencyKey { try validateConcurrencyKey(concurrencyKey) }
         guard steps.count <= Limits.maxSteps else { throw .tooManySteps(count: steps.count) }
         if let createdBy, createdBy.utf8.count > Limits.maxCreatorBytes {
@@ -67,7 +69,8 @@ extension Workflow {
         }
         var workflow = Workflow(
             token: token, createdAt: createdAt, template: template, createdBy: createdBy, labels: labels,
-            version: version, definitionStepCount: definitionStepCount, steps: steps, concurrencyKey: concurrencyKey)
+            version: version, definitionStepCount: definitionStepCount, steps: steps, concurrencyKey: concurrencyKey,
+            priority: priority)
         workflow.normalizeReadiness()
         for step in steps where !step.status.isTerminal {
             if let parent = step.parent, let blocker = workflow.cancellingAncestor(from: parent) {

@@ -28,13 +28,23 @@ public struct Workflow: Sendable, Equatable {
     /// True while an earlier workflow with the same ``concurrencyKey`` is still processing: no
     /// step of this one is ready. Kept by the store, which knows the other workflows.
     public var isHeld = false
+    /// 0 to 100 (default 50): claims hand out ready steps of higher priority first, in ready
+    /// order within one priority.
+    public var priority = Workflow.defaultPriority
+
+    /// The priority of a workflow created without one.
+    public static let defaultPriority = 50
+    /// The priorities a workflow may have.
+    public static let priorities = 0...100
 
     /// Assembles a workflow from stored parts; no validation. Use ``make(token:definition:labels:createdBy:now:)``
     /// for new workflows.
     public init(
         token: Token, createdAt: Timestamp, template: Template?, createdBy: String?, labels: Labels,
-        version: UInt64, definitionStepCount: Int, steps: [Step], concurrencyKey: String? = nil, isHeld: Bool = false
+        version: UInt64, definitionStepCount: Int, steps: [Step], concurrencyKey: String? = nil, isHeld: Bool = false,
+        priority: Int = Workflow.defaultPriority
     ) {
+        self.priority = priority
         self.concurrencyKey = concurrencyKey
         self.isHeld = isHeld
         self.token = token
@@ -61,9 +71,11 @@ public struct Workflow: Sendable, Equatable {
             throw .creatorTooLong(bytes: createdBy.utf8.count)
         }
         if let concurrencyKey { try validateConcurrencyKey(concurrencyKey) }
+        try validatePriority(definition.priority)
         var workflow = Workflow(
             token: token, createdAt: now, template: definition.template, createdBy: createdBy, labels: labels,
-            version: 1, definitionStepCount: 0, steps: [], concurrencyKey: concurrencyKey)
+            version: 1, definitionStepCount: 0, steps: [], concurrencyKey: concurrencyKey,
+            priority: definition.priority)
         try workflow.addSteps(specs, now: now)
         workflow.definitionStepCount = workflow.steps.count
         return workflow
@@ -83,6 +95,12 @@ public struct Workflow: Sendable, Equatable {
     ) -> Bool {
         template == other.template && Set(definition) == Set(other.expandedSteps)
             && definition.count == other.expandedSteps.count && labels == labelsAsked && concurrencyKey == keyAsked
+            && priority == other.priority
+    }
+
+    /// Refuses a priority outside ``priorities``.
+    public static func validatePriority(_ priority: Int) throws(WorkflowError) {
+        guard priorities.contains(priority) else { throw .invalidPriority(priority) }
     }
 
     /// The index in ``steps`` of the step named `name`.

@@ -70,6 +70,8 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
     case deliveryPending(UInt64)
     /// A webhook's configuration is refused (the member and why).
     case invalidWebhook(String)
+    /// A priority outside 0...100.
+    case invalidPriority(Int)
 
     /// True for refusals that mean "the current state does not allow it" (HTTP 409).
     public var isConflict: Bool {
@@ -80,7 +82,8 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidStepName, .unknownStep, .unknownWorkflow, .failureReasonRequired, .failureReasonNotAllowed,
             .failureReasonTooLong, .tooManySteps, .unknownParent, .cycle, .invalidInitialStatus, .emptyDefinition,
             .invalidLabel, .creatorTooLong, .invalidProgress, .invalidRecord, .invalidClaim, .invalidConcurrencyKey,
-            .unknownProject, .unknownParentProject, .invalidProject, .unknownWebhook, .unknownDelivery, .invalidWebhook:
+            .unknownProject, .unknownParentProject, .invalidProject, .unknownWebhook, .unknownDelivery, .invalidWebhook,
+            .invalidPriority:
             false
         }
     }
@@ -139,6 +142,7 @@ public enum WorkflowError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownDelivery(let sequence): "No delivery \(sequence) in the outbox"
         case .deliveryPending(let sequence): "Delivery \(sequence) is still pending; it is being delivered"
         case .invalidWebhook(let reason): "Invalid webhook: \(reason)"
+        case .invalidPriority(let priority): "priority is 0 to 100, not \(priority)"
         }
     }
 }

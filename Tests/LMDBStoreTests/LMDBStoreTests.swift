@@ -141,8 +141,8 @@ struct WorkflowStoreTests {
         let path = fixture.directory.path
         let environment = try Environment.open(path: path)
         let meta = try environment.openDatabase(named: "meta")
-        try environment.write { txn in try txn.put([0, 0, 0, 5], forKey: Array("format-version".utf8), in: meta) }
-        #expect(throws: StoreError.newerFormat(found: 5, supported: 4)) {
+        try environment.write { txn in try txn.put([0, 0, 0, 6], forKey: Array("format-version".utf8), in: meta) }
+        #expect(throws: StoreError.newerFormat(found: 6, supported: 5)) {
             _ = try LMDBStore(path: path, options: fixture.db.options)
         }
     }

@@ -27,7 +27,8 @@ struct StorePropertyTests {
                 var expected: Workflow??  // nil: refused; .some(nil): deleted
                 switch operation {
                 case .create(let slot, let template):
-                    let definition = WorkflowDefinition(template: template)
+                    // A priority per slot, so that the store's copy of it is compared too.
+                    let definition = WorkflowDefinition(template: template, priority: slot * 37 % 101)
                     write = .create(token: token(slot), definition: definition, labels: Labels(), createdBy: nil)
                     if let existing = model[token(slot)] {
                         expected = existing.hasDefinition(definition, labels: Labels()) ? .some(existing) : nil
