@@ -146,6 +146,7 @@ extension LMDBStore {
             var problems: [String] = []
             var expected: Set<IndexEntry> = []
             var expectedQueues: [String: [(id: UInt64, held: Bool)]] = [:]
+            var expectedCounts: [StepName: (ready: Int64, claimed: Int64)] = [:]
             var bomBytes = 0
             var ids: [UInt64] = []
             try txn.withCursor(databases.workflows) { cursor in
@@ -185,6 +186,10 @@ extension LMDBStore {
                     }
                 }
                 expected.formUnion(indexEntries(of: workflow, id: id))
+                for (name, counts) in Self.queueMembership(of: workflow) {
+                    expectedCounts[name, default: (0, 0)].ready += counts.ready
+                    expectedCounts[name, default: (0, 0)].claimed += counts.claimed
+                }
                 let recorded = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows) { span in
                     span.count > RecordCodec.workflowStatusOffset && span[0] >= RecordCodec.workflowRecordVersion
                         ? span[RecordCodec.workflowStatusOffset] : nil
@@ -223,6 +228,7 @@ extension LMDBStore {
             problems += try queueProblems(expectedQueues, in: txn)
             problems += try bomAndProjectProblems(bomBytes: bomBytes, workflowIDs: Set(ids), in: txn)
             problems += try outboxProblems(in: txn)
+            problems += try queueCountProblems(expectedCounts, in: txn)
             return problems
         }
     }

@@ -32,7 +32,10 @@ extension LMDBStore {
         defer { try? releaseMaintenanceLease() }
         while try expireLeases(now: now, report: &report) {}
         let timeoutCutoff = now.adding(milliseconds: -options.stepTimeout)
-        while try expireDeadlines(before: timeoutCutoff, now: now, report: &report) {}
+        var position: [UInt8]?
+        while let next = try expireDeadlines(before: timeoutCutoff, after: position, now: now, report: &report) {
+            position = next
+        }
         let retentionCutoff = now.adding(milliseconds: -options.retention)
         while try deleteFinished(before: retentionCutoff, now: now, report: &report) {}
         while try pruneDeliveries(before: retentionCutoff, now: now, report: &report) {}
@@ -47,12 +50,19 @@ extension LMDBStore {
     /// The first keys of `database` whose leading timestamp is before `cutoff`, at most `limit`.
     /// - Returns: the keys and how many entries were read (including one boundary entry).
     func expiredKeys(
-        in database: Database, before cutoff: Timestamp, limit: Int, txn: borrowing WriteTransaction
+        in database: Database, before cutoff: Timestamp, limit: Int, after position: [UInt8]? = nil,
+        txn: borrowing WriteTransaction
     ) throws -> (keys: [[UInt8]], visited: Int) {
         try txn.withCursor(database) { cursor in
             var keys: [[UInt8]] = []
             var visited = 0
-            var more = try cursor.first()
+            var more: Bool
+            if let position {
+                more = try cursor.seek(atOrAfter: position)
+                if more, cursor.key == position { more = try cursor.next() }
+            } else {
+                more = try cursor.first()
+            }
             while more, keys.count < limit {
                 let key = cursor.key
                 visited += 1
@@ -64,24 +74,28 @@ extension LMDBStore {
         }
     }
 
-    /// One batch of timeouts. - Returns: true when more expired entries may remain.
-    private func expireDeadlines(before cutoff: Timestamp, now: Timestamp, report: inout MaintenanceReport)
-        throws(StoreError) -> Bool
-    {
+    /// One batch of timeouts, after `position` (the last key of the batch before). Entries of
+    /// paused queues stay where they are, so the scan moves past them rather than starting from
+    /// the first entry again. - Returns: the batch's last key when more expired entries may remain.
+    private func expireDeadlines(
+        before cutoff: Timestamp, after position: [UInt8]?, now: Timestamp, report: inout MaintenanceReport
+    ) throws(StoreError) -> [UInt8]? {
         let batch = options.maintenanceBatchSize
-        let (more, delta) = try write { txn -> (Bool, MaintenanceReport) in
+        let (last, delta) = try write { txn -> ([UInt8]?, MaintenanceReport) in
             try renewMaintenanceLease(now: now, in: txn)
             var delta = MaintenanceReport()
-            let (keys, visited) = try expiredKeys(in: databases.deadlines, before: cutoff, limit: batch, txn: txn)
+            let paused = try pausedQueues(in: txn)
+            let (keys, visited) = try expiredKeys(
+                in: databases.deadlines, before: cutoff, limit: batch, after: position, txn: txn)
             delta.deadlineEntriesVisited = visited
             try changeOwners(of: keys, in: .deadlines, txn: txn, now: now) { workflow, ordinals in
-                delta.applyDeadlines(to: &workflow, at: ordinals, now: now)
+                delta.applyDeadlines(to: &workflow, at: ordinals, now: now, paused: paused)
             }
-            return (keys.count == batch, delta)
+            return (keys.count == batch ? keys.last : nil, delta)
         }
         report.add(delta)
         report.transactions += 1
-        return more
+        return last
     }
 
     /// One batch of ended leases (`leases` index up to `now`). - Returns: true when more may remain.

@@ -10,11 +10,13 @@ extension LMDBStore {
         do { return try environment.info().lastTransactionID } catch { throw Self.storeError(error) }
     }
 
-    /// True when some step named in `names` is claimable (one cursor seek per name).
+    /// True when some step named in `names` is claimable (one cursor seek per name; a paused
+    /// queue has nothing claimable).
     public func hasClaimable(_ names: [StepName]) throws(StoreError) -> Bool {
         try read { txn in
-            try txn.withCursor(databases.ready) { cursor in
-                for name in names {
+            let paused = try pausedQueues(in: txn)
+            return try txn.withCursor(databases.ready) { cursor in
+                for name in names where !paused.contains(name) {
                     let prefix = Keys.readyPrefix(name)
                     if try cursor.seek(atOrAfter: prefix), cursor.key.starts(with: prefix) { return true }
                 }

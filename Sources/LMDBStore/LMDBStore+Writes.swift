@@ -70,6 +70,8 @@ extension LMDBStore {
             return .deleted(token)
         case .createWebhook, .updateWebhook, .deleteWebhook, .testWebhook, .redeliver:
             return try applyOutbox(operation, in: txn, now: now)
+        case .pauseQueue(let name, let paused):
+            return try pauseQueue(name, paused: paused, in: txn, now: now)
         }
     }
 
@@ -89,7 +91,7 @@ extension LMDBStore {
     }
 
     /// Takes up to `max` entries of the `ready` index for `names`, the highest priority first and
-    /// within one priority the longest-ready first, and
+    /// within one priority the longest-ready first (none of a paused queue), and
     /// claims each step (which moves it from `ready` to `leases` through ``save``).
     func claim(
         _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
@@ -99,7 +101,7 @@ extension LMDBStore {
         try Workflow.validateWorker(worker)
         try Workflow.validateLease(leaseMilliseconds)
         var candidates: [(key: [UInt8], since: [UInt8], id: UInt64, ordinal: Int)] = []
-        for name in Set(names) {
+        for name in Set(names).subtracting(try pausedQueues(in: txn)) {
             let prefix = Keys.readyPrefix(name)
             try txn.withCursor(databases.ready) { cursor in
                 var more = try cursor.seek(atOrAfter: prefix)
@@ -204,6 +206,7 @@ extension LMDBStore {
         now: Timestamp
     ) throws {
         try queueNotifications(from: original, to: workflow, id: id, in: txn, now: now)
+        try adjustQueueCounts(from: original, to: workflow, in: txn)
         try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
         for (ordinal, step) in workflow.steps.enumerated() {
             if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
@@ -221,6 +224,7 @@ extension LMDBStore {
     /// Deletes the workflow's token, record, step rows, index entries and BOM; a processing
     /// workflow leaves its key's queue (and, if it was the runner, releases the next).
     func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction, now: Timestamp) throws {
+        try adjustQueueCounts(from: workflow, to: nil, in: txn)
         try txn.delete(workflow.token.bytes, in: databases.tokens)
         try txn.delete(Keys.workflow(id), in: databases.workflows)
         for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }

@@ -44,7 +44,7 @@ public final class LMDBStore: WorkflowStorage {
         static let names = [
             "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
             "ready", "leases", "boms", "queues", "projects", "project-names", "webhooks", "outbox", "outbox-due",
-            "outbox-order", "outbox-pending", "outbox-finished", "outbox-dead",
+            "outbox-order", "outbox-pending", "outbox-finished", "outbox-dead", "queue-counts", "paused",
         ]
 
         let meta: Database
@@ -70,6 +70,8 @@ public final class LMDBStore: WorkflowStorage {
         let outboxPending: Database
         let outboxFinished: Database
         let outboxDead: Database
+        let queueCounts: Database
+        let paused: Database
 
         /// The handles opened for ``names``, found by name.
         init(_ handles: [Database]) {
@@ -89,6 +91,7 @@ public final class LMDBStore: WorkflowStorage {
             (outboxPending, outboxFinished, outboxDead) = (
                 handle("outbox-pending"), handle("outbox-finished"), handle("outbox-dead")
             )
+            (queueCounts, paused) = (handle("queue-counts"), handle("paused"))
         }
     }
 
@@ -261,8 +264,8 @@ public final class LMDBStore: WorkflowStorage {
     /// it a no-op). Version 2 added the `ready` and `leases` indexes (version 1 had no claims, so
     /// `leases` starts empty); version 3 BOMs, projects and concurrency queues, version 4 webhooks
     /// and the outbox (their databases are created at open, empty, which is their state in every
-    /// older store); version 5 put the workflow's priority into `ready` keys. So the `ready` index
-    /// is rebuilt from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
+    /// older store); version 5 put the workflow's priority into `ready` keys and added the queue
+    /// counters and pauses. So the `ready` index and the counters are rebuilt from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
     /// `loadWorkflow` does), and the current version is recorded.
     private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
@@ -280,6 +283,15 @@ public final class LMDBStore: WorkflowStorage {
                 }
             }
             for key in stale { _ = try txn.delete(key, in: databases.ready) }
+            var counted: [[UInt8]] = []
+            try txn.withCursor(databases.queueCounts) { cursor in
+                var more = try cursor.first()
+                while more {
+                    counted.append(cursor.key)
+                    more = try cursor.next()
+                }
+            }
+            for key in counted { _ = try txn.delete(key, in: databases.queueCounts) }
             var ids: [UInt64] = []
             try txn.withCursor(databases.workflows) { cursor in
                 var more = try cursor.first()
@@ -293,6 +305,7 @@ public final class LMDBStore: WorkflowStorage {
                 for entry in indexEntries(of: workflow, id: id) where entry.table == .ready {
                     try txn.put([], forKey: entry.key, in: databases.ready)
                 }
+                try adjustQueueCounts(from: nil, to: workflow, in: txn)
             }
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)

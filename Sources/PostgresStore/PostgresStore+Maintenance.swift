@@ -152,7 +152,8 @@
         ) {
             var delta = MaintenanceReport()
             let entries = try expiredSteps(
-                "deadline < $1", order: "deadline", cutoff: cutoff.milliseconds, session: session)
+                "deadline < $1 AND step NOT IN (SELECT step FROM bomflow_queue_pause)", order: "deadline",
+                cutoff: cutoff.milliseconds, session: session)
             delta.deadlineEntriesVisited = entries.count
             try changeOwners(of: entries, session: session, now: now) { workflow, ordinals in
                 delta.applyDeadlines(to: &workflow, at: ordinals, now: now)

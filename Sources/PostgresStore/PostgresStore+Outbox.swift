@@ -343,3 +343,41 @@
         }
     }
 #endif
+
+#if PostgreSQL
+    extension PostgresStore {
+        /// ``WorkflowStorage/queues()``: counts over the partial indexes of ready and claimed
+        /// steps (the cost grows with what is ready or claimed), and the pauses.
+        public func queues() throws(StoreError) -> [QueueFigures] {
+            try read { session throws(SQLFailure) in
+                let rows = try session.query(
+                    """
+                    SELECT coalesce(s.step, p.step), coalesce(s.ready, 0), coalesce(s.claimed, 0), s.oldest,
+                        p.step IS NOT NULL
+                    FROM (
+                        SELECT step, count(*) FILTER (WHERE claimable_since IS NOT NULL) AS ready,
+                            count(*) FILTER (WHERE claim_worker IS NOT NULL) AS claimed,
+                            min(claimable_since) AS oldest
+                        FROM bomflow_step WHERE claimable_since IS NOT NULL OR claim_worker IS NOT NULL GROUP BY step
+                    ) s FULL JOIN bomflow_queue_pause p ON p.step = s.step
+                    """)
+                var figures: [QueueFigures] = []
+                for row in rows {
+                    let figure: QueueFigures? = try Self.decoding {
+                        let cells = Cells(row)
+                        let text: String = try cells[0]
+                        guard let name = StepName(text) else { return nil }
+                        let ready: Int64 = try cells[1]
+                        let claimed: Int64 = try cells[2]
+                        let oldest: Int64? = try cells[3]
+                        return QueueFigures(
+                            step: name, ready: Int(ready), claimed: Int(claimed),
+                            oldestReady: oldest.map(Timestamp.init(milliseconds:)), paused: try cells[4])
+                    }
+                    if let figure { figures.append(figure) }
+                }
+                return figures.sorted { $0.step < $1.step }
+            }
+        }
+    }
+#endif

@@ -51,8 +51,7 @@
                 case .upload(let upload): tokens.insert(upload.token)
                 case .importWorkflow(let workflow): tokens.insert(workflow.token)
                 case .claim, .createProject, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
-                    .testWebhook,
-                    .redeliver:
+                    .testWebhook, .redeliver, .pauseQueue:
                     break
                 }
             }
@@ -102,7 +101,7 @@
                         + workflow.steps.flatMap { [$0.failureReason, $0.claim?.worker] })
             // A webhook is stored as JSON in a bytea column, where NUL is escaped.
             case .addSteps, .restart, .delete, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
-                .testWebhook, .redeliver:
+                .testWebhook, .redeliver, .pauseQueue:
                 break
             }
         }
@@ -174,6 +173,16 @@
                 return .deleted(token)
             case .createWebhook, .updateWebhook, .deleteWebhook, .testWebhook, .redeliver:
                 return try applyOutbox(operation, session: session, now: now)
+            case .pauseQueue(let name, let paused):
+                let rows =
+                    paused
+                    ? try session.query(
+                        """
+                        INSERT INTO bomflow_queue_pause (step, paused_at) VALUES (\(name.rawValue), \(now.milliseconds))
+                        ON CONFLICT (step) DO NOTHING RETURNING step
+                        """)
+                    : try session.query("DELETE FROM bomflow_queue_pause WHERE step = \(name.rawValue) RETURNING step")
+                return .queuePaused(name, paused: paused, changed: rows.first != nil)
             }
         }
 
@@ -211,6 +220,7 @@
                     SELECT b.workflow_id, b.ordinal, b.priority, b.claimable_since FROM bomflow_step b
                     WHERE b.step = n.name AND b.claimable_since IS NOT NULL
                     ORDER BY b.priority DESC, b.claimable_since, b.workflow_id, b.ordinal LIMIT \(slack)) c
+                WHERE NOT EXISTS (SELECT 1 FROM bomflow_queue_pause q WHERE q.step = n.name)
                 ORDER BY c.priority DESC, c.claimable_since, c.workflow_id, c.ordinal LIMIT \(slack)
                 """)
             var found: [(id: Int64, ordinal: Int)] = []

@@ -327,7 +327,8 @@
             return try read { session throws(SQLFailure) in
                 let rows = try session.query(
                     """
-                    SELECT EXISTS (SELECT 1 FROM bomflow_step WHERE step = ANY(\(texts)) AND claimable_since IS NOT NULL)
+                    SELECT EXISTS (SELECT 1 FROM bomflow_step WHERE step = ANY(\(texts)) AND claimable_since IS NOT NULL
+                        AND step NOT IN (SELECT step FROM bomflow_queue_pause))
                     """)
                 guard let row = rows.first else { return false }
                 return try Self.decoding { try Cells(row)[0] }

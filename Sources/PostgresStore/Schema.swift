@@ -164,7 +164,7 @@
                 """
             ),
             (
-                "Workflow priorities: claims hand out higher priority first",
+                "Workflow priorities (claims hand out higher priority first) and paused queues",
                 """
                 ALTER TABLE bomflow_workflow ADD COLUMN priority SMALLINT NOT NULL DEFAULT 50
                     CONSTRAINT bomflow_workflow_priority CHECK (priority BETWEEN 0 AND 100);
@@ -172,6 +172,11 @@
                 DROP INDEX bomflow_step_ready;
                 CREATE INDEX bomflow_step_ready ON bomflow_step (step, priority DESC, claimable_since, workflow_id, ordinal)
                     WHERE claimable_since IS NOT NULL;
+                CREATE INDEX bomflow_step_claimed ON bomflow_step (step) WHERE claim_worker IS NOT NULL;
+                CREATE TABLE bomflow_queue_pause (
+                    step TEXT PRIMARY KEY,
+                    paused_at BIGINT NOT NULL
+                );
                 """
             ),
         ]

@@ -39,6 +39,9 @@ public enum WriteOperation: Sendable, Equatable {
     /// Deliver a dead or delivered delivery again: pending, attempts from 0, due at once
     /// (`unknownDelivery`; `deliveryPending` while it is still pending).
     case redeliver(UInt64)
+    /// Pause (or resume) the ready queue of a step name: claims skip a paused queue, and its
+    /// ready steps do not time out while it is paused. Idempotent.
+    case pauseQueue(StepName, paused: Bool)
     /// Store a complete workflow as it is (`bomflow import`): created when its token is new,
     /// `alreadyExists` when an identical one is stored, refused (`conflictingDefinition`)
     /// when a different one has the token. Validate it with ``Workflow/assemble(token:createdAt:template:createdBy:labels:version:definitionStepCount:steps:)``.
@@ -69,6 +72,8 @@ public enum WriteOutcome: Sendable, Equatable {
     case webhookDeleted(Token, pendingDropped: Int)
     /// A delivery was queued (a test) or queued again (a redelivery).
     case queued(Delivery)
+    /// A queue was paused or resumed (`changed` false when it already was).
+    case queuePaused(StepName, paused: Bool, changed: Bool)
 
     /// The workflow the outcome carries, if any.
     public var workflow: Workflow? {
@@ -76,7 +81,7 @@ public enum WriteOutcome: Sendable, Equatable {
         case .created(let workflow), .alreadyExists(let workflow), .updated(let workflow, _),
             .uploaded(let workflow, _):
             workflow
-        case .deleted, .claimed, .projectCreated, .projectDeleted, .webhook, .webhookDeleted, .queued: nil
+        case .deleted, .claimed, .projectCreated, .projectDeleted, .webhook, .webhookDeleted, .queued, .queuePaused: nil
         }
     }
 }
@@ -285,10 +290,14 @@ extension MaintenanceReport {
     /// The deadline rule for the steps at `ordinals` of `workflow`, whose deadline has passed: a
     /// ready `PENDING` step becomes `TIMED_OUT`; a `TIMED_OUT` one becomes `FAILED` "Timed out"
     /// (its dependants cancelled). Counts what happened here. - Returns: whether `workflow` changed.
-    public mutating func applyDeadlines(to workflow: inout Workflow, at ordinals: [Int], now: Timestamp) -> Bool {
+    /// Steps of `paused` queues are left as they are (their ready steps do not time out).
+    public mutating func applyDeadlines(
+        to workflow: inout Workflow, at ordinals: [Int], now: Timestamp, paused: Set<StepName> = []
+    ) -> Bool {
         var changed = false
         for ordinal in ordinals {
             let name = workflow.steps[ordinal].name
+            if paused.contains(name) { continue }
             switch workflow.steps[ordinal].status {
             case .pending:
                 if workflow.timeOut(name, now: now) {

@@ -1,3 +1,5 @@
+public import WorkflowModel
+
 /// An API key as stored: never the key itself, only its SHA-256 digest.
 public struct APIKeyRecord: Sendable, Equatable {
     /// A unique, human-chosen name (shown in `keys list`, recorded as a workflow's creator).
@@ -33,4 +35,24 @@ public struct CheapFigures: Sendable, Equatable {
     public var bomBytes = 0
     /// Projects in the registry.
     public var projects = 0
+}
+
+/// One ready queue (the claimable steps of one step name), for `GET /api/v1/queue`.
+public struct QueueFigures: Sendable, Equatable {
+    public var step: StepName
+    /// Steps ready to be claimed (in a paused queue too: they wait).
+    public var ready: Int
+    /// Steps claimed under a live lease.
+    public var claimed: Int
+    /// When the longest-waiting ready step became ready.
+    public var oldestReady: Timestamp?
+    public var paused: Bool
+
+    public init(step: StepName, ready: Int = 0, claimed: Int = 0, oldestReady: Timestamp? = nil, paused: Bool = false) {
+        self.step = step
+        self.ready = ready
+        self.claimed = claimed
+        self.oldestReady = oldestReady
+        self.paused = paused
+    }
 }

@@ -91,8 +91,13 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// A value that changes whenever anything is committed (by any process or host).
     func changeCounter() throws(StoreError) -> Int
 
-    /// Whether a step named in `names` is ready to be claimed now (a cheap look, no claim).
+    /// Whether a step named in `names` is ready to be claimed now (a cheap look, no claim); a
+    /// paused queue has nothing claimable.
     func hasClaimable(_ names: [StepName]) throws(StoreError) -> Bool
+
+    /// Every queue that has ready or claimed steps or is paused, by step name: counts, the
+    /// oldest ready step's ready time, whether it is paused.
+    func queues() throws(StoreError) -> [QueueFigures]
 
     /// The current versions of `tokens` (nil for a token that is not stored).
     func versions(of tokens: [Token]) throws(StoreError) -> [Token: UInt64?]

@@ -81,7 +81,7 @@ public final class WorkflowService: Sendable {
     /// Every route, frozen at start, in the order they are matched.
     static let router = Router([
         dependencyTrackRoutes, bomRoutes, projectRoutes, workflowRoutes, stepRoutes, orchestrationRoutes,
-        notificationRoutes, operationsRoutes,
+        notificationRoutes, queueRoutes, operationsRoutes,
     ])
 
     /// Every route (the OpenAPI tests compare them with the document).
@@ -293,7 +293,7 @@ public final class WorkflowService: Sendable {
         case .success(.claimed(let claims)): return Self.json(.ok, WorkflowShapes.claims(claims))
         case .success(.uploaded(let workflow, _)): return Self.json(created, WorkflowShapes.json(workflow))
         case .success(.projectCreated), .success(.projectDeleted), .success(.webhook), .success(.webhookDeleted),
-            .success(.queued):
+            .success(.queued), .success(.queuePaused):
             return answer(Problem.internalError("a workflow write answered with another outcome"), context)
         }
     }

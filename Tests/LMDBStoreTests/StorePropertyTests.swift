@@ -130,8 +130,8 @@ extension WriteOperation {
             token
         case .importWorkflow(let workflow): workflow.token
         case .claim, .upload, .createProject, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
-            .testWebhook, .redeliver:
-            fatalError("random operations make no claims, uploads, projects or webhook changes")
+            .testWebhook, .redeliver, .pauseQueue:
+            fatalError("random operations make no claims, uploads, projects, webhook or queue changes")
         }
     }
 }
