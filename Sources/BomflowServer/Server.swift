@@ -138,7 +138,10 @@ public enum ServerRuntime {
                 store: store, configuration: configuration.webhooks, transport: transport,
                 counters: service.metrics.deliveries)
         }
-        delivery?.start()
+        if let delivery {
+            writer.afterEachCommit { delivery.poke() }
+            delivery.start()
+        }
         if configuration.exitWithParent { ParentWatch.start { server.shutdown() } }
         var simulator: Simulator?
         if let profile = configuration.simulation {

@@ -50,6 +50,8 @@ public final class WriteQueue: @unchecked Sendable {
     private let maxOperationsPerCommit: Int
     private let writeTimeout: Duration
     private let onFatal: @Sendable (StoreError) -> Void
+    /// Called after each committed group (``afterEachCommit(_:)``).
+    private let commitObservers = Mutex<[@Sendable () -> Void]>([])
     private let finished = DispatchSemaphore(value: 0)
     /// Wakes the watchdog when writes arrive at an idle queue (it sleeps while nothing is queued).
     private let watchdogWake = DispatchSemaphore(value: 0)
@@ -68,6 +70,12 @@ public final class WriteQueue: @unchecked Sendable {
     /// When the writer began waiting for the lock (ContinuousClock nanoseconds since `origin`), 0 when not waiting.
     private let lockWaitStarted = Atomic<Int>(0)
     private let origin = ContinuousClock.now
+
+    /// Calls `body` on the writer's thread after each group it commits (e.g. to wake the webhook
+    /// delivery at once instead of at its next look). `body` must not block.
+    public func afterEachCommit(_ body: @escaping @Sendable () -> Void) {
+        commitObservers.withLock { $0.append(body) }
+    }
 
     /// Group commits performed (read from any thread, for metrics).
     public var commits: Int { commitCount.load(ordering: .relaxed) }
@@ -210,6 +218,7 @@ public final class WriteQueue: @unchecked Sendable {
             commitCount.add(1, ordering: .relaxed)
             operationCount.add(admitted.reduce(0) { $0 + $1.1.count }, ordering: .relaxed)
             answers.post { for (ticket, result) in admitted { ticket.completion(.success(result)) } }
+            for observer in commitObservers.withLock({ $0 }) { observer() }
         } catch {
             lockWaitStarted.store(0, ordering: .relaxed)
             // Admitted or not yet: nothing of the group was written. A ticket the watchdog took
