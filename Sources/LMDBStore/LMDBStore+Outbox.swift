@@ -183,67 +183,53 @@ extension LMDBStore {
         try read { txn in try loadWebhooks(in: txn) }
     }
 
-    /// ``WorkflowStorage/hasDueDeliveries()``: an `outbox-due` entry up to now that is the first
-    /// of its webhook and workflow in `outbox-order` (at most 1,000 due entries looked at).
-    public func hasDueDeliveries() throws(StoreError) -> Bool {
-        let now = options.clock()
-        return try read { txn in
-            let due: [(sequence: UInt64, pair: [UInt8])] = try txn.withCursor(databases.outboxDue) { cursor in
-                var found: [(UInt64, [UInt8])] = []
-                var more = try cursor.first()
-                while more, found.count < 1000 {
-                    let key = cursor.key
-                    guard key.count == 16, Self.keyTime(key) <= now else { break }
-                    found.append((loadUInt64(key, at: 8), cursor.value))
-                    more = try cursor.next()
-                }
-                return found
+    /// The due deliveries (`outbox-due` up to `now`) that are the first pending one of their
+    /// webhook and workflow in `outbox-order`, at most `limit`, looking at no more than 1,000 due
+    /// entries. Reads no delivery record: a due entry's value is its pair (webhook ‖ token).
+    func claimableSequences<T: TransactionReading & ~Copyable>(limit: Int, now: Timestamp, in txn: borrowing T)
+        throws -> [UInt64]
+    {
+        let due: [(sequence: UInt64, pair: [UInt8])] = try txn.withCursor(databases.outboxDue) { cursor in
+            var found: [(UInt64, [UInt8])] = []
+            var more = try cursor.first()
+            while more, found.count < 1000 {
+                let key = cursor.key
+                guard key.count == 16, Self.keyTime(key) <= now else { break }
+                found.append((loadUInt64(key, at: 8), cursor.value))
+                more = try cursor.next()
             }
-            for entry in due where entry.pair.count == 32 {
-                let first: UInt64? = try txn.withCursor(databases.outboxOrder) { cursor in
-                    guard try cursor.seek(atOrAfter: entry.pair) else { return nil }
-                    let key = cursor.key
-                    return key.count == 40 && key.starts(with: entry.pair) ? loadUInt64(key, at: 32) : nil
-                }
-                if first == entry.sequence { return true }
-            }
-            return false
+            return found
         }
+        var claimable: [UInt64] = []
+        for entry in due where entry.pair.count == 32 && claimable.count < limit {
+            let first: UInt64? = try txn.withCursor(databases.outboxOrder) { cursor in
+                guard try cursor.seek(atOrAfter: entry.pair) else { return nil }
+                let key = cursor.key
+                return key.count == 40 && key.starts(with: entry.pair) ? loadUInt64(key, at: 32) : nil
+            }
+            if first == entry.sequence { claimable.append(entry.sequence) }
+        }
+        return claimable
     }
 
-    /// ``WorkflowStorage/claimDeliveries(holder:max:leaseMilliseconds:)``: walks `outbox-due` up to
-    /// now and takes each entry that is first of its webhook and workflow in `outbox-order`.
+    /// ``WorkflowStorage/hasDueDeliveries()``: ``claimableSequences(limit:now:in:)`` finds one.
+    public func hasDueDeliveries() throws(StoreError) -> Bool {
+        let now = options.clock()
+        return try read { txn in try !claimableSequences(limit: 1, now: now, in: txn).isEmpty }
+    }
+
+    /// ``WorkflowStorage/claimDeliveries(holder:max:leaseMilliseconds:)``: the
+    /// ``claimableSequences(limit:now:in:)``, each leased to `holder`.
     public func claimDeliveries(holder: String, max: Int, leaseMilliseconds: Int64) throws(StoreError)
         -> [DeliveryTask]
     {
         guard max > 0 else { return [] }
         let now = options.clock()
         return try write { txn in
-            let due: [UInt64] = try txn.withCursor(databases.outboxDue) { cursor in
-                var found: [UInt64] = []
-                var more = try cursor.first()
-                // Entries not first of their pair are skipped; the walk is bounded all the same.
-                var visited = 0
-                while more, found.count < max * 4, visited < 10_000 {
-                    let key = cursor.key
-                    guard key.count == 16, Self.keyTime(key) <= now else { break }
-                    found.append(loadUInt64(key, at: 8))
-                    visited += 1
-                    more = try cursor.next()
-                }
-                return found
-            }
             var tasks: [DeliveryTask] = []
             var webhooks: [Token: Webhook?] = [:]
-            for sequence in due where tasks.count < max {
+            for sequence in try claimableSequences(limit: max, now: now, in: txn) {
                 guard let delivery = try loadDelivery(sequence, in: txn), delivery.state == .pending else { continue }
-                let prefix = delivery.webhook.bytes + delivery.token.bytes
-                let first: UInt64? = try txn.withCursor(databases.outboxOrder) { cursor in
-                    guard try cursor.seek(atOrAfter: prefix) else { return nil }
-                    let key = cursor.key
-                    return key.count == 40 && key.starts(with: prefix) ? loadUInt64(key, at: 32) : nil
-                }
-                guard first == sequence else { continue }
                 if webhooks[delivery.webhook] == nil {
                     webhooks[delivery.webhook] = try loadWebhook(delivery.webhook, in: txn)
                 }

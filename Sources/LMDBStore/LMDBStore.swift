@@ -274,24 +274,17 @@ public final class LMDBStore: WorkflowStorage {
                 return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
             }
             guard let current, current < Self.formatVersion else { return }
-            var stale: [[UInt8]] = []
-            try txn.withCursor(databases.ready) { cursor in
-                var more = try cursor.first()
-                while more {
-                    stale.append(cursor.key)
-                    more = try cursor.next()
+            for database in [databases.ready, databases.queueCounts] {
+                var stale: [[UInt8]] = []
+                try txn.withCursor(database) { cursor in
+                    var more = try cursor.first()
+                    while more {
+                        stale.append(cursor.key)
+                        more = try cursor.next()
+                    }
                 }
+                for key in stale { _ = try txn.delete(key, in: database) }
             }
-            for key in stale { _ = try txn.delete(key, in: databases.ready) }
-            var counted: [[UInt8]] = []
-            try txn.withCursor(databases.queueCounts) { cursor in
-                var more = try cursor.first()
-                while more {
-                    counted.append(cursor.key)
-                    more = try cursor.next()
-                }
-            }
-            for key in counted { _ = try txn.delete(key, in: databases.queueCounts) }
             var ids: [UInt64] = []
             try txn.withCursor(databases.workflows) { cursor in
                 var more = try cursor.first()

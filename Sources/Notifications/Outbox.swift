@@ -173,17 +173,13 @@ public struct RetryPolicy: Sendable, Equatable {
     public var baseMilliseconds: Int64
     /// The longest wait between attempts (default 20 minutes).
     public var maxDelayMilliseconds: Int64
-    /// How long an attempt's lease lasts: the attempt's timeout plus a margin.
-    public var leaseMilliseconds: Int64
 
     public init(
-        maxAttempts: Int = 10, baseMilliseconds: Int64 = 7000, maxDelayMilliseconds: Int64 = 1_200_000,
-        leaseMilliseconds: Int64 = 15000
+        maxAttempts: Int = 10, baseMilliseconds: Int64 = 7000, maxDelayMilliseconds: Int64 = 1_200_000
     ) {
         self.maxAttempts = maxAttempts
         self.baseMilliseconds = baseMilliseconds
         self.maxDelayMilliseconds = maxDelayMilliseconds
-        self.leaseMilliseconds = leaseMilliseconds
     }
 
     /// The wait before the attempt after `attempts` failed ones: base × 2^(attempts−1), capped,

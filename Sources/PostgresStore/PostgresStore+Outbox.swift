@@ -14,6 +14,13 @@
         static let deliveryColumns =
             "seq, id, webhook, token, grp, created_at, payload, state, attempts, due_at, lease_holder, last_error, finished_at"
 
+        /// A pending delivery `o` that is the first pending one of its webhook and workflow (the
+        /// rest wait, so each pair is delivered in order).
+        static let claimable = """
+            o.state = 0 AND NOT EXISTS (SELECT 1 FROM bomflow_outbox p WHERE p.state = 0
+                AND p.webhook = o.webhook AND p.token = o.token AND p.seq < o.seq)
+            """
+
         // MARK: Inside a batch
 
         /// Queues the deliveries the change of workflow `id` from `old` to `workflow` causes.
@@ -196,9 +203,7 @@
             return try read { session throws(SQLFailure) in
                 let rows = try session.query(
                     """
-                    SELECT EXISTS (SELECT 1 FROM bomflow_outbox o WHERE o.state = 0 AND o.due_at <= \(now)
-                        AND NOT EXISTS (SELECT 1 FROM bomflow_outbox p WHERE p.state = 0
-                            AND p.webhook = o.webhook AND p.token = o.token AND p.seq < o.seq))
+                    SELECT EXISTS (SELECT 1 FROM bomflow_outbox o WHERE \(unescaped: Self.claimable) AND o.due_at <= \(now))
                     """)
                 return try Self.scalar(rows) ?? false
             }
@@ -218,9 +223,7 @@
                         """
                         WITH candidates AS (
                             SELECT o.seq FROM bomflow_outbox o
-                            WHERE o.state = 0 AND o.due_at <= \(now.milliseconds)
-                                AND NOT EXISTS (SELECT 1 FROM bomflow_outbox p WHERE p.state = 0
-                                    AND p.webhook = o.webhook AND p.token = o.token AND p.seq < o.seq)
+                            WHERE \(unescaped: Self.claimable) AND o.due_at <= \(now.milliseconds)
                             ORDER BY o.due_at LIMIT \(Int64(max))
                             FOR UPDATE SKIP LOCKED
                         )

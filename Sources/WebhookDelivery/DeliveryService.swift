@@ -7,7 +7,7 @@ internal import WorkflowModel
 
 /// How a serving process delivers webhooks (`bomflow serve --webhook-…`).
 public struct DeliveryConfiguration: Sendable {
-    /// Retries, backoff, dead state and the lease of an attempt.
+    /// Retries, backoff and the dead state (an attempt's lease is its timeout + 5 s).
     public var policy: RetryPolicy
     /// How long one attempt may take, connecting included (default 10 s).
     public var attemptTimeoutSeconds: Double
@@ -30,7 +30,7 @@ public struct DeliveryConfiguration: Sendable {
     }
 
     /// The lease of an attempt: its timeout and a margin for reporting it.
-    var leaseMilliseconds: Int64 { max(policy.leaseMilliseconds, Int64(attemptTimeoutSeconds * 1000) + 5000) }
+    var leaseMilliseconds: Int64 { Int64(attemptTimeoutSeconds * 1000) + 5000 }
 
     /// The transport of this build, or why there is none (built without the trait Webhooks) or
     /// the CA file is unusable.

@@ -52,8 +52,7 @@ struct WebhookArguments: ParsableArguments {
         return DeliveryConfiguration(
             policy: RetryPolicy(
                 maxAttempts: webhookMaxAttempts, baseMilliseconds: webhookRetryBase.milliseconds,
-                maxDelayMilliseconds: webhookMaxDelay.milliseconds,
-                leaseMilliseconds: webhookTimeout.milliseconds + 5000),
+                maxDelayMilliseconds: webhookMaxDelay.milliseconds),
             attemptTimeoutSeconds: timeout, concurrency: webhookConcurrency,
             caFile: webhookCaFile ?? environment("BOMFLOW_WEBHOOK_CA_FILE"),
             enabled: !noWebhookDelivery)

@@ -119,22 +119,33 @@ struct OutboxTests {
         try fixture.expectIntact()
     }
 
-    @Test(arguments: Backend.all) func aChangeThatIsRefusedQueuesNothing(backend: Backend) throws {
+    /// Only what commits queues notifications: a change the model refuses and a batch the writer
+    /// no longer admits (it answered that request already) write none, while the admitted change
+    /// in the same transaction writes its own.
+    @Test(arguments: Backend.all) func onlyCommittedChangesQueueNotifications(backend: Backend) throws {
         let fixture = try fixture(backend)
         let store = fixture.store!
-        let token = try failOne(store, 1)
-        let before = try store.deliveries(DeliveryQuery()).deliveries.count
-        // Refused by the model (FAILED cannot become COMPLETED) in a batch whose other
-        // operation applies: only the applied one's notifications are written.
-        let results = try store.perform([
-            .update(token: token, step: StepName("A")!, command: .setStatus(.completed, failureReason: nil)),
+        let failed = try failOne(store, 1)
+        let pending = Token(high: 2, low: 42)
+        try store.perform(
             .create(
-                token: Token(high: 9, low: 9), definition: WorkflowDefinition(steps: [StepSpec(StepName("B")!)]),
-                labels: Labels(), createdBy: nil),
-        ])
-        #expect(results.count == 2)
-        if case .success = results[0] { Issue.record("the update should be refused") }
-        #expect(try store.deliveries(DeliveryQuery()).deliveries.count == before)
+                token: pending, definition: WorkflowDefinition(steps: [StepSpec(StepName("A")!)]), labels: Labels(),
+                createdBy: nil))
+        let before = try store.deliveries(DeliveryQuery()).deliveries.count
+        let complete = WriteOperation.update(
+            token: pending, step: StepName("A")!, command: .setStatus(.completed, failureReason: nil))
+        let refused = WriteOperation.update(
+            token: failed, step: StepName("A")!, command: .setStatus(.completed, failureReason: nil))
+        let results = try store.perform([[refused], [complete]]) { [true, false] }
+        #expect(results.count == 2 && results[1] == nil, "the second batch was not admitted")
+        if case .success = results[0]?.first { Issue.record("the update of a FAILED step should be refused") }
+        #expect(try store.deliveries(DeliveryQuery()).deliveries.count == before, "nothing committed, nothing queued")
+        #expect(try store.workflow(pending)?.isProcessing == true)
+        // The same completion admitted: one WORKFLOW_COMPLETED, in its transaction.
+        _ = try store.perform([[refused], [complete]]) { [true, true] }
+        let queued = try store.deliveries(DeliveryQuery()).deliveries
+        #expect(
+            queued.count == before + 1 && queued.first?.group == .workflowCompleted && queued.first?.token == pending)
         try fixture.expectIntact()
     }
 }

@@ -34,7 +34,11 @@ struct QueueAPITests {
         #expect(
             api.call(.patch, "/api/v1/queue/not-a-step", #"{"paused":true}"#, headers: asAdmin).status == .badRequest)
         let paused = api.call(.patch, "/api/v1/queue/SCAN", #"{"paused":true}"#, headers: asAdmin)
-        #expect(paused.status == .ok && paused.text.contains(#""paused":true"#) && paused.text.contains(#""ready":3"#))
+        #expect(paused.text == #"{"step":"SCAN","paused":true,"changed":true}"#)
+        #expect(
+            api.call(.patch, "/api/v1/queue/SCAN", #"{"paused":true}"#, headers: asAdmin).text
+                == #"{"step":"SCAN","paused":true,"changed":false}"#, "idempotent")
+        #expect(api.call(.get, "/api/v1/queue", headers: asAdmin).text.contains(#""ready":3,"claimed":0"#))
         let none = api.call(
             .post, "/api/v1/workflow/claim", #"{"steps":["SCAN"],"worker":"w","leaseSeconds":60}"#, headers: asAdmin)
         #expect(none.text == #"{"claims":[]}"#)

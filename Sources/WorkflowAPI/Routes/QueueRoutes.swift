@@ -31,14 +31,18 @@ extension WorkflowService {
                 }
                 return paused
             }
+            // Answered from the outcome: the answer thread renders in commit order and must not
+            // wait on a read (GET /api/v1/queue has the counts).
             service.write([.pauseQueue(name, paused: paused)], context, respond) { [service] results in
                 switch results[0] {
-                case .success(.queuePaused(let name, _, _)):
-                    let queues = (try? service.store.queues()) ?? []
-                    let queue = queues.first { $0.step == name } ?? QueueFigures(step: name, paused: paused)
-                    var json = JSONWriter()
-                    WorkflowService.writeQueue(queue, now: service.store.options.clock(), to: &json)
-                    return WorkflowService.json(.ok, json.bytes)
+                case .success(.queuePaused(let name, let paused, let changed)):
+                    return WorkflowService.json(
+                        .ok,
+                        JSONWriter.object { json in
+                            json.member("step", name.rawValue)
+                            json.member("paused", paused)
+                            json.member("changed", changed)
+                        })
                 case .success: return service.answer(Problem.internalError("pause: another outcome"), context)
                 case .failure(let refusal): return service.answer(Problem.refused(refusal), context)
                 }
