@@ -72,6 +72,14 @@ struct ByteReader {
         return UInt16(span[offset]) << 8 | UInt16(span[offset + 1])
     }
 
+    mutating func uint32(_ span: Span<UInt8>) throws(StoreError) -> UInt32 {
+        try need(4, span)
+        defer { offset += 4 }
+        var value: UInt32 = 0
+        for index in offset..<offset + 4 { value = value << 8 | UInt32(span[index]) }
+        return value
+    }
+
     mutating func uint64(_ span: Span<UInt8>) throws(StoreError) -> UInt64 {
         try need(8, span)
         defer { offset += 8 }

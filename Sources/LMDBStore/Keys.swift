@@ -120,6 +120,14 @@ enum Keys {
         return bytes
     }
 
+    /// `history`: workflow ID (8) ‖ sequence number (8): one workflow's events in order.
+    static func historyEvent(_ id: UInt64, _ sequence: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 16)
+        writer.append(id)
+        writer.append(sequence)
+        return writer.bytes
+    }
+
     /// The workflow ID in the last eight bytes of an index key.
     static func trailingID(_ key: [UInt8]) -> UInt64 { loadUInt64(key, at: key.count - 8) }
 

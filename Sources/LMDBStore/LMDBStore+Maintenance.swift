@@ -147,7 +147,7 @@ extension LMDBStore {
             let named = (ordinals[id] ?? []).filter { $0 < workflow.steps.count }
             if try change(&workflow, named) {
                 workflow.version += 1
-                try save(workflow, id: id, replacing: original, in: txn, now: now)
+                try save(workflow, id: id, replacing: original, by: .maintenance, in: txn, now: now)
             }
             let expected = indexEntries(of: workflow, id: id)
             for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {

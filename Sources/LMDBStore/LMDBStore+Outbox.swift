@@ -259,6 +259,7 @@ extension LMDBStore {
                 else { continue }
                 let after = policy.applying(report, to: delivery, now: now, jitter: Double.random(in: 0...1))
                 try putDelivery(after, replacing: delivery, in: txn)
+                try appendDeliveryEvent(after, at: now, in: txn)
                 finished.append(after)
             }
             return finished

@@ -10,7 +10,9 @@ extension LMDBStore {
 
     /// ``WriteOperation/upload(_:)``: the project (found or created), a `BOM_UPLOAD` workflow
     /// keyed by the project's UUID and labelled with it, the BOM, and the project's last import.
-    func upload(_ upload: BomUpload, in txn: borrowing WriteTransaction, now: Timestamp) throws -> WriteOutcome {
+    func upload(_ upload: BomUpload, by origin: Origin, in txn: borrowing WriteTransaction, now: Timestamp) throws
+        -> WriteOutcome
+    {
         var project: Project
         if let found = try loadProject(upload.project, in: txn) {
             project = found
@@ -31,7 +33,7 @@ extension LMDBStore {
         let workflow = try Workflow.make(
             token: upload.token, definition: WorkflowDefinition(template: .bomUpload), labels: try Labels(labels),
             createdBy: upload.createdBy, concurrencyKey: project.uuid.description, now: now)
-        let (stored, id) = try insert(workflow, in: txn, now: now)
+        let (stored, id) = try insert(workflow, by: origin, in: txn, now: now)
         try putBOM(upload.document, id: id, in: txn)
         project.lastBomImport = now
         project.lastBomImportFormat = upload.document.importFormat

@@ -4,8 +4,8 @@ internal import WorkflowModel
 
 /// The write operations of a batch, each in the batch's one write transaction.
 extension LMDBStore {
-    func apply(_ operation: WriteOperation, in txn: borrowing WriteTransaction, now: Timestamp) throws
-        -> WriteOutcome
+    func apply(_ operation: WriteOperation, by origin: Origin, in txn: borrowing WriteTransaction, now: Timestamp)
+        throws -> WriteOutcome
     {
         switch operation {
         case .create(let token, let definition, let labels, let createdBy, let concurrencyKey):
@@ -21,9 +21,9 @@ extension LMDBStore {
             let workflow = try Workflow.make(
                 token: token, definition: definition, labels: labels, createdBy: createdBy,
                 concurrencyKey: concurrencyKey, now: now)
-            return .created(try insert(workflow, in: txn, now: now).0)
+            return .created(try insert(workflow, by: origin, in: txn, now: now).0)
         case .upload(let upload):
-            return try self.upload(upload, in: txn, now: now)
+            return try self.upload(upload, by: origin, in: txn, now: now)
         case .createProject(let draft):
             let (project, parent) = try createProject(draft, in: txn, now: now)
             return .projectCreated(project, parent: parent)
@@ -31,23 +31,26 @@ extension LMDBStore {
             try deleteProject(uuid, in: txn)
             return .projectDeleted(uuid)
         case .addSteps(let token, let specs):
-            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+            return try change(token, by: origin, in: txn, now: now) { workflow throws(WorkflowError) in
                 try workflow.addSteps(specs, now: now)
                 return true
             }
         case .update(let token, let step, let command, let actor):
-            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+            return try change(token, by: origin, in: txn, now: now) { workflow throws(WorkflowError) in
                 try workflow.apply(command, to: step, now: now, by: actor)
             }
         case .claim(let names, let worker, let lease, let max):
-            return .claimed(try claim(names, worker: worker, leaseMilliseconds: lease, max: max, now: now, in: txn))
+            return .claimed(
+                try claim(names, worker: worker, leaseMilliseconds: lease, max: max, by: origin, now: now, in: txn))
         case .restart(let token, let step):
-            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+            return try change(token, by: origin, cause: .restart(step), in: txn, now: now) {
+                workflow throws(WorkflowError) in
                 try workflow.restart(from: step, now: now)
                 return true
             }
         case .cancel(let token, let reason):
-            return try change(token, in: txn, now: now) { workflow throws(WorkflowError) in
+            return try change(token, by: origin, cause: .cancel(reason: reason), in: txn, now: now) {
+                workflow throws(WorkflowError) in
                 try workflow.cancel(reason: reason, now: now)
             }
         case .importWorkflow(var workflow):
@@ -61,7 +64,7 @@ extension LMDBStore {
                 guard existing == candidate else { throw WorkflowError.conflictingDefinition(workflow.token) }
                 return .alreadyExists(existing)
             }
-            return .created(try insert(workflow, in: txn, now: now).0)
+            return .created(try insert(workflow, by: origin, cause: .imported, in: txn, now: now).0)
         case .delete(let token):
             guard let id = try workflowID(for: token, in: txn), let workflow = try loadWorkflow(id: id, in: txn) else {
                 throw WorkflowError.unknownWorkflow(token)
@@ -72,13 +75,16 @@ extension LMDBStore {
             return try applyOutbox(operation, in: txn, now: now)
         case .pauseQueue(let name, let paused):
             return try pauseQueue(name, paused: paused, in: txn, now: now)
+        case .attributed(let inner, let by):
+            return try apply(inner, by: by, in: txn, now: now)
         }
     }
 
     /// Loads the workflow, lets `body` change it, and writes what changed (rows and index
     /// entries) with the version bumped. Writes nothing when `body` throws or reports no change.
     func change(
-        _ token: Token, in txn: borrowing WriteTransaction, now: Timestamp,
+        _ token: Token, by origin: Origin, cause: HistoryCause = .change, in txn: borrowing WriteTransaction,
+        now: Timestamp,
         _ body: (inout Workflow) throws(WorkflowError) -> Bool
     ) throws -> WriteOutcome {
         guard let id = try workflowID(for: token, in: txn), let original = try loadWorkflow(id: id, in: txn) else {
@@ -87,14 +93,15 @@ extension LMDBStore {
         var workflow = original
         guard try body(&workflow) else { return .updated(original, changed: false) }
         workflow.version += 1
-        return .updated(try save(workflow, id: id, replacing: original, in: txn, now: now), changed: true)
+        return .updated(
+            try save(workflow, id: id, replacing: original, by: origin, cause: cause, in: txn, now: now), changed: true)
     }
 
     /// Takes up to `max` entries of the `ready` index for `names`, the highest priority first and
     /// within one priority the longest-ready first (none of a paused queue), and
     /// claims each step (which moves it from `ready` to `leases` through ``save``).
     func claim(
-        _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp,
+        _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, by origin: Origin, now: Timestamp,
         in txn: borrowing WriteTransaction
     ) throws -> [ClaimedStep] {
         guard max >= 1 else { return [] }
@@ -138,7 +145,7 @@ extension LMDBStore {
                 continue
             }
             workflow.version += 1
-            try save(workflow, id: candidate.id, replacing: original, in: txn, now: now)
+            try save(workflow, id: candidate.id, replacing: original, by: origin, in: txn, now: now)
             claimed.append(
                 ClaimedStep(
                     token: workflow.token, step: name, labels: workflow.labels, claim: claim,
@@ -158,12 +165,13 @@ extension LMDBStore {
     }
 
     /// Stores a new workflow under a new internal ID (create, import, upload).
-    func insert(_ workflow: Workflow, in txn: borrowing WriteTransaction, now: Timestamp) throws -> (
-        Workflow, UInt64
-    ) {
+    func insert(
+        _ workflow: Workflow, by origin: Origin, cause: HistoryCause = .created, in txn: borrowing WriteTransaction,
+        now: Timestamp
+    ) throws -> (Workflow, UInt64) {
         let id = try allocateWorkflowID(in: txn)
         try txn.put(Keys.workflow(id), forKey: workflow.token.bytes, in: databases.tokens, options: .noOverwrite)
-        return (try save(workflow, id: id, replacing: nil, in: txn, now: now), id)
+        return (try save(workflow, id: id, replacing: nil, by: origin, cause: cause, in: txn, now: now), id)
     }
 
     /// Writes `workflow`'s record, the step rows that differ from `original`, and the index
@@ -176,8 +184,8 @@ extension LMDBStore {
     /// - Returns: the workflow as stored (``Workflow/isHeld`` decided here).
     @discardableResult
     func save(
-        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction,
-        now: Timestamp
+        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, by origin: Origin,
+        cause: HistoryCause = .change, in txn: borrowing WriteTransaction, now: Timestamp
     ) throws -> Workflow {
         var workflow = workflow
         var releaseNextOf: String?
@@ -194,17 +202,20 @@ extension LMDBStore {
                 try txn.delete(Keys.queue(key, id), in: databases.queues)
             }
         }
-        try write(workflow, id: id, replacing: original, in: txn, now: now)
+        try write(workflow, id: id, replacing: original, by: origin, cause: cause, in: txn, now: now)
         if let key = releaseNextOf { try releaseNext(key, in: txn, now: now) }
         return workflow
     }
 
-    /// Writes the record, the changed step rows and index entries, and the deliveries of the
-    /// notifications the change causes (in the same transaction).
+    /// Writes the record, the changed step rows and index entries, the change's events into the
+    /// workflow's history, and the deliveries of the notifications the change causes (all in the
+    /// same transaction).
     private func write(
-        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, in txn: borrowing WriteTransaction,
-        now: Timestamp
+        _ workflow: Workflow, id: UInt64, replacing original: Workflow?, by origin: Origin, cause: HistoryCause,
+        in txn: borrowing WriteTransaction, now: Timestamp
     ) throws {
+        try appendHistory(
+            HistoryEvent.events(from: original, to: workflow, by: origin, cause: cause, at: now), id: id, in: txn)
         try queueNotifications(from: original, to: workflow, id: id, in: txn, now: now)
         try adjustQueueCounts(from: original, to: workflow, in: txn)
         try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
@@ -230,6 +241,7 @@ extension LMDBStore {
         for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }
         for entry in indexEntries(of: workflow, id: id) { try txn.delete(entry.key, in: database(entry.table)) }
         try deleteBOM(id: id, in: txn)
+        try deleteHistory(id: id, in: txn)
         if let key = workflow.concurrencyKey, workflow.isProcessing {
             try txn.delete(Keys.queue(key, id), in: databases.queues)
             if !workflow.isHeld { try releaseNext(key, in: txn, now: now) }
@@ -256,6 +268,7 @@ extension LMDBStore {
         var workflow = original
         workflow.release(now: now)
         workflow.version += 1
-        try write(workflow, id: first, replacing: original, in: txn, now: now)
+        try write(
+            workflow, id: first, replacing: original, by: .system("concurrency"), cause: .change, in: txn, now: now)
     }
 }

@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 5
+    public static let formatVersion: UInt32 = 6
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -44,7 +44,7 @@ public final class LMDBStore: WorkflowStorage {
         static let names = [
             "meta", "tokens", "workflows", "steps", "processing", "done", "deadlines", "finished", "labels", "keys",
             "ready", "leases", "boms", "queues", "projects", "project-names", "webhooks", "outbox", "outbox-due",
-            "outbox-order", "outbox-pending", "outbox-finished", "outbox-dead", "queue-counts", "paused",
+            "outbox-order", "outbox-pending", "outbox-finished", "outbox-dead", "queue-counts", "paused", "history",
         ]
 
         let meta: Database
@@ -72,6 +72,7 @@ public final class LMDBStore: WorkflowStorage {
         let outboxDead: Database
         let queueCounts: Database
         let paused: Database
+        let history: Database
 
         /// The handles opened for ``names``, found by name.
         init(_ handles: [Database]) {
@@ -91,7 +92,7 @@ public final class LMDBStore: WorkflowStorage {
             (outboxPending, outboxFinished, outboxDead) = (
                 handle("outbox-pending"), handle("outbox-finished"), handle("outbox-dead")
             )
-            (queueCounts, paused) = (handle("queue-counts"), handle("paused"))
+            (queueCounts, paused, history) = (handle("queue-counts"), handle("paused"), handle("history"))
         }
     }
 
@@ -265,8 +266,10 @@ public final class LMDBStore: WorkflowStorage {
     /// `leases` starts empty); version 3 BOMs, projects and concurrency queues, version 4 webhooks
     /// and the outbox (their databases are created at open, empty, which is their state in every
     /// older store); version 5 put the workflow's priority into `ready` keys and added the queue
-    /// counters and pauses. So the `ready` index and the counters are rebuilt from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
-    /// `loadWorkflow` does), and the current version is recorded.
+    /// counters and pauses, so from an older one the `ready` index and the counters are rebuilt
+    /// from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
+    /// `loadWorkflow` does); version 6 added the event history (`history`, empty for the workflows
+    /// already stored). The current version is recorded.
     private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
             let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
@@ -274,35 +277,40 @@ public final class LMDBStore: WorkflowStorage {
                 return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
             }
             guard let current, current < Self.formatVersion else { return }
-            for database in [databases.ready, databases.queueCounts] {
-                var stale: [[UInt8]] = []
-                try txn.withCursor(database) { cursor in
-                    var more = try cursor.first()
-                    while more {
-                        stale.append(cursor.key)
-                        more = try cursor.next()
-                    }
-                }
-                for key in stale { _ = try txn.delete(key, in: database) }
-            }
-            var ids: [UInt64] = []
-            try txn.withCursor(databases.workflows) { cursor in
-                var more = try cursor.first()
-                while more {
-                    ids.append(cursor.withCurrent { key, _ in loadUInt64(key, at: 0) })
-                    more = try cursor.next()
-                }
-            }
-            for id in ids {
-                guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
-                for entry in indexEntries(of: workflow, id: id) where entry.table == .ready {
-                    try txn.put([], forKey: entry.key, in: databases.ready)
-                }
-                try adjustQueueCounts(from: nil, to: workflow, in: txn)
-            }
+            if current < 5 { try rebuildReadyIndex(in: txn) }
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
+        }
+    }
+
+    /// The `ready` index and the queue counters from every workflow's state (format 5).
+    private func rebuildReadyIndex(in txn: borrowing WriteTransaction) throws {
+        for database in [databases.ready, databases.queueCounts] {
+            var stale: [[UInt8]] = []
+            try txn.withCursor(database) { cursor in
+                var more = try cursor.first()
+                while more {
+                    stale.append(cursor.key)
+                    more = try cursor.next()
+                }
+            }
+            for key in stale { _ = try txn.delete(key, in: database) }
+        }
+        var ids: [UInt64] = []
+        try txn.withCursor(databases.workflows) { cursor in
+            var more = try cursor.first()
+            while more {
+                ids.append(cursor.withCurrent { key, _ in loadUInt64(key, at: 0) })
+                more = try cursor.next()
+            }
+        }
+        for id in ids {
+            guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
+            for entry in indexEntries(of: workflow, id: id) where entry.table == .ready {
+                try txn.put([], forKey: entry.key, in: databases.ready)
+            }
+            try adjustQueueCounts(from: nil, to: workflow, in: txn)
         }
     }
 
@@ -421,8 +429,8 @@ public final class LMDBStore: WorkflowStorage {
         try write { txn in
             let admitted = admit()
             let now = options.clock()
-            return try WriteBatches.apply(batches, admitted: admitted) { operation in
-                try apply(operation, in: txn, now: now)
+            return try WriteBatches.apply(batches, admitted: admitted) { operation, origin in
+                try apply(operation, by: origin, in: txn, now: now)
             }
         }
     }

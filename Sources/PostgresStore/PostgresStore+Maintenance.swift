@@ -132,7 +132,7 @@
                 let named = (ordinals[id] ?? []).filter { $0 < workflow.steps.count }
                 if try change(&workflow, named) {
                     workflow.version += 1
-                    try save(workflow, replacing: loaded, session: session, now: now)
+                    try save(workflow, replacing: loaded, by: .maintenance, session: session, now: now)
                 }
             }
         }

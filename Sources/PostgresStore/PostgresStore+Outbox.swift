@@ -254,7 +254,7 @@
         {
             guard !reports.isEmpty else { return [] }
             let now = options.clock()
-            return try transaction(notify: false) { session throws(SQLFailure) in
+            return try transaction(notify: true) { session throws(SQLFailure) in
                 try Self.decoding {
                     var finished: [Delivery] = []
                     for report in reports.sorted(by: { $0.sequence < $1.sequence }) {
@@ -263,6 +263,7 @@
                         else { continue }
                         let after = policy.applying(report, to: delivery, now: now, jitter: Double.random(in: 0...1))
                         update(after, session: session)
+                        try appendDeliveryEvent(after, at: now, session: session)
                         finished.append(after)
                     }
                     return finished

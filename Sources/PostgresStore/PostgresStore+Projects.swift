@@ -12,7 +12,7 @@
         /// ``WriteOperation/upload(_:)``: the project (found or created), a `BOM_UPLOAD` workflow
         /// keyed by the project's UUID and labelled with it, the BOM, and the project's last import.
         /// The token is checked before anything is written, so a refusal writes nothing.
-        func upload(_ upload: BomUpload, session: Session, now: Timestamp) throws -> WriteOutcome {
+        func upload(_ upload: BomUpload, by origin: Origin, session: Session, now: Timestamp) throws -> WriteOutcome {
             let found = try loadProject(upload.project, session: session, lock: true)
             if found == nil {
                 guard upload.autoCreate, case .name = upload.project else {
@@ -39,7 +39,7 @@
             let workflow = try Workflow.make(
                 token: upload.token, definition: WorkflowDefinition(template: .bomUpload), labels: try Labels(labels),
                 createdBy: upload.createdBy, concurrencyKey: project.uuid.description, now: now)
-            let stored = try insert(workflow, session: session, now: now)
+            let stored = try insert(workflow, by: origin, session: session, now: now)
             var content = ByteBuffer()
             content.writeBytes(upload.document.bytes)
             session.send(

@@ -21,14 +21,16 @@
         ) throws(StoreError) -> [[Result<WriteOutcome, WorkflowError>]?] {
             let admitted = admit()
             guard admitted.contains(true) else { return batches.map { _ in nil } }
-            let touched = Self.lockOrder(of: zip(batches, admitted).filter(\.1).flatMap(\.0))
+            let touched = Self.lockOrder(
+                of: zip(batches, admitted).filter(\.1).flatMap(\.0).map(\.unattributed.operation))
             return try transaction { session throws(SQLFailure) in
                 let now = options.clock()
                 try Self.lock(touched, session: session)
                 do {
-                    return try WriteBatches.apply(batches, admitted: admitted) { operation in
+                    return try WriteBatches.apply(batches, admitted: admitted) { operation, origin in
                         try Self.refuseNUL(in: operation)
-                        return try apply(operation, session: session, now: now)
+                        try Self.refuseNUL(in: origin)
+                        return try apply(operation, by: origin, session: session, now: now)
                     }
                 } catch let failure as SQLFailure {
                     throw failure
@@ -51,7 +53,7 @@
                 case .upload(let upload): tokens.insert(upload.token)
                 case .importWorkflow(let workflow): tokens.insert(workflow.token)
                 case .claim, .createProject, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
-                    .testWebhook, .redeliver, .pauseQueue:
+                    .testWebhook, .redeliver, .pauseQueue, .attributed:
                     break
                 }
             }
@@ -101,8 +103,15 @@
                         + workflow.steps.flatMap { [$0.failureReason, $0.claim?.worker] })
             // A webhook is stored as JSON in a bytea column, where NUL is escaped.
             case .addSteps, .restart, .delete, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
-                .testWebhook, .redeliver, .pauseQueue:
+                .testWebhook, .redeliver, .pauseQueue, .attributed:
                 break
+            }
+        }
+
+        /// The names an origin records (a key's, a worker's) go into `text` columns too.
+        static func refuseNUL(in origin: Origin) throws(WorkflowError) {
+            for case let text? in [origin.name, origin.key] where text.utf8.contains(0) {
+                throw .invalidRecord("PostgreSQL cannot store the NUL character (U+0000) in text")
             }
         }
 
@@ -111,7 +120,9 @@
             return []
         }
 
-        func apply(_ operation: WriteOperation, session: Session, now: Timestamp) throws -> WriteOutcome {
+        func apply(_ operation: WriteOperation, by origin: Origin, session: Session, now: Timestamp) throws
+            -> WriteOutcome
+        {
             switch operation {
             case .create(let token, let definition, let labels, let createdBy, let concurrencyKey):
                 if let existing = try Self.load(token, session: session, lock: true) {
@@ -124,9 +135,9 @@
                 let workflow = try Workflow.make(
                     token: token, definition: definition, labels: labels, createdBy: createdBy,
                     concurrencyKey: concurrencyKey, now: now)
-                return .created(try insert(workflow, session: session, now: now).workflow)
+                return .created(try insert(workflow, by: origin, session: session, now: now).workflow)
             case .upload(let upload):
-                return try self.upload(upload, session: session, now: now)
+                return try self.upload(upload, by: origin, session: session, now: now)
             case .createProject(let draft):
                 let (project, parent) = try createProject(draft, session: session, now: now)
                 return .projectCreated(project, parent: parent)
@@ -134,24 +145,28 @@
                 try deleteProject(uuid, session: session)
                 return .projectDeleted(uuid)
             case .addSteps(let token, let specs):
-                return try change(token, session: session, now: now) { workflow throws(WorkflowError) in
+                return try change(token, by: origin, session: session, now: now) { workflow throws(WorkflowError) in
                     try workflow.addSteps(specs, now: now)
                     return true
                 }
             case .update(let token, let step, let command, let actor):
-                return try change(token, session: session, now: now) { workflow throws(WorkflowError) in
+                return try change(token, by: origin, session: session, now: now) { workflow throws(WorkflowError) in
                     try workflow.apply(command, to: step, now: now, by: actor)
                 }
             case .claim(let names, let worker, let lease, let max):
                 return .claimed(
-                    try claim(names, worker: worker, leaseMilliseconds: lease, max: max, now: now, session: session))
+                    try claim(
+                        names, worker: worker, leaseMilliseconds: lease, max: max, by: origin, now: now,
+                        session: session))
             case .restart(let token, let step):
-                return try change(token, session: session, now: now) { workflow throws(WorkflowError) in
+                return try change(token, by: origin, cause: .restart(step), session: session, now: now) {
+                    workflow throws(WorkflowError) in
                     try workflow.restart(from: step, now: now)
                     return true
                 }
             case .cancel(let token, let reason):
-                return try change(token, session: session, now: now) { workflow throws(WorkflowError) in
+                return try change(token, by: origin, cause: .cancel(reason: reason), session: session, now: now) {
+                    workflow throws(WorkflowError) in
                     try workflow.cancel(reason: reason, now: now)
                 }
             case .importWorkflow(var workflow):
@@ -164,7 +179,7 @@
                     }
                     return .alreadyExists(existing.workflow)
                 }
-                return .created(try insert(workflow, session: session, now: now).workflow)
+                return .created(try insert(workflow, by: origin, cause: .imported, session: session, now: now).workflow)
             case .delete(let token):
                 guard let loaded = try Self.load(token, session: session, lock: true) else {
                     throw WorkflowError.unknownWorkflow(token)
@@ -183,12 +198,15 @@
                         """)
                     : try session.query("DELETE FROM bomflow_queue_pause WHERE step = \(name.rawValue) RETURNING step")
                 return .queuePaused(name, paused: paused, changed: rows.first != nil)
+            case .attributed(let inner, let by):
+                return try apply(inner, by: by, session: session, now: now)
             }
         }
 
         /// Locks and loads the workflow, lets `body` change it, and writes what changed.
         func change(
-            _ token: Token, session: Session, now: Timestamp, _ body: (inout Workflow) throws(WorkflowError) -> Bool
+            _ token: Token, by origin: Origin, cause: HistoryCause = .change, session: Session, now: Timestamp,
+            _ body: (inout Workflow) throws(WorkflowError) -> Bool
         ) throws -> WriteOutcome {
             guard let loaded = try Self.load(token, session: session, lock: true) else {
                 throw WorkflowError.unknownWorkflow(token)
@@ -196,14 +214,17 @@
             var workflow = loaded.workflow
             guard try body(&workflow) else { return .updated(loaded.workflow, changed: false) }
             workflow.version += 1
-            return .updated(try save(workflow, replacing: loaded, session: session, now: now), changed: true)
+            return .updated(
+                try save(workflow, replacing: loaded, by: origin, cause: cause, session: session, now: now),
+                changed: true)
         }
 
         /// Claims up to `max` ready steps named in `names`, the longest-ready first. Workflows another
         /// transaction holds are skipped (`SKIP LOCKED`), so concurrent claims on several hosts never
         /// wait for each other and never take the same step.
         func claim(
-            _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, now: Timestamp, session: Session
+            _ names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int, by origin: Origin, now: Timestamp,
+            session: Session
         ) throws -> [ClaimedStep] {
             guard max >= 1 else { return [] }
             try Workflow.validateWorker(worker)
@@ -256,7 +277,7 @@
                     let claim = try workflow.claim(name, worker: worker, leaseMilliseconds: leaseMilliseconds, now: now)
                 else { continue }
                 workflow.version += 1
-                let stored = try save(workflow, replacing: loaded, session: session, now: now)
+                let stored = try save(workflow, replacing: loaded, by: origin, session: session, now: now)
                 current[candidate.id] = LoadedWorkflow(id: loaded.id, workflow: stored, stateIDs: loaded.stateIDs)
                 claimed.append(
                     ClaimedStep(
@@ -270,7 +291,9 @@
 
         /// Stores a new workflow (create, import, upload). A token a concurrent transaction took
         /// first makes the batch run again, which then finds that workflow.
-        func insert(_ workflow: Workflow, session: Session, now: Timestamp) throws -> LoadedWorkflow {
+        func insert(
+            _ workflow: Workflow, by origin: Origin, cause: HistoryCause = .created, session: Session, now: Timestamp
+        ) throws -> LoadedWorkflow {
             let labels = workflow.labels.items
             let rows = try session.query(
                 """
@@ -298,7 +321,8 @@
                     definitionStepCount: workflow.definitionStepCount, steps: [],
                     concurrencyKey: workflow.concurrencyKey, priority: workflow.priority),
                 stateIDs: [])
-            let stored = try save(workflow, replacing: shell, session: session, now: now, isNew: true)
+            let stored = try save(
+                workflow, replacing: shell, by: origin, cause: cause, session: session, now: now, isNew: true)
             return LoadedWorkflow(id: id, workflow: stored, stateIDs: [])
         }
 
@@ -308,11 +332,9 @@
         /// - Returns: the workflow as stored (``Workflow/isHeld`` decided here).
         @discardableResult
         func save(
-            _ workflow: Workflow, replacing original: LoadedWorkflow, session: Session, now: Timestamp,
-            isNew: Bool = false
-        )
-            throws -> Workflow
-        {
+            _ workflow: Workflow, replacing original: LoadedWorkflow, by origin: Origin, cause: HistoryCause = .change,
+            session: Session, now: Timestamp, isNew: Bool = false
+        ) throws -> Workflow {
             var workflow = workflow
             var releaseNextOf: String?
             if let key = workflow.concurrencyKey {
@@ -328,16 +350,22 @@
                     session.send("DELETE FROM bomflow_queue WHERE key = \(key) AND workflow_id = \(original.id)")
                 }
             }
-            try write(workflow, over: original, session: session, now: now, isNew: isNew)
+            try write(workflow, over: original, by: origin, cause: cause, session: session, now: now, isNew: isNew)
             if let key = releaseNextOf { try releaseNext(key, session: session, now: now) }
             return workflow
         }
 
-        /// The row writes of ``save``: pipelined, checked at the next flush or commit; and the
-        /// deliveries of the notifications the change causes, in the same transaction.
+        /// The row writes of ``save``: pipelined, checked at the next flush or commit; the change's
+        /// events in the workflow's history and the deliveries of the notifications it causes, in
+        /// the same transaction.
         func write(
-            _ workflow: Workflow, over original: LoadedWorkflow, session: Session, now: Timestamp, isNew: Bool = false
+            _ workflow: Workflow, over original: LoadedWorkflow, by origin: Origin, cause: HistoryCause,
+            session: Session, now: Timestamp, isNew: Bool = false
         ) throws {
+            appendHistory(
+                HistoryEvent.events(
+                    from: isNew ? nil : original.workflow, to: workflow, by: origin, cause: cause, at: now),
+                id: original.id, session: session)
             try queueNotifications(
                 from: isNew ? nil : original.workflow, to: workflow, id: original.id, session: session, now: now)
             let processing = workflow.isProcessing
@@ -444,7 +472,7 @@
             var workflow = loaded.workflow
             workflow.release(now: now)
             workflow.version += 1
-            try write(workflow, over: loaded, session: session, now: now)
+            try write(workflow, over: loaded, by: .system("concurrency"), cause: .change, session: session, now: now)
         }
     }
 #endif

@@ -179,6 +179,31 @@
                 );
                 """
             ),
+            (
+                "Each workflow's event history",
+                """
+                CREATE TABLE bomflow_event (
+                    workflow_id BIGINT NOT NULL REFERENCES bomflow_workflow (id) ON DELETE CASCADE,
+                    seq BIGINT NOT NULL,
+                    at BIGINT NOT NULL,
+                    first_at BIGINT,
+                    count INT NOT NULL,
+                    kind TEXT NOT NULL,
+                    origin_kind TEXT NOT NULL,
+                    origin_name TEXT,
+                    origin_key TEXT,
+                    version BIGINT,
+                    step TEXT,
+                    from_status TEXT,
+                    to_status TEXT,
+                    attempt INT,
+                    detail TEXT,
+                    reason TEXT,
+                    webhook UUID,
+                    PRIMARY KEY (workflow_id, seq)
+                );
+                """
+            ),
         ]
 
         /// Creates the migration table if needed.

@@ -46,6 +46,26 @@ public enum WriteOperation: Sendable, Equatable {
     /// `alreadyExists` when an identical one is stored, refused (`conflictingDefinition`)
     /// when a different one has the token. Validate it with ``Workflow/assemble(token:createdAt:template:createdBy:labels:version:definitionStepCount:steps:)``.
     case importWorkflow(Workflow)
+    /// `operation` as `origin` asks for it: the event history records who made each change. The
+    /// API wraps every request's operations; one not wrapped is bomflow's own (``Origin/system(_:)``).
+    indirect case attributed(WriteOperation, to: Origin)
+
+    /// The operation inside any attribution, and who makes it: a worker named by a step update or
+    /// a claim acts itself (with the key it sent).
+    public var unattributed: (operation: WriteOperation, origin: Origin) {
+        var operation = self
+        var origin = Origin(kind: .system)
+        while case .attributed(let inner, let by) = operation {
+            operation = inner
+            origin = by
+        }
+        switch operation {
+        case .update(_, _, _, let actor): origin = origin.acting(as: actor)
+        case .claim(_, let worker, _, _): origin = origin.acting(as: .worker(worker))
+        default: break
+        }
+        return (operation, origin)
+    }
 }
 
 /// What one write did.
@@ -353,8 +373,10 @@ public enum WriteBatches {
     /// transaction: an operation the model refuses (``WorkflowError``) fails alone, any other error
     /// ends the whole transaction. - Returns: one result per operation of each admitted batch,
     /// nil for a batch not admitted.
+    /// Each operation reaches `apply` without its attribution, with who makes it
+    /// (``WriteOperation/unattributed``).
     public static func apply(
-        _ batches: [[WriteOperation]], admitted: [Bool], _ apply: (WriteOperation) throws -> WriteOutcome
+        _ batches: [[WriteOperation]], admitted: [Bool], _ apply: (WriteOperation, Origin) throws -> WriteOutcome
     ) rethrows -> [[Result<WriteOutcome, WorkflowError>]?] {
         var answers: [[Result<WriteOutcome, WorkflowError>]?] = []
         answers.reserveCapacity(batches.count)
@@ -367,7 +389,8 @@ public enum WriteBatches {
             results.reserveCapacity(operations.count)
             for operation in operations {
                 do {
-                    results.append(.success(try apply(operation)))
+                    let (inner, origin) = operation.unattributed
+                    results.append(.success(try apply(inner, origin)))
                 } catch let refusal as WorkflowError {
                     results.append(.failure(refusal))
                 }

@@ -76,3 +76,20 @@ extension WriteOperation {
             payload: NotificationPayload.renderTest(id: id, group: group, at: now))
     }
 }
+
+extension HistoryEvent {
+    /// The history event of a delivery that just finished: `NOTIFIED` when delivered,
+    /// `NOTIFICATION_DEAD` when given up (nil while it is pending).
+    public static func finished(_ delivery: Delivery, at now: Timestamp) -> HistoryEvent? {
+        let kind: Kind
+        switch delivery.state {
+        case .delivered: kind = .notified
+        case .dead: kind = .notificationDead
+        case .pending: return nil
+        }
+        return HistoryEvent(
+            at: now, kind: kind, origin: .system("webhook delivery"), attempt: delivery.attempts,
+            detail: delivery.group.rawValue, reason: delivery.state == .dead ? delivery.lastError : nil,
+            webhook: delivery.webhook)
+    }
+}

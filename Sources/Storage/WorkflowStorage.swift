@@ -74,6 +74,11 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// One page of every workflow, oldest first, after `position` (`bomflow export`).
     func exportPage(after position: UInt64?, limit: Int) throws(StoreError) -> WorkflowPage
 
+    /// The workflow's event history (docs/HISTORY.md): at most `limit` events after sequence
+    /// number `after`, oldest first; nil for an unknown workflow. Every change of a workflow
+    /// appends its events in the same transaction; the history is deleted with the workflow.
+    func history(_ token: Token, after: UInt64, limit: Int) throws(StoreError) -> HistoryPage?
+
     /// The BOM stored with the workflow `token`, or nil.
     func bom(_ token: Token) throws(StoreError) -> BomDocument?
 

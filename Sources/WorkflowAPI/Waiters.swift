@@ -20,7 +20,10 @@ final class Waiters: @unchecked Sendable {
 
     enum Kind {
         case watch(token: Token, since: UInt64)
-        case claim(names: [StepName], worker: String, leaseMilliseconds: Int64, max: Int)
+        /// A claim (``WriteOperation/claim(steps:worker:leaseMilliseconds:max:)``, attributed).
+        case claim(WriteOperation)
+        /// A tail of a workflow's history: answered when it has events after `after`.
+        case history(token: Token, after: UInt64, limit: Int)
     }
 
     private struct Waiter {
@@ -143,7 +146,17 @@ final class Waiters: @unchecked Sendable {
                 if let version = found, version <= since { continue }
                 guard take(id) != nil else { continue }
                 waiter.respond(service.workflowResponse(token))
-            case .claim(let names, let worker, let lease, let max):
+            case .history(let token, let after, let limit):
+                let page: HistoryPage?
+                do { page = try service.store.history(token, after: after, limit: limit) } catch {
+                    logStorageError(error)
+                    continue
+                }
+                if let page, page.events.isEmpty { continue }
+                guard take(id) != nil else { continue }
+                waiter.respond(service.historyResponse(token, page))
+            case .claim(let operation):
+                guard case .claim(let names, _, _, _) = operation.unattributed.operation else { continue }
                 let claimable: Bool
                 do { claimable = try service.store.hasClaimable(names) } catch {
                     logStorageError(error)
@@ -151,7 +164,6 @@ final class Waiters: @unchecked Sendable {
                 }
                 guard claimable else { continue }
                 setBusy(id, true)
-                let operation = WriteOperation.claim(steps: names, worker: worker, leaseMilliseconds: lease, max: max)
                 service.writer.submit([operation]) { [self] result in
                     if case .success(let results) = result, case .success(.claimed(let claims)) = results.first,
                         claims.isEmpty
@@ -197,6 +209,14 @@ final class Waiters: @unchecked Sendable {
             waiter.respond(service?.workflowResponse(token) ?? Problem.unavailable("shutting down").response)
         case .claim:
             waiter.respond(WorkflowService.json(.ok, WorkflowShapes.claims([])))
+        case .history(let token, let after, let limit):
+            guard let service else { return waiter.respond(Problem.unavailable("shutting down").response) }
+            do {
+                waiter.respond(
+                    service.historyResponse(token, try service.store.history(token, after: after, limit: limit)))
+            } catch {
+                waiter.respond(Problem.storage(error).response)
+            }
         }
     }
 }

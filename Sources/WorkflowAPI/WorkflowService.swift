@@ -262,17 +262,28 @@ public final class WorkflowService: Sendable {
         return .worker(worker)
     }
 
+    /// `operation` attributed to the worker the body names, with the request's key: the history
+    /// says which worker acted also when an ADMIN key (whose actor is `admin`) sends it.
+    func byWorker(_ operation: WriteOperation, _ worker: String?, _ context: RequestContext) throws(Problem)
+        -> WriteOperation
+    {
+        guard let worker else { return operation }
+        do { try Workflow.validateWorker(worker) } catch { throw Problem.refused(error) }
+        return .attributed(operation, to: .worker(worker, key: context.keyName))
+    }
+
     /// Runs a storage read, turning its failure into the one error type.
     func reading<T>(_ body: () throws(StoreError) -> T) throws(Problem) -> T {
         do { return try body() } catch { throw Problem.storage(error) }
     }
 
-    /// Queues `operations` and answers with `render` of their results after the commit.
+    /// Queues `operations`, attributed to the request's key (the event history says who), and
+    /// answers with `render` of their results after the commit.
     func write(
         _ operations: [WriteOperation], _ context: RequestContext, _ respond: @escaping Respond,
         render: @escaping @Sendable ([Result<WriteOutcome, WorkflowError>]) -> HTTPResponse
     ) {
-        writer.submit(operations) { [self] result in
+        writer.submit(operations.map { .attributed($0, to: .key(context.keyName)) }) { [self] result in
             switch result {
             case .success(let results): respond(render(results))
             case .failure(let error): respond(answer(Problem.storage(error), context))

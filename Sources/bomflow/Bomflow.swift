@@ -14,7 +14,7 @@ struct Bomflow: ParsableCommand {
         version: BomflowVersion.current,
         subcommands: [
             Serve.self, Status.self, Workflows.self, Maintenance.self, Stats.self, Check.self, Backup.self,
-            Restore.self, Export.self, Import.self, Worker.self, Keys.self, Webhooks.self, Queues.self,
+            Restore.self, Export.self, Import.self, Worker.self, Keys.self, Webhooks.self, Queues.self, Events.self,
         ]
     )
 }

@@ -141,8 +141,11 @@ struct WorkflowStoreTests {
         let path = fixture.directory.path
         let environment = try Environment.open(path: path)
         let meta = try environment.openDatabase(named: "meta")
-        try environment.write { txn in try txn.put([0, 0, 0, 6], forKey: Array("format-version".utf8), in: meta) }
-        #expect(throws: StoreError.newerFormat(found: 6, supported: 5)) {
+        let newer = LMDBStore.formatVersion + 1
+        try environment.write { txn in
+            try txn.put([0, 0, 0, UInt8(newer)], forKey: Array("format-version".utf8), in: meta)
+        }
+        #expect(throws: StoreError.newerFormat(found: newer, supported: LMDBStore.formatVersion)) {
             _ = try LMDBStore(path: path, options: fixture.db.options)
         }
     }

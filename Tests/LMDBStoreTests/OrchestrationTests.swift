@@ -233,7 +233,10 @@ struct OrchestrationTests {
         try fixture.expectIntact()
         let environment = try Environment.open(path: path)
         let meta = try environment.openDatabase(named: "meta")
-        #expect(try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [0, 0, 0, 5])
+        #expect(
+            try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [
+                0, 0, 0, UInt8(LMDBStore.formatVersion),
+            ])
         // Version-1 records decode, and their status comes from the step rows.
         #expect(try fixture.db.tokenStatus(.make(2)) == .running)
         #expect(try fixture.db.tokenStatus(.make(1)) == .pending)

@@ -102,7 +102,12 @@ struct StorePropertyTests {
                     let stored = try! fixture.store!.workflow(token(slot))
                     #expect(stored == model[token(slot)], "after \(operation)")
                     #expect(try! fixture.store!.isProcessing(token(slot)) == (stored?.isProcessing ?? false))
-                    if let stored { #expect(invariantViolations(of: stored) == []) }
+                    if let stored {
+                        #expect(invariantViolations(of: stored) == [])
+                        // The history, replayed, leads to the stored statuses.
+                        let history = try! fixture.store!.history(token(slot), after: 0, limit: HistoryEvent.limit)
+                        #expect(HistoryReplay.problems(history?.events ?? [], of: stored) == [], "after \(operation)")
+                    }
                 }
             }
             #expect(try! fixture.integrityProblems() == [])
@@ -129,6 +134,7 @@ extension WriteOperation {
             .delete(let token):
             token
         case .importWorkflow(let workflow): workflow.token
+        case .attributed(let operation, _): operation.token
         case .claim, .upload, .createProject, .deleteProject, .createWebhook, .updateWebhook, .deleteWebhook,
             .testWebhook, .redeliver, .pauseQueue:
             fatalError("random operations make no claims, uploads, projects, webhook or queue changes")

@@ -129,7 +129,7 @@ struct CommandLineEndToEndTests {
 
         let stats = try run(["stats", "--data-dir", data])
         #expect(stats.status == 0)
-        #expect(stats.output.contains(#""formatVersion":5"#))
+        #expect(stats.output.contains(#""formatVersion":\#(LMDBStore.formatVersion)"#))
         #expect(stats.output.contains(#""boms":0,"bomBytes":0,"projects":0"#), "\(stats.output)")
         // A smaller --map-size than the file records is not silently ignored (issue 16 §5).
         let smaller = try run(["stats", "--data-dir", data, "--map-size", "1MiB"])

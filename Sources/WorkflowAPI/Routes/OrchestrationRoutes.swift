@@ -23,15 +23,15 @@ extension WorkflowService {
         let wait = min(body.waitSeconds, maxWaitSeconds)
         let seen = try reading { () throws(StoreError) in try store.changeCounter() }
         let lease = body.leaseSeconds * 1000
-        let operation = WriteOperation.claim(
-            steps: body.steps, worker: body.worker, leaseMilliseconds: lease, max: body.max)
+        let operation = WriteOperation.attributed(
+            .claim(steps: body.steps, worker: body.worker, leaseMilliseconds: lease, max: body.max),
+            to: .key(context.keyName))
         let waiters = self.waiters
         writer.submit([operation]) { [self] result in
             if wait > 0, case .success(let results) = result, case .success(.claimed(let claims)) = results.first,
                 claims.isEmpty
             {
-                let kind = Waiters.Kind.claim(
-                    names: body.steps, worker: body.worker, leaseMilliseconds: lease, max: body.max)
+                let kind = Waiters.Kind.claim(operation)
                 if waiters.add(kind, seconds: wait, seen: seen, requestID: context.incomingRequestID, respond: respond)
                 {
                     return
@@ -62,7 +62,9 @@ extension WorkflowService {
         let body = try HeartbeatRequest.decode(context.request.body, isAdmin: context.isAdmin)
         let actor = try actor(worker: body.worker, context)
         let command = StepCommand.heartbeat(leaseMilliseconds: body.leaseSeconds * 1000)
-        write([.update(token: token, step: step, command: command, actor: actor)], context, respond) {
+        let operation = try byWorker(
+            .update(token: token, step: step, command: command, actor: actor), body.worker, context)
+        write([operation], context, respond) {
             [self] results in
             switch results[0] {
             case .failure(let refusal): return answer(Problem.refused(refusal), context)

@@ -36,7 +36,8 @@ extension WorkflowService {
         let step = try stepParameter(context)
         let (command, worker) = try decode(context.request.body)
         let actor = try actor(worker: worker, context)
-        write([.update(token: token, step: step, command: command, actor: actor)], context, respond) { [self] in
+        let operation = try byWorker(.update(token: token, step: step, command: command, actor: actor), worker, context)
+        write([operation], context, respond) { [self] in
             single($0, context)
         }
     }

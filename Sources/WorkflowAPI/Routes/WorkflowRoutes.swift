@@ -3,11 +3,15 @@ internal import Interchange
 internal import Storage
 internal import WorkflowModel
 
-/// bomflow's own workflow endpoints: create, get (and watch), list, add steps, restart, cancel, delete.
+/// bomflow's own workflow endpoints: create, get (and watch), list, add steps, restart, cancel, delete,
+/// and the event history (and its tail).
 extension WorkflowService {
     static let workflowRoutes: [Route] = [
         Route(.get, "/api/v1/workflow/token/{uuid}", .read) { service, context, respond throws(Problem) in
             try service.workflow(context, respond)
+        },
+        Route(.get, "/api/v1/workflow/token/{uuid}/events", .read) { service, context, respond throws(Problem) in
+            try service.history(context, respond)
         },
         Route(.delete, "/api/v1/workflow/token/{uuid}", .admin) { service, context, respond throws(Problem) in
             let token = try service.ownToken(context)
@@ -93,6 +97,58 @@ extension WorkflowService {
         } catch {
             return Problem.storage(error).response
         }
+    }
+
+    /// The workflow's event history after `?after=SEQ` (default 0: from the start), at most
+    /// `limit` (1 to 500, default 100) events; with `wait=S` a tail: answered as soon as there
+    /// are events after `SEQ` (at once when there are), else after `S` seconds (at most 60) with
+    /// none.
+    func history(_ context: RequestContext, _ respond: @escaping Respond) throws(Problem) {
+        let token = try ownToken(context)
+        var wait = 0.0
+        var after: UInt64 = 0
+        var limit = 100
+        for (name, value) in try Self.queryItems(context.request.query) {
+            switch name {
+            case "wait":
+                let range = APILimits.waitSeconds
+                guard let seconds = Double(value), seconds.isFinite, range.contains(seconds) else {
+                    throw Problem.validation("wait is 0 to \(Int(range.upperBound)) seconds")
+                }
+                wait = seconds
+            case "after":
+                guard let sequence = UInt64(value) else {
+                    throw Problem.validation("after is an event's sequence number")
+                }
+                after = sequence
+            case "limit":
+                guard let number = Int(value), (1...HistoryEvent.limit).contains(number) else {
+                    throw Problem.validation("limit is 1 to \(HistoryEvent.limit)")
+                }
+                limit = number
+            default: throw Problem.validation("Unknown query parameter '\(name)'")
+            }
+        }
+        let seen = try reading { () throws(StoreError) in try store.changeCounter() }
+        guard let page = try reading({ () throws(StoreError) in try store.history(token, after: after, limit: limit) })
+        else {
+            throw Problem.notFound(WorkflowError.unknownWorkflow(token).description)
+        }
+        wait = min(wait, maxWaitSeconds)
+        guard wait > 0, page.events.isEmpty else { return respond(historyResponse(token, page)) }
+        guard
+            waiters.add(
+                .history(token: token, after: after, limit: limit), seconds: wait, seen: seen,
+                requestID: context.incomingRequestID, respond: respond)
+        else {
+            throw Problem.unavailable("Too many waiting requests in this process; retry without wait")
+        }
+    }
+
+    /// A history page, or 404 when the workflow is gone (nil).
+    func historyResponse(_ token: Token, _ page: HistoryPage?) -> HTTPResponse {
+        guard let page else { return Problem.notFound(WorkflowError.unknownWorkflow(token).description).response }
+        return Self.json(.ok, HistoryShapes.json(token, page))
     }
 
     /// A page of workflows: `?label=key:value&state=processing|done&limit=N&cursor=C`.

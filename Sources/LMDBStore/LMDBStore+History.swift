@@ -1,0 +1,245 @@
+internal import LMDB
+internal import Notifications
+public import Storage
+public import WorkflowModel
+
+/// The event history (docs/HISTORY.md): database `history`, key workflow ID (8) ‖ sequence
+/// number (8), so that one workflow's events are one key range in order.
+extension LMDBStore {
+    /// ``WorkflowStorage/history(_:after:limit:)``.
+    public func history(_ token: Token, after: UInt64, limit: Int) throws(StoreError) -> HistoryPage? {
+        let limit = Swift.max(1, Swift.min(limit, HistoryEvent.limit))
+        return try read { txn in
+            guard let id = try workflowID(for: token, in: txn) else { return nil }
+            let prefix = Keys.workflow(id)
+            var page = HistoryPage(events: [], first: 0, last: 0)
+            try txn.withCursor(databases.history) { cursor in
+                (page.first, page.last) = try Self.historyRange(prefix, cursor: &cursor)
+                guard page.last > after else { return }
+                var more = try cursor.seek(atOrAfter: Keys.historyEvent(id, after == UInt64.max ? after : after + 1))
+                while more, page.events.count < limit {
+                    let event: HistoryEvent? = try cursor.withCurrent { key, value throws(StoreError) in
+                        guard hasPrefix(key, prefix), key.count == 16 else { return nil }
+                        return try HistoryCodec.decode(value, sequence: loadUInt64(key, at: 8))
+                    }
+                    guard let event else { break }
+                    page.events.append(event)
+                    more = try cursor.next()
+                }
+            }
+            return page
+        }
+    }
+
+    /// Appends a change's events to the workflow's history: a summarised event folds into the
+    /// newest one when it continues it (same key, new count), others take the next number; beyond
+    /// ``HistoryEvent/limit`` events the oldest summarised one goes, else the oldest.
+    func appendHistory(_ events: [HistoryEvent], id: UInt64, in txn: borrowing WriteTransaction) throws {
+        guard !events.isEmpty else { return }
+        let prefix = Keys.workflow(id)
+        try txn.withCursor(databases.history) { cursor in
+            var (first, last) = try Self.historyRange(prefix, cursor: &cursor)
+            var newest: HistoryEvent? = nil
+            if last > 0, events[0].kind.isSummarised {
+                newest = try cursor.withCurrent { _, value throws(StoreError) in
+                    try HistoryCodec.decode(value, sequence: last)
+                }
+            }
+            for var event in events {
+                if let newest, let merged = event.summarised(into: newest) {
+                    event = merged
+                } else {
+                    last += 1
+                    event.sequence = last
+                    if first == 0 { first = last }
+                }
+                newest = event
+                try txn.put(
+                    HistoryCodec.encode(event), forKey: Keys.historyEvent(id, event.sequence), in: databases.history)
+            }
+            // One event goes per event that came. The range overstates the count once a summarised
+            // event was dropped from its middle; then the events are counted.
+            for _ in events.indices where last - first + 1 > UInt64(HistoryEvent.limit) {
+                guard let victim = try Self.historyVictim(prefix, cursor: &cursor) else { break }
+                try txn.delete(Keys.historyEvent(id, victim), in: databases.history)
+                if victim == first { first = try Self.historyRange(prefix, cursor: &cursor).0 }
+            }
+        }
+    }
+
+    /// The first and last sequence numbers stored under `prefix` (0, 0 when none); leaves the
+    /// cursor on the last one.
+    private static func historyRange(_ prefix: [UInt8], cursor: inout Cursor) throws -> (UInt64, UInt64) {
+        var after = prefix
+        after.append(contentsOf: [UInt8](repeating: 0xFF, count: 8))
+        guard try cursor.seek(atOrAfter: prefix), cursor.withCurrent({ key, _ in hasPrefix(key, prefix) }) else {
+            return (0, 0)
+        }
+        let first = cursor.withCurrent { key, _ in loadUInt64(key, at: 8) }
+        var positioned = try cursor.seek(atOrAfter: after)
+        if positioned, cursor.withCurrent({ key, _ in hasPrefix(key, prefix) }) {
+            return (first, UInt64.max)  // cannot happen: UInt64.max is never given out
+        }
+        positioned = positioned ? try cursor.previous() : try cursor.last()
+        guard positioned else { return (0, 0) }
+        return (first, cursor.withCurrent { key, _ in loadUInt64(key, at: 8) })
+    }
+
+    /// The event the bound drops when the workflow keeps more than ``HistoryEvent/limit``: the
+    /// oldest summarised one, else the oldest; never the newest, so that a number is never given
+    /// out twice (a tail that saw it would miss what came next).
+    private static func historyVictim(_ prefix: [UInt8], cursor: inout Cursor) throws -> UInt64? {
+        var more = try cursor.seek(atOrAfter: prefix)
+        var count = 0
+        var oldest: UInt64?
+        var newest: UInt64?
+        var summarised: UInt64?
+        while more {
+            let entry: (UInt64, Bool)? = cursor.withCurrent { key, value in
+                guard hasPrefix(key, prefix), key.count == 16 else { return nil }
+                let kind = value.count > 1 ? HistoryEvent.Kind(code: value[1]) : nil
+                return (loadUInt64(key, at: 8), kind?.isSummarised ?? false)
+            }
+            guard let (sequence, isSummarised) = entry else { break }
+            count += 1
+            if oldest == nil { oldest = sequence }
+            if isSummarised, summarised == nil { summarised = sequence }
+            newest = sequence
+            more = try cursor.next()
+        }
+        guard count > HistoryEvent.limit else { return nil }
+        if let summarised, summarised != newest { return summarised }
+        return oldest
+    }
+
+    /// Deletes the workflow's history (with the workflow).
+    func deleteHistory(id: UInt64, in txn: borrowing WriteTransaction) throws {
+        let prefix = Keys.workflow(id)
+        var keys: [[UInt8]] = []
+        try txn.withCursor(databases.history) { cursor in
+            var more = try cursor.seek(atOrAfter: prefix)
+            while more {
+                let key = cursor.key
+                guard key.starts(with: prefix) else { break }
+                keys.append(key)
+                more = try cursor.next()
+            }
+        }
+        for key in keys { try txn.delete(key, in: databases.history) }
+    }
+
+    /// Appends the event of a finished delivery (delivered or dead) to its workflow's history,
+    /// when the workflow is still stored.
+    func appendDeliveryEvent(_ delivery: Delivery, at now: Timestamp, in txn: borrowing WriteTransaction) throws {
+        guard let event = HistoryEvent.finished(delivery, at: now),
+            let id = try workflowID(for: delivery.token, in: txn)
+        else { return }
+        try appendHistory([event], id: id, in: txn)
+    }
+
+    /// Problems of the history for ``verifyIntegrity()``: events of workflows that are not stored,
+    /// records that do not decode.
+    func historyProblems(workflowIDs: Set<UInt64>, in txn: borrowing ReadTransaction) throws -> [String] {
+        var problems: [String] = []
+        try txn.withCursor(databases.history) { cursor in
+            var more = try cursor.first()
+            while more, problems.count < 100 {
+                try cursor.withCurrent { key, value in
+                    guard key.count == 16 else {
+                        problems.append("history key of \(key.count) bytes")
+                        return
+                    }
+                    let id = loadUInt64(key, at: 0)
+                    if !workflowIDs.contains(id) { problems.append("history event of missing workflow \(id)") }
+                    do { _ = try HistoryCodec.decode(value, sequence: 0) } catch {
+                        problems.append("history event \(id)/\(loadUInt64(key, at: 8)): \(error)")
+                    }
+                }
+                more = try cursor.next()
+            }
+        }
+        return problems
+    }
+}
+
+/// The record of one history event: codec version (1), kind (1), time (8), count (4), presence
+/// bits (2), origin kind (1), then each present field in this order: first time (8), version (8),
+/// step, from (1), to (1), attempt (4), detail, reason, webhook (16), origin name, origin key
+/// (strings with a two-byte length).
+enum HistoryCodec {
+    static let version: UInt8 = 1
+
+    static func encode(_ event: HistoryEvent) -> [UInt8] {
+        var writer = ByteWriter(capacity: 48)
+        writer.append(version)
+        writer.append(event.kind.code)
+        writer.append(UInt64(bitPattern: event.at.milliseconds))
+        writer.append(UInt32(clamping: event.count))
+        var bits: UInt16 = 0
+        let present: [Bool] = [
+            event.firstAt != nil, event.version != nil, event.step != nil, event.from != nil, event.to != nil,
+            event.attempt != nil, event.detail != nil, event.reason != nil, event.webhook != nil,
+            event.origin.name != nil, event.origin.key != nil,
+        ]
+        for (bit, isPresent) in present.enumerated() where isPresent { bits |= 1 << UInt16(bit) }
+        writer.append(bits)
+        writer.append(UInt8(Origin.Kind.allCases.firstIndex(of: event.origin.kind)!))
+        if let firstAt = event.firstAt { writer.append(UInt64(bitPattern: firstAt.milliseconds)) }
+        if let version = event.version { writer.append(version) }
+        if let step = event.step { writer.appendString(step.rawValue) }
+        if let from = event.from { writer.append(RecordCodec.code(from)) }
+        if let to = event.to { writer.append(RecordCodec.code(to)) }
+        if let attempt = event.attempt { writer.append(UInt32(clamping: attempt)) }
+        if let detail = event.detail { writer.appendString(clipped(detail)) }
+        if let reason = event.reason { writer.appendString(clipped(reason)) }
+        if let webhook = event.webhook { writer.append(contentsOf: webhook.bytes) }
+        if let name = event.origin.name { writer.appendString(clipped(name)) }
+        if let key = event.origin.key { writer.appendString(clipped(key)) }
+        return writer.bytes
+    }
+
+    static func decode(_ span: Span<UInt8>, sequence: UInt64) throws(StoreError) -> HistoryEvent {
+        var reader = ByteReader()
+        guard try reader.uint8(span) == version else { throw .corrupted("unknown history record version") }
+        guard let kind = HistoryEvent.Kind(code: try reader.uint8(span)) else {
+            throw .corrupted("unknown history event kind")
+        }
+        let at = Timestamp(milliseconds: try reader.int64(span))
+        let count = Int(try reader.uint32(span))
+        let bits = try reader.uint16(span)
+        func has(_ bit: UInt16) -> Bool { bits & (1 << bit) != 0 }
+        let originCode = Int(try reader.uint8(span))
+        guard originCode < Origin.Kind.allCases.count else { throw .corrupted("unknown history origin kind") }
+        var event = HistoryEvent(
+            sequence: sequence, at: at, count: count, kind: kind, origin: Origin(kind: Origin.Kind.allCases[originCode])
+        )
+        if has(0) { event.firstAt = Timestamp(milliseconds: try reader.int64(span)) }
+        if has(1) { event.version = try reader.uint64(span) }
+        if has(2) {
+            let text = try reader.string(span)
+            guard let step = StepName(text) else { throw .corrupted("invalid step name in history") }
+            event.step = step
+        }
+        if has(3) { event.from = try RecordCodec.status(try reader.uint8(span)) }
+        if has(4) { event.to = try RecordCodec.status(try reader.uint8(span)) }
+        if has(5) { event.attempt = Int(try reader.uint32(span)) }
+        if has(6) { event.detail = try reader.string(span) }
+        if has(7) { event.reason = try reader.string(span) }
+        if has(8) {
+            guard let webhook = Token(bytes: try reader.bytes(16, span)) else {
+                throw .corrupted("invalid webhook in history")
+            }
+            event.webhook = webhook
+        }
+        if has(9) { event.origin.name = try reader.string(span) }
+        if has(10) { event.origin.key = try reader.string(span) }
+        guard reader.offset == span.count else { throw .corrupted("history record has trailing bytes") }
+        return event
+    }
+
+    /// Texts are bounded by the model's limits; this keeps the two-byte length safe regardless.
+    private static func clipped(_ text: String) -> String {
+        guard text.utf8.count > 0xFFFF else { return text }
+        return String(decoding: text.utf8.prefix(0xFFFF), as: UTF8.self)
+    }
+}
