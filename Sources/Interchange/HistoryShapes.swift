@@ -40,6 +40,7 @@ public enum HistoryShapes {
         if let detail = event.detail { json.member("detail", detail) }
         if let reason = event.reason { json.member("reason", reason) }
         if let webhook = event.webhook { json.member("webhook", webhook.description) }
+        if let delivery = event.delivery { json.member("delivery", Int64(clamping: delivery)) }
         json.endObject()
     }
 

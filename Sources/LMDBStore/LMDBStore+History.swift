@@ -165,7 +165,7 @@ extension LMDBStore {
 /// The record of one history event: codec version (1), kind (1), time (8), count (4), presence
 /// bits (2), origin kind (1), then each present field in this order: first time (8), version (8),
 /// step, from (1), to (1), attempt (4), detail, reason, webhook (16), origin name, origin key
-/// (strings with a two-byte length).
+/// (strings with a two-byte length), delivery (8).
 enum HistoryCodec {
     static let version: UInt8 = 1
 
@@ -179,7 +179,7 @@ enum HistoryCodec {
         let present: [Bool] = [
             event.firstAt != nil, event.version != nil, event.step != nil, event.from != nil, event.to != nil,
             event.attempt != nil, event.detail != nil, event.reason != nil, event.webhook != nil,
-            event.origin.name != nil, event.origin.key != nil,
+            event.origin.name != nil, event.origin.key != nil, event.delivery != nil,
         ]
         for (bit, isPresent) in present.enumerated() where isPresent { bits |= 1 << UInt16(bit) }
         writer.append(bits)
@@ -195,6 +195,7 @@ enum HistoryCodec {
         if let webhook = event.webhook { writer.append(contentsOf: webhook.bytes) }
         if let name = event.origin.name { writer.appendString(clipped(name)) }
         if let key = event.origin.key { writer.appendString(clipped(key)) }
+        if let delivery = event.delivery { writer.append(delivery) }
         return writer.bytes
     }
 
@@ -233,6 +234,7 @@ enum HistoryCodec {
         }
         if has(9) { event.origin.name = try reader.string(span) }
         if has(10) { event.origin.key = try reader.string(span) }
+        if has(11) { event.delivery = try reader.uint64(span) }
         guard reader.offset == span.count else { throw .corrupted("history record has trailing bytes") }
         return event
     }

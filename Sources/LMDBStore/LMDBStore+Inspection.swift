@@ -264,6 +264,30 @@ extension LMDBStore {
 
 extension LMDBStore {
     /// Entry counts from `mdb_stat` and the environment's figures; no scan.
+    /// ``WorkflowStorage/throughput(since:)``: one cursor range of `finished` from `since`.
+    public func throughput(since: Timestamp) throws(StoreError) -> Throughput {
+        try read { txn in
+            var result = Throughput()
+            try txn.withCursor(databases.finished) { cursor in
+                var more = try cursor.seek(atOrAfter: Keys.finished(since, 0))
+                var visited = 0
+                while more {
+                    guard visited < Throughput.visitLimit else {
+                        result.complete = false
+                        break
+                    }
+                    visited += 1
+                    let time: Int64 = cursor.withCurrent { key, _ in
+                        Int64(bitPattern: loadUInt64(key, at: 0) ^ (1 << 63))
+                    }
+                    result.perMinute[Throughput.minute(of: Timestamp(milliseconds: time)), default: 0] += 1
+                    more = try cursor.next()
+                }
+            }
+            return result
+        }
+    }
+
     public func cheapFigures() throws(StoreError) -> CheapFigures {
         var figures = CheapFigures()
         do {

@@ -37,7 +37,7 @@
 
         static let eventColumns =
             "seq, at, first_at, count, kind, origin_kind, origin_name, origin_key, version, step, from_status, "
-            + "to_status, attempt, detail, reason, webhook"
+            + "to_status, attempt, detail, reason, webhook, delivery"
 
         static func decodeEvent(_ row: PostgresRow) throws(SQLFailure) -> HistoryEvent {
             try decoding {
@@ -53,6 +53,7 @@
                 let version: Int64? = try cells[8]
                 let attempt: Int32? = try cells[12]
                 let webhook: UUID? = try cells[15]
+                let delivery: Int64? = try cells[16]
                 guard let kind = HistoryEvent.Kind(rawValue: kindName),
                     let originKind = Origin.Kind(rawValue: originName)
                 else { throw StoreError.corrupted("history event \(sequence)") }
@@ -69,7 +70,7 @@
                     origin: Origin(kind: originKind, name: try cells[6], key: try cells[7]),
                     version: version.map { UInt64($0) }, step: stepName.flatMap(StepName.init), from: try status(from),
                     to: try status(to), attempt: attempt.map(Int.init), detail: try cells[13], reason: try cells[14],
-                    webhook: webhook.map(Rows.token))
+                    webhook: webhook.map(Rows.token), delivery: delivery.map { UInt64($0) })
             }
         }
 
@@ -99,13 +100,13 @@
                         RETURNING e.seq
                     )
                     INSERT INTO bomflow_event (workflow_id, seq, at, first_at, count, kind, origin_kind, origin_name,
-                        origin_key, version, step, from_status, to_status, attempt, detail, reason, webhook)
+                        origin_key, version, step, from_status, to_status, attempt, detail, reason, webhook, delivery)
                     SELECT \(id), COALESCE((SELECT seq FROM newest), 0) + 1, \(event.at.milliseconds),
                         \(event.firstAt?.milliseconds), \(Int32(clamping: event.count)), \(event.kind.rawValue),
                         \(origin.kind.rawValue), \(origin.name), \(origin.key), \(event.version.map { Int64(clamping: $0) }),
                         \(event.step?.rawValue), \(event.from?.rawValue), \(event.to?.rawValue),
                         \(event.attempt.map { Int32(clamping: $0) }), \(event.detail), \(event.reason),
-                        \(event.webhook.map(Rows.uuid))
+                        \(event.webhook.map(Rows.uuid)), \(event.delivery.map { Int64(clamping: $0) })
                     WHERE NOT EXISTS (SELECT 1 FROM folded)
                     """)
             }

@@ -4,7 +4,7 @@
     internal import NIOCore
     internal import PostgresNIO
     public import Storage
-    internal import WorkflowModel
+    public import WorkflowModel
 
     extension PostgresStore {
         /// One maintenance pass (DESIGN.md §1): ended leases, step timeouts, retention, in
@@ -244,6 +244,32 @@
         /// Counts for `/metrics`. Processing workflows, BOMs and projects are counted exactly (a
         /// partial index, small tables); the total of workflows is PostgreSQL's estimate
         /// (`pg_class.reltuples`, kept by autovacuum), because an exact `count(*)` reads the table.
+        /// ``WorkflowStorage/throughput(since:)``: the partial index of finished workflows, at most
+        /// ``Throughput/visitLimit`` rows.
+        public func throughput(since: Timestamp) throws(StoreError) -> Throughput {
+            try read { session throws(SQLFailure) in
+                let rows = try session.query(
+                    """
+                    SELECT (f.finished_at / 60000) * 60000, count(*) FROM (
+                        SELECT finished_at FROM bomflow_workflow WHERE finished_at >= \(since.milliseconds)
+                        ORDER BY finished_at LIMIT \(Int64(Throughput.visitLimit) + 1)) f
+                    GROUP BY 1
+                    """)
+                var result = Throughput()
+                var total = 0
+                for row in rows {
+                    let (minute, count): (Int64, Int64) = try Self.decoding {
+                        let cells = Cells(row)
+                        return (try cells[0], try cells[1])
+                    }
+                    result.perMinute[minute] = Int(count)
+                    total += Int(count)
+                }
+                if total > Throughput.visitLimit { result.complete = false }
+                return result
+            }
+        }
+
         public func cheapFigures() throws(StoreError) -> CheapFigures {
             try read { session throws(SQLFailure) in
                 let rows = try session.query(

@@ -200,6 +200,7 @@
                     detail TEXT,
                     reason TEXT,
                     webhook UUID,
+                    delivery BIGINT,
                     PRIMARY KEY (workflow_id, seq)
                 );
                 """

@@ -90,6 +90,6 @@ extension HistoryEvent {
         return HistoryEvent(
             at: now, kind: kind, origin: .system("webhook delivery"), attempt: delivery.attempts,
             detail: delivery.group.rawValue, reason: delivery.state == .dead ? delivery.lastError : nil,
-            webhook: delivery.webhook)
+            webhook: delivery.webhook, delivery: delivery.sequence)
     }
 }

@@ -56,3 +56,25 @@ public struct QueueFigures: Sendable, Equatable {
         self.paused = paused
     }
 }
+
+/// Finished workflows per minute (the operator page's chart).
+public struct Throughput: Sendable, Equatable {
+    /// Start of the minute (epoch milliseconds, a multiple of 60,000) → workflows that finished in it.
+    public var perMinute: [Int64: Int]
+    /// False when the count stopped at ``visitLimit`` (the figures are then a lower bound).
+    public var complete: Bool
+
+    /// Finished workflows a backend counts at most per call (bounds the page's cost).
+    public static let visitLimit = 100_000
+
+    public init(perMinute: [Int64: Int] = [:], complete: Bool = true) {
+        self.perMinute = perMinute
+        self.complete = complete
+    }
+
+    /// The minute that holds `time`.
+    public static func minute(of time: Timestamp) -> Int64 {
+        let ms = time.milliseconds
+        return (ms >= 0 ? ms / 60_000 : (ms - 59_999) / 60_000) * 60_000
+    }
+}

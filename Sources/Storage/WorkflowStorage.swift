@@ -164,6 +164,10 @@ public protocol WorkflowStorage: AnyObject, Sendable {
 
     /// Counts that cost O(1) to read, for `/metrics`.
     func cheapFigures() throws(StoreError) -> CheapFigures
+
+    /// Workflows that finished since `since` (and are not yet deleted by retention), by the minute
+    /// of their last update; a backend may stop counting after ``Throughput/visitLimit`` of them.
+    func throughput(since: Timestamp) throws(StoreError) -> Throughput
 }
 
 extension WorkflowStorage {

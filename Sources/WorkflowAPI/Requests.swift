@@ -181,6 +181,20 @@ struct CancelRequest {
     }
 }
 
+/// `POST …/step/{step}/release`: empty, or `{worker?}` (the holder giving the step up; an ADMIN
+/// key may take it from anyone).
+struct ReleaseRequest {
+    var worker: String?
+
+    static func decode(_ body: [UInt8]) throws(Problem) -> ReleaseRequest {
+        guard !body.isEmpty else { return ReleaseRequest(worker: nil) }
+        return try decodeBody(body) { body in
+            try body.allowOnly(["worker"])
+            return ReleaseRequest(worker: try decodeWorker(body))
+        }
+    }
+}
+
 /// `POST /api/v1/workflow/steps`: `{"updates": [{token, step, status, failureReason?} | {token, step, started}]}`.
 struct BatchRequest {
     var operations: [WriteOperation]

@@ -70,10 +70,12 @@ public struct HistoryEvent: Sendable, Equatable {
         case held = "HELD"
         /// The earlier workflows with its concurrency key finished: it runs.
         case released = "RELEASED"
-        /// A notification was delivered (`detail`: its group; `webhook`; `attempt`).
+        /// A notification was delivered (`detail`: its group; `webhook`; `delivery`; `attempt`).
         case notified = "NOTIFIED"
         /// A notification was given up (`detail`: its group; `reason`: the last error).
         case notificationDead = "NOTIFICATION_DEAD"
+        /// The holder gave the step up, or an operator took it back: ready again.
+        case leaseReleased = "LEASE_RELEASED"
 
         /// Heartbeats and progress reports come often: consecutive ones of one step by one
         /// origin are one event with a count.
@@ -117,11 +119,14 @@ public struct HistoryEvent: Sendable, Equatable {
     public var reason: String?
     /// The webhook of a notification event.
     public var webhook: Token?
+    /// The delivery (outbox sequence number) of a notification event: redeliver it with that.
+    public var delivery: UInt64?
 
     public init(
         sequence: UInt64 = 0, at: Timestamp, firstAt: Timestamp? = nil, count: Int = 1, kind: Kind, origin: Origin,
         version: UInt64? = nil, step: StepName? = nil, from: StepStatus? = nil, to: StepStatus? = nil,
-        attempt: Int? = nil, detail: String? = nil, reason: String? = nil, webhook: Token? = nil
+        attempt: Int? = nil, detail: String? = nil, reason: String? = nil, webhook: Token? = nil,
+        delivery: UInt64? = nil
     ) {
         self.sequence = sequence
         self.at = at
@@ -137,6 +142,7 @@ public struct HistoryEvent: Sendable, Equatable {
         self.detail = detail
         self.reason = reason
         self.webhook = webhook
+        self.delivery = delivery
     }
 
     /// Events one workflow keeps at most; beyond, the oldest summarised event goes first, then the
@@ -216,6 +222,8 @@ extension HistoryEvent {
                 events.append(event(.heartbeat, step: name, attempt: new.attempt))
             case (let old?, nil) where origin.kind == .maintenance:
                 events.append(event(.leaseExpired, step: name, attempt: old.attempt))
+            case (let old?, nil) where before.status == after.status:
+                events.append(event(.leaseReleased, step: name, attempt: old.attempt))
             default:
                 break
             }

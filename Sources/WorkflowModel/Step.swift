@@ -128,4 +128,7 @@ public enum StepCommand: Sendable, Equatable {
     case progress(ProgressUpdate)
     /// Extend the lease of the worker holding the step (`updatedAt` bumped: it is activity).
     case heartbeat(leaseMilliseconds: Int64)
+    /// Give up the claim (its holder) or take the step back from the worker holding it (an
+    /// admin): ready again, the attempt counted; nothing changes when nobody holds it.
+    case release
 }

@@ -286,6 +286,15 @@ public struct Workflow: Sendable, Equatable {
             steps[index].claim = claim
             steps[index].updatedAt = now
             return true
+        case .release:
+            // The holder gives the step up, or an operator takes it back from a stuck worker
+            // (checked above): ready again at the end of its queue, as if the lease had ended
+            // (the attempt stays counted). Idempotent.
+            guard steps[index].claim != nil else { return false }
+            steps[index].claim = nil
+            steps[index].updatedAt = now
+            if isReady(index) { steps[index].readyAt = now }
+            return true
         }
     }
 

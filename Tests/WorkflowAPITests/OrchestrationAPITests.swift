@@ -1,5 +1,6 @@
 import Foundation
 import HTTP1
+import Storage
 import TestSupport
 import Testing
 import WorkflowAPI
@@ -19,6 +20,55 @@ struct OrchestrationAPITests {
     func badClaimsAre400(body: String) throws {
         let api = try ServiceFixture()
         #expect(api.call(.post, "/api/v1/workflow/claim", body).status == .badRequest)
+    }
+
+    /// `POST …/release`: the holder gives the step up, another worker may not, an ADMIN key may
+    /// take it from anyone; the step is ready again and the attempt stays counted.
+    @Test func aClaimIsReleasedByItsHolderOrAnAdmin() throws {
+        let api = try ServiceFixture(authenticated: true)
+        func key(_ name: String, _ permission: Permission) throws -> [(String, String)] {
+            let key = Authenticator.generateKey()
+            #expect(
+                try api.store.addAPIKey(
+                    digest: Authenticator.digest(of: key), name: name, permissions: permission.rawValue))
+            return [("X-Api-Key", key)]
+        }
+        let worker = try key("worker", [.read, .write])
+        let admin = try key("root", .admin)
+        #expect(
+            api.call(.post, "/api/v1/workflow", #"{"token":"\#(token)","steps":[{"step":"SCAN"}]}"#, headers: worker)
+                .status
+                == .created)
+        let claim = #"{"steps":["SCAN"],"worker":"w1","leaseSeconds":300}"#
+        #expect(api.call(.post, "/api/v1/workflow/claim", claim, headers: worker).text.contains(#""attempt":1"#))
+        let release = "/api/v1/workflow/token/\(token)/step/SCAN/release"
+        #expect(api.call(.post, release, #"{"worker":"w2"}"#, headers: worker).status == .conflict, "not the holder")
+        #expect(api.call(.post, release, "", headers: worker).status == .conflict, "no worker named")
+        for bad in [#"{"worker":""}"#, #"{"worker":7}"#, #"{"other":1}"#, "[]", "nope"] {
+            #expect(api.call(.post, release, bad, headers: worker).status == .badRequest, "\(bad)")
+        }
+        let released = api.call(.post, release, #"{"worker":"w1"}"#, headers: worker)
+        #expect(released.status == .ok && !released.text.contains(#""claim""#), "\(released.text)")
+        #expect(released.text.contains(#""ready":true"#) && released.text.contains(#""attempts":1"#))
+        let again = api.call(
+            .post, "/api/v1/workflow/claim", #"{"steps":["SCAN"],"worker":"w2","leaseSeconds":300}"#, headers: worker)
+        #expect(again.text.contains(#""attempt":2"#))
+        // An ADMIN key takes it from anyone; releasing what nobody holds changes nothing.
+        #expect(api.call(.post, release, "", headers: admin).status == .ok)
+        let version = (api.json(api.call(.get, "/api/v1/workflow/token/\(token)", headers: admin)) as? [String: Any])?[
+            "version"]
+        let idle = api.call(.post, release, "", headers: admin)
+        #expect(idle.status == .ok && (api.json(idle) as? [String: Any])?["version"] as? Int == version as? Int)
+        #expect(
+            api.call(
+                .post, "/api/v1/workflow/token/00000000-0000-4000-8000-000000000000/step/SCAN/release", "",
+                headers: admin
+            ).status == .notFound)
+        #expect(
+            api.call(.post, "/api/v1/workflow/token/\(token)/step/NOPE/release", "", headers: admin).status == .notFound
+        )
+        let events = api.call(.get, "/api/v1/workflow/token/\(token)/events", headers: admin).text
+        #expect(events.components(separatedBy: "LEASE_RELEASED").count == 3, "two releases recorded: \(events)")
     }
 
     @Test func claimHeartbeatAndTheHolderRule() throws {

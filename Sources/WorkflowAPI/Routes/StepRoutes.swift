@@ -3,7 +3,8 @@ internal import JSON
 internal import Storage
 internal import WorkflowModel
 
-/// Step writes: one step's status or start, progress counters, and batches of updates.
+/// Step writes: one step's status or start, progress counters, a claim given up or taken back, and
+/// batches of updates.
 extension WorkflowService {
     static let stepRoutes: [Route] = [
         Route(.patch, "/api/v1/workflow/token/{uuid}/step/{step}", .write) {
@@ -18,6 +19,13 @@ extension WorkflowService {
             try service.updateStep(context, respond) { body throws(Problem) in
                 let request = try ProgressRequest.decode(body)
                 return (.progress(request.update), request.worker)
+            }
+        },
+        // The holder gives the step up, or an ADMIN key takes it back from a stuck worker.
+        Route(.post, "/api/v1/workflow/token/{uuid}/step/{step}/release", .write) {
+            service, context, respond throws(Problem) in
+            try service.updateStep(context, respond) { body throws(Problem) in
+                (.release, try ReleaseRequest.decode(body).worker)
             }
         },
         Route(.post, "/api/v1/workflow/steps", .write) { service, context, respond throws(Problem) in
