@@ -53,6 +53,10 @@ let package = Package(
         // Notification groups, webhooks, the events a change causes, payloads, retry rules.
         .target(
             name: "Notifications", dependencies: ["WorkflowModel", "JSON", "Codecs"], swiftSettings: strictSettings),
+        // The operator pages (HTML and SVG rendered from the store's values), served by WorkflowAPI.
+        .target(
+            name: "WebUI", dependencies: ["WorkflowModel", "Storage", "Notifications", "Interchange"],
+            swiftSettings: strictSettings),
         // The storage protocol and the values that cross it; every backend conforms.
         .target(name: "Storage", dependencies: ["WorkflowModel", "Notifications"], swiftSettings: strictSettings),
         // The embedded backend: the model on LMDB.
@@ -83,7 +87,7 @@ let package = Package(
         .target(
             name: "WorkflowAPI",
             dependencies: [
-                "WorkflowModel", "Storage", "JSON", "Interchange", "HTTP1", "Codecs", "Notifications",
+                "WorkflowModel", "Storage", "JSON", "Interchange", "HTTP1", "Codecs", "Notifications", "WebUI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("openapi.json")],

@@ -22,7 +22,7 @@ done
 # module -> the project modules (and Foundation) it may import; the table of docs/ARCHITECTURE.md.
 # Anything not listed here (swift-log's Logging, ArgumentParser, Synchronization, Glibc) is checked
 # by Package.swift's dependency lists instead.
-project="CLMDB LMDB WorkflowModel JSON HTTP1 Codecs Notifications Storage LMDBStore PostgresStore Interchange CPosix Sockets HTTPServer BomflowClient WorkflowAPI WebhookDelivery BomflowServer Foundation"
+project="CLMDB LMDB WorkflowModel JSON HTTP1 Codecs Notifications Storage LMDBStore PostgresStore Interchange WebUI CPosix Sockets HTTPServer BomflowClient WorkflowAPI WebhookDelivery BomflowServer Foundation"
 declare -A allowed=(
     [LMDB]="CLMDB Foundation"
     [WorkflowModel]=""
@@ -37,7 +37,8 @@ declare -A allowed=(
     [Sockets]="CPosix"
     [HTTPServer]="Sockets HTTP1 JSON Foundation"
     [BomflowClient]="Sockets HTTP1 JSON WorkflowModel"
-    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Codecs Notifications Foundation"
+    [WebUI]="WorkflowModel Storage Notifications Interchange"
+    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Codecs Notifications WebUI Foundation"
     [WebhookDelivery]="Storage Notifications HTTP1 WorkflowModel Foundation"
     [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON WebhookDelivery Notifications Foundation"
     [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore PostgresStore Storage WorkflowModel JSON HTTPServer HTTP1 Notifications WebhookDelivery Foundation"

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var writeTimeout: Duration = .seconds(10)
     /// API keys are required (off only for `--insecure-no-auth` test harnesses).
     public var authentication = true
+    /// The operator page's cookies carry `Secure` (clients reach bomflow through TLS).
+    public var secureCookies = false
     /// Shut down when the parent process exits.
     public var exitWithParent = false
     /// Where the bootstrap key file goes (`<dataDir>/admin.key`).
@@ -109,7 +111,8 @@ public enum ServerRuntime {
         let service = WorkflowService(
             store: store, writer: writer,
             authenticator: configuration.authentication ? Authenticator(store: store) : nil,
-            maxWaitSeconds: configuration.maxWaitSeconds, maxBomBytes: configuration.maxBomBytes)
+            maxWaitSeconds: configuration.maxWaitSeconds, maxBomBytes: configuration.maxBomBytes,
+            secureCookies: configuration.secureCookies)
         var http = configuration.http
         http.limits.bodyLimits = WorkflowService.bomBodyLimits(maxBomBytes: configuration.maxBomBytes)
         let server = HTTPServer(configuration: http, handler: ServiceHandler(service: service))

@@ -8,7 +8,7 @@ extension LMDBStore {
 
     /// Stores a key's digest under a unique name. - Returns: false when the name is taken.
     public func addAPIKey(digest: [UInt8], name: String, permissions: UInt8) throws(StoreError) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 128, digest.count == 32 else {
+        guard !name.isEmpty, name.utf8.count <= 192, digest.count == 32 else {
             throw .failed("invalid key name or digest")
         }
         let now = options.clock().milliseconds

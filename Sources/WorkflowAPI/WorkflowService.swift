@@ -31,6 +31,8 @@ public final class WorkflowService: Sendable {
     let maxWaitSeconds: Double
     /// The largest BOM an upload may carry (`--max-bom-size`, default 50 MiB).
     let maxBomBytes: Int
+    /// The operator page's cookies carry `Secure` (bomflow is served behind TLS).
+    let secureCookies: Bool
     /// Where uploads are decoded: one serial queue per core.
     let uploadQueues = UploadQueues()
     /// Where requests run when the store's calls may block (PostgreSQL): 8 threads taking
@@ -53,9 +55,11 @@ public final class WorkflowService: Sendable {
     /// `--insecure-no-auth` mode for test harnesses).
     public init(
         store: any WorkflowStorage, writer: WriteQueue, version: String = BomflowVersion.current,
-        authenticator: Authenticator?, maxWaitSeconds: Double = 60, maxBomBytes: Int = defaultMaxBomBytes
+        authenticator: Authenticator?, maxWaitSeconds: Double = 60, maxBomBytes: Int = defaultMaxBomBytes,
+        secureCookies: Bool = false
     ) {
         self.maxBomBytes = maxBomBytes
+        self.secureCookies = secureCookies
         self.maxWaitSeconds = max(0, min(APILimits.waitSeconds.upperBound, maxWaitSeconds))
         self.store = store
         self.writer = writer
@@ -81,14 +85,17 @@ public final class WorkflowService: Sendable {
     /// Every route, frozen at start, in the order they are matched.
     static let router = Router([
         dependencyTrackRoutes, bomRoutes, projectRoutes, workflowRoutes, stepRoutes, orchestrationRoutes,
-        notificationRoutes, queueRoutes, operationsRoutes,
+        notificationRoutes, queueRoutes, operationsRoutes, uiRoutes,
     ])
 
     /// Every route (the OpenAPI tests compare them with the document).
     public static var routes: [Route] { router.routes }
 
-    /// Method and path pattern of every route, e.g. `GET /api/v1/workflow/token/{uuid}`.
-    public static var routeSignatures: [String] { router.routes.map(\.signature) }
+    /// Method and path pattern of every route of the REST API (not the operator page's `/ui`),
+    /// e.g. `GET /api/v1/workflow/token/{uuid}`.
+    public static var routeSignatures: [String] {
+        router.routes.filter { !$0.path.hasPrefix("/ui") }.map(\.signature)
+    }
 
     /// Checks the request's API key for `route`. - Returns: the key's name, or the 401/403/429.
     func authorize(_ request: HTTPRequest, for route: Route) -> Result<(name: String, isAdmin: Bool)?, Problem> {
@@ -96,6 +103,8 @@ public final class WorkflowService: Sendable {
         switch authenticator.authenticate(request.headers, from: request.remoteAddress) {
         case .failure(let problem): return .failure(problem)
         case .success(let key):
+            // A sign-in session of the operator page is no API key (it lives in a cookie).
+            guard UISessions.parse(key.name) == nil else { return .failure(Authenticator.unauthorized) }
             let granted = Permission(rawValue: key.permissions)
             return granted.allows(needed)
                 ? .success((key.name, granted.contains(.admin)))

@@ -34,6 +34,9 @@ struct Keys: ParsableCommand {
 
         func validate() throws {
             guard !name.isEmpty, name.utf8.count <= 128 else { throw ValidationError("--name must be 1 to 128 bytes") }
+            guard !name.hasPrefix("ui-session:") else {
+                throw ValidationError("names starting with ui-session: are the operator page's sign-in sessions")
+            }
         }
 
         func run() throws {
@@ -53,13 +56,17 @@ struct Keys: ParsableCommand {
 
         func run() throws {
             let workflowStore = try store.openWorkflowStore(mustExist: true, readOnly: true)
-            for record in try workflowStore.apiKeys() {
+            let keys = try workflowStore.apiKeys()
+            // Sign-in sessions of the operator page are stored as keys too (docs/UI.md): counted, not listed.
+            let sessions = keys.filter { $0.name.hasPrefix("ui-session:") }
+            for record in keys where !record.name.hasPrefix("ui-session:") {
                 let permission = Permission(rawValue: record.permissions)
                 let names = [(Permission.read, "read"), (.write, "write"), (.admin, "admin")].filter {
                     permission.contains($0.0)
                 }.map(\.1)
                 print("\(record.name)\t\(names.joined(separator: ","))\t\(record.createdAt)")
             }
+            if !sessions.isEmpty { print("(\(sessions.count) sign-in sessions of the operator page)") }
         }
     }
 

@@ -92,6 +92,12 @@ struct Serve: ParsableCommand {
     @Flag(help: "Walk every page of data.mdb before serving (as `bomflow check`); refuse to start on damage (exit 65).")
     var checkOnStart = false
 
+    @Flag(
+        help:
+            "Mark the operator page's cookies Secure: set it when clients reach bomflow through TLS (a proxy) (env BOMFLOW_UI_SECURE_COOKIES=1)."
+    )
+    var uiSecureCookies: Bool = environment("BOMFLOW_UI_SECURE_COOKIES") == "1"
+
     @Flag(help: "Shut down gracefully when the parent process exits (env BOMFLOW_EXIT_WITH_PARENT=1).")
     var exitWithParent: Bool = environment("BOMFLOW_EXIT_WITH_PARENT") == "1"
 
@@ -154,6 +160,7 @@ struct Serve: ParsableCommand {
         configuration.maxWaitSeconds = Double(maxWait.milliseconds) / 1000
         configuration.writeTimeout = .milliseconds(writeTimeout.milliseconds)
         configuration.authentication = !insecureNoAuth
+        configuration.secureCookies = uiSecureCookies
         configuration.exitWithParent = exitWithParent
         configuration.ephemeral = ephemeral
         configuration.maxBomBytes = http.maxBomSize.bytes

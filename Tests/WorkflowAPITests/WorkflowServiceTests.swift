@@ -19,7 +19,9 @@ final class ServiceFixture {
     let writer: WriteQueue
     let service: WorkflowService
 
-    init(authenticated: Bool = false, maxBomBytes: Int = WorkflowService.defaultMaxBomBytes) throws {
+    init(
+        authenticated: Bool = false, maxBomBytes: Int = WorkflowService.defaultMaxBomBytes, secureCookies: Bool = false
+    ) throws {
         directory = try TemporaryDirectory("api")
         var options = StoreOptions()
         options.durability = .none
@@ -28,7 +30,8 @@ final class ServiceFixture {
         writer = WriteQueue(store: store)
         service = WorkflowService(
             store: store, writer: writer, version: "test",
-            authenticator: authenticated ? Authenticator(store: store) : nil, maxBomBytes: maxBomBytes)
+            authenticator: authenticated ? Authenticator(store: store) : nil, maxBomBytes: maxBomBytes,
+            secureCookies: secureCookies)
     }
 
     deinit {
