@@ -6,31 +6,11 @@ import Testing
 /// processes writing one workflow, a cancel racing a worker's completion, `bomflow events --follow`.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct HistoryEndToEndTests {
-    func serve(_ data: String) throws -> (ChildProcess, Int) {
-        let child = try ChildProcess(
-            "bomflow",
-            [
-                "serve", "--data-dir", data, "--port", "0", "--insecure-no-auth", "--sync", "none", "--log-level",
-                "warning",
-            ],
-            quiet: true)
-        let deadline = Date().addingTimeInterval(20)
-        while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return (child, try #require(child.outputLines.first.flatMap { Int($0) }))
-    }
+    func serve(_ data: String) throws -> (ChildProcess, Int) { try LoopbackServer.start(data) }
 
-    func call(_ port: Int, _ method: String, _ path: String, _ body: String = "") -> (
-        status: Int, json: [String: Any]
-    )? {
-        guard let client = try? TCPClient(port: port) else { return nil }
-        client.send(
-            "\(method) \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        )
-        guard let response = client.readResponse(timeout: 10) else { return nil }
-        let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-        return (response.status, json)
+    func call(_ port: Int, _ method: String, _ path: String, _ body: String = "") -> (status: Int, json: [String: Any])?
+    {
+        LoopbackServer.call(port, method, path, body)
     }
 
     func events(_ port: Int, _ token: String) -> [[String: Any]] {

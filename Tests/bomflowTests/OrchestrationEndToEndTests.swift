@@ -8,30 +8,13 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct OrchestrationEndToEndTests {
     func serve(_ data: String, port: Int = 0, extra: [String] = []) throws -> (ChildProcess, Int) {
-        let child = try ChildProcess(
-            "bomflow",
-            [
-                "serve", "--data-dir", data, "--port", String(port), "--insecure-no-auth", "--sync", "none",
-                "--log-level", "warning",
-            ]
-                + extra, quiet: true)
-        let deadline = Date().addingTimeInterval(20)
-        while child.outputLines.isEmpty && Date() < deadline && child.process.isRunning {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return (child, try #require(child.outputLines.first.flatMap { Int($0) }))
+        try LoopbackServer.start(data, port: port, extra: extra)
     }
 
     func call(_ port: Int, _ method: String, _ path: String, _ body: String = "", timeout: Double = 10) -> (
         status: Int, json: [String: Any]
     )? {
-        guard let client = try? TCPClient(port: port) else { return nil }
-        client.send(
-            "\(method) \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        )
-        guard let response = client.readResponse(timeout: timeout) else { return nil }
-        let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-        return (response.status, json)
+        LoopbackServer.call(port, method, path, body, timeout: timeout)
     }
 
     func claims(_ result: (status: Int, json: [String: Any])?) -> [[String: Any]] {

@@ -144,9 +144,8 @@ extension WorkflowService {
     /// A page for a signed-in viewer (READ at least), else the way to the sign-in.
     func page(_ context: RequestContext, _ render: (Viewer) throws(Problem) -> String) -> HTTPResponse {
         do {
-            guard let (viewer, session) = try viewer(context.request) else {
-                return authenticator == nil ? Self.redirect("/ui/signin") : Self.redirect("/ui/signin")
-            }
+            // Not signed in (without keys: no CSRF cookie yet): the sign-in page deals with it.
+            guard let (viewer, session) = try viewer(context.request) else { return Self.redirect("/ui/signin") }
             if let session, !session.permissions.allows(.read) {
                 return Self.html(
                     .forbidden, Pages.error(title: "Forbidden", message: "This key may not read.", viewer: viewer))
