@@ -88,6 +88,7 @@ let package = Package(
             name: "WorkflowAPI",
             dependencies: [
                 "WorkflowModel", "Storage", "JSON", "Interchange", "HTTP1", "Codecs", "Notifications", "WebUI",
+                "Sockets",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("openapi.json")],
@@ -98,7 +99,7 @@ let package = Package(
         .target(
             name: "WebhookDelivery",
             dependencies: [
-                "Storage", "Notifications", "HTTP1", "WorkflowModel",
+                "Storage", "Notifications", "HTTP1", "WorkflowModel", "Sockets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Webhooks"])),
                 .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Webhooks"])),
@@ -110,7 +111,7 @@ let package = Package(
             name: "BomflowServer",
             dependencies: [
                 "WorkflowAPI", "HTTPServer", "HTTP1", "Storage", "LMDBStore", "WorkflowModel", "JSON",
-                "WebhookDelivery", "Notifications",
+                "WebhookDelivery", "Notifications", "Sockets",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings),
@@ -118,7 +119,7 @@ let package = Package(
             name: "bomflow",
             dependencies: [
                 "BomflowServer", "BomflowClient", "WorkflowAPI", "Interchange", "LMDBStore", "Storage",
-                "WorkflowModel", "JSON", "Notifications", "WebhookDelivery",
+                "WorkflowModel", "JSON", "Notifications", "WebhookDelivery", "Sockets",
                 .target(name: "PostgresStore", condition: .when(traits: ["PostgreSQL"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

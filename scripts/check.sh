@@ -20,28 +20,31 @@ for pair in "CLMDB:Sources/LMDB/" "CPosix:Sources/Sockets/"; do
 done
 
 # module -> the project modules (and Foundation) it may import; the table of docs/ARCHITECTURE.md.
-# Anything not listed here (swift-log's Logging, ArgumentParser, Synchronization, Glibc) is checked
-# by Package.swift's dependency lists instead.
+# Foundation (swift-corelibs-foundation, which brings ICU's 30 MB of data into the binary) only
+# where the PostgreSQL or test tools need it: the shipped embedded modules use FoundationEssentials,
+# Dispatch and Sockets' threads instead. Anything not listed here (swift-log's Logging,
+# ArgumentParser, Synchronization, Glibc, FoundationEssentials, Dispatch) is checked by
+# Package.swift's dependency lists instead.
 project="CLMDB LMDB WorkflowModel JSON HTTP1 Codecs Notifications Storage LMDBStore PostgresStore Interchange WebUI CPosix Sockets HTTPServer BomflowClient WorkflowAPI WebhookDelivery BomflowServer Foundation"
 declare -A allowed=(
-    [LMDB]="CLMDB Foundation"
+    [LMDB]="CLMDB"
     [WorkflowModel]=""
     [JSON]=""
     [HTTP1]=""
     [Codecs]=""
     [Notifications]="WorkflowModel JSON Codecs"
-    [Storage]="WorkflowModel Notifications Foundation"
-    [LMDBStore]="LMDB Storage Notifications WorkflowModel Foundation"
+    [Storage]="WorkflowModel Notifications"
+    [LMDBStore]="LMDB Storage Notifications WorkflowModel"
     [PostgresStore]="Storage Notifications WorkflowModel Foundation"
     [Interchange]="JSON Storage WorkflowModel"
     [Sockets]="CPosix"
-    [HTTPServer]="Sockets HTTP1 JSON Foundation"
+    [HTTPServer]="Sockets HTTP1 JSON"
     [BomflowClient]="Sockets HTTP1 JSON WorkflowModel"
     [WebUI]="WorkflowModel Storage Notifications Interchange"
-    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Codecs Notifications WebUI Foundation"
-    [WebhookDelivery]="Storage Notifications HTTP1 WorkflowModel Foundation"
-    [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON WebhookDelivery Notifications Foundation"
-    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore PostgresStore Storage WorkflowModel JSON HTTPServer HTTP1 Notifications WebhookDelivery Foundation"
+    [WorkflowAPI]="WorkflowModel Storage JSON Interchange HTTP1 Codecs Notifications WebUI Sockets"
+    [WebhookDelivery]="Storage Notifications HTTP1 WorkflowModel Sockets"
+    [BomflowServer]="WorkflowAPI HTTPServer HTTP1 Storage LMDBStore WorkflowModel JSON WebhookDelivery Notifications Sockets"
+    [bomflow]="BomflowServer BomflowClient WorkflowAPI Interchange LMDBStore PostgresStore Storage WorkflowModel JSON HTTPServer HTTP1 Notifications WebhookDelivery Sockets"
     [StoreDriver]="LMDBStore Storage WorkflowModel JSON Foundation"
     [HTTPFixture]="HTTPServer HTTP1 Foundation"
 )

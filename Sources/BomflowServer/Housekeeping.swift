@@ -1,7 +1,12 @@
-internal import Foundation
+internal import Dispatch
 internal import Logging
+internal import Sockets
 internal import Storage
 internal import WorkflowAPI
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// Periodic work of a serving process: the backend's upkeep every 10 s (LMDB: stale reader
 /// slots, L1) and a maintenance pass every interval (only one process at a time runs it: the
@@ -21,7 +26,7 @@ final class Housekeeping: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        PosixThread.start(name: "bomflow-housekeeping") { [self] in
             var nextMaintenance = ContinuousClock.now
             var nextUpkeep = ContinuousClock.now + .seconds(10)
             let tick = min(Duration.milliseconds(500), maintenanceEvery)
@@ -42,8 +47,6 @@ final class Housekeeping: @unchecked Sendable {
             }
             done.signal()
         }
-        thread.name = "bomflow-housekeeping"
-        thread.start()
     }
 
     private func runMaintenance() {
@@ -74,11 +77,9 @@ final class Housekeeping: @unchecked Sendable {
 enum ParentWatch {
     static func start(onExit: @escaping @Sendable () -> Void) {
         let parent = getppid()
-        let thread = Thread {
-            while getppid() == parent { Thread.sleep(forTimeInterval: 0.1) }
+        PosixThread.start(name: "bomflow-parent-watch") {
+            while getppid() == parent { PosixThread.sleep(seconds: 0.1) }
             onExit()
         }
-        thread.name = "bomflow-parent-watch"
-        thread.start()
     }
 }

@@ -1,12 +1,18 @@
-internal import Foundation
+internal import Dispatch
+internal import FoundationEssentials
 internal import HTTP1
 public import HTTPServer
 internal import JSON
 internal import Logging
+internal import Sockets
 public import Storage
 public import WebhookDelivery
 internal import WorkflowAPI
 internal import WorkflowModel
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// How `bomflow serve` runs, apart from the store (which the caller opens).
 public struct ServerConfiguration: Sendable {
@@ -106,7 +112,7 @@ public enum ServerRuntime {
             logger.critical(
                 "storage failed fatally; exiting with 70 so that a supervisor restarts this process",
                 metadata: ["error": "\(error)"])
-            Foundation.exit(70)
+            Glibc.exit(70)
         }
         let service = WorkflowService(
             store: store, writer: writer,
@@ -200,7 +206,7 @@ public enum ServerRuntime {
             return
         }
         // The key file's directory (a PostgreSQL store has no data directory of its own).
-        let directory = (keyPath as NSString).deletingLastPathComponent
+        let directory = keyPath.lastIndex(of: "/").map { String(keyPath[..<$0]) } ?? ""
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             try? FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -214,10 +220,9 @@ public enum ServerRuntime {
             _ = try? store.revokeAPIKey(name: "admin")
             throw ServerError(description: "cannot write \(keyPath)", isConfiguration: false)
         }
-        FileHandle.standardError.write(
-            Data(
-                "bomflow: created the ADMIN API key 'admin'; it is shown once and saved in \(keyPath) (mode 0600):\n\(key)\n"
-                    .utf8))
+        StandardStreams.writeError(
+            "bomflow: created the ADMIN API key 'admin'; it is shown once and saved in \(keyPath) (mode 0600):\n\(key)\n"
+        )
     }
 
     /// A new directory (mode 0700) under `$TMPDIR` (default `/tmp`), for `serve --ephemeral`.

@@ -1,6 +1,8 @@
-internal import Foundation
+internal import Dispatch
+internal import FoundationEssentials
 public import JSON
 internal import Logging
+internal import Sockets
 internal import Storage
 internal import WorkflowAPI
 public import WorkflowModel
@@ -187,12 +189,10 @@ final class Simulator: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
+        PosixThread.start(name: "bomflow-simulator") { [self] in
             run()
             done.signal()
         }
-        thread.name = "bomflow-simulator"
-        thread.start()
     }
 
     /// Stops claiming; steps in simulated work keep their leases and go back to ready when the

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -166,6 +169,13 @@ void cposix_ignore_signal(int number) { signal(number, SIG_IGN); }
 
 int cposix_thread_id(void) { return (int)syscall(SYS_gettid); }
 
+int cposix_set_thread_name(const char *name) {
+    char short_name[16];
+    strncpy(short_name, name, sizeof short_name - 1);
+    short_name[sizeof short_name - 1] = 0;
+    return -pthread_setname_np(pthread_self(), short_name);
+}
+
 uint32_t cposix_epollin(void) { return EPOLLIN; }
 uint32_t cposix_epollout(void) { return EPOLLOUT; }
 uint32_t cposix_epollrdhup(void) { return EPOLLRDHUP; }
@@ -177,3 +187,32 @@ int cposix_emfile(void) { return EMFILE; }
 int cposix_enfile(void) { return ENFILE; }
 int cposix_ebadf(void) { return EBADF; }
 int cposix_efault(void) { return EFAULT; }
+
+int cposix_spawn_with_stderr_pipe(const char *path, char *const argv[], char *const envp[], int *pid, int *error_fd) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+    posix_spawn_file_actions_t actions;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    pid_t child = 0;
+    if (result == 0) result = posix_spawn(&child, path, &actions, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (result != 0) {
+        close(fds[0]);
+        return -result;
+    }
+    *pid = (int)child;
+    *error_fd = fds[0];
+    return 0;
+}
+
+int cposix_wait_child(int pid, int *exit_status, int *signal_number) {
+    int status = 0;
+    while (waitpid((pid_t)pid, &status, 0) < 0) {
+        if (errno != EINTR) return -errno;
+    }
+    *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    *signal_number = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return 0;
+}

@@ -1,6 +1,10 @@
-internal import Foundation
+internal import Dispatch
 public import Sockets
 internal import Synchronization
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// An HTTP/1.1 server on POSIX sockets and epoll: one loop per core, each with its own
 /// `SO_REUSEPORT` listener, so several processes can also serve one port.
@@ -101,13 +105,10 @@ public final class HTTPServer: Sendable {
         }
         for loop in loops {
             stopped.enter()
-            let thread = Thread { [stopped] in
+            PosixThread.start(name: "http-loop-\(loop.index)", stackSize: 1 << 20) { [stopped] in
                 loop.run()
                 stopped.leave()
             }
-            thread.name = "http-loop-\(loop.index)"
-            thread.stackSize = 1 << 20
-            thread.start()
         }
         // A signal that arrived between shutdownOnSignals() and here found no loops to stop.
         if shutDownEarly { shutdown() }

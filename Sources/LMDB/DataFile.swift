@@ -223,3 +223,14 @@ extension DataFile {
         }
     }
 }
+
+/// fsync(2) of a file or a directory (a rename is durable once its directory is synced).
+public enum FileSync {
+    /// - Throws: ``DataFileProblem/unreadable(path:errno:)`` when the path cannot be opened or synced.
+    public static func synchronize(path: String) throws(DataFileProblem) {
+        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, errno: errno) }
+        defer { _ = close(fd) }
+        guard fsync(fd) == 0 else { throw .unreadable(path: path, errno: errno) }
+    }
+}

@@ -1,7 +1,11 @@
-internal import Foundation
+internal import FoundationEssentials
 internal import LMDB
 public import Storage
 public import WorkflowModel
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// Counts and environment figures for `bomflow stats` and, later, `/metrics`.
 public struct StoreStatistics: Sendable, Equatable {

@@ -1,4 +1,4 @@
-internal import Foundation
+internal import FoundationEssentials
 internal import LMDB
 public import Storage
 
@@ -100,13 +100,7 @@ extension LMDBStore {
     }
 
     /// fsync(2) of a file or directory.
-    static func synchronize(_ path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
-        }
-        defer { try? handle.close() }
-        try handle.synchronize()
-    }
+    static func synchronize(_ path: String) throws { try FileSync.synchronize(path: path) }
 }
 
 /// What ``LMDBStore/check(directory:)`` found.

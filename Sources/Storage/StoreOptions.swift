@@ -1,4 +1,4 @@
-internal import Foundation
+internal import FoundationEssentials
 public import WorkflowModel
 
 /// How a store opens and runs maintenance. The policy (timeouts, retention, attempts, clock)

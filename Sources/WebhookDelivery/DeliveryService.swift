@@ -1,9 +1,15 @@
-internal import Foundation
+internal import Dispatch
+internal import FoundationEssentials
 internal import Logging
 public import Notifications
+internal import Sockets
 public import Storage
 internal import Synchronization
 internal import WorkflowModel
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// How a serving process delivers webhooks (`bomflow serve --webhook-…`).
 public struct DeliveryConfiguration: Sendable {
@@ -68,7 +74,7 @@ public final class DeliveryService: @unchecked Sendable {
     let logger = Logger(label: "bomflow.webhooks")
     /// This process's lease holder name.
     let holder: String
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var reports: [DeliveryReport] = []
     private var inFlight = 0
     private var stopping = false
@@ -90,9 +96,7 @@ public final class DeliveryService: @unchecked Sendable {
     }
 
     public func start() {
-        let thread = Thread { [self] in loop() }
-        thread.name = "bomflow-webhooks"
-        thread.start()
+        PosixThread.start(name: "bomflow-webhooks") { [self] in loop() }
     }
 
     /// Wakes the thread at once: this process committed something (which may have queued a
@@ -111,7 +115,7 @@ public final class DeliveryService: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         condition.unlock()
-        _ = ended.wait(timeout: .now() + 5)
+        _ = ended.wait(timeout: DispatchTime.now() + 5)
         transport.shutdown()
     }
 
@@ -151,7 +155,7 @@ public final class DeliveryService: @unchecked Sendable {
             condition.lock()
             if reports.isEmpty && !poked {
                 let wait = stopping ? 0.05 : busy ? 0.01 : 0.25
-                _ = condition.wait(until: Date(timeIntervalSinceNow: wait))
+                condition.wait(seconds: wait)
             }
             poked = false
             condition.unlock()
@@ -168,7 +172,7 @@ public final class DeliveryService: @unchecked Sendable {
                 holder: holder, max: room, leaseMilliseconds: configuration.leaseMilliseconds)
         } catch {
             logger.error("cannot claim webhook deliveries", metadata: ["error": "\(error)"])
-            Thread.sleep(forTimeInterval: 1)
+            PosixThread.sleep(seconds: 1)
             return false
         }
         guard !tasks.isEmpty else { return false }

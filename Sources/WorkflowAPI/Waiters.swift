@@ -1,7 +1,7 @@
-internal import Foundation
 internal import HTTP1
 internal import Interchange
 internal import Logging
+internal import Sockets
 internal import Storage
 internal import WorkflowModel
 
@@ -28,7 +28,7 @@ final class Waiters: @unchecked Sendable {
 
     private struct Waiter {
         let kind: Kind
-        let deadline: Date
+        let deadline: ContinuousClock.Instant
         let respond: WorkflowService.Respond
         /// The client's `X-Request-Id`, for an error answered after the wait.
         let requestID: String?
@@ -38,7 +38,7 @@ final class Waiters: @unchecked Sendable {
         var busy = false
     }
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var waiters: [Int: Waiter] = [:]
     private var nextID = 0
     private var started = false
@@ -67,13 +67,12 @@ final class Waiters: @unchecked Sendable {
         guard !stopping, waiters.count < Self.capacity else { return false }
         nextID += 1
         waiters[nextID] = Waiter(
-            kind: kind, deadline: Date().addingTimeInterval(seconds), respond: respond, requestID: requestID, seen: seen
+            kind: kind, deadline: .now + .milliseconds(Int64(seconds * 1000)), respond: respond, requestID: requestID,
+            seen: seen
         )
         if !started {
             started = true
-            let thread = Thread { [self] in run() }
-            thread.name = "bomflow-waiters"
-            thread.start()
+            PosixThread.start(name: "bomflow-waiters") { [self] in run() }
         }
         condition.signal()
         return true
@@ -99,7 +98,7 @@ final class Waiters: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            _ = condition.wait(until: Date().addingTimeInterval(Self.checkInterval))
+            condition.wait(seconds: Self.checkInterval)
             condition.unlock()
             examine()
         }
@@ -108,7 +107,7 @@ final class Waiters: @unchecked Sendable {
     /// One round: answer what expired, then re-examine waiters that have not seen the latest change.
     private func examine() {
         guard let service else { return }
-        let now = Date()
+        let now = ContinuousClock.now
         let counter: Int
         do { counter = try service.store.changeCounter() } catch {
             logStorageError(error)

@@ -1,4 +1,5 @@
-internal import Foundation
+internal import Dispatch
+internal import Sockets
 
 /// A fixed set of plain threads that run posted closures taken from one queue in arrival order
 /// (a process has a fixed set of threads; libdispatch may add pool threads under a burst). With
@@ -7,7 +8,7 @@ internal import Foundation
 /// long (a request on a slow database) holds only its own thread, and the next one goes to any
 /// free thread instead of waiting behind it.
 final class WorkThreads: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var work: [() -> Void] = []
     private var head = 0
     private var stopping = false
@@ -17,9 +18,7 @@ final class WorkThreads: @unchecked Sendable {
     init(count: Int, name: String) {
         running = max(1, count)
         for index in 0..<running {
-            let thread = Thread { [self] in loop() }
-            thread.name = running == 1 ? name : "\(name)-\(index + 1)"
-            thread.start()
+            PosixThread.start(name: running == 1 ? name : "\(name)-\(index + 1)") { [self] in loop() }
         }
     }
 

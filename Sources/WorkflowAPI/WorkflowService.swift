@@ -1,4 +1,5 @@
-internal import Foundation
+internal import Dispatch
+internal import FoundationEssentials
 public import HTTP1
 internal import Interchange
 internal import JSON

@@ -1,5 +1,7 @@
-internal import Foundation
+internal import Dispatch
+internal import FoundationEssentials
 internal import Logging
+internal import Sockets
 public import Storage
 internal import Synchronization
 public import WorkflowModel
@@ -39,7 +41,7 @@ public final class WriteQueue: @unchecked Sendable {
     }
 
     private let store: any WorkflowStorage
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var pending: [Ticket] = []
     /// The group each writer is committing (or waiting for the lock to commit).
     private var inFlight: [[Ticket]]
@@ -120,13 +122,11 @@ public final class WriteQueue: @unchecked Sendable {
         inFlight = Array(repeating: [], count: writers)
         activeWriters = writers
         for index in 0..<writers {
-            let thread = Thread { [self] in run(writer: index) }
-            thread.name = writers == 1 ? "bomflow-writer" : "bomflow-writer-\(index + 1)"
-            thread.start()
+            PosixThread.start(name: writers == 1 ? "bomflow-writer" : "bomflow-writer-\(index + 1)") { [self] in
+                run(writer: index)
+            }
         }
-        let watchdog = Thread { [self] in watch() }
-        watchdog.name = "bomflow-write-watchdog"
-        watchdog.start()
+        PosixThread.start(name: "bomflow-watchdog") { [self] in watch() }
     }
 
     /// One writer for a store whose writes are serialised anyway (LMDB's single write lock); 4 for
@@ -244,7 +244,7 @@ public final class WriteQueue: @unchecked Sendable {
                 watchdogWake.wait()
                 continue
             }
-            Thread.sleep(forTimeInterval: 0.1)
+            PosixThread.sleep(seconds: 0.1)
             condition.lock()
             let now = ContinuousClock.now
             var expired: [Ticket] = []

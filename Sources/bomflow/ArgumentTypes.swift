@@ -1,5 +1,11 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Sockets
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A size such as `1048576`, `512KiB`, `64MiB`, `64GiB` (also `KB`/`MB`/`GB`, `K`/`M`/`G`,
 /// all powers of 1,024).
@@ -9,7 +15,7 @@ struct ByteSize: ExpressibleByArgument, Equatable, CustomStringConvertible {
     init(bytes: Int) { self.bytes = bytes }
 
     init?(argument: String) {
-        let text = argument.trimmingCharacters(in: .whitespaces).uppercased()
+        let text = argument.trimmingWhitespace.uppercased()
         let digits = text.prefix { $0.isNumber }
         guard let number = Int(digits), number >= 0 else { return nil }
         let shift: Int
@@ -44,7 +50,7 @@ struct DurationArgument: ExpressibleByArgument, Equatable, CustomStringConvertib
     init(milliseconds: Int64) { self.milliseconds = milliseconds }
 
     init?(argument: String) {
-        let text = argument.trimmingCharacters(in: .whitespaces).lowercased()
+        let text = argument.trimmingWhitespace.lowercased()
         let digits = text.prefix { $0.isNumber }
         guard let number = Int64(digits), number > 0 else { return nil }
         let unit: Int64
@@ -70,4 +76,14 @@ struct DurationArgument: ExpressibleByArgument, Equatable, CustomStringConvertib
     }
 
     var defaultValueDescription: String { description }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingWhitespace: String {
+        var text = Substring(self)
+        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
+        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
+        return String(text)
+    }
 }

@@ -1,9 +1,15 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSON
 import LMDBStore
+import Sockets
 import Storage
 import WorkflowAPI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow backup DEST`.
 struct Backup: ParsableCommand {

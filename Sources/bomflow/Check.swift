@@ -1,7 +1,13 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSON
 import LMDBStore
+import Sockets
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow check`: is the data file whole?
 struct Check: ParsableCommand {

@@ -1,10 +1,16 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Interchange
 import JSON
 import Notifications
+import Sockets
 import Storage
 import WorkflowModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow events TOKEN [--follow]`: a workflow's event history (docs/HISTORY.md).
 struct Events: ParsableCommand {
@@ -42,19 +48,19 @@ struct Events: ParsableCommand {
         while true {
             guard let page = try store.history(token, after: after, limit: HistoryEvent.limit) else {
                 if after > 0 || self.after > 0 {
-                    FileHandle.standardError.write(Data("workflow \(token) was deleted\n".utf8))
+                    StandardStreams.writeError("workflow \(token) was deleted\n")
                     return
                 }
                 throw ValidationError("no workflow \(token)")
             }
             // Written at once (not buffered), so that a reader of a pipe sees each event when it comes.
             let text = page.events.map { render($0) + "\n" }.joined()
-            if !text.isEmpty { FileHandle.standardOutput.write(Data(text.utf8)) }
+            if !text.isEmpty { StandardStreams.writeOutput(text) }
             after = page.events.last?.sequence ?? after
             if page.events.count == HistoryEvent.limit { continue }
             guard follow else { return }
             // Wait for any commit (of any process) before reading again.
-            while try store.changeCounter() == counter { usleep(100_000) }
+            while try store.changeCounter() == counter { PosixThread.sleep(seconds: 0.1) }
             counter = try store.changeCounter()
         }
     }

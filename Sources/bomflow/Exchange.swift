@@ -1,11 +1,17 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Interchange
 import JSON
 import LMDBStore
+import Sockets
 import Storage
 import WorkflowAPI
 import WorkflowModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 #if PostgreSQL
     import PostgresStore
@@ -30,18 +36,15 @@ struct Export: ParsableCommand {
         let started = Date()
         let workflowStore = try store.openWorkflowStore(mustExist: true, readOnly: true)
         let temporary = output.map { $0 + ".partial" }
-        let handle: FileHandle
+        let handle: FileStream
         if let temporary {
-            guard
-                FileManager.default.createFile(
-                    atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
-                let file = FileHandle(forWritingAtPath: temporary)
-            else { throw CommandFailure("cannot write \(temporary)") }
-            handle = file
+            do { handle = try FileStream.creating(temporary, mode: 0o600) } catch {
+                throw CommandFailure("cannot write \(temporary): \(error)")
+            }
         } else {
-            handle = FileHandle.standardOutput
+            handle = FileStream.standardOutput
         }
-        let count = try WorkflowTransfer.export(from: workflowStore) { try handle.write(contentsOf: $0) }
+        let count = try WorkflowTransfer.export(from: workflowStore) { try handle.write($0) }
         if let temporary, let output {
             try handle.synchronize()
             try handle.close()
@@ -53,7 +56,7 @@ struct Export: ParsableCommand {
             json.member("exported", Int64(count))
             json.member("seconds", double: (seconds * 1000).rounded() / 1000)
         }
-        FileHandle.standardError.write(Data(line + [0x0A]))
+        StandardStreams.write(line + [0x0A], to: 2)
     }
 }
 
@@ -96,9 +99,9 @@ struct Import: ParsableCommand {
         var importer = WorkflowTransfer.Importer(into: workflowStore, batch: batch) { line, message in
             reported += 1
             if reported <= 1000 {
-                FileHandle.standardError.write(Data("line \(line): \(message)\n".utf8))
+                StandardStreams.writeError("line \(line): \(message)\n")
             } else if reported == 1001 {
-                FileHandle.standardError.write(Data("(more problems; only the first 1000 are listed)\n".utf8))
+                StandardStreams.writeError("(more problems; only the first 1000 are listed)\n")
             }
         }
         if hyades, PostgresLocationText.isURL(file) {
@@ -112,15 +115,14 @@ struct Import: ParsableCommand {
             if tally.conflicts + tally.invalid > 0 { throw ExitCode.failure }
             return
         }
-        let input: FileHandle
+        let input: FileStream
         if file == "-" {
-            input = FileHandle.standardInput
+            input = FileStream.standardInput
         } else {
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw CommandFailure("cannot read \(file)") }
-            input = handle
+            do { input = try FileStream.reading(file) } catch { throw CommandFailure("cannot read \(file): \(error)") }
         }
         if hyades {
-            let outcome = HyadesImport.read(Array(input.readDataToEndOfFile()))
+            let outcome = HyadesImport.read(try input.readAll())
             for problem in outcome.problems { importer.refuse(line: problem.line, problem.message) }
             for entry in outcome.workflows { try importer.add(entry.workflow, line: entry.line) }
         } else {
@@ -171,13 +173,13 @@ enum PostgresLocationText {
 
 /// Lines of a file read in 1 MiB chunks, numbered from 1, without their newline.
 struct LineReader {
-    let handle: FileHandle
+    let handle: FileStream
     private var buffer: [UInt8] = []
     private var start = 0
     private var number = 0
     private var finished = false
 
-    init(_ handle: FileHandle) { self.handle = handle }
+    init(_ handle: FileStream) { self.handle = handle }
 
     mutating func next() throws -> (Int, [UInt8])? {
         while true {
@@ -196,7 +198,7 @@ struct LineReader {
             }
             buffer.removeSubrange(0..<start)
             start = 0
-            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+            let chunk = try handle.read(upTo: 1 << 20)
             if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
         }
     }

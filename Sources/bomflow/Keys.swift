@@ -1,8 +1,14 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import LMDBStore
+import Sockets
 import Storage
 import WorkflowAPI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow keys create|list|revoke`.
 struct Keys: ParsableCommand {

@@ -1,8 +1,14 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSON
 import LMDBStore
+import Sockets
 import Storage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow restore SRC`: puts a backup back.
 struct Restore: ParsableCommand {
@@ -37,10 +43,10 @@ struct Restore: ParsableCommand {
             report = try LMDBStore.restore(
                 from: source, into: store.dataDir, replacing: force, verify: verify, options: options)
         } catch .unsafeLocation(let why) {
-            FileHandle.standardError.write(Data("bomflow: refusing \(store.dataDir): \(why)\n".utf8))
+            StandardStreams.writeError("bomflow: refusing \(store.dataDir): \(why)\n")
             throw ExitCode(78)
         } catch .corrupted(let why) {
-            FileHandle.standardError.write(Data("bomflow: restore refused, nothing changed: \(why)\n".utf8))
+            StandardStreams.writeError("bomflow: restore refused, nothing changed: \(why)\n")
             throw ExitCode(65)
         } catch {
             throw CommandFailure("restore refused: \(error)")

@@ -1,11 +1,17 @@
 import ArgumentParser
 import BomflowServer
-import Foundation
+import Dispatch
+import FoundationEssentials
 import HTTPServer
 import JSON
 import LMDBStore
 import Logging
+import Sockets
 import Storage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow serve`: the REST API on the data directory.
 struct Serve: ParsableCommand {
@@ -141,11 +147,10 @@ struct Serve: ParsableCommand {
         if checkOnStart, !store.isPostgres {
             let report = LMDBStore.check(directory: store.dataDir)
             guard report.problems.isEmpty else {
-                FileHandle.standardError.write(
-                    Data(
-                        ("bomflow: refusing to serve \(store.dataDir), data.mdb is damaged:\n"
-                            + report.problems.prefix(20).joined(separator: "\n")
-                            + "\nrestore a backup with `bomflow restore`\n").utf8))
+                StandardStreams.writeError(
+                    "bomflow: refusing to serve \(store.dataDir), data.mdb is damaged:\n"
+                        + report.problems.prefix(20).joined(separator: "\n")
+                        + "\nrestore a backup with `bomflow restore`\n")
                 throw ExitCode(65)
             }
         }
@@ -177,7 +182,7 @@ struct Serve: ParsableCommand {
             try ServerRuntime.run(store: workflowStore, configuration: configuration) { announcement in
                 let line =
                     ephemeral ? announcement.ephemeralLine(dataDirectory: dataDir) : Array("\(announcement.port)".utf8)
-                FileHandle.standardOutput.write(Data(line + [0x0A]))
+                StandardStreams.write(line + [0x0A], to: 1)
             }
         }
     }
@@ -197,7 +202,7 @@ struct Serve: ParsableCommand {
     static func serverStep<T>(_ body: () throws(ServerError) -> T) throws -> T {
         do { return try body() } catch {
             if error.isConfiguration {
-                FileHandle.standardError.write(Data("bomflow: \(error)\n".utf8))
+                StandardStreams.writeError("bomflow: \(error)\n")
                 throw ExitCode(78)
             }
             throw CommandFailure(error.description)

@@ -1,7 +1,13 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import LMDBStore
+import Sockets
 import Storage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 #if PostgreSQL
     import PostgresStore
@@ -100,10 +106,9 @@ struct StoreArguments: ParsableArguments {
             do {
                 return try PostgresStore(location: location, options: options, configuration: configuration)
             } catch .newerFormat(let found, let supported) {
-                FileHandle.standardError.write(
-                    Data(
-                        "bomflow: refusing \(location): its schema has migration \(found), this bomflow knows up to \(supported)\n"
-                            .utf8))
+                StandardStreams.writeError(
+                    "bomflow: refusing \(location): its schema has migration \(found), this bomflow knows up to \(supported)\n"
+                )
                 throw ExitCode(78)
             } catch {
                 throw CommandFailure("cannot open \(location): \(error)")
@@ -139,15 +144,15 @@ struct StoreArguments: ParsableArguments {
         configure(&options)
         do {
             let store = try LMDBStore(path: dataDir, options: options)
-            if let notice = store.mapSizeNotice { FileHandle.standardError.write(Data("bomflow: \(notice)\n".utf8)) }
+            if let notice = store.mapSizeNotice { StandardStreams.writeError("bomflow: \(notice)\n") }
             return store
         } catch .unsafeLocation(let why) {
             // EX_CONFIG: the configuration must change; restarting will not help.
-            FileHandle.standardError.write(Data("bomflow: refusing \(dataDir): \(why)\n".utf8))
+            StandardStreams.writeError("bomflow: refusing \(dataDir): \(why)\n")
             throw ExitCode(78)
         } catch .corrupted(let why) {
             // EX_DATAERR: the data is damaged; restarting will not help, a restore will.
-            FileHandle.standardError.write(Data("bomflow: refusing \(dataDir): \(why)\n".utf8))
+            StandardStreams.writeError("bomflow: refusing \(dataDir): \(why)\n")
             throw ExitCode(65)
         } catch {
             throw CommandFailure("cannot open \(dataDir): \(error)")

@@ -1,9 +1,15 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSON
 import Notifications
+import Sockets
 import Storage
 import WorkflowModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow webhooks add|list|update|delete|test|deliveries|redeliver`: the webhook API's
 /// operations on the store directly (docs/NOTIFICATIONS.md), like `keys`.

@@ -1,9 +1,16 @@
 import ArgumentParser
 import BomflowClient
-import Foundation
+import Dispatch
+import FoundationEssentials
 import JSON
 import Logging
+import Sockets
+import Synchronization
 import WorkflowModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `bomflow worker`: claims steps from a server and runs a command for each.
 struct Worker: ParsableCommand {
@@ -86,7 +93,7 @@ struct Worker: ParsableCommand {
                 if error.isAuthorization { throw CommandFailure("the server refused the key: \(error)") }
                 failures += 1
                 logger.warning("claim failed", metadata: ["error": "\(error)"])
-                Thread.sleep(forTimeInterval: min(5, 0.2 * Double(failures)))
+                PosixThread.sleep(seconds: min(5, 0.2 * Double(failures)))
                 continue
             }
             for claim in claims {
@@ -116,23 +123,12 @@ struct Worker: ParsableCommand {
         labels.endObject()
         environment["BOMFLOW_LABELS"] = labels.text
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
         let lastLine = LastLine()
-        errors.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else { return }
-            FileHandle.standardError.write(data)
-            lastLine.add(data)
-        }
         logger.info(
             "running", metadata: ["token": "\(claim.token)", "step": "\(claim.step)", "attempt": "\(claim.attempt)"])
+        let process: Subprocess
         do {
-            try process.run()
+            process = try Subprocess.spawn(path: "/bin/sh", arguments: ["-c", command], environment: environment)
         } catch {
             report(
                 claim, .failed(reason: "cannot start the command: \(error)"), client: client, worker: worker,
@@ -143,7 +139,7 @@ struct Worker: ParsableCommand {
         let beating = DispatchSemaphore(value: 0)
         let url = self.url
         let apiKey = effectiveAPIKey
-        let heartbeat = Thread {
+        PosixThread.start(name: "bomflow-heartbeat") {
             guard let beats = BomflowAPIClient(url: url, apiKey: apiKey) else { return }
             let interval = max(0.5, Double(leaseSeconds) / 3)
             while beating.wait(timeout: .now() + interval) == .timedOut {
@@ -158,16 +154,20 @@ struct Worker: ParsableCommand {
                 }
             }
         }
-        heartbeat.start()
-        process.waitUntilExit()
+        // The command's stderr passes through, and its last line is the failure reason.
+        let termination = process.wait { bytes in
+            StandardStreams.write(bytes, to: 2)
+            lastLine.add(bytes)
+        }
         beating.signal()
-        errors.fileHandleForReading.readabilityHandler = nil
-        lastLine.add(errors.fileHandleForReading.readDataToEndOfFile())
-        if process.terminationStatus == 0 && process.terminationReason == .exit {
+        switch termination {
+        case .exit(0):
             report(claim, .completed, client: client, worker: worker, logger: logger)
-        } else {
-            let how = process.terminationReason == .exit ? "exit status" : "signal"
-            let reason = lastLine.text ?? "\(command) ended with \(how) \(process.terminationStatus)"
+        case .exit(let status):
+            let reason = lastLine.text ?? "\(command) ended with exit status \(status)"
+            report(claim, .failed(reason: reason), client: client, worker: worker, logger: logger)
+        case .signal(let number):
+            let reason = lastLine.text ?? "\(command) ended with signal \(number)"
             report(claim, .failed(reason: reason), client: client, worker: worker, logger: logger)
         }
     }
@@ -190,7 +190,7 @@ struct Worker: ParsableCommand {
                 return
             } catch {
                 logger.warning("reporting failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                Thread.sleep(forTimeInterval: 0.5 * Double(attempt))
+                PosixThread.sleep(seconds: 0.5 * Double(attempt))
             }
         }
     }
@@ -204,29 +204,27 @@ struct Worker: ParsableCommand {
 }
 
 /// Set once from a signal handler, read by the claim loop.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// The last non-empty line a command wrote to stderr.
-final class LastLine: @unchecked Sendable {
-    private let lock = NSLock()
-    private var tail = Data()
+final class LastLine: Sendable {
+    private let tail = Mutex<[UInt8]>([])
 
-    func add(_ data: Data) {
-        lock.withLock {
-            tail.append(data)
-            if tail.count > 16_384 { tail = tail.suffix(8_192) }
+    func add(_ bytes: [UInt8]) {
+        tail.withLock { tail in
+            tail.append(contentsOf: bytes)
+            if tail.count > 16_384 { tail = Array(tail.suffix(8_192)) }
         }
     }
 
     var text: String? {
-        lock.withLock {
+        tail.withLock { tail in
             String(decoding: tail, as: UTF8.self).split(whereSeparator: \.isNewline).last {
-                !$0.trimmingCharacters(in: .whitespaces).isEmpty
+                $0.contains { !$0.isWhitespace }
             }
             .map(String.init)
         }

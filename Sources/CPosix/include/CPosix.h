@@ -69,6 +69,17 @@ void cposix_ignore_signal(int number);
 /// The calling thread's kernel thread id (gettid).
 int cposix_thread_id(void);
 
+/* Spawns `path` with the NULL-terminated `argv` and `envp`, its stderr the write end of a new
+ * pipe whose read end is *error_fd (close-on-exec in the parent); 0 or -errno. */
+int cposix_spawn_with_stderr_pipe(const char *path, char *const argv[], char *const envp[], int *pid, int *error_fd);
+
+/* Waits for the child `pid`: its exit status (-1 when it did not exit) and the signal that ended
+ * it (0 when none); 0 or -errno. */
+int cposix_wait_child(int pid, int *exit_status, int *signal_number);
+
+/* Names the calling thread (its first 15 bytes); 0 or -errno. */
+int cposix_set_thread_name(const char *name);
+
 /// Event bits, exported as functions so Swift sees plain values.
 uint32_t cposix_epollin(void);
 uint32_t cposix_epollout(void);
