@@ -62,6 +62,12 @@ public final class FileStream {
 
     /// Writes every byte.
     public func write(_ bytes: [UInt8]) throws(SyscallError) {
+        if let code = Self.writeAll(bytes, to: fd) { throw SyscallError(function: "write", code: code) }
+    }
+
+    /// Writes every byte of `bytes` to `fd` (partial writes resumed, `EINTR` retried). - Returns:
+    /// nil, or the `errno` of the write that failed.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32? {
         var offset = 0
         while offset < bytes.count {
             let written = unsafe bytes.withUnsafeBytes { buffer in
@@ -69,10 +75,11 @@ public final class FileStream {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw SyscallError(function: "write", code: errno)
+                return errno
             }
             offset += written
         }
+        return nil
     }
 
     /// fsync(2).

@@ -127,20 +127,7 @@ public enum StandardStreams {
 
     /// Writes `bytes` to the file descriptor `fd`. - Returns: false when the stream refused them.
     @discardableResult
-    public static func write(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = unsafe bytes.withUnsafeBytes { buffer in
-                unsafe Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
-    }
+    public static func write(_ bytes: [UInt8], to fd: Int32) -> Bool { FileStream.writeAll(bytes, to: fd) == nil }
 
     /// Everything readable from `fd` until its end (standard input: `fd` 0), or nil on an error.
     public static func readAll(from fd: Int32) -> [UInt8]? {
