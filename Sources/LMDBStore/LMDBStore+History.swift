@@ -38,7 +38,9 @@ extension LMDBStore {
         guard !events.isEmpty else { return }
         let prefix = Keys.workflow(id)
         try txn.withCursor(databases.history) { cursor in
-            var (first, last) = try Self.historyRange(prefix, cursor: &cursor)
+            // One seek for the newest number; the oldest is only needed past the bound (numbers
+            // are given out densely from 1, so at most `last` events are kept).
+            var last = try Self.lastSequence(prefix, cursor: &cursor)
             var newest: HistoryEvent? = nil
             if last > 0, events[0].kind.isSummarised {
                 newest = try cursor.withCurrent { _, value throws(StoreError) in
@@ -51,14 +53,15 @@ extension LMDBStore {
                 } else {
                     last += 1
                     event.sequence = last
-                    if first == 0 { first = last }
                 }
                 newest = event
                 try txn.put(
                     HistoryCodec.encode(event), forKey: Keys.historyEvent(id, event.sequence), in: databases.history)
             }
+            guard last > UInt64(HistoryEvent.limit) else { return }
             // One event goes per event that came. The range overstates the count once a summarised
             // event was dropped from its middle; then the events are counted.
+            var first = try Self.historyRange(prefix, cursor: &cursor).0
             for _ in events.indices where last - first + 1 > UInt64(HistoryEvent.limit) {
                 guard let victim = try Self.historyVictim(prefix, cursor: &cursor) else { break }
                 try txn.delete(Keys.historyEvent(id, victim), in: databases.history)
@@ -70,19 +73,21 @@ extension LMDBStore {
     /// The first and last sequence numbers stored under `prefix` (0, 0 when none); leaves the
     /// cursor on the last one.
     private static func historyRange(_ prefix: [UInt8], cursor: inout Cursor) throws -> (UInt64, UInt64) {
-        var after = prefix
-        after.append(contentsOf: [UInt8](repeating: 0xFF, count: 8))
         guard try cursor.seek(atOrAfter: prefix), cursor.withCurrent({ key, _ in hasPrefix(key, prefix) }) else {
             return (0, 0)
         }
         let first = cursor.withCurrent { key, _ in loadUInt64(key, at: 8) }
-        var positioned = try cursor.seek(atOrAfter: after)
-        if positioned, cursor.withCurrent({ key, _ in hasPrefix(key, prefix) }) {
-            return (first, UInt64.max)  // cannot happen: UInt64.max is never given out
-        }
-        positioned = positioned ? try cursor.previous() : try cursor.last()
-        guard positioned else { return (0, 0) }
-        return (first, cursor.withCurrent { key, _ in loadUInt64(key, at: 8) })
+        return (first, try lastSequence(prefix, cursor: &cursor))
+    }
+
+    /// The last sequence number stored under `prefix` (0 when none); leaves the cursor on it.
+    private static func lastSequence(_ prefix: [UInt8], cursor: inout Cursor) throws -> UInt64 {
+        // The next workflow ID's keys follow every key of this one.
+        let id = loadUInt64(prefix, at: 0)
+        let beyond = id < UInt64.max ? try cursor.seek(atOrAfter: Keys.workflow(id + 1)) : false
+        let positioned = beyond ? try cursor.previous() : try cursor.last()
+        guard positioned, cursor.withCurrent({ key, _ in hasPrefix(key, prefix) && key.count == 16 }) else { return 0 }
+        return cursor.withCurrent { key, _ in loadUInt64(key, at: 8) }
     }
 
     /// The event the bound drops when the workflow keeps more than ``HistoryEvent/limit``: the

@@ -78,7 +78,8 @@
         /// the caller's transaction): each one folds into the newest event when it continues a
         /// summarised one, or takes the next number; then the bound drops the oldest summarised
         /// events, else the oldest, beyond ``HistoryEvent/limit`` (never the newest, whose number
-        /// the next one follows: a number is never given out twice).
+        /// the next one follows: a number is never given out twice). Numbers are dense from 1, so
+        /// the events are counted only once a number passes the bound.
         func appendHistory(_ events: [HistoryEvent], id: Int64, session: Session) {
             guard !events.isEmpty else { return }
             for event in events {
@@ -112,7 +113,9 @@
             }
             session.send(
                 """
-                DELETE FROM bomflow_event WHERE workflow_id = \(id) AND seq IN (
+                DELETE FROM bomflow_event WHERE workflow_id = \(id)
+                    AND EXISTS (SELECT 1 FROM bomflow_event WHERE workflow_id = \(id) AND seq > \(Int64(HistoryEvent.limit)))
+                    AND seq IN (
                     SELECT seq FROM bomflow_event WHERE workflow_id = \(id)
                         AND seq < (SELECT max(seq) FROM bomflow_event WHERE workflow_id = \(id))
                     ORDER BY kind IN ('HEARTBEAT', 'PROGRESS') DESC, seq

@@ -157,7 +157,15 @@ public final class Authenticator: Sendable {
         }
         if cachedOnly { return nil }
         let record: APIKeyRecord?
-        do { record = try store.apiKey(digest: Self.digest(of: key)) } catch { return .failure(Problem.storage(error)) }
+        do {
+            // A sign-in session of the operator page is stored like a key but is none (it lives in
+            // a cookie): refused here, once per cache lifetime, not on every request.
+            record = try store.apiKey(digest: Self.digest(of: key)).flatMap {
+                UISessions.parse($0.name) == nil ? $0 : nil
+            }
+        } catch {
+            return .failure(Problem.storage(error))
+        }
         cache.withLock { table in
             if table.count >= 4096 { table.removeAll() }
             table[key] = CachedKey(record: record, expires: now + Self.cacheLifetime)

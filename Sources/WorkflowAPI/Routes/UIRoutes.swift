@@ -195,7 +195,7 @@ extension WorkflowService {
         headers.add("X-Api-Key", form["key"] ?? "")
         let record: APIKeyRecord
         switch authenticator.authenticate(headers, from: context.request.remoteAddress) {
-        case .success(let found) where UISessions.parse(found.name) == nil: record = found
+        case .success(let found): record = found
         case .failure(let problem) where problem.status == .tooManyRequests:
             return signInPage(context, error: problem.detail, status: .tooManyRequests)
         case .failure(let problem) where problem.status.code >= 500:
