@@ -98,24 +98,9 @@ public enum PosixThread {
         return result == 0
     }
 
-    /// Waits (the lock held) until signalled or `deadline` has come. - Returns: false when it had.
-    @discardableResult
-    public func wait(until deadline: ContinuousClock.Instant) -> Bool {
-        let left = ContinuousClock.now.duration(to: deadline)
-        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
-        return seconds > 0 ? wait(seconds: seconds) : false
-    }
-
     public func signal() { precondition(unsafe pthread_cond_signal(condition) == 0) }
 
     public func broadcast() { precondition(unsafe pthread_cond_broadcast(condition) == 0) }
-
-    /// `body` with the lock held.
-    public func withLock<R>(_ body: () throws -> R) rethrows -> R {
-        lock()
-        defer { unlock() }
-        return try body()
-    }
 }
 
 /// Writing to the standard output and error without buffering (what `FileHandle.standardError`
@@ -128,21 +113,4 @@ public enum StandardStreams {
     /// Writes `bytes` to the file descriptor `fd`. - Returns: false when the stream refused them.
     @discardableResult
     public static func write(_ bytes: [UInt8], to fd: Int32) -> Bool { FileStream.writeAll(bytes, to: fd) == nil }
-
-    /// Everything readable from `fd` until its end (standard input: `fd` 0), or nil on an error.
-    public static func readAll(from fd: Int32) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = unsafe chunk.withUnsafeMutableBytes { buffer in
-                unsafe read(fd, buffer.baseAddress!, buffer.count)
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-    }
 }
