@@ -187,7 +187,8 @@ public struct HTTPRequest: Sendable {
         if let mark = rest.utf8.firstIndex(of: UInt8(ascii: "?")) {
             return (String(rest[..<mark]), String(rest[rest.utf8.index(after: mark)...]))
         }
-        return (String(rest), nil)
+        // The common origin-form target without a query is its own path: share its storage.
+        return start == utf8.startIndex ? (target, nil) : (String(rest), nil)
     }
 }
 

@@ -23,7 +23,8 @@ public struct HTTPLimits: Sendable, Equatable {
     /// The body limit for a request with this method and request target.
     public func bodyBytes(method: HTTPMethod, target: String) -> Int {
         guard !bodyLimits.isEmpty else { return bodyBytes }
-        let path = target.utf8.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let utf8 = target.utf8
+        let path = utf8[..<(utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex)]
         for route in bodyLimits where route.method == method && path.elementsEqual(route.path.utf8) {
             return route.bytes
         }

@@ -119,13 +119,16 @@ public struct RequestParser: Sendable {
                 }
 
             case .headers(var head):
+                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
                 let budget = limits.headerBytes - head.headerBytes
                 let maxLength = min(limits.headerLineBytes, max(budget, 0))
                 switch findLine(
                     maxLength: maxLength,
                     overflow: .headerFieldsTooLarge("a header line or the header section is too long"))
                 {
-                case .incomplete: return .needMoreBytes
+                case .incomplete:
+                    state = .headers(head)
+                    return .needMoreBytes
                 case .error(let error): return fail(error)
                 case .line(let range):
                     consume(through: range.upperBound + 2)
@@ -154,6 +157,7 @@ public struct RequestParser: Sendable {
                 if let event = startBody(head) { return event }
 
             case .body(var head):
+                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
                 let needed = head.contentLength - head.body.count
                 let available = min(needed, buffer.count - start)
                 if available > 0 {
@@ -167,10 +171,13 @@ public struct RequestParser: Sendable {
                 return complete(head)
 
             case .chunkSize(var head):
+                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
                 let extensionBudget = max(limits.chunkExtensionBytes - head.extensionBytes, 0)
                 switch findLine(maxLength: 16 + 1 + extensionBudget, overflow: .badRequest("chunk size line too long"))
                 {
-                case .incomplete: return .needMoreBytes
+                case .incomplete:
+                    state = .chunkSize(head)
+                    return .needMoreBytes
                 case .error(let error): return fail(error)
                 case .line(let range):
                     consume(through: range.upperBound + 2)
@@ -184,6 +191,7 @@ public struct RequestParser: Sendable {
                 }
 
             case .chunkData(var head, let remaining):
+                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
                 let available = min(remaining, buffer.count - start)
                 if available > 0 {
                     head.body.append(contentsOf: buffer[start..<start + available])
@@ -209,12 +217,15 @@ public struct RequestParser: Sendable {
                 state = .chunkSize(head)
 
             case .trailers(var head):
+                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
                 let budget = limits.headerBytes - head.trailerBytes
                 let maxLength = min(limits.headerLineBytes, max(budget, 0))
                 switch findLine(
                     maxLength: maxLength, overflow: .headerFieldsTooLarge("the trailer section is too long"))
                 {
-                case .incomplete: return .needMoreBytes
+                case .incomplete:
+                    state = .trailers(head)
+                    return .needMoreBytes
                 case .error(let error): return fail(error)
                 case .line(let range):
                     consume(through: range.upperBound + 2)
@@ -234,6 +245,11 @@ public struct RequestParser: Sendable {
             }
         }
     }
+
+    /// What `state` holds while a case works on its request head: the case took the head out of
+    /// `state` so that appending to its headers or body does not copy them (an enum payload
+    /// still held by `state` would make every append copy), and sets `state` before it returns.
+    private static let handedOver = State.failed(.badRequest("the parser lost its state"))
 
     private mutating func fail(_ error: ParseError) -> Event {
         state = .failed(error)
