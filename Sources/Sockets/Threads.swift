@@ -1,4 +1,5 @@
 internal import CPosix
+public import Synchronization
 
 #if canImport(Glibc)
     internal import Glibc
@@ -39,6 +40,25 @@ public enum PosixThread {
         precondition(result == 0, "pthread_create failed: \(result)")
         _ = pthread_detach(thread)
     }
+
+    /// A small number naming the calling thread: 0, 1, 2, … in the order threads first ask, kept
+    /// for the thread's life (a `pthread_getspecific`, no lock). For state kept per thread, e.g.
+    /// ``PerThread``.
+    public static var number: Int {
+        if let stored = unsafe pthread_getspecific(numberKey) {
+            return Int(bitPattern: UInt(bitPattern: unsafe stored)) - 1
+        }
+        let number = nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue
+        precondition(unsafe pthread_setspecific(numberKey, UnsafeRawPointer(bitPattern: number + 1)) == 0)
+        return number
+    }
+
+    private static let numberKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(unsafe pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+    private static let nextNumber = Atomic<Int>(0)
 
     /// Sleeps the calling thread for `seconds` (interrupted sleeps are resumed).
     public static func sleep(seconds: Double) {
@@ -113,4 +133,33 @@ public enum StandardStreams {
     /// Writes `bytes` to the file descriptor `fd`. - Returns: false when the stream refused them.
     @discardableResult
     public static func write(_ bytes: [UInt8], to fd: Int32) -> Bool { FileStream.writeAll(bytes, to: fd) == nil }
+}
+
+/// A value kept in several copies, each behind its own lock, a thread using the copy its
+/// ``PosixThread/number`` picks: the event loops (one thread each) update counters and caches
+/// without sharing a lock or a cache line. Readers that need the whole merge the copies.
+public final class PerThread<Value: Sendable>: Sendable {
+    @usableFromInline final class Shard: Sendable {
+        @usableFromInline let value: Mutex<Value>
+        /// Keeps the next copy's lock off this one's cache line.
+        let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        init(_ value: Value) { self.value = Mutex(value) }
+    }
+
+    @usableFromInline let shards: [Shard]
+
+    /// `count` copies of `initial` (default 8; a thread beyond them shares a copy with another).
+    public init(_ initial: Value, count: Int = 8) {
+        shards = (0..<max(1, count)).map { _ in Shard(initial) }
+    }
+
+    /// Runs `body` on the calling thread's copy.
+    @inlinable public func withLock<R: Sendable>(_ body: (inout sending Value) -> R) -> R {
+        shards[PosixThread.number % shards.count].value.withLock { value in body(&value) }
+    }
+
+    /// Runs `body` on every copy in turn (each under its own lock).
+    @inlinable public func withEach(_ body: (inout sending Value) -> Void) {
+        for shard in shards { shard.value.withLock { value in body(&value) } }
+    }
 }

@@ -1,5 +1,6 @@
 internal import Codecs
 internal import HTTP1
+internal import Sockets
 public import Storage
 internal import Synchronization
 
@@ -31,9 +32,13 @@ public struct Permission: OptionSet, Sendable, Hashable {
 /// retrying) keeps getting 401 and locks nobody else behind that address out.
 public final class Authenticator: Sendable {
     let store: any WorkflowStorage
-    private let cache = Mutex<[String: CachedKey]>([:])
+    /// Kept per thread: each event loop has its own copy, so a cached poll shares no lock
+    /// (a key is looked up once per thread and lifetime).
+    private let cache = PerThread<[String: CachedKey]>([:])
     private static let cacheLifetime: Duration = .seconds(5)
     private let failures = Mutex<[String: FailureWindow]>([:])
+    /// Whether `failures` may hold anything: while nothing failed, no request takes its lock.
+    private let anyFailures = Atomic<Bool>(false)
     /// Invalid keys tolerated per client address and window. 20.
     public static let failureLimit = 20
     /// The window in which invalid keys are counted. 60 s.
@@ -106,7 +111,8 @@ public final class Authenticator: Sendable {
 
     /// Seconds until the address may try again, or nil when it is not throttled.
     private func throttled(_ address: String, now: ContinuousClock.Instant) -> Int? {
-        failures.withLock { table in
+        guard anyFailures.load(ordering: .relaxed) else { return nil }
+        return failures.withLock { table in
             guard let window = table[address] else { return nil }
             let end = window.started + Self.failureWindow
             if now >= end {
@@ -119,6 +125,7 @@ public final class Authenticator: Sendable {
     }
 
     private func recordFailure(_ address: String, key: Int, now: ContinuousClock.Instant) {
+        anyFailures.store(true, ordering: .relaxed)
         failures.withLock { table in
             if table.count >= 65536 { table.removeAll() }
             if var window = table[address], now < window.started + Self.failureWindow {
@@ -141,16 +148,10 @@ public final class Authenticator: Sendable {
     private func lookUp(_ headers: HTTPHeaders, now: ContinuousClock.Instant, cachedOnly: Bool) -> Result<
         APIKeyRecord, Problem
     >? {
-        let keys = headers.values("X-Api-Key")
-        let bearer = headers.values("Authorization").compactMap { value -> String? in
-            let parts = value.split(separator: " ", omittingEmptySubsequences: false)
-            return parts.count == 2 && parts[0].lowercased() == "bearer" && !parts[1].isEmpty ? String(parts[1]) : nil
-        }
-        let presented = Set(keys + bearer)
         // A missing or malformed key takes the wrong key's path: the empty key, which no stored key
         // has, is looked up and cached like any other, so neither the answer nor its timing tells
         // which of the three it was (RELIABILITY.md A2).
-        let single = presented.count == 1 ? presented.first! : ""
+        let single = Self.presentedKey(headers) ?? ""
         let key = single.utf8.count <= 512 ? single : ""
         if let cached = cache.withLock({ $0[key] }), cached.expires > now {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
@@ -171,6 +172,27 @@ public final class Authenticator: Sendable {
             table[key] = CachedKey(record: record, expires: now + Self.cacheLifetime)
         }
         return record.map { .success($0) } ?? .failure(Self.unauthorized)
+    }
+
+    /// The one key the request presents (in `X-Api-Key` or as `Authorization: Bearer`, any number
+    /// of times), or nil when it presents none or several different ones.
+    static func presentedKey(_ headers: HTTPHeaders) -> String? {
+        var presented: String?
+        for field in headers {
+            let candidate: String
+            if HTTPHeaders.equalsIgnoringCase(field.name, "X-Api-Key") {
+                candidate = field.value
+            } else if HTTPHeaders.equalsIgnoringCase(field.name, "Authorization") {
+                let parts = field.value.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { continue }
+                candidate = String(parts[1])
+            } else {
+                continue
+            }
+            if let earlier = presented, earlier != candidate { return nil }
+            presented = candidate
+        }
+        return presented
     }
 
     /// The one 401, whether the key is missing, malformed or wrong (RELIABILITY.md A2: the

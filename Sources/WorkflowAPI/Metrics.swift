@@ -1,5 +1,6 @@
 internal import Logging
 public import Notifications
+internal import Sockets
 public import Storage
 internal import Synchronization
 internal import WorkflowModel
@@ -10,18 +11,31 @@ public final class Metrics: Sendable {
     /// Upper bounds of the latency histogram, in seconds.
     static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-    private struct State {
+    /// Request counts, kept per thread (``PerThread``: each event loop counts in its own copy,
+    /// without a shared lock on the poll path) and added up for a scrape.
+    private struct Requests {
         /// Keyed by route index × 1,000 + status (route −1: no route matched).
-        var requests: [Int: Int] = [:]
+        var counts: [Int: Int] = [:]
         var latencyCounts = [Int](repeating: 0, count: Metrics.buckets.count + 1)
         var latencySum = 0.0
         var latencyCount = 0
+
+        mutating func add(_ other: Requests) {
+            counts.merge(other.counts, uniquingKeysWith: +)
+            for index in latencyCounts.indices { latencyCounts[index] += other.latencyCounts[index] }
+            latencySum += other.latencySum
+            latencyCount += other.latencyCount
+        }
+    }
+
+    private struct State {
         var maintenance = MaintenanceReport()
         var maintenancePasses = 0
         var maintenanceSkipped = 0
     }
 
     private let state = Mutex(State())
+    private let requests = PerThread(Requests())
     /// This process's webhook deliveries (the delivering thread counts them).
     public let deliveries = DeliveryCounters()
 
@@ -30,12 +44,12 @@ public final class Metrics: Sendable {
 
     /// Counts one answered request.
     func recordRequest(route: Int, status: Int, seconds: Double) {
-        state.withLock { state in
-            state.requests[(route + 1) * 1000 + status, default: 0] += 1
-            let bucket = Metrics.buckets.firstIndex { seconds <= $0 } ?? Metrics.buckets.count
-            state.latencyCounts[bucket] += 1
-            state.latencySum += seconds
-            state.latencyCount += 1
+        let bucket = Metrics.buckets.firstIndex { seconds <= $0 } ?? Metrics.buckets.count
+        requests.withLock { requests in
+            requests.counts[(route + 1) * 1000 + status, default: 0] += 1
+            requests.latencyCounts[bucket] += 1
+            requests.latencySum += seconds
+            requests.latencyCount += 1
         }
     }
 
@@ -56,6 +70,8 @@ public final class Metrics: Sendable {
     /// The exposition text, with the store's figures read now.
     func render(store: any WorkflowStorage, writer: WriteQueue, waiting: Int = 0) -> String {
         let snapshot = state.withLock { $0 }
+        var served = Requests()
+        requests.withEach { served.add($0) }
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
             lines.append("# HELP \(name) \(help)")
@@ -63,23 +79,23 @@ public final class Metrics: Sendable {
             for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
         }
         let signatures = WorkflowService.routeSignatures
-        let requests = snapshot.requests.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
+        let requestCounts = served.counts.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
             let route = key / 1000 - 1
             let name = route >= 0 && route < signatures.count ? signatures[route] : "unmatched"
             return ("{route=\"\(name)\",status=\"\(key % 1000)\"}", String(count))
         }
         metric(
             "bomflow_http_requests_total", "counter", "Requests answered by the API, by route pattern and status.",
-            requests)
+            requestCounts)
         var cumulative = 0
         var histogram: [(String, String)] = []
         for (index, bound) in Metrics.buckets.enumerated() {
-            cumulative += snapshot.latencyCounts[index]
+            cumulative += served.latencyCounts[index]
             histogram.append(("_bucket{le=\"\(bound)\"}", String(cumulative)))
         }
-        histogram.append(("_bucket{le=\"+Inf\"}", String(snapshot.latencyCount)))
-        histogram.append(("_sum", String(snapshot.latencySum)))
-        histogram.append(("_count", String(snapshot.latencyCount)))
+        histogram.append(("_bucket{le=\"+Inf\"}", String(served.latencyCount)))
+        histogram.append(("_sum", String(served.latencySum)))
+        histogram.append(("_count", String(served.latencyCount)))
         lines.append(
             "# HELP bomflow_http_request_duration_seconds Time from a parsed request to its response, writes including their commit."
         )

@@ -73,6 +73,11 @@ struct RequestContext: Sendable {
 /// The routes, frozen at start, matched on the raw path bytes.
 struct Router: Sendable {
     let routes: [Route]
+    /// The indices of the routes with each number of segments (a path is compared only with
+    /// the routes of its length).
+    private let byLength: [[Int]]
+    /// No route has more segments; a longer path is answered 404 without looking.
+    static let maxSegments = 15
 
     init(_ groups: [[Route]]) {
         routes = groups.joined().enumerated().map { index, route in
@@ -80,60 +85,134 @@ struct Router: Sendable {
             numbered.index = index
             return numbered
         }
+        var byLength = [[Int]](repeating: [], count: Self.maxSegments + 1)
+        for route in routes {
+            precondition(route.segments.count <= Self.maxSegments, "\(route.path) has too many segments")
+            byLength[route.segments.count].append(route.index)
+        }
+        self.byLength = byLength
+    }
+
+    /// The byte offsets of a path's non-empty segments, found without allocating.
+    private struct Segments {
+        var starts = InlineArray<16, Int>(repeating: 0)
+        var ends = InlineArray<16, Int>(repeating: 0)
+        var count = 0
+        /// False when the path has more than ``Router/maxSegments`` segments.
+        var fits = true
+
+        init(_ path: Span<UInt8>) {
+            var index = 0
+            while index < path.count {
+                if path[index] == UInt8(ascii: "/") {
+                    index += 1
+                    continue
+                }
+                let start = index
+                while index < path.count && path[index] != UInt8(ascii: "/") { index += 1 }
+                guard count < Router.maxSegments else {
+                    fits = false
+                    return
+                }
+                starts[count] = start
+                ends[count] = index
+                count += 1
+            }
+        }
     }
 
     /// The route a request would reach, with its parameters, or the 404/405/400.
     ///
     /// Literal segments are compared with the raw path (they are plain ASCII, so a segment with
-    /// `%` is decoded first); only the parameters of the matching route are decoded.
+    /// `%` is decoded first); only the parameters of the matching route are decoded. Of the
+    /// routes whose pattern matches the path, only the most specific (the most literal segments)
+    /// count, so `/api/v1/project/lookup` is never the `{uuid}` of `/api/v1/project/{uuid}`,
+    /// whatever the method.
     func resolve(_ request: HTTPRequest) -> Result<(Route, [String: String]), Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
-        let raw = request.path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
-        // The routes whose pattern matches the path; of those, only the most specific (the most
-        // literal segments) count, so `/api/v1/project/lookup` is never the `{uuid}` of
-        // `/api/v1/project/{uuid}`, whatever the method.
-        var matching: [Route] = []
+        let path = request.path
+        let utf8 = path.utf8
+        let bytes = utf8.span
+        let segments = Segments(bytes)
+        guard segments.fits else { return .failure(Problem.notFound("No resource at \(request.path)")) }
         var specificity = -1
-        for route in routes where route.segments.count == raw.count {
-            var literals = 0
-            var literalsMatch = true
-            for (segment, actual) in zip(route.segments, raw) {
-                guard case .literal(let expected) = segment else { continue }
-                literals += 1
-                if actual.contains(UInt8(ascii: "%")) {
-                    guard let decoded = PercentDecoding.decode(Substring(actual)), decoded.utf8.elementsEqual(expected)
-                    else {
-                        literalsMatch = false
-                        break
-                    }
-                } else if !actual.elementsEqual(expected) {
-                    literalsMatch = false
-                    break
-                }
-            }
-            guard literalsMatch, literals >= specificity else { continue }
+        var chosen = -1
+        var others = false
+        for candidate in byLength[segments.count] {
+            guard let literals = literalMatch(candidate, segments, bytes, path) else { continue }
             if literals > specificity {
-                matching.removeAll()
                 specificity = literals
+                chosen = -1
+                others = false
+            } else if literals < specificity {
+                continue
             }
-            matching.append(route)
+            if chosen < 0 && routes[candidate].method == method { chosen = candidate } else { others = true }
         }
-        guard let route = matching.first(where: { $0.method == method }) else {
-            if !matching.isEmpty {
-                var allowed = matching.map(\.method)
-                if allowed.contains(.get) { allowed.append(.head) }
-                return .failure(Problem.methodNotAllowed(allowed))
-            }
-            return .failure(Problem.notFound("No resource at \(request.path)"))
+        guard chosen >= 0 else {
+            guard others else { return .failure(Problem.notFound("No resource at \(request.path)")) }
+            var allowed = byLength[segments.count].filter {
+                literalMatch($0, segments, bytes, path) == specificity
+            }.map { routes[$0].method }
+            if allowed.contains(.get) { allowed.append(.head) }
+            return .failure(Problem.methodNotAllowed(allowed))
         }
+        let route = routes[chosen]
         var parameters: [String: String] = [:]
-        for (segment, actual) in zip(route.segments, raw) {
-            guard case .parameter(let name) = segment else { continue }
-            guard let decoded = PercentDecoding.decode(Substring(actual)) else {
+        for index in 0..<segments.count {
+            guard case .parameter(let name) = route.segments[index] else { continue }
+            guard let decoded = PercentDecoding.decode(Self.text(path, segments.starts[index], segments.ends[index]))
+            else {
                 return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
             }
             parameters[name] = decoded
         }
         return .success((route, parameters))
+    }
+
+    /// The number of literal segments when every literal segment of route `route` matches, else nil.
+    private func literalMatch(_ route: Int, _ segments: Segments, _ bytes: Span<UInt8>, _ path: String) -> Int? {
+        var literals = 0
+        for index in 0..<segments.count {
+            guard case .literal(let expected) = routes[route].segments[index] else { continue }
+            literals += 1
+            let start = segments.starts[index]
+            let end = segments.ends[index]
+            var escaped = false
+            if end - start == expected.count {
+                var offset = 0
+                while offset < expected.count {
+                    let byte = bytes[start + offset]
+                    if byte != expected[offset] {
+                        escaped = byte == UInt8(ascii: "%")
+                        break
+                    }
+                    offset += 1
+                }
+                if offset == expected.count { continue }
+            }
+            // Not the same bytes: the same text only when the segment is percent-encoded.
+            guard escaped || Self.contains(bytes, start, end, UInt8(ascii: "%")),
+                let decoded = PercentDecoding.decode(Self.text(path, start, end)),
+                decoded.utf8.elementsEqual(expected)
+            else { return nil }
+        }
+        return literals
+    }
+
+    private static func contains(_ bytes: Span<UInt8>, _ start: Int, _ end: Int, _ byte: UInt8) -> Bool {
+        var index = start
+        while index < end {
+            if bytes[index] == byte { return true }
+            index += 1
+        }
+        return false
+    }
+
+    /// The segment at byte offsets `start..<end` of `path` (ASCII: the parser admitted no other).
+    private static func text(_ path: String, _ start: Int, _ end: Int) -> Substring {
+        let utf8 = path.utf8
+        let from = utf8.index(utf8.startIndex, offsetBy: start)
+        return path[from..<utf8.index(from, offsetBy: end - start)]
     }
 }
