@@ -133,6 +133,17 @@ enum Keys {
 
     /// `meta` keys.
     static let formatVersion = Array("format-version".utf8)
+
+    /// The value of a `tokens` entry: the workflow's ID (8 bytes, big-endian) and its token
+    /// status (``RecordCodec/code(_:)-(TokenStatus)``), which the poll answers from.
+    static func tokenEntry(_ id: UInt64, _ status: TokenStatus) -> [UInt8] {
+        var bytes = workflow(id)
+        bytes.append(RecordCodec.code(status))
+        return bytes
+    }
+
+    /// The size of a `tokens` entry.
+    static let tokenEntryCount = 9
     static let nextWorkflowID = Array("next-workflow-id".utf8)
     /// `meta`: the next outbox sequence number (8 bytes).
     static let nextDeliverySequence = Array("next-delivery-sequence".utf8)

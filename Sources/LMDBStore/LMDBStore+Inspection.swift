@@ -166,6 +166,18 @@ extension LMDBStore {
                 if try workflowID(for: workflow.token, in: txn) != id {
                     problems.append("token \(workflow.token) does not map to workflow \(id)")
                 }
+                let entryStatus = try txn.withValue(forKey: workflow.token.bytes, in: databases.tokens) { span in
+                    span.count == Keys.tokenEntryCount ? span[8] : nil
+                }
+                if case .some(.none) = entryStatus {
+                    problems.append(
+                        "the token entry of \(workflow.token) has no status (written by a format-6 bomflow)")
+                }
+                if let code = entryStatus ?? nil, code != RecordCodec.code(workflow.tokenStatus) {
+                    problems.append(
+                        "the token entry of \(workflow.token) records status \(code), its steps say \(workflow.tokenStatus)"
+                    )
+                }
                 if workflow.steps.isEmpty { problems.append("workflow \(workflow.token) has no steps") }
                 let names = Set(workflow.steps.map(\.name))
                 if names.count != workflow.steps.count { problems.append("workflow \(workflow.token) repeats a step") }

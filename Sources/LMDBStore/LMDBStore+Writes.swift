@@ -170,7 +170,9 @@ extension LMDBStore {
         now: Timestamp
     ) throws -> (Workflow, UInt64) {
         let id = try allocateWorkflowID(in: txn)
-        try txn.put(Keys.workflow(id), forKey: workflow.token.bytes, in: databases.tokens, options: .noOverwrite)
+        try txn.put(
+            Keys.tokenEntry(id, workflow.tokenStatus), forKey: workflow.token.bytes, in: databases.tokens,
+            options: .noOverwrite)
         return (try save(workflow, id: id, replacing: nil, by: origin, cause: cause, in: txn, now: now), id)
     }
 
@@ -219,6 +221,11 @@ extension LMDBStore {
         try queueNotifications(from: original, to: workflow, id: id, in: txn, now: now)
         try adjustQueueCounts(from: original, to: workflow, in: txn)
         try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
+        // The poll answers from the token entry: rewritten only when the status changes (``insert``
+        // wrote the first one).
+        if let original, original.tokenStatus != workflow.tokenStatus {
+            try txn.put(Keys.tokenEntry(id, workflow.tokenStatus), forKey: workflow.token.bytes, in: databases.tokens)
+        }
         for (ordinal, step) in workflow.steps.enumerated() {
             if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
             let parentOrdinal = step.parent.flatMap { workflow.index(of: $0) }

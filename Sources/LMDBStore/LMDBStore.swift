@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 6
+    public static let formatVersion: UInt32 = 7
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -269,7 +269,8 @@ public final class LMDBStore: WorkflowStorage {
     /// counters and pauses, so from an older one the `ready` index and the counters are rebuilt
     /// from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
     /// `loadWorkflow` does); version 6 added the event history (`history`, empty for the workflows
-    /// already stored). The current version is recorded.
+    /// already stored); version 7 put the token status into each `tokens` entry (the poll's one
+    /// lookup), taken from each workflow's state. The current version is recorded.
     private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
             let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
@@ -278,6 +279,7 @@ public final class LMDBStore: WorkflowStorage {
             }
             guard let current, current < Self.formatVersion else { return }
             if current < 5 { try rebuildReadyIndex(in: txn) }
+            if current < 7 { try addTokenStatuses(in: txn) }
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
@@ -311,6 +313,26 @@ public final class LMDBStore: WorkflowStorage {
                 try txn.put([], forKey: entry.key, in: databases.ready)
             }
             try adjustQueueCounts(from: nil, to: workflow, in: txn)
+        }
+    }
+
+    /// Every `tokens` entry of format 6 (the workflow ID alone) gains its workflow's token status (format 7).
+    private func addTokenStatuses(in txn: borrowing WriteTransaction) throws {
+        var entries: [([UInt8], UInt64)] = []
+        try txn.withCursor(databases.tokens) { cursor in
+            var more = try cursor.first()
+            while more {
+                if let id = cursor.withCurrent({ key, value in value.count == 8 ? loadUInt64(value, at: 0) : nil }) {
+                    entries.append((cursor.key, id))
+                }
+                more = try cursor.next()
+            }
+        }
+        for (token, id) in entries {
+            guard let workflow = try loadWorkflow(id: id, in: txn) else {
+                throw StoreError.corrupted("token entry for workflow \(id), which has no record")
+            }
+            try txn.put(Keys.tokenEntry(id, workflow.tokenStatus), forKey: token, in: databases.tokens)
         }
     }
 
@@ -503,7 +525,10 @@ public final class LMDBStore: WorkflowStorage {
 
     func workflowID<T: TransactionReading & ~Copyable>(for token: Token, in txn: borrowing T) throws -> UInt64? {
         try txn.withValue(forKey: token.bytes, in: databases.tokens) { span in
-            guard span.count == 8 else { throw StoreError.corrupted("token entry of \(span.count) bytes") }
+            // 8 bytes: an entry of format 6 (written by an older process during an upgrade).
+            guard span.count == Keys.tokenEntryCount || span.count == 8 else {
+                throw StoreError.corrupted("token entry of \(span.count) bytes")
+            }
             return loadUInt64(span, at: 0)
         }
     }
@@ -571,23 +596,21 @@ public final class LMDBStore: WorkflowStorage {
 
     /// Dependency-Track 5's token status (``Workflow/tokenStatus``), nil for an unknown token.
     ///
-    /// The poll path: one read transaction, two key lookups (`tokens`, `workflows`) and one byte
-    /// of the workflow record, where every save writes the status it derives from the steps.
-    /// A record written before format 3 has no such byte: then the workflow is loaded and its
-    /// status derived, until the record's next change rewrites it.
+    /// The poll path: one read transaction and one key lookup. Each `tokens` entry holds the
+    /// workflow's ID and its token status, which every save that changes the status rewrites
+    /// (format 7), so the poll never reads the workflow record.
+    /// An entry of format 6 (the ID alone, written by an older process during an upgrade) is
+    /// answered from the workflow's record.
     public func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus? {
         try read { txn in
-            guard let id = try workflowID(for: token, in: txn) else { return nil }
-            let recorded: TokenStatus?? = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows) {
-                span in
-                guard span.count > RecordCodec.workflowStatusOffset else {
-                    throw StoreError.corrupted("workflow record of \(span.count) bytes")
-                }
-                guard span[0] >= RecordCodec.workflowRecordVersion else { return nil }
-                return try RecordCodec.tokenStatus(span[RecordCodec.workflowStatusOffset])
+            let entry: TokenStatus?? = try txn.withValue(forKey: token.bytes, in: databases.tokens) {
+                span throws(StoreError) in
+                guard span.count == Keys.tokenEntryCount else { return nil }
+                return try RecordCodec.tokenStatus(span[8])
             }
-            guard let recorded else { return nil }  // a token without its workflow record
-            if let status = recorded { return status }
+            guard let entry else { return nil }
+            if let status = entry { return status }
+            guard let id = try workflowID(for: token, in: txn) else { return nil }
             return try loadWorkflow(id: id, in: txn)?.tokenStatus
         }
     }

@@ -206,7 +206,10 @@ struct HistoryTests {
             for key in keys { _ = try txn.delete(key, in: events) }
         }
         try fixture.reopen()
-        #expect(try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [0, 0, 0, 6])
+        #expect(
+            try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [
+                0, 0, 0, UInt8(LMDBStore.formatVersion),
+            ])
         #expect(try history(fixture.store!, token).isEmpty)
         try fixture.store!.perform(
             .update(token: token, step: Self.a, command: .setStatus(.completed, failureReason: nil)))
