@@ -5,7 +5,10 @@ next to PostgreSQL 15 answering the same questions with the Hyades WORKFLOW_STAT
 (pgbench, same concurrency, synchronous_commit=on), in one run.
 
 Both stores hold the same WORKFLOWS BOM_UPLOAD workflows (token i = 00000001-0000-4000-8000-%012x).
-Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS]"""
+Also the limit of the durable update on this design: raw liblmdb (scripts/benchmarks/raw-lmdb.c
+`updates`) writing the same five B-trees per update, 32 updates per durable commit (the mean group
+at 64 connections), with LMDB's two syncs per commit and with MDB_NOMETASYNC (one).
+Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB]"""
 import os
 import re
 import shutil
@@ -21,6 +24,7 @@ from common import parse_wrk, wait_port  # noqa: E402
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+raw_lmdb = sys.argv[4] if len(sys.argv) > 4 else None
 BOMFLOW_PORT, NGINX_PORT, PG_PORT = 18391, 18392, 15432
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
@@ -170,6 +174,15 @@ COMMIT;
         mine = wrk(BOMFLOW_PORT, script, 2, 64)
         pg = pgbench(pg_script, 64, 2)
         print(f"| {label} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
+        if label == "durable step update" and raw_lmdb:
+            for variant in ["", "nometasync"]:
+                raw_dir = os.path.join(work, "raw-" + (variant or "sync"))
+                line = subprocess.run([raw_lmdb, "updates", raw_dir, str(workflows), str(seconds), "32"] + ([variant] if variant else []),
+                                      capture_output=True, text=True, check=True).stdout
+                rate = float(re.search(r'"updatesPerSecond":(\d+)', line).group(1))
+                shutil.rmtree(raw_dir, ignore_errors=True)
+                name = "raw liblmdb, same 5 trees, 32/commit" + (", MDB_NOMETASYNC" if variant else "")
+                print(f"| {name} | 1 thread | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
 finally:
     for process in processes:
         process.terminate()

@@ -7,6 +7,13 @@
  *   raw-lmdb bench DIR WORKFLOWS OPS   load WORKFLOWS five-step workflows (if not loaded), then
  *                                      time isProcessing, get, durable single update, 64 updates
  *                                      per transaction; one JSON line of operations per second.
+ *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP
+ *                                      load WORKFLOWS, then durable commits of GROUP random
+ *                                      updates shaped like bomflow's (five B-trees: tokens lookup,
+ *                                      workflow record, step row, deadline moved, history append)
+ *                                      for SECONDS; one JSON line with updates per second.
+ *                                      A 6th argument `nometasync` opens with MDB_NOMETASYNC (one
+ *                                      fdatasync per commit instead of two) to size that lever.
  *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
  *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
  *                                      of 64 updates to the 2,000 newest workflows, each phase
@@ -238,7 +245,89 @@ static int layout(const char *base, uint64_t workflows) {
     return 0;
 }
 
+/* The work of one bomflow step update, with no model and no codec: for each of GROUP random
+ * workflows per durable commit, look the token up, rewrite the workflow record (64 B) and one step
+ * row (48 B), move the step's deadline entry (delete the old key, insert one at "now") and append
+ * one history record (id || sequence -> 48 B): the five B-trees a bomflow update writes. */
+static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags) {
+    MDB_env *env; MDB_dbi tokens, flows, steps, deadlines, history; MDB_txn *txn;
+    mkdir(dir, 0700);
+    CHECK(mdb_env_create(&env));
+    CHECK(mdb_env_set_mapsize(env, (size_t)64 << 30));
+    CHECK(mdb_env_set_maxdbs(env, 8));
+    CHECK(mdb_env_open(env, dir, MDB_NOTLS | MDB_NORDAHEAD | flags, 0600));
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+    CHECK(mdb_dbi_open(txn, "tokens", MDB_CREATE, &tokens));
+    CHECK(mdb_dbi_open(txn, "workflows", MDB_CREATE, &flows));
+    CHECK(mdb_dbi_open(txn, "steps", MDB_CREATE, &steps));
+    CHECK(mdb_dbi_open(txn, "deadlines", MDB_CREATE, &deadlines));
+    CHECK(mdb_dbi_open(txn, "history", MDB_CREATE, &history));
+    CHECK(mdb_txn_commit(txn));
+    uint64_t *stamp = calloc(workflows, sizeof *stamp), *seq = calloc(workflows, sizeof *seq);
+    if (!stamp || !seq) { fprintf(stderr, "out of memory\n"); return 1; }
+    unsigned char token[16], idk[8], key[24], rec[64];
+    memset(rec, 'x', sizeof rec);
+    double started = now_seconds();
+    for (uint64_t id = 0; id < workflows; id++) {
+        if (id % 10000 == 0) CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        token_of(id, token); put_be64(idk, id);
+        MDB_val tk = {16, token}, tv = {8, idk}, fk = {8, idk}, fv = {64, rec};
+        CHECK(mdb_put(txn, tokens, &tk, &tv, 0));
+        CHECK(mdb_put(txn, flows, &fk, &fv, MDB_APPEND));
+        for (int o = 0; o < STEPS; o++) {
+            memcpy(key, idk, 8); key[8] = (unsigned char)o;
+            MDB_val k = {9, key}, v = {RECORD, rec};
+            CHECK(mdb_put(txn, steps, &k, &v, MDB_APPEND));
+        }
+        stamp[id] = id; put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
+        MDB_val dk = {17, key}, empty = {0, rec};
+        CHECK(mdb_put(txn, deadlines, &dk, &empty, MDB_APPEND));
+        memcpy(key, idk, 8); put_be64(key + 8, seq[id]++);
+        MDB_val hk = {16, key}, hv = {48, rec};
+        CHECK(mdb_put(txn, history, &hk, &hv, MDB_APPEND));
+        if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
+    }
+    double loaded = now_seconds() - started;
+    uint64_t clock = workflows, done = 0;
+    started = now_seconds();
+    while (now_seconds() - started < seconds) {
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        for (int n = 0; n < group; n++) {
+            uint64_t id = next_random() % workflows;
+            token_of(id, token);
+            MDB_val tk = {16, token}, tv;
+            CHECK(mdb_get(txn, tokens, &tk, &tv));
+            memcpy(idk, tv.mv_data, 8);
+            MDB_val fk = {8, idk}, fv = {64, rec};
+            CHECK(mdb_put(txn, flows, &fk, &fv, 0));
+            memcpy(key, idk, 8); key[8] = 0;
+            MDB_val sk = {9, key}, sv = {RECORD, rec};
+            CHECK(mdb_put(txn, steps, &sk, &sv, 0));
+            put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
+            MDB_val dk = {17, key};
+            CHECK(mdb_del(txn, deadlines, &dk, NULL));
+            stamp[id] = ++clock; put_be64(key, stamp[id]);
+            MDB_val nk = {17, key}, empty = {0, rec};
+            CHECK(mdb_put(txn, deadlines, &nk, &empty, 0));
+            memcpy(key, idk, 8); put_be64(key + 8, seq[id]++);
+            MDB_val hk = {16, key}, hv = {48, rec};
+            CHECK(mdb_put(txn, history, &hk, &hv, 0));
+        }
+        CHECK(mdb_txn_commit(txn));
+        done += group;
+    }
+    double elapsed = now_seconds() - started;
+    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
+           flags ? "false" : "true", (unsigned long long)workflows, group, loaded, done / elapsed);
+    mdb_env_close(env);
+    free(stamp); free(seq);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 6 && strcmp(argv[1], "updates") == 0)
+        return updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]),
+                       argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0);
     if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
     fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb layout DIR WORKFLOWS\n");
