@@ -122,6 +122,30 @@ enum Keys {
 
     /// `history`: workflow ID (8) ‖ sequence number (8): one workflow's events in order.
     static func historyEvent(_ id: UInt64, _ sequence: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 17)
+        writer.append(id)
+        writer.append(historyMarker)
+        writer.append(sequence)
+        return writer.bytes
+    }
+
+    /// The prefix of a workflow's events in `steps`: workflow ID (8) ‖ 0xFF.
+    static func historyPrefix(_ id: UInt64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 9)
+        writer.append(id)
+        writer.append(historyMarker)
+        return writer.bytes
+    }
+
+    /// The byte after the workflow ID that marks an event key in `steps` (a step row has its
+    /// ordinal there and is 9 bytes long; an event key is 17).
+    static let historyMarker: UInt8 = 0xFF
+
+    /// The length of an event key (``historyEvent(_:_:)``).
+    static let historyKeyCount = 17
+
+    /// Format 6's event key in the `history` database: workflow ID (8) ‖ sequence number (8).
+    static func formatSixHistoryEvent(_ id: UInt64, _ sequence: UInt64) -> [UInt8] {
         var writer = ByteWriter(capacity: 16)
         writer.append(id)
         writer.append(sequence)

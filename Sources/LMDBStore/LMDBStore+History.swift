@@ -3,24 +3,26 @@ internal import Notifications
 public import Storage
 public import WorkflowModel
 
-/// The event history (docs/HISTORY.md): database `history`, key workflow ID (8) ‖ sequence
-/// number (8), so that one workflow's events are one key range in order.
+/// The event history (docs/HISTORY.md): in the `steps` database after the workflow's step rows,
+/// key workflow ID (8) ‖ 0xFF ‖ sequence number (8), so that one workflow's events are one key
+/// range in order, and an update's event lands on the leaf its step row dirtied anyway (format 7;
+/// format 6 kept them in a B-tree of their own, one more random leaf and branch path per update).
 extension LMDBStore {
     /// ``WorkflowStorage/history(_:after:limit:)``.
     public func history(_ token: Token, after: UInt64, limit: Int) throws(StoreError) -> HistoryPage? {
         let limit = Swift.max(1, Swift.min(limit, HistoryEvent.limit))
         return try read { txn in
             guard let id = try workflowID(for: token, in: txn) else { return nil }
-            let prefix = Keys.workflow(id)
+            let prefix = Keys.historyPrefix(id)
             var page = HistoryPage(events: [], first: 0, last: 0)
-            try txn.withCursor(databases.history) { cursor in
+            try txn.withCursor(databases.steps) { cursor in
                 (page.first, page.last) = try Self.historyRange(prefix, cursor: &cursor)
                 guard page.last > after else { return }
                 var more = try cursor.seek(atOrAfter: Keys.historyEvent(id, after == UInt64.max ? after : after + 1))
                 while more, page.events.count < limit {
                     let event: HistoryEvent? = try cursor.withCurrent { key, value throws(StoreError) in
-                        guard hasPrefix(key, prefix), key.count == 16 else { return nil }
-                        return try HistoryCodec.decode(value, sequence: loadUInt64(key, at: 8))
+                        guard hasPrefix(key, prefix), key.count == Keys.historyKeyCount else { return nil }
+                        return try HistoryCodec.decode(value, sequence: loadUInt64(key, at: 9))
                     }
                     guard let event else { break }
                     page.events.append(event)
@@ -36,8 +38,8 @@ extension LMDBStore {
     /// ``HistoryEvent/limit`` events the oldest summarised one goes, else the oldest.
     func appendHistory(_ events: [HistoryEvent], id: UInt64, in txn: borrowing WriteTransaction) throws {
         guard !events.isEmpty else { return }
-        let prefix = Keys.workflow(id)
-        try txn.withCursor(databases.history) { cursor in
+        let prefix = Keys.historyPrefix(id)
+        try txn.withCursor(databases.steps) { cursor in
             // One seek for the newest number; the oldest is only needed past the bound (numbers
             // are given out densely from 1, so at most `last` events are kept).
             var last = try Self.lastSequence(prefix, cursor: &cursor)
@@ -56,7 +58,7 @@ extension LMDBStore {
                 }
                 newest = event
                 try txn.put(
-                    HistoryCodec.encode(event), forKey: Keys.historyEvent(id, event.sequence), in: databases.history)
+                    HistoryCodec.encode(event), forKey: Keys.historyEvent(id, event.sequence), in: databases.steps)
             }
             guard last > UInt64(HistoryEvent.limit) else { return }
             // One event goes per event that came. The range overstates the count once a summarised
@@ -64,7 +66,7 @@ extension LMDBStore {
             var first = try Self.historyRange(prefix, cursor: &cursor).0
             for _ in events.indices where last - first + 1 > UInt64(HistoryEvent.limit) {
                 guard let victim = try Self.historyVictim(prefix, cursor: &cursor) else { break }
-                try txn.delete(Keys.historyEvent(id, victim), in: databases.history)
+                try txn.delete(Keys.historyEvent(id, victim), in: databases.steps)
                 if victim == first { first = try Self.historyRange(prefix, cursor: &cursor).0 }
             }
         }
@@ -76,18 +78,20 @@ extension LMDBStore {
         guard try cursor.seek(atOrAfter: prefix), cursor.withCurrent({ key, _ in hasPrefix(key, prefix) }) else {
             return (0, 0)
         }
-        let first = cursor.withCurrent { key, _ in loadUInt64(key, at: 8) }
+        let first = cursor.withCurrent { key, _ in loadUInt64(key, at: 9) }
         return (first, try lastSequence(prefix, cursor: &cursor))
     }
 
     /// The last sequence number stored under `prefix` (0 when none); leaves the cursor on it.
     private static func lastSequence(_ prefix: [UInt8], cursor: inout Cursor) throws -> UInt64 {
-        // The next workflow ID's keys follow every key of this one.
+        // The next workflow ID's keys follow every key of this one, and its events follow its rows.
         let id = loadUInt64(prefix, at: 0)
         let beyond = id < UInt64.max ? try cursor.seek(atOrAfter: Keys.workflow(id + 1)) : false
         let positioned = beyond ? try cursor.previous() : try cursor.last()
-        guard positioned, cursor.withCurrent({ key, _ in hasPrefix(key, prefix) && key.count == 16 }) else { return 0 }
-        return cursor.withCurrent { key, _ in loadUInt64(key, at: 8) }
+        guard positioned,
+            cursor.withCurrent({ key, _ in hasPrefix(key, prefix) && key.count == Keys.historyKeyCount })
+        else { return 0 }
+        return cursor.withCurrent { key, _ in loadUInt64(key, at: 9) }
     }
 
     /// The event the bound drops when the workflow keeps more than ``HistoryEvent/limit``: the
@@ -101,9 +105,9 @@ extension LMDBStore {
         var summarised: UInt64?
         while more {
             let entry: (UInt64, Bool)? = cursor.withCurrent { key, value in
-                guard hasPrefix(key, prefix), key.count == 16 else { return nil }
+                guard hasPrefix(key, prefix), key.count == Keys.historyKeyCount else { return nil }
                 let kind = value.count > 1 ? HistoryEvent.Kind(code: value[1]) : nil
-                return (loadUInt64(key, at: 8), kind?.isSummarised ?? false)
+                return (loadUInt64(key, at: 9), kind?.isSummarised ?? false)
             }
             guard let (sequence, isSummarised) = entry else { break }
             count += 1
@@ -119,9 +123,9 @@ extension LMDBStore {
 
     /// Deletes the workflow's history (with the workflow).
     func deleteHistory(id: UInt64, in txn: borrowing WriteTransaction) throws {
-        let prefix = Keys.workflow(id)
+        let prefix = Keys.historyPrefix(id)
         var keys: [[UInt8]] = []
-        try txn.withCursor(databases.history) { cursor in
+        try txn.withCursor(databases.steps) { cursor in
             var more = try cursor.seek(atOrAfter: prefix)
             while more {
                 let key = cursor.key
@@ -130,7 +134,7 @@ extension LMDBStore {
                 more = try cursor.next()
             }
         }
-        for key in keys { try txn.delete(key, in: databases.history) }
+        for key in keys { try txn.delete(key, in: databases.steps) }
     }
 
     /// Appends the event of a finished delivery (delivered or dead) to its workflow's history,
@@ -143,27 +147,54 @@ extension LMDBStore {
     }
 
     /// Problems of the history for ``verifyIntegrity()``: events of workflows that are not stored,
-    /// records that do not decode.
+    /// records that do not decode, keys in `steps` that are neither step rows nor events, and
+    /// anything left in format 6's `history` database.
     func historyProblems(workflowIDs: Set<UInt64>, in txn: borrowing ReadTransaction) throws -> [String] {
         var problems: [String] = []
-        try txn.withCursor(databases.history) { cursor in
+        try txn.withCursor(databases.steps) { cursor in
             var more = try cursor.first()
             while more, problems.count < 100 {
                 try cursor.withCurrent { key, value in
-                    guard key.count == 16 else {
-                        problems.append("history key of \(key.count) bytes")
+                    if key.count == 9 { return }  // a step row
+                    guard key.count == Keys.historyKeyCount, key[8] == Keys.historyMarker else {
+                        problems.append("steps key of \(key.count) bytes")
                         return
                     }
                     let id = loadUInt64(key, at: 0)
                     if !workflowIDs.contains(id) { problems.append("history event of missing workflow \(id)") }
                     do { _ = try HistoryCodec.decode(value, sequence: 0) } catch {
-                        problems.append("history event \(id)/\(loadUInt64(key, at: 8)): \(error)")
+                        problems.append("history event \(id)/\(loadUInt64(key, at: 9)): \(error)")
                     }
                 }
                 more = try cursor.next()
             }
         }
+        let leftOver = try txn.count(of: databases.history)
+        if leftOver > 0 { problems.append("\(leftOver) events left in format 6's history database") }
         return problems
+    }
+
+    /// Moves format 6's events (database `history`, key ID ‖ number) into `steps` (format 7), in
+    /// chunks within the migrating transaction.
+    func moveFormatSixHistory(in txn: borrowing WriteTransaction) throws {
+        while true {
+            var chunk: [([UInt8], [UInt8])] = []
+            try txn.withCursor(databases.history) { cursor in
+                var more = try cursor.first()
+                while more, chunk.count < 10_000 {
+                    chunk.append((cursor.key, cursor.value))
+                    more = try cursor.next()
+                }
+            }
+            guard !chunk.isEmpty else { return }
+            for (key, value) in chunk {
+                guard key.count == 16 else { throw StoreError.corrupted("format 6 history key of \(key.count) bytes") }
+                _ = try txn.delete(key, in: databases.history)
+                try txn.put(
+                    value, forKey: Keys.historyEvent(loadUInt64(key, at: 0), loadUInt64(key, at: 8)),
+                    in: databases.steps)
+            }
+        }
     }
 }
 

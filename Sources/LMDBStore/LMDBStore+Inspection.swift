@@ -86,10 +86,11 @@ extension LMDBStore {
                     var more = if let resume { try cursor.seek(atOrAfter: resume + [0]) } else { try cursor.first() }
                     var rows = 0
                     while more {
-                        let status = try cursor.withCurrent { _, value in
-                            try RecordCodec.status(value[RecordCodec.stepStatusOffset])
+                        // Step rows only (9-byte keys), not the events after them.
+                        let status = try cursor.withCurrent { key, value in
+                            key.count == 9 ? try RecordCodec.status(value[RecordCodec.stepStatusOffset]) : nil
                         }
-                        stats.stepsByStatus[status, default: 0] += 1
+                        if let status { stats.stepsByStatus[status, default: 0] += 1 }
                         rows += 1
                         if rows == 50_000 { return cursor.key }
                         more = try cursor.next()

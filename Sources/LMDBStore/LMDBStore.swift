@@ -270,7 +270,8 @@ public final class LMDBStore: WorkflowStorage {
     /// from every workflow's state (a step without `readyAt` takes its `updatedAt`, as
     /// `loadWorkflow` does); version 6 added the event history (`history`, empty for the workflows
     /// already stored); version 7 put the token status into each `tokens` entry (the poll's one
-    /// lookup), taken from each workflow's state. The current version is recorded.
+    /// lookup), taken from each workflow's state, and moved the events from `history` into
+    /// `steps` after each workflow's rows. The current version is recorded.
     private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
             let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
@@ -279,7 +280,10 @@ public final class LMDBStore: WorkflowStorage {
             }
             guard let current, current < Self.formatVersion else { return }
             if current < 5 { try rebuildReadyIndex(in: txn) }
-            if current < 7 { try addTokenStatuses(in: txn) }
+            if current < 7 {
+                try addTokenStatuses(in: txn)
+                try moveFormatSixHistory(in: txn)
+            }
             var writer = ByteWriter(capacity: 4)
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)

@@ -6,8 +6,9 @@ import Testing
 import WorkflowModel
 
 /// Format 7 (issue 15): each `tokens` entry carries its workflow's token status, so the poll is
-/// one lookup. The entry follows every status change, a format-6 store is migrated at open, and
-/// an entry without the status (an older process during an upgrade) is still answered.
+/// one lookup, and the events live after their workflow's rows in `steps`. The entry follows
+/// every status change, a format-6 store is migrated at open, and an entry without the status
+/// (an older process during an upgrade) is still answered.
 struct TokenEntryTests {
     static let step = StepName("BOM_CONSUMPTION")!
 
@@ -57,17 +58,29 @@ struct TokenEntryTests {
         try fixture.expectIntact()
     }
 
-    /// A format-6 directory (entries of the ID alone) is migrated at open: every entry gains its
-    /// status, and the check finds nothing.
+    /// A format-6 directory (token entries of the ID alone, events in a `history` database of
+    /// their own) is migrated at open: every entry gains its status, every event moves after its
+    /// workflow's rows in `steps`, and the check finds nothing.
     @Test func formatSixIsMigrated() throws {
         let fixture = try StoreFixture()
         try populate(fixture)
+        let before = try (1...4).map { try fixture.store!.history(Token.make(UInt64($0)), after: 0, limit: 500) }
+        #expect(before.allSatisfy { ($0?.events.count ?? 0) > 0 })
         let options = fixture.db.options
         try downgrade(fixture, tokens: (1...4).map { Token.make(UInt64($0)) }, format: 6)
         try fixture.reopen { $0 = options }
         for number in UInt64(1)...4 { #expect(try entry(fixture, Token.make(number))?.count == 9) }
         try expectStatuses(fixture)
+        let after = try (1...4).map { try fixture.store!.history(Token.make(UInt64($0)), after: 0, limit: 500) }
+        #expect(after == before)
+        #expect(try eventsInFormatSixDatabase(fixture) == 0)
         try fixture.expectIntact()
+    }
+
+    func eventsInFormatSixDatabase(_ fixture: StoreFixture) throws -> Int {
+        let environment = try Environment.open(path: fixture.directory.path)
+        let history = try environment.openDatabase(named: "history")
+        return try environment.read { txn in try txn.count(of: history) }
     }
 
     /// An entry without the status in a format-7 store (a format-6 process wrote it during an
@@ -86,18 +99,35 @@ struct TokenEntryTests {
         #expect(try entry(fixture, Token.make(2))?.count == 9)
     }
 
-    /// Rewrites the entries of `tokens` as format 6 had them (the ID alone) and, when given,
-    /// records `format`.
+    /// Rewrites the entries of `tokens` as format 6 had them (the ID alone) and, when `format`
+    /// is given, moves every event into the `history` database with format 6's key (ID ‖ number)
+    /// and records `format`.
     func downgrade(_ fixture: StoreFixture, tokens: [Token], format: UInt8?) throws {
         let environment = try Environment.open(path: fixture.directory.path)
         let database = try environment.openDatabase(named: "tokens")
         let meta = try environment.openDatabase(named: "meta")
+        let rows = try environment.openDatabase(named: "steps")
+        let history = try environment.openDatabase(named: "history")
         try environment.write { txn in
             for token in tokens {
                 let value = try #require(try txn.value(forKey: token.bytes, in: database))
                 try txn.put(Array(value.prefix(8)), forKey: token.bytes, in: database)
             }
-            if let format { try txn.put([0, 0, 0, format], forKey: Array("format-version".utf8), in: meta) }
+            guard let format else { return }
+            var events: [([UInt8], [UInt8])] = []
+            try txn.withCursor(rows) { cursor in
+                var more = try cursor.first()
+                while more {
+                    if cursor.key.count == 17 { events.append((cursor.key, cursor.value)) }
+                    more = try cursor.next()
+                }
+            }
+            #expect(!events.isEmpty)
+            for (key, value) in events {
+                _ = try txn.delete(key, in: rows)
+                try txn.put(value, forKey: Array(key[0..<8]) + Array(key[9..<17]), in: history)
+            }
+            try txn.put([0, 0, 0, format], forKey: Array("format-version".utf8), in: meta)
         }
     }
 }
