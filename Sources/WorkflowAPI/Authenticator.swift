@@ -76,8 +76,11 @@ public final class Authenticator: Sendable {
 
     /// The key presented in `headers`, or why there is none usable (401), or 429 when the
     /// client address has presented too many invalid keys lately.
-    func authenticate(_ headers: HTTPHeaders, from address: String?) -> Result<APIKeyRecord, Problem> {
-        authenticate(headers, from: address, cachedOnly: false)!
+    /// `now` is the request's start (one clock read per request).
+    func authenticate(
+        _ headers: HTTPHeaders, from address: String?, now: ContinuousClock.Instant = .now
+    ) -> Result<APIKeyRecord, Problem> {
+        authenticate(headers, from: address, cachedOnly: false, now: now)!
     }
 
     /// ``authenticate(_:from:)`` without asking the store: nil when the answer needs a lookup
@@ -85,13 +88,12 @@ public final class Authenticator: Sendable {
     /// A request that presents no key at all is refused at once (the client knows it sent none).
     func authenticateFromCache(_ headers: HTTPHeaders, from address: String?) -> Result<APIKeyRecord, Problem>? {
         guard Self.presentsKey(headers) else { return .failure(Self.unauthorized) }
-        return authenticate(headers, from: address, cachedOnly: true)
+        return authenticate(headers, from: address, cachedOnly: true, now: .now)
     }
 
-    private func authenticate(_ headers: HTTPHeaders, from address: String?, cachedOnly: Bool) -> Result<
-        APIKeyRecord, Problem
-    >? {
-        let now = ContinuousClock.now
+    private func authenticate(
+        _ headers: HTTPHeaders, from address: String?, cachedOnly: Bool, now: ContinuousClock.Instant
+    ) -> Result<APIKeyRecord, Problem>? {
         if let address, let retry = throttled(address, now: now) {
             return .failure(Self.tooManyFailures(retryAfter: retry))
         }

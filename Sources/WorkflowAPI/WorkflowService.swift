@@ -99,9 +99,11 @@ public final class WorkflowService: Sendable {
     }
 
     /// Checks the request's API key for `route`. - Returns: the key's name, or the 401/403/429.
-    func authorize(_ request: HTTPRequest, for route: Route) -> Result<(name: String, isAdmin: Bool)?, Problem> {
+    func authorize(
+        _ request: HTTPRequest, for route: Route, now: ContinuousClock.Instant = .now
+    ) -> Result<(name: String, isAdmin: Bool)?, Problem> {
         guard let authenticator, let needed = route.permission else { return .success(nil) }
-        switch authenticator.authenticate(request.headers, from: request.remoteAddress) {
+        switch authenticator.authenticate(request.headers, from: request.remoteAddress, now: now) {
         case .failure(let problem): return .failure(problem)
         case .success(let key):
             let granted = Permission(rawValue: key.permissions)
@@ -185,7 +187,7 @@ public final class WorkflowService: Sendable {
         case .failure(let problem):
             respond(self.answer(problem, requestID: incoming, at: "\(request.method.rawValue) \(request.path)"))
         case .success(let (route, parameters)):
-            switch authorize(request, for: route) {
+            switch authorize(request, for: route, now: started) {
             case .failure(let problem):
                 respond(self.answer(problem, requestID: incoming, at: route.signature))
             case .success(let key):
