@@ -216,8 +216,6 @@ extension LMDBStore {
         _ workflow: Workflow, id: UInt64, replacing original: Workflow?, by origin: Origin, cause: HistoryCause,
         in txn: borrowing WriteTransaction, now: Timestamp
     ) throws {
-        try appendHistory(
-            HistoryEvent.events(from: original, to: workflow, by: origin, cause: cause, at: now), id: id, in: txn)
         try queueNotifications(from: original, to: workflow, id: id, in: txn, now: now)
         try adjustQueueCounts(from: original, to: workflow, in: txn)
         try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
@@ -237,6 +235,11 @@ extension LMDBStore {
         let after = indexEntries(of: workflow, id: id)
         for entry in before.subtracting(after) { try txn.delete(entry.key, in: database(entry.table)) }
         for entry in after.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+        // After the step rows: the events follow them in `steps`, so a new workflow's keys are put
+        // in key order at the tree's end and fill its pages (putting the event first made every
+        // page split half-empty: 1.6x the file for 1M workflows).
+        try appendHistory(
+            HistoryEvent.events(from: original, to: workflow, by: origin, cause: cause, at: now), id: id, in: txn)
     }
 
     /// Deletes the workflow's token, record, step rows, index entries and BOM; a processing
