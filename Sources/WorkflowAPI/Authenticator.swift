@@ -32,8 +32,8 @@ public struct Permission: OptionSet, Sendable, Hashable {
 /// retrying) keeps getting 401 and locks nobody else behind that address out.
 public final class Authenticator: Sendable {
     let store: any WorkflowStorage
-    /// Kept per thread: each event loop has its own copy, so a cached poll shares no lock
-    /// (a key is looked up once per thread and lifetime).
+    /// Kept per thread: each event loop reads its own copy, so a cached poll shares no lock; a
+    /// lookup fills every copy.
     private let cache = PerThread<[String: CachedKey]>([:])
     private static let cacheLifetime: Duration = .seconds(5)
     private let failures = Mutex<[String: FailureWindow]>([:])
@@ -169,9 +169,12 @@ public final class Authenticator: Sendable {
         } catch {
             return .failure(Problem.storage(error))
         }
-        cache.withLock { table in
+        // Into every thread's copy: a key looked up on a request thread is then known to the event
+        // loops too (they judge a body's request from the cache alone when the store's calls block).
+        let entry = CachedKey(record: record, expires: now + Self.cacheLifetime)
+        cache.withEach { table in
             if table.count >= 4096 { table.removeAll() }
-            table[key] = CachedKey(record: record, expires: now + Self.cacheLifetime)
+            table[key] = entry
         }
         return record.map { .success($0) } ?? .failure(Self.unauthorized)
     }
