@@ -144,14 +144,6 @@ enum Keys {
     /// The length of an event key (``historyEvent(_:_:)``).
     static let historyKeyCount = 17
 
-    /// Format 6's event key in the `history` database: workflow ID (8) ‖ sequence number (8).
-    static func formatSixHistoryEvent(_ id: UInt64, _ sequence: UInt64) -> [UInt8] {
-        var writer = ByteWriter(capacity: 16)
-        writer.append(id)
-        writer.append(sequence)
-        return writer.bytes
-    }
-
     /// The workflow ID in the last eight bytes of an index key.
     static func trailingID(_ key: [UInt8]) -> UInt64 { loadUInt64(key, at: key.count - 8) }
 

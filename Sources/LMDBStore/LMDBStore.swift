@@ -607,16 +607,24 @@ public final class LMDBStore: WorkflowStorage {
     /// answered from the workflow's record.
     public func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus? {
         try read { txn in
-            let entry: TokenStatus?? = try txn.withValue(forKey: token.bytes, in: databases.tokens) {
+            let entry: TokenEntry? = try txn.withValue(forKey: token.bytes, in: databases.tokens) {
                 span throws(StoreError) in
-                guard span.count == Keys.tokenEntryCount else { return nil }
-                return try RecordCodec.tokenStatus(span[8])
+                if span.count == Keys.tokenEntryCount { return .status(try RecordCodec.tokenStatus(span[8])) }
+                guard span.count == 8 else { throw StoreError.corrupted("token entry of \(span.count) bytes") }
+                return .formatSix(id: loadUInt64(span, at: 0))
             }
-            guard let entry else { return nil }
-            if let status = entry { return status }
-            guard let id = try workflowID(for: token, in: txn) else { return nil }
-            return try loadWorkflow(id: id, in: txn)?.tokenStatus
+            switch entry {
+            case nil: return nil
+            case .status(let status)?: return status
+            case .formatSix(let id)?: return try loadWorkflow(id: id, in: txn)?.tokenStatus
+            }
         }
+    }
+
+    /// What a `tokens` entry answers the poll with: the status, or (format 6) the ID alone.
+    private enum TokenEntry {
+        case status(TokenStatus)
+        case formatSix(id: UInt64)
     }
 
     /// Lists workflows, newest first, filtered by a label and/or state, one page at a time.

@@ -77,7 +77,7 @@ struct Router: Sendable {
     /// the routes of its length).
     private let byLength: [[Int]]
     /// No route has more segments; a longer path is answered 404 without looking.
-    static let maxSegments = 15
+    static let maxSegments = 16
 
     init(_ groups: [[Route]]) {
         routes = groups.joined().enumerated().map { index, route in
