@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the house rules (STYLE.md, docs/ARCHITECTURE.md): unsafe code only in the two
 # C-boundary modules, each C module imported only by its wrapper, every module importing only
-# what the module table allows, no JSON built by hand, no Swift file over ~800 lines, formatting.
+# what the module table allows, no JSON built by hand, no Swift file over ~800 lines, no Foundation `Process` in the tests, formatting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -73,6 +73,12 @@ if [ -n "$hits" ]; then echo "check: JSON built by string interpolation:"; echo 
 # No Swift file in Sources over 800 lines (split by concern instead).
 long=$(find Sources -name '*.swift' -exec wc -l {} + | awk '$2 != "total" && $1 > 800 {print}')
 if [ -n "$long" ]; then echo "check: Swift files over 800 lines:"; echo "$long"; status=1; fi
+
+# Tests start children with TestSupport's SpawnedProcess, never Foundation's Process: its run() in
+# swift-corelibs-foundation 6.3.1 over-reads /proc/self/fd entries and crashes the test process
+# at random once it holds ~1,360 descriptors (Tests/TestSupport/SpawnedProcess.swift says more).
+hits=$(grep -rnE --include='*.swift' '\bProcess\(\)|: Process\b' Tests || true)
+if [ -n "$hits" ]; then echo "check: Foundation's Process in the tests (use SpawnedProcess):"; echo "$hits"; status=1; fi
 
 if ! swift format lint --strict -r Sources Tests Package.swift; then
     echo "check: swift format lint --strict failed (run: swift format format -i -r Sources Tests Package.swift)"; status=1

@@ -3,7 +3,7 @@ public import Foundation
 /// A child process started from a built product, with its standard output collected line by
 /// line. Tests use it to run several real processes on one data directory.
 public final class ChildProcess: @unchecked Sendable {
-    public let process = Process()
+    public let process = SpawnedProcess()
     private let output = Pipe()
     private let lock = NSLock()
     private var buffer = Data()
@@ -69,7 +69,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Sends SIGKILL and waits for the process to end.
     public func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.send(SIGKILL)
         process.waitUntilExit()
     }
 

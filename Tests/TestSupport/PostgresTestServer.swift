@@ -93,7 +93,7 @@ public final class PostgresTestServer: Sendable {
             asRoot
             ? "/usr/sbin/runuser -u postgres -- \(binaries)/pg_ctl -D \(data) -m immediate stop"
             : "\(binaries)/pg_ctl -D \(data) -m immediate stop"
-        let watchdog = Process()
+        let watchdog = SpawnedProcess()
         watchdog.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
         watchdog.arguments = [
             "/bin/sh", "-c",
@@ -145,7 +145,7 @@ public final class PostgresTestServer: Sendable {
     private static func run(
         _ path: String, _ arguments: [String], environment: [String: String] = [:], capture: Bool = true
     ) -> (status: Int32, output: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         if !environment.isEmpty {
@@ -154,12 +154,9 @@ public final class PostgresTestServer: Sendable {
         let pipe = Pipe()
         process.standardOutput = capture ? pipe : FileHandle.nullDevice
         process.standardError = capture ? pipe : FileHandle.nullDevice
-        // Not waitUntilExit(): it spins a run loop that can miss the exit off the main thread.
-        let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
         do { try process.run() } catch { return (-1, "\(error)") }
         let data = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
-        exited.wait()
+        process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

@@ -33,7 +33,7 @@ struct BackupRestoreTests {
     }
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         process.arguments = arguments
         let output = Pipe()

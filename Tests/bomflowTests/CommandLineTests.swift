@@ -76,7 +76,7 @@ struct ArgumentParsingTests {
 @Suite(.serialized)
 struct CommandLineEndToEndTests {
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -213,7 +213,7 @@ struct ClockTests {
         let directory = try TemporaryDirectory("clock")
         defer { directory.remove() }
         for command in [["serve", "--port", "0"], ["maintenance"]] {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
             process.arguments =
                 ["1969-12-01 00:00:00", RepositoryPaths.products.appendingPathComponent("bomflow").path] + command + [

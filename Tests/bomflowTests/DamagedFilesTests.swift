@@ -14,7 +14,7 @@ struct DamagedFilesTests {
     }
 
     func run(_ product: String, _ arguments: [String], seconds: Double = 20) throws -> Run {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = RepositoryPaths.products.appendingPathComponent(product)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
@@ -139,7 +139,7 @@ struct DamagedFilesTests {
         // Killed at once, or a little later: never a data.mdb that is not whole.
         for delay in [0.0, 0.05, 0.15] {
             let destination = directory.appending("killed-\(delay)")
-            let backup = Process()
+            let backup = SpawnedProcess()
             backup.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
             backup.arguments = ["backup", destination, "--data-dir", data]
             backup.standardOutput = FileHandle.nullDevice

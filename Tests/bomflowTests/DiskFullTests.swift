@@ -12,7 +12,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
 struct DiskFullTests {
     func run(_ command: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: command)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice

@@ -66,7 +66,7 @@ struct EphemeralTests {
     /// The first line is read with a blocking read, as a harness does, to signal at once.
     @Test func stopsOnASignalRightAfterAnnouncing() throws {
         for _ in 0..<10 {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
             process.arguments = ["serve", "--ephemeral", "--log-level", "warning"]
             let output = Pipe()

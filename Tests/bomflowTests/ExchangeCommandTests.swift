@@ -15,7 +15,7 @@ struct ExchangeCommandTests {
     }
 
     func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         process.arguments = arguments
         let out = Pipe()

@@ -118,7 +118,7 @@ struct ServeEndToEndTests {
         #expect(
             try call(admin, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)?.status
                 == 201)
-        let created = Process()
+        let created = SpawnedProcess()
         created.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         // The server writes with --sync none; a writer beside it must use the same (issue 16 §5).
         created.arguments = try TestBackend.adapt([

@@ -44,7 +44,7 @@ struct StalledWriterTests {
 
     /// Runs a bomflow command; nil when it did not finish within `seconds`.
     func command(_ arguments: [String], seconds: Double = 10) throws -> Int32? {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice

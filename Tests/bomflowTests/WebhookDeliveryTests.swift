@@ -139,7 +139,7 @@ struct WebhookDeliveryTests {
                 "-extfile", ext,
             ],
         ] {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["openssl"] + arguments
             process.standardOutput = FileHandle.nullDevice
@@ -285,7 +285,7 @@ struct WebhookDeliveryTests {
         let bodies = directory.appending("bodies.jsonl")
         try receiver.records.compactMap { $0["body"] as? String }.joined(separator: "\n")
             .write(toFile: bodies, atomically: true, encoding: .utf8)
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = RepositoryPaths.root.appendingPathComponent("scripts/validate-json")
         process.arguments = [RepositoryPaths.root.appendingPathComponent("docs/notification.schema.json").path, bodies]
         let output = Pipe()
