@@ -165,7 +165,40 @@ int cposix_open_reserve(void) {
 
 void cposix_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
-void cposix_ignore_signal(int number) { signal(number, SIG_IGN); }
+/// The eventfd the shutdown-signal handler adds to (-1 until cposix_catch_shutdown_signals).
+static int shutdown_signal_fd = -1;
+
+/// Async-signal-safe: one write(2) to an eventfd, errno kept for the interrupted code.
+static void on_shutdown_signal(int number) {
+    (void)number;
+    int saved = errno;
+    uint64_t one = 1;
+    ssize_t written = write(shutdown_signal_fd, &one, sizeof one);
+    (void)written;  // EAGAIN only when the counter is saturated: a signal is pending anyway
+    errno = saved;
+}
+
+int cposix_catch_shutdown_signals(void) {
+    if (shutdown_signal_fd >= 0) return shutdown_signal_fd;
+    int fd = eventfd(0, EFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    shutdown_signal_fd = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_shutdown_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &action, NULL) != 0 || sigaction(SIGINT, &action, NULL) != 0) return -errno;
+    return fd;
+}
+
+int cposix_wait_shutdown_signal(int fd) {
+    uint64_t count = 0;
+    for (;;) {
+        if (read(fd, &count, sizeof count) == sizeof count) return 0;
+        if (errno != EINTR) return -errno;
+    }
+}
 
 int cposix_thread_id(void) { return (int)syscall(SYS_gettid); }
 

@@ -59,7 +59,7 @@ public final class HTTPServer: Sendable {
         var loops: [EventLoop] = []
         var port: Int?
         var shuttingDown = false
-        var signalSources: [any DispatchSourceSignal] = []
+        var catchesSignals = false
     }
 
     /// Creates a server; nothing is bound until ``start()``.
@@ -137,17 +137,12 @@ public final class HTTPServer: Sendable {
     /// caller may signal as soon as the server answers (a test harness does): a signal between
     /// ``start()`` and ``waitUntilSignalled()`` would otherwise be lost. Calling it again has no effect.
     public func shutdownOnSignals() {
-        state.withLock { state in
-            guard state.signalSources.isEmpty else { return }
-            state.signalSources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-                // The default action (exit) goes first; libdispatch's source then takes the signal.
-                Posix.ignoreSignal(number)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { [weak self] in self?.shutdown() }
-                source.resume()
-                return source
-            }
+        let first = state.withLock { state in
+            defer { state.catchesSignals = true }
+            return !state.catchesSignals
         }
+        // In effect when this returns (a sigaction handler, not a dispatch source registered later).
+        if first { ShutdownSignals.onSignal { [weak self] in self?.shutdown() } }
     }
 
     /// Shuts down gracefully on SIGTERM or SIGINT (``shutdownOnSignals()``), and returns when

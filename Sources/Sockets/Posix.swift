@@ -131,9 +131,6 @@ public enum Posix {
 
     public static func ignoreSIGPIPE() { cposix_ignore_sigpipe() }
 
-    /// Sets a signal's disposition to ignore (a DispatchSource then receives it).
-    public static func ignoreSignal(_ number: Int32) { cposix_ignore_signal(number) }
-
     public static func currentThreadID() -> Int32 { cposix_thread_id() }
 }
 

@@ -46,7 +46,7 @@ public enum PosixThread {
     /// ``PerThread``.
     public static var number: Int {
         if let stored = unsafe pthread_getspecific(numberKey) {
-            return Int(bitPattern: UInt(bitPattern: unsafe stored)) - 1
+            return Int(bitPattern: UInt(bitPattern: stored)) - 1
         }
         let number = nextNumber.wrappingAdd(1, ordering: .relaxed).oldValue
         precondition(unsafe pthread_setspecific(numberKey, UnsafeRawPointer(bitPattern: number + 1)) == 0)

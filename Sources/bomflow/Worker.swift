@@ -70,14 +70,7 @@ struct Worker: ParsableCommand {
         let logger = Logger(label: "bomflow.worker")
         let workerName = name ?? "worker-\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let stop = StopFlag()
-        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.set() }
-            source.resume()
-            return source
-        }
-        defer { _ = signals }
+        ShutdownSignals.onSignal { stop.set() }
         guard let client = BomflowAPIClient(url: url, apiKey: effectiveAPIKey) else { throw ValidationError("--url") }
         let leaseSeconds = max(1, lease.milliseconds / 1000)
         let waitSeconds = Double(wait.milliseconds) / 1000

@@ -88,7 +88,7 @@ public final class SpawnedProcess: @unchecked Sendable {
         }
         try check(unsafe closeFrom(&actions, 3), "posix_spawn_file_actions_addclosefrom_np")
 
-        var attributes = unsafe posix_spawnattr_t()
+        var attributes = posix_spawnattr_t()
         try check(unsafe posix_spawnattr_init(&attributes), "posix_spawnattr_init")
         defer { _ = unsafe posix_spawnattr_destroy(&attributes) }
         // Its own process group (as Process did), and no signal blocked by the starting thread.

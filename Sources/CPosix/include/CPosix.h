@@ -63,8 +63,13 @@ int cposix_open_reserve(void);
 /// Ignores SIGPIPE for the whole process.
 void cposix_ignore_sigpipe(void);
 
-/// Ignores `number` (so that a dispatch signal source can take it). No effect on an invalid number.
-void cposix_ignore_signal(int number);
+/// Catches SIGTERM and SIGINT from now on (sigaction, in effect when this returns): the handler
+/// adds 1 to a blocking eventfd, which cposix_wait_shutdown_signal reads. Once per process; a
+/// second call returns the same fd. Returns the eventfd or -errno.
+int cposix_catch_shutdown_signals(void);
+
+/// Blocks until a shutdown signal was caught since the last call (EINTR resumed). Returns 0 or -errno.
+int cposix_wait_shutdown_signal(int fd);
 
 /// The calling thread's kernel thread id (gettid).
 int cposix_thread_id(void);
