@@ -120,11 +120,28 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
 
     /// ASCII case-insensitive comparison (header names are ASCII tokens).
     public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
-        let left = lhs.utf8
-        let right = rhs.utf8
+        let left = lhs.utf8.span
+        let right = rhs.utf8.span
         guard left.count == right.count else { return false }
-        return zip(left, right).allSatisfy { asciiLower($0) == asciiLower($1) }
+        var index = 0
+        while index < left.count {
+            guard asciiLower(left[index]) == asciiLower(right[index]) else { return false }
+            index += 1
+        }
+        return true
     }
+}
+
+/// The offset of the first `byte` in `bytes`, or nil: a plain loop over contiguous bytes (the
+/// generic `firstIndex(of:)` of a UTF8View steps a String index per byte).
+@inline(__always)
+func firstOffset(of byte: UInt8, in bytes: Span<UInt8>) -> Int? {
+    var index = 0
+    while index < bytes.count {
+        if bytes[index] == byte { return index }
+        index += 1
+    }
+    return nil
 }
 
 @inline(__always)
@@ -184,7 +201,8 @@ public struct HTTPRequest: Sendable {
             start = slash
         }
         let rest = target[start...]
-        if let mark = rest.utf8.firstIndex(of: UInt8(ascii: "?")) {
+        if let offset = firstOffset(of: UInt8(ascii: "?"), in: rest.utf8.span) {
+            let mark = rest.utf8.index(rest.utf8.startIndex, offsetBy: offset)
             return (String(rest[..<mark]), String(rest[rest.utf8.index(after: mark)...]))
         }
         // The common origin-form target without a query is its own path: share its storage.

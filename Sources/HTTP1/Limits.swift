@@ -22,11 +22,15 @@ public struct HTTPLimits: Sendable, Equatable {
 
     /// The body limit for a request with this method and request target.
     public func bodyBytes(method: HTTPMethod, target: String) -> Int {
-        guard !bodyLimits.isEmpty else { return bodyBytes }
-        let utf8 = target.utf8
-        let path = utf8[..<(utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex)]
-        for route in bodyLimits where route.method == method && path.elementsEqual(route.path.utf8) {
-            return route.bytes
+        // Most requests (every GET) have no route limit for their method: no look at the path.
+        guard bodyLimits.contains(where: { $0.method == method }) else { return bodyBytes }
+        let bytes = target.utf8.span
+        let path = bytes.extracting(..<(firstOffset(of: UInt8(ascii: "?"), in: bytes) ?? bytes.count))
+        for route in bodyLimits where route.method == method && path.count == route.path.utf8.count {
+            let expected = route.path.utf8.span
+            var index = 0
+            while index < path.count && path[index] == expected[index] { index += 1 }
+            if index == path.count { return route.bytes }
         }
         return bodyBytes
     }

@@ -499,7 +499,10 @@ public struct RequestParser: Sendable {
         guard hosts.count == 1 else {
             return .failure(.badRequest(hosts.isEmpty ? "missing Host" : "more than one Host"))
         }
-        guard hosts[0].utf8.allSatisfy(isHostByte) else { return .failure(.badRequest("invalid Host")) }
+        let host = hosts[0].utf8.span
+        var index = 0
+        while index < host.count && isHostByte(host[index]) { index += 1 }
+        guard index == host.count else { return .failure(.badRequest("invalid Host")) }
 
         if !codings.isEmpty {
             guard head.version == .http11 else {
