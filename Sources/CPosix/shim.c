@@ -192,6 +192,14 @@ int cposix_catch_shutdown_signals(void) {
     return fd;
 }
 
+int cposix_mask_shutdown_signals(int block) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return -pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 int cposix_wait_shutdown_signal(int fd) {
     uint64_t count = 0;
     for (;;) {
@@ -227,8 +235,24 @@ int cposix_spawn_with_stderr_pipe(const char *path, char *const argv[], char *co
     posix_spawn_file_actions_t actions;
     int result = posix_spawn_file_actions_init(&actions);
     if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    // The child starts with no signal blocked (the spawning thread blocks SIGTERM/SIGINT: they
+    // are taken by the signal thread) and with SIGTERM/SIGINT at their defaults.
+    posix_spawnattr_t attributes;
+    int attributes_made = result == 0 && (result = posix_spawnattr_init(&attributes)) == 0;
+    if (result == 0) {
+        sigset_t none, defaults;
+        sigemptyset(&none);
+        sigemptyset(&defaults);
+        sigaddset(&defaults, SIGTERM);
+        sigaddset(&defaults, SIGINT);
+        sigaddset(&defaults, SIGPIPE);
+        result = posix_spawnattr_setsigmask(&attributes, &none);
+        if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &defaults);
+        if (result == 0) result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    }
     pid_t child = 0;
-    if (result == 0) result = posix_spawn(&child, path, &actions, NULL, argv, envp);
+    if (result == 0) result = posix_spawn(&child, path, &actions, &attributes, argv, envp);
+    if (attributes_made) posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     if (result != 0) {

@@ -26,7 +26,15 @@ public enum ShutdownSignals {
             state.started = true
             let fd = cposix_catch_shutdown_signals()
             precondition(fd >= 0, "cannot catch SIGTERM/SIGINT: \(SyscallError(function: "sigaction", code: -fd))")
+            // The caller (the main thread, which then waits for the server) and the threads it starts
+            // from now on block them, so the kernel hands them to the signal thread (or to a thread
+            // started before): never to a thread parked in a wait that a sanitizer's deferred signal
+            // delivery does not interrupt (ThreadSanitizer lost SIGTERM on the main thread).
+            let masked = cposix_mask_shutdown_signals(1)
+            precondition(masked == 0, "\(SyscallError(function: "pthread_sigmask", code: -masked))")
             PosixThread.start(name: "bomflow-signals") {
+                let unmasked = cposix_mask_shutdown_signals(0)
+                precondition(unmasked == 0, "\(SyscallError(function: "pthread_sigmask", code: -unmasked))")
                 while true {
                     let result = cposix_wait_shutdown_signal(fd)
                     precondition(

@@ -98,6 +98,40 @@ struct WorkerTests {
         #expect(analyse.wait() == 0)
     }
 
+    /// The worker stops on SIGTERM when started with an empty signal mask, as a shell or systemd
+    /// starts it (with 85618a4's dispatch signal source it ran on: the SIGTERM was dropped), and
+    /// its step commands start with no signal blocked and SIGTERM/SIGINT not ignored, although the
+    /// worker's own threads block them for its signal thread.
+    @Test func stepCommandsCanBeStoppedBySignals() throws {
+        let directory = try TemporaryDirectory("worker-signals")
+        defer { directory.remove() }
+        let (server, port) = try serve(directory.appending("data"))
+        defer { server.kill() }
+        let status = directory.appending("status")
+        _ = call(port, "POST", "/api/v1/workflow", #"{"token":"\#(token(900))","template":"PROJECT_CLONE"}"#)
+        let child = try worker(
+            port, steps: ["PROJECT_CLONE"], command: "grep -E '^Sig(Blk|Ign)' /proc/self/status > '\(status)'")
+        defer { child.kill() }
+        #expect(
+            waitUntil {
+                FileManager.default.fileExists(atPath: status)
+                    && ((try? String(contentsOfFile: status, encoding: .utf8)) ?? "").contains("SigIgn")
+            })
+        let fields = Dictionary(
+            uniqueKeysWithValues: try String(contentsOfFile: status, encoding: .utf8).split(separator: "\n").compactMap
+            {
+                line -> (String, UInt64)? in
+                let parts = line.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, let mask = UInt64(parts[1], radix: 16) else { return nil }
+                return (parts[0], mask)
+            })
+        let terminateAndInterrupt: UInt64 = 1 << (UInt64(SIGTERM) - 1) | 1 << (UInt64(SIGINT) - 1)
+        #expect(fields["SigBlk"] == 0, "blocked in the step command: \(fields)")
+        #expect(fields["SigIgn"].map { $0 & terminateAndInterrupt } == 0, "ignored in the step command: \(fields)")
+        kill(child.process.processIdentifier, SIGTERM)
+        #expect(child.wait() == 0)
+    }
+
     /// A worker killed with SIGKILL in the middle of a step stops heartbeating; when its lease
     /// ends the step goes back into the ready queue and another worker finishes it (attempt 2).
     @Test func aKilledWorkersStepComesBackAfterItsLease() throws {

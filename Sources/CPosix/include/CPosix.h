@@ -68,6 +68,10 @@ void cposix_ignore_sigpipe(void);
 /// second call returns the same fd. Returns the eventfd or -errno.
 int cposix_catch_shutdown_signals(void);
 
+/// Blocks (`block` non-zero) or unblocks SIGTERM and SIGINT in the calling thread; threads it
+/// starts afterwards inherit that. Returns 0 or -errno.
+int cposix_mask_shutdown_signals(int block);
+
 /// Blocks until a shutdown signal was caught since the last call (EINTR resumed). Returns 0 or -errno.
 int cposix_wait_shutdown_signal(int fd);
 
