@@ -154,7 +154,7 @@ extension LMDBStore {
         try txn.withCursor(databases.steps) { cursor in
             var more = try cursor.first()
             while more, problems.count < 100 {
-                try cursor.withCurrent { key, value in
+                cursor.withCurrent { key, value in
                     if key.count == 9 { return }  // a step row
                     guard key.count == Keys.historyKeyCount, key[8] == Keys.historyMarker else {
                         problems.append("steps key of \(key.count) bytes")
