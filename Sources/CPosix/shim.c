@@ -179,7 +179,6 @@ static void on_shutdown_signal(int number) {
 }
 
 int cposix_catch_shutdown_signals(void) {
-    if (shutdown_signal_fd >= 0) return shutdown_signal_fd;
     int fd = eventfd(0, EFD_CLOEXEC);
     if (fd < 0) return -errno;
     shutdown_signal_fd = fd;

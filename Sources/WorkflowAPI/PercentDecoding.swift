@@ -2,11 +2,18 @@
 enum PercentDecoding {
     /// Decodes `%XX` escapes (and `+` as space when asked, for queries); nil for an invalid escape
     /// or a result that is not valid UTF-8.
-    static func decode(_ text: some StringProtocol, plusIsSpace: Bool = false) -> String? {
+    static func decode(_ text: Substring, plusIsSpace: Bool = false) -> String? {
         // Most segments (tokens, step names) have nothing to decode: the text is already UTF-8.
-        if !text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) {
-            return String(text)
+        // A byte loop over the contiguous bytes (a generic `contains(where:)` over the view was
+        // 0.6 % of the poll's samples).
+        let utf8 = text.utf8.span
+        var index = 0
+        while index < utf8.count && utf8[index] != UInt8(ascii: "%")
+            && !(plusIsSpace && utf8[index] == UInt8(ascii: "+"))
+        {
+            index += 1
         }
+        if index == utf8.count { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

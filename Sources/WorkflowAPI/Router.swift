@@ -161,12 +161,7 @@ struct Router: Sendable {
         var parameters: [String: String] = [:]
         for index in 0..<segments.count {
             guard case .parameter(let name) = route.segments[index] else { continue }
-            let (start, end) = (segments.starts[index], segments.ends[index])
-            let text = Self.text(path, start, end)
-            // A segment without `%` (a token, a step name) is already its own text.
-            guard
-                let decoded = Self.contains(bytes, start, end, UInt8(ascii: "%"))
-                    ? PercentDecoding.decode(text) : String(text)
+            guard let decoded = PercentDecoding.decode(Self.text(path, segments.starts[index], segments.ends[index]))
             else {
                 return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
             }

@@ -64,8 +64,8 @@ int cposix_open_reserve(void);
 void cposix_ignore_sigpipe(void);
 
 /// Catches SIGTERM and SIGINT from now on (sigaction, in effect when this returns): the handler
-/// adds 1 to a blocking eventfd, which cposix_wait_shutdown_signal reads. Once per process; a
-/// second call returns the same fd. Returns the eventfd or -errno.
+/// adds 1 to a blocking eventfd, which cposix_wait_shutdown_signal reads. Call it once per process
+/// (Sockets' ShutdownSignals does). Returns the eventfd or -errno.
 int cposix_catch_shutdown_signals(void);
 
 /// Blocks (`block` non-zero) or unblocks SIGTERM and SIGINT in the calling thread; threads it
