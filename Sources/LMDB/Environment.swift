@@ -94,8 +94,16 @@ public enum SyncMode: String, Sendable, CaseIterable {
     private let panicked = Atomic<Bool>(false)
     private let staleReadersCleared = Atomic<Int>(0)
     private let mapResizes = Atomic<Int>(0)
-    /// Who holds the write lock (``writeLockHolder()``).
-    private let writerSlot: WriterSlot
+    /// Who holds the write lock (``writeLockHolder()``) and how many wait for it.
+    let writerSlot: WriterSlot
+    /// A count of waiting writers that did not take the lock when it was offered
+    /// (``handOverWriteLock(maxWait:)``): left by processes killed while they waited.
+    let staleWaiters = Atomic<Int32>(0)
+    /// The thread (`pthread_self`) that committed this process's last write transaction, and
+    /// that transaction's ID (``committedLast()``).
+    private let lastCommitThread = Atomic<UInt>(0)
+    private let lastCommitTransaction = Atomic<Int>(0)
+    private let handOvers = Atomic<Int>(0)
 
     private static let registry = Mutex<[FileIdentity: WeakEnvironment]>([:])
 
@@ -216,7 +224,8 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// When `body` throws, the transaction is aborted and the error rethrown: nothing it wrote
     /// is kept. A failed commit (`mapFull`, `inputOutput`, `noSpace`, `panic`) is thrown and the
     /// write must not be acknowledged. LMDB allows one write transaction at a time across all
-    /// processes; this call waits for the lock.
+    /// processes; this call waits for the lock, and when the calling thread committed the host's
+    /// last transaction it first lets a writer that waits take it (``handOverWriteLock(maxWait:)``).
     ///
     /// - Warning: Do no I/O and no waiting inside `body`: every other writer of the host waits.
     /// - Throws: what `body` throws, or ``LMDBError``.
@@ -235,14 +244,24 @@ public enum SyncMode: String, Sendable, CaseIterable {
     private func writeOnce<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         debugCheckPID()
         if panicked.load(ordering: .relaxed) { throw LMDBError.panic }
+        if committedLast() { handOverWriteLock() }
         unsafe pthread_rwlock_rdlock(quiesce)
         defer { unsafe pthread_rwlock_unlock(quiesce) }
-        let transaction = unsafe WriteTransaction(handle: try beginWrite())
+        writerSlot.startWaiting()
+        let transaction: WriteTransaction
+        do {
+            transaction = unsafe WriteTransaction(handle: try beginWrite())
+            writerSlot.stopWaiting()
+        } catch {
+            writerSlot.stopWaiting()
+            throw error
+        }
         writerSlot.hold(since: WriterSlot.now())
         defer { writerSlot.release() }
         let result = try body(transaction)
         do {
             try transaction.commit()
+            noteCommit()
         } catch {
             // A failed commit is fatal only when LMDB itself says so: MDB_PANIC, or the state it
             // enters when a meta page could not be written (the next begin answers MDB_PANIC).
@@ -410,6 +429,71 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// The process holding the write lock and since when (epoch milliseconds), when it is a
     /// bomflow process (they record themselves in `bomflow.writer` while they hold it).
     public func writeLockHolder() -> (pid: Int32, since: Int64)? { writerSlot.holder() }
+
+    /// Whether the calling thread committed the last write transaction of the host (no other
+    /// thread or process has committed since): it is about to take the write lock again.
+    private func committedLast() -> Bool {
+        guard lastCommitThread.load(ordering: .relaxed) == UInt(pthread_self()) else { return false }
+        let transaction = lastCommitTransaction.load(ordering: .relaxed)
+        return transaction != 0 && lastCommittedTransaction() == transaction
+    }
+
+    /// Records that the calling thread has just committed (``committedLast()``).
+    private func noteCommit() {
+        lastCommitTransaction.store(lastCommittedTransaction() ?? 0, ordering: .relaxed)
+        lastCommitThread.store(UInt(pthread_self()), ordering: .relaxed)
+    }
+
+    /// Lets a thread of the host that waits for the write lock take it before the calling
+    /// thread's next write transaction; ``write(_:)`` calls it when the caller committed the
+    /// host's last transaction, so the lock goes round the waiting writers instead of staying
+    /// with one of them.
+    ///
+    /// LMDB's writer mutex is not fair: a thread that commits and begins again at once takes
+    /// the lock back before a waiter woken by the unlock has run, so back-to-back transactions
+    /// (a maintenance pass's batches, or a busy API writer's groups) can keep another writer
+    /// waiting until it times out. When the host-wide count of waiting writers (`bomflow.writer`)
+    /// is above what this process has learned to be stale, this sleeps in steps of 50 µs until a
+    /// waiter has taken the lock (a holder is recorded, the count fell, or a transaction
+    /// committed) or `maxWait` has passed; a count nobody answers within `maxWait` (a waiter was
+    /// killed) is remembered as stale until the count falls below it.
+    ///
+    /// - Returns: true when a waiting writer went first; false when none waited or none took the
+    ///   lock within `maxWait`.
+    @discardableResult
+    func handOverWriteLock(maxWait: Duration = .milliseconds(50)) -> Bool {
+        let waiting = writerSlot.waiting()
+        var stale = staleWaiters.load(ordering: .relaxed)
+        if waiting < stale {
+            stale = max(waiting, 0)
+            staleWaiters.store(stale, ordering: .relaxed)
+        }
+        guard waiting > stale else { return false }
+        let committed = lastCommittedTransaction()
+        let deadline = ContinuousClock.now + maxWait
+        repeat {
+            _ = usleep(50)
+            if writerSlot.holder() != nil || writerSlot.waiting() < waiting
+                || lastCommittedTransaction() != committed
+            {
+                handOvers.add(1, ordering: .relaxed)
+                return true
+            }
+        } while ContinuousClock.now < deadline
+        staleWaiters.store(waiting, ordering: .relaxed)
+        return false
+    }
+
+    /// How often a writer of this process let a waiting writer take the lock first
+    /// (``handOverWriteLock(maxWait:)``).
+    public var writeLockHandOvers: Int { handOvers.load(ordering: .relaxed) }
+
+    /// `me_last_txnid` of `mdb_env_info`, or nil when it cannot be read.
+    private func lastCommittedTransaction() -> Int? {
+        var info = unsafe MDB_envinfo()
+        guard unsafe mdb_env_info(handle, &info) == 0 else { return nil }
+        return unsafe info.me_last_txnid
+    }
 
     /// Bytes an unprivileged writer may still use on the file system holding the environment
     /// (`statvfs`: available blocks × fragment size), or nil when it cannot be read.

@@ -1,3 +1,5 @@
+internal import Synchronization
+
 #if canImport(Glibc)
     internal import Glibc
 #endif
@@ -11,6 +13,14 @@
 /// Only the lock holder writes, so there is one writer at a time; readers may see a torn pair,
 /// which only makes a diagnostic briefly wrong. Aligned 4- and 8-byte stores on x86-64 and arm64
 /// are single-copy atomic.
+///
+/// The slot also counts the threads of the host that wait for the write lock (offset 16, an
+/// atomic 32-bit counter every waiter increments before `mdb_txn_begin` and decrements when it
+/// returns), so that a long run of batches (a maintenance pass) can hand the lock over to them
+/// (``Environment/handOverWriteLock(maxWait:)``): LMDB's writer mutex is not fair, and a thread
+/// that unlocks and locks again at once keeps it from a waiter that has yet to wake. A process
+/// killed while it waits leaves the count too high; ``Environment`` learns such a count as
+/// stale (nobody takes the lock when it is offered) and ignores it.
 @safe final class WriterSlot: @unchecked Sendable {
     static let fileName = "bomflow.writer"
     private static let size = 64
@@ -46,6 +56,29 @@
     func release() {
         guard let base = unsafe base else { return }
         unsafe base.storeBytes(of: Int32(0), toByteOffset: 0, as: Int32.self)
+    }
+
+    /// Counts the calling thread as waiting for the write lock, until ``stopWaiting()``.
+    func startWaiting() {
+        guard let waiting = unsafe waitingCounter else { return }
+        unsafe waiting.pointee.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Ends the count of ``startWaiting()`` (called when `mdb_txn_begin` returns, taken or not).
+    func stopWaiting() {
+        guard let waiting = unsafe waitingCounter else { return }
+        unsafe waiting.pointee.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Threads of the host that wait for the write lock now (0 without a slot).
+    func waiting() -> Int32 {
+        guard let waiting = unsafe waitingCounter else { return 0 }
+        return unsafe waiting.pointee.load(ordering: .sequentiallyConsistent)
+    }
+
+    private var waitingCounter: UnsafeMutablePointer<Atomic<Int32>>? {
+        guard let base = unsafe base else { return nil }
+        return unsafe (base + 16).assumingMemoryBound(to: Atomic<Int32>.self)
     }
 
     /// The recorded holder, if any.

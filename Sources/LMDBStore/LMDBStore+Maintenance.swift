@@ -15,9 +15,11 @@ extension LMDBStore {
     ///
     /// Both scans stop at the first entry that has not expired, so a pass costs what expires,
     /// not the size of the database. Work is done in write transactions of at most
-    /// ``StoreOptions/maintenanceBatchSize`` entries. Only one process of the host runs a pass at
-    /// a time: the pass holds a lease record in the `meta` database; a process that finds another
-    /// one's unexpired lease skips the pass (``MaintenanceReport/skipped``).
+    /// ``StoreOptions/maintenanceBatchSize`` entries; between two batches a writer waiting for the
+    /// lock goes first (`Environment.write` hands it over: LMDB's writer mutex is not fair). Only
+    /// one process of the host runs a pass at a time: the pass holds a lease record in the `meta`
+    /// database; a process that finds another one's unexpired lease skips the pass
+    /// (``MaintenanceReport/skipped``).
     ///
     /// - Throws: ``StoreError``; what was committed in earlier batches stays.
     public func runMaintenance() throws(StoreError) -> MaintenanceReport {
