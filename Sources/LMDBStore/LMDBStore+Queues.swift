@@ -1,6 +1,6 @@
 internal import LMDB
 public import Storage
-public import WorkflowModel
+internal import WorkflowModel
 
 /// The ready queues' figures and pauses (issue 14): `queue-counts` (step name → ready (8) ‖
 /// claimed (8)), kept with every write of a workflow from the same state that derives the

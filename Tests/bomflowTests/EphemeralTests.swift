@@ -49,7 +49,7 @@ struct EphemeralTests {
         #expect(info.url.hasPrefix("http://127.0.0.1:"))
         let key = try #require(info.apiKey)
         let port = try port(of: info.url)
-        #expect(try port != 8080, "ephemeral picks a free port")
+        #expect(port != 8080, "ephemeral picks a free port")
         let attributes = try FileManager.default.attributesOfItem(atPath: info.dataDir)
         #expect((attributes[.posixPermissions] as? Int) == 0o700)
         let token = "5e1f0c2a-7d4b-4a5e-9c1f-0123456789ab"
