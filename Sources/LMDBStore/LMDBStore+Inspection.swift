@@ -314,6 +314,7 @@ extension LMDBStore {
             figures.lastTransactionID = info.lastTransactionID
             figures.readers = try environment.readers().count
             figures.staleReadersCleared = environment.staleReadersClearedTotal
+            figures.writeLockHandOvers = environment.writeLockHandOvers
         } catch {
             throw Self.storeError(error)
         }

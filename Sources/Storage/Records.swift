@@ -29,6 +29,8 @@ public struct CheapFigures: Sendable, Equatable {
     public var usedBytes = 0
     public var readers = 0
     public var staleReadersCleared = 0
+    /// Times a writer of this process let a writer waiting for LMDB's write lock go first.
+    public var writeLockHandOvers = 0
     public var lastTransactionID = 0
     /// BOMs stored with their workflows, and their bytes.
     public var boms = 0

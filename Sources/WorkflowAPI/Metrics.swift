@@ -179,6 +179,10 @@ public final class Metrics: Sendable {
                 "bomflow_lmdb_stale_readers_cleared_total", "counter", "Stale reader slots this process cleared.",
                 [("", String(figures.staleReadersCleared))])
             metric(
+                "bomflow_lmdb_write_lock_handovers_total", "counter",
+                "Times a writer of this process let a writer waiting for the write lock go first.",
+                [("", String(figures.writeLockHandOvers))])
+            metric(
                 "bomflow_lmdb_last_transaction_id", "gauge", "ID of the newest commit by any process.",
                 [("", String(figures.lastTransactionID))])
         }

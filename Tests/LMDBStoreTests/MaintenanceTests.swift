@@ -169,6 +169,7 @@ struct MaintenanceTests {
         let during = writesDuringPass.load(ordering: .sequentiallyConsistent)
         #expect(during >= report.transactions / 4, "creates committed during the pass: \(during)")
         #expect(during <= report.transactions * 4, "the pass's batches are not kept waiting either: \(during)")
+        #expect(try fixture.db.cheapFigures().writeLockHandOvers > 0)
         try fixture.expectIntact()
     }
 

@@ -150,5 +150,6 @@ struct MetricsTests {
         #expect(text.contains("bomflow_write_commits_total 1\n"))
         #expect(text.contains(#"bomflow_http_request_duration_seconds_bucket{le="+Inf"} 3"#))
         #expect(text.contains("# TYPE bomflow_lmdb_used_bytes gauge"))
+        #expect(text.contains("bomflow_lmdb_write_lock_handovers_total 0\n"), "one writer alone never hands over")
     }
 }
