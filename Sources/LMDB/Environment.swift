@@ -259,9 +259,10 @@ public enum SyncMode: String, Sendable, CaseIterable {
         writerSlot.hold(since: WriterSlot.now())
         defer { writerSlot.release() }
         let result = try body(transaction)
+        let transactionID = unsafe Int(mdb_txn_id(transaction.handle))
         do {
             try transaction.commit()
-            noteCommit()
+            noteCommit(transactionID)
         } catch {
             // A failed commit is fatal only when LMDB itself says so: MDB_PANIC, or the state it
             // enters when a meta page could not be written (the next begin answers MDB_PANIC).
@@ -438,9 +439,11 @@ public enum SyncMode: String, Sendable, CaseIterable {
         return transaction != 0 && lastCommittedTransaction() == transaction
     }
 
-    /// Records that the calling thread has just committed (``committedLast()``).
-    private func noteCommit() {
-        lastCommitTransaction.store(lastCommittedTransaction() ?? 0, ordering: .relaxed)
+    /// Records that the calling thread has just committed the write transaction `transaction`
+    /// (its `mdb_txn_id`, taken before the commit; ``committedLast()``). A transaction that
+    /// changed nothing commits no ID (`me_last_txnid` stays below it), so it does not count.
+    private func noteCommit(_ transaction: Int) {
+        lastCommitTransaction.store(transaction, ordering: .relaxed)
         lastCommitThread.store(UInt(pthread_self()), ordering: .relaxed)
     }
 

@@ -64,6 +64,25 @@ struct WriteLockHandOverTests {
         #expect(environment.staleWaiters.load(ordering: .relaxed) == 0)
     }
 
+    /// A transaction that changed nothing commits no transaction ID: a thread whose writes
+    /// change nothing never committed last, and does not wait to hand the lock over.
+    @Test func aTransactionThatChangesNothingDoesNotHandOver() throws {
+        let directory = try TemporaryDirectory("handover")
+        defer { directory.remove() }
+        let environment = try Environment.open(path: directory.appending("data"))
+        // The last commit is another thread's.
+        let opened = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? environment.openDatabase(named: "t")
+            opened.signal()
+        }
+        opened.wait()
+        try setWaitingCount(2, in: directory.appending("data"))
+        for _ in 0..<3 { try environment.write { _ in } }
+        #expect(environment.staleWaiters.load(ordering: .relaxed) == 0, "no hand-over was tried")
+        #expect(environment.writeLockHandOvers == 0)
+    }
+
     /// Writes `count` into the waiting counter of `bomflow.writer` as another process would.
     func setWaitingCount(_ count: Int32, in path: String) throws {
         let handle = try #require(FileHandle(forUpdatingAtPath: path + "/bomflow.writer"))
