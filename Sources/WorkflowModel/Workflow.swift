@@ -186,32 +186,39 @@ public struct Workflow: Sendable, Equatable {
         guard steps.count + specs.count <= Limits.maxSteps else {
             throw .tooManySteps(count: steps.count + specs.count)
         }
-        var newNames: [StepName: StepSpec] = [:]
-        for spec in specs {
+        // A workflow has at most Limits.maxSteps steps: linear scans over the specs cost less
+        // than hashing their names (this runs in the writer's transaction for every create).
+        for (position, spec) in specs.enumerated() {
             guard spec.status == .pending || spec.status == .notApplicable else {
                 throw .invalidInitialStatus(step: spec.name, status: spec.status)
             }
-            guard index(of: spec.name) == nil, newNames.updateValue(spec, forKey: spec.name) == nil else {
+            guard index(of: spec.name) == nil, !specs[..<position].contains(where: { $0.name == spec.name }) else {
                 throw .duplicateStep(spec.name)
             }
         }
-        for spec in specs {
+        // The position in `specs` of each new step's parent when that parent is new too.
+        var newParent = [Int?](repeating: nil, count: specs.count)
+        for (position, spec) in specs.enumerated() {
             guard let parent = spec.parent else { continue }
             if index(of: parent) != nil {
                 if spec.status == .pending, let blocker = cancellingAncestor(from: parent) {
                     throw .parentFinished(step: spec.name, parent: blocker.name, status: blocker.status)
                 }
-            } else if newNames[parent] == nil {
+            } else if let parentPosition = specs.firstIndex(where: { $0.name == parent }) {
+                newParent[position] = parentPosition
+            } else {
                 throw .unknownParent(step: spec.name, parent: parent)
             }
         }
-        // Cycles can only run through new steps: follow each new step's parents among them.
-        for spec in specs {
-            var seen: Set<StepName> = [spec.name]
-            var current = spec.parent
-            while let name = current, let parentSpec = newNames[name] {
-                guard seen.insert(name).inserted else { throw .cycle(spec.name) }
-                current = parentSpec.parent
+        // Cycles can only run through new steps: a chain of new parents longer than the number
+        // of new steps has come round.
+        for (position, spec) in specs.enumerated() {
+            var hops = 0
+            var current = newParent[position]
+            while let parentPosition = current {
+                hops += 1
+                guard hops <= specs.count else { throw .cycle(spec.name) }
+                current = newParent[parentPosition]
             }
         }
         for spec in specs {

@@ -215,6 +215,27 @@ struct AddStepsTests {
             try workflow.addSteps(
                 [StepSpec(.make("A"), parent: .make("B")), StepSpec(.make("B"), parent: .make("A"))], now: t1)
         }
+        #expect(throws: WorkflowError.cycle(.make("A"))) {
+            try workflow.addSteps([StepSpec(.make("A"), parent: .make("A"))], now: t1)
+        }
+        // The first step (in request order) whose chain of parents comes round is named, also
+        // when it only leads into the cycle.
+        #expect(throws: WorkflowError.cycle(.make("T"))) {
+            try workflow.addSteps(
+                [
+                    StepSpec(.make("OK"), parent: .vulnAnalysis), StepSpec(.make("T"), parent: .make("C1")),
+                    StepSpec(.make("C1"), parent: .make("C3")), StepSpec(.make("C2"), parent: .make("C1")),
+                    StepSpec(.make("C3"), parent: .make("C2")),
+                ], now: t1)
+        }
+        // A long chain of new steps is no cycle.
+        let chain = (0..<62).map { StepSpec(.make("S\($0)"), parent: $0 == 0 ? .vulnAnalysis : .make("S\($0 - 1)")) }
+        var chained = workflow
+        try chained.addSteps(chain.reversed(), now: t1)
+        #expect(chained.steps.count == 64)
+        #expect(throws: WorkflowError.duplicateStep(.make("B"))) {
+            try workflow.addSteps([StepSpec(.make("A")), StepSpec(.make("B")), StepSpec(.make("B"))], now: t1)
+        }
         #expect(throws: WorkflowError.duplicateStep(.vulnAnalysis)) {
             try workflow.addSteps([StepSpec(.vulnAnalysis)], now: t1)
         }
