@@ -203,9 +203,9 @@ extension LMDBStore {
                     }
                 }
                 expected.formUnion(indexEntries(of: workflow, id: id))
-                for (name, counts) in Self.queueMembership(of: workflow) {
-                    expectedCounts[name, default: (0, 0)].ready += counts.ready
-                    expectedCounts[name, default: (0, 0)].claimed += counts.claimed
+                for member in Self.queueMembership(of: workflow) {
+                    expectedCounts[member.name, default: (0, 0)].ready += member.ready
+                    expectedCounts[member.name, default: (0, 0)].claimed += member.claimed
                 }
                 let recorded = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows) { span in
                     span.count > RecordCodec.workflowStatusOffset && span[0] >= RecordCodec.workflowRecordVersion

@@ -151,7 +151,7 @@ extension LMDBStore {
                 workflow.version += 1
                 try save(workflow, id: id, replacing: original, by: .maintenance, in: txn, now: now)
             }
-            let expected = indexEntries(of: workflow, id: id)
+            let expected = Set(indexEntries(of: workflow, id: id))
             for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {
                 try txn.delete(key, in: database)
             }

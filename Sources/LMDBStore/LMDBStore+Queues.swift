@@ -7,33 +7,37 @@ internal import WorkflowModel
 /// `ready` and `leases` entries, so `GET /api/v1/queue` reads counters instead of scanning; and
 /// `paused` (step name → paused at (8)).
 extension LMDBStore {
-    /// Per step name, how many of the workflow's steps are ready and how many claimed (the state
-    /// behind its `ready` and `leases` entries).
-    static func queueMembership(of workflow: Workflow?) -> [StepName: (ready: Int64, claimed: Int64)] {
-        guard let workflow, workflow.isProcessing else { return [:] }
-        var counts: [StepName: (ready: Int64, claimed: Int64)] = [:]
+    /// The workflow's steps that are ready or claimed (the state behind its `ready` and `leases`
+    /// entries), each name once (a workflow's step names are unique): an array, not a
+    /// dictionary, because a workflow has at most 64 steps and every write compares two of these.
+    static func queueMembership(of workflow: Workflow?) -> [(name: StepName, ready: Int64, claimed: Int64)] {
+        guard let workflow, workflow.isProcessing else { return [] }
+        var members: [(name: StepName, ready: Int64, claimed: Int64)] = []
         for ordinal in workflow.steps.indices {
             let step = workflow.steps[ordinal]
             if step.claim != nil {
-                counts[step.name, default: (0, 0)].claimed += 1
+                members.append((step.name, 0, 1))
             } else if workflow.isReady(ordinal) {
-                counts[step.name, default: (0, 0)].ready += 1
+                members.append((step.name, 1, 0))
             }
         }
-        return counts
+        return members
     }
 
     /// Moves the queue counters from `old`'s state to `new`'s (either nil: created or removed).
     func adjustQueueCounts(from old: Workflow?, to new: Workflow?, in txn: borrowing WriteTransaction) throws {
         let before = Self.queueMembership(of: old)
         let after = Self.queueMembership(of: new)
-        for name in Set(before.keys).union(after.keys) {
-            let delta = (
-                ready: (after[name]?.ready ?? 0) - (before[name]?.ready ?? 0),
-                claimed: (after[name]?.claimed ?? 0) - (before[name]?.claimed ?? 0)
-            )
-            guard delta.ready != 0 || delta.claimed != 0 else { continue }
-            let key = Array(name.rawValue.utf8)
+        var deltas: [(name: StepName, ready: Int64, claimed: Int64)] = []
+        for member in after {
+            let was = before.first { $0.name == member.name }
+            deltas.append((member.name, member.ready - (was?.ready ?? 0), member.claimed - (was?.claimed ?? 0)))
+        }
+        for member in before where !after.contains(where: { $0.name == member.name }) {
+            deltas.append((member.name, -member.ready, -member.claimed))
+        }
+        for delta in deltas where delta.ready != 0 || delta.claimed != 0 {
+            let key = Array(delta.name.rawValue.utf8)
             let current =
                 try txn.withValue(forKey: key, in: databases.queueCounts) { span in
                     span.count == 16

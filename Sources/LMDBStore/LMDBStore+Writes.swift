@@ -231,10 +231,15 @@ extension LMDBStore {
                 RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
                 in: databases.steps)
         }
-        let before = original.map { indexEntries(of: $0, id: id) } ?? []
         let after = indexEntries(of: workflow, id: id)
-        for entry in before.subtracting(after) { try txn.delete(entry.key, in: database(entry.table)) }
-        for entry in after.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+        if let original {
+            let before = Set(indexEntries(of: original, id: id))
+            let kept = Set(after)
+            for entry in before.subtracting(kept) { try txn.delete(entry.key, in: database(entry.table)) }
+            for entry in kept.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+        } else {
+            for entry in after { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+        }
         // After the step rows: the events follow them in `steps`, so a new workflow's keys are put
         // in key order at the tree's end and fill its pages (putting the event first made every
         // page split half-empty: 1.6x the file for 1M workflows).

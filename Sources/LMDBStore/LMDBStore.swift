@@ -493,22 +493,25 @@ public final class LMDBStore: WorkflowStorage {
     /// - `labels`: each label;
     /// - `ready`: each claimable step (ready, no lease), by name and `updatedAt` (which readiness bumps);
     /// - `leases`: each claimed step, by the end of its lease.
-    func indexEntries(of workflow: Workflow, id: UInt64) -> Set<IndexEntry> {
-        var entries: Set<IndexEntry> = []
+    ///
+    /// No entry appears twice (each key holds the workflow's ID, and a step's ordinal where there
+    /// can be several); an array, because a new workflow's entries are only put, never compared.
+    func indexEntries(of workflow: Workflow, id: UInt64) -> [IndexEntry] {
+        var entries: [IndexEntry] = []
         let processing = workflow.isProcessing
-        entries.insert(IndexEntry(table: processing ? .processing : .done, key: Keys.workflow(id)))
+        entries.append(IndexEntry(table: processing ? .processing : .done, key: Keys.workflow(id)))
         if processing {
             for ordinal in workflow.steps.indices
             where workflow.steps[ordinal].status == .timedOut || workflow.isReady(ordinal) {
-                entries.insert(
+                entries.append(
                     IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
             }
             for ordinal in workflow.steps.indices {
                 let step = workflow.steps[ordinal]
                 if let claim = step.claim {
-                    entries.insert(IndexEntry(table: .leases, key: Keys.lease(claim.leaseExpiresAt, id, ordinal)))
+                    entries.append(IndexEntry(table: .leases, key: Keys.lease(claim.leaseExpiresAt, id, ordinal)))
                 } else if workflow.isReady(ordinal) {
-                    entries.insert(
+                    entries.append(
                         IndexEntry(
                             table: .ready,
                             key: Keys.ready(
@@ -517,10 +520,10 @@ public final class LMDBStore: WorkflowStorage {
                 }
             }
         } else {
-            entries.insert(IndexEntry(table: .finished, key: Keys.finished(workflow.lastUpdatedAt, id)))
+            entries.append(IndexEntry(table: .finished, key: Keys.finished(workflow.lastUpdatedAt, id)))
         }
         for label in workflow.labels {
-            entries.insert(IndexEntry(table: .labels, key: Keys.label(key: label.key, value: label.value, id)))
+            entries.append(IndexEntry(table: .labels, key: Keys.label(key: label.key, value: label.value, id)))
         }
         return entries
     }

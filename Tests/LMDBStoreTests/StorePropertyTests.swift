@@ -1,9 +1,10 @@
-import LMDBStore
 import PropertyBased
 import Storage
 import TestSupport
 import Testing
 import WorkflowModel
+
+@testable import LMDBStore
 
 /// Random operation sequences against the store and the pure model side by side: the store must
 /// return what the model computes, "processing" must match, and rows and indexes must agree.
@@ -104,6 +105,11 @@ struct StorePropertyTests {
                     #expect(try! fixture.store!.isProcessing(token(slot)) == (stored?.isProcessing ?? false))
                     if let stored {
                         #expect(invariantViolations(of: stored) == [])
+                        if let lmdb = fixture.store as? LMDBStore {
+                            // The writer puts a new workflow's entries without comparing them.
+                            let entries = lmdb.indexEntries(of: stored, id: 1)
+                            #expect(Set(entries).count == entries.count, "after \(operation)")
+                        }
                         // The history, replayed, leads to the stored statuses.
                         let history = try! fixture.store!.history(token(slot), after: 0, limit: HistoryEvent.limit)
                         #expect(HistoryReplay.problems(history?.events ?? [], of: stored) == [], "after \(operation)")
