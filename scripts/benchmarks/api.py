@@ -8,7 +8,11 @@ Both stores hold the same WORKFLOWS BOM_UPLOAD workflows (token i = 00000001-000
 Also the limit of the durable update on this design: raw liblmdb (scripts/benchmarks/raw-lmdb.c
 `updates`) writing the same five B-trees per update, 32 updates per durable commit (the mean group
 at 64 connections), with LMDB's two syncs per commit and with MDB_NOMETASYNC (one).
-Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB]"""
+The poll and the create run ROUNDS alternating rounds (bomflow, nginx, PostgreSQL in turn; the
+order reversed every other round) and report the run with the median rate; the durable update and
+the cascade change what the next round would find (a started step, a failed workflow), so they
+run once.
+Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS]"""
 import os
 import re
 import shutil
@@ -24,7 +28,8 @@ from common import parse_wrk, wait_port  # noqa: E402
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
-raw_lmdb = sys.argv[4] if len(sys.argv) > 4 else None
+raw_lmdb = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
+rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 BOMFLOW_PORT, NGINX_PORT, PG_PORT = 18391, 18392, 15432
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
@@ -55,6 +60,18 @@ def pgbench(script, clients, threads):
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out)
     return tps, latency, int(failed.group(1)) if failed else 0
+
+
+def alternating(runs):
+    """Runs each of `runs` (functions returning (rate, ...)) `rounds` times, in turn, the order
+    reversed every other round; the run with the median rate of each, and all rates."""
+    results = [[] for _ in runs]
+    for round_ in range(rounds):
+        order = range(len(runs)) if round_ % 2 == 0 else reversed(range(len(runs)))
+        for index in order:
+            results[index].append(runs[index]())
+    medians = [sorted(r, key=lambda run: run[0])[len(r) // 2] for r in results]
+    return medians, [[run[0] for run in r] for r in results]
 
 
 def sql(name, body):
@@ -164,15 +181,21 @@ COMMIT;
     print(f"bomflow load: {load.strip()}\n")
     print("| operation | load | bomflow req/s | p50 ms | p99 ms | non-2xx | nginx req/s | nginx p99 ms | PostgreSQL tps | PG avg ms | bomflow/nginx | bomflow/PG |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    spread = []
     for threads, connections in [(2, 64), (1, 1)]:
-        mine = wrk(BOMFLOW_PORT, poll, threads, connections)
-        theirs = wrk(NGINX_PORT, nginx_poll, threads, connections)
-        pg = pgbench(pg_poll, connections, threads)
+        (mine, theirs, pg), rates = alternating([lambda: wrk(BOMFLOW_PORT, poll, threads, connections),
+                                                 lambda: wrk(NGINX_PORT, nginx_poll, threads, connections),
+                                                 lambda: pgbench(pg_poll, connections, threads)])
+        spread.append((f"poll -t{threads} -c{connections}", ["bomflow", "nginx", "PostgreSQL"], rates))
         print(f"| poll (event/token) | -t{threads} -c{connections} | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | {theirs[0]:,.0f} | {theirs[2]:.3f} | "
               f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
-        mine = wrk(BOMFLOW_PORT, script, 2, 64)
-        pg = pgbench(pg_script, 64, 2)
+        if label == "create workflow":
+            (mine, pg), rates = alternating([lambda: wrk(BOMFLOW_PORT, script, 2, 64), lambda: pgbench(pg_script, 64, 2)])
+            spread.append((label, ["bomflow", "PostgreSQL"], rates))
+        else:
+            mine = wrk(BOMFLOW_PORT, script, 2, 64)
+            pg = pgbench(pg_script, 64, 2)
         print(f"| {label} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
         if label == "durable step update" and raw_lmdb:
             for variant in ["", "nometasync"]:
@@ -183,6 +206,9 @@ COMMIT;
                 shutil.rmtree(raw_dir, ignore_errors=True)
                 name = "raw liblmdb, same 5 trees, 32/commit" + (", MDB_NOMETASYNC" if variant else "")
                 print(f"| {name} | 1 thread | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
+    print(f"\nRates of the {rounds} alternating rounds (the table shows each side's median run):\n")
+    for label, names, rates in spread:
+        print(f"- {label}: " + "; ".join(f"{name} " + " / ".join(f"{rate:,.0f}" for rate in runs) for name, runs in zip(names, rates)))
 finally:
     for process in processes:
         process.terminate()
