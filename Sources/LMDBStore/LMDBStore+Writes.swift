@@ -234,9 +234,9 @@ extension LMDBStore {
         let after = indexEntries(of: workflow, id: id)
         if let original {
             let before = Set(indexEntries(of: original, id: id))
-            let kept = Set(after)
-            for entry in before.subtracting(kept) { try txn.delete(entry.key, in: database(entry.table)) }
-            for entry in kept.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
+            let wanted = Set(after)
+            for entry in before.subtracting(wanted) { try txn.delete(entry.key, in: database(entry.table)) }
+            for entry in wanted.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
         } else {
             for entry in after { try txn.put([], forKey: entry.key, in: database(entry.table)) }
         }

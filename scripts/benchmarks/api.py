@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import parse_wrk, wait_port  # noqa: E402
+from common import alternating, parse_wrk, wait_port  # noqa: E402
 
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
@@ -62,14 +62,10 @@ def pgbench(script, clients, threads):
     return tps, latency, int(failed.group(1)) if failed else 0
 
 
-def alternating(runs):
-    """Runs each of `runs` (functions returning (rate, ...)) `rounds` times, in turn, the order
-    reversed every other round; the run with the median rate of each, and all rates."""
-    results = [[] for _ in runs]
-    for round_ in range(rounds):
-        order = range(len(runs)) if round_ % 2 == 0 else reversed(range(len(runs)))
-        for index in order:
-            results[index].append(runs[index]())
+def median_runs(runs):
+    """`runs` in alternating rounds (common.alternating); the run with the median rate of each, and
+    every run's rate."""
+    results = alternating(runs, rounds)
     medians = [sorted(r, key=lambda run: run[0])[len(r) // 2] for r in results]
     return medians, [[run[0] for run in r] for r in results]
 
@@ -183,7 +179,7 @@ COMMIT;
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     spread = []
     for threads, connections in [(2, 64), (1, 1)]:
-        (mine, theirs, pg), rates = alternating([lambda: wrk(BOMFLOW_PORT, poll, threads, connections),
+        (mine, theirs, pg), rates = median_runs([lambda: wrk(BOMFLOW_PORT, poll, threads, connections),
                                                  lambda: wrk(NGINX_PORT, nginx_poll, threads, connections),
                                                  lambda: pgbench(pg_poll, connections, threads)])
         spread.append((f"poll -t{threads} -c{connections}", ["bomflow", "nginx", "PostgreSQL"], rates))
@@ -191,7 +187,7 @@ COMMIT;
               f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
         if label == "create workflow":
-            (mine, pg), rates = alternating([lambda: wrk(BOMFLOW_PORT, script, 2, 64), lambda: pgbench(pg_script, 64, 2)])
+            (mine, pg), rates = median_runs([lambda: wrk(BOMFLOW_PORT, script, 2, 64), lambda: pgbench(pg_script, 64, 2)])
             spread.append((label, ["bomflow", "PostgreSQL"], rates))
         else:
             mine = wrk(BOMFLOW_PORT, script, 2, 64)

@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: waiting for a loopback port and reading wrk's output."""
+"""Helpers shared by the benchmark scripts: waiting for a loopback port, reading wrk's output, and
+alternating rounds of several runs."""
 import re
 import socket
 import time
@@ -29,3 +30,14 @@ def parse_wrk(out):
             _milliseconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
             _milliseconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
             int(errors.group(1)) if errors else 0)
+
+
+def alternating(runs, rounds):
+    """Calls each function of `runs` `rounds` times, one after another, the order reversed every
+    other round (so that neither side always runs first); each function's results, in call order."""
+    results = [[] for _ in runs]
+    for round_ in range(rounds):
+        order = range(len(runs)) if round_ % 2 == 0 else reversed(range(len(runs)))
+        for index in order:
+            results[index].append(runs[index]())
+    return results

@@ -24,7 +24,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import parse_wrk, wait_port  # noqa: E402
+from common import alternating, parse_wrk, wait_port  # noqa: E402
 
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
@@ -161,17 +161,13 @@ http {{ log_format arrival '$msec $http_x_bomflow_notification_id'; access_log {
                      'math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)\n'
                      f'request = function() return wrk.format("PATCH", string.format("/api/v1/workflow/token/{TOKEN}/step/BOM_CONSUMPTION", '
                      'math.random(0, n - 1)), {["X-Api-Key"] = key, ["Content-Type"] = "application/json"}, \'{"status":"COMPLETED"}\') end\n')
-    results = [[] for _ in configs]
-    for round_ in range(rounds):
-        order = list(range(len(configs)))
-        if round_ % 2 == 1:
-            order.reverse()
-        for index in order:
-            port, key = servers[index]
-            out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/"],
-                                 capture_output=True, text=True, check=True,
-                                 env={**os.environ, "WORKFLOWS": str(workflows), "APIKEY": key}).stdout
-            results[index].append(parse_wrk(out))
+    def complete(port, key):
+        out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{port}/"],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "WORKFLOWS": str(workflows), "APIKEY": key}).stdout
+        return parse_wrk(out)
+
+    results = alternating([lambda port=port, key=key: complete(port, key) for port, key in servers], rounds)
     base = statistics.median(r[0] for r in results[0])
     print(f"Durable step updates that each notify (PATCH BOM_CONSUMPTION COMPLETED, random among {workflows:,} BOM_UPLOAD "
           f"workflows; a repeat is an idempotent no-op), wrk -t2 -c64, {seconds} s per run, {rounds} alternating rounds:\n")
