@@ -27,10 +27,12 @@ public struct RequestParser: Sendable {
         case failed(ParseError)
     }
 
+    /// The request being parsed. It lives beside ``state`` rather than in an enum payload, so
+    /// appending a field or body bytes mutates it in place and no line moves it in or out.
     private struct Head: Sendable {
-        var method: HTTPMethod
-        var target: String
-        var version: HTTPVersion
+        var method = HTTPMethod.get
+        var target = ""
+        var version = HTTPVersion.http11
         var headers = HTTPHeaders()
         var headerBytes = 0
         var contentLength = 0
@@ -47,13 +49,13 @@ public struct RequestParser: Sendable {
 
     private enum State: Sendable {
         case requestLine(skippedEmptyLine: Bool)
-        case headers(Head)
-        case headDelivered(Head)
-        case body(Head)
-        case chunkSize(Head)
-        case chunkData(Head, remaining: Int)
-        case chunkEnd(Head)
-        case trailers(Head)
+        case headers
+        case headDelivered
+        case body
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkEnd
+        case trailers
         case failed(ParseError)
     }
 
@@ -62,6 +64,7 @@ public struct RequestParser: Sendable {
     private var buffer: [UInt8] = []
     private var start = 0
     private var state = State.requestLine(skippedEmptyLine: false)
+    private var head = Head()
 
     /// Creates a parser with `limits`.
     public init(limits: HTTPLimits = HTTPLimits()) { self.limits = limits }
@@ -113,97 +116,88 @@ public struct RequestParser: Sendable {
                         continue
                     }
                     switch parseRequestLine(range) {
-                    case .success(let head): state = .headers(head)
+                    case .success(let parsed): head = parsed
                     case .failure(let error): return fail(error)
                     }
+                    state = .headers
                 }
 
-            case .headers(var head):
-                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
+            case .headers:
                 let budget = limits.headerBytes - head.headerBytes
                 let maxLength = min(limits.headerLineBytes, max(budget, 0))
                 switch findLine(
                     maxLength: maxLength,
                     overflow: .headerFieldsTooLarge("a header line or the header section is too long"))
                 {
-                case .incomplete:
-                    state = .headers(head)
-                    return .needMoreBytes
+                case .incomplete: return .needMoreBytes
                 case .error(let error): return fail(error)
                 case .line(let range):
                     consume(through: range.upperBound + 2)
                     if range.isEmpty {
-                        switch finishHead(&head) {
+                        switch finishHead() {
                         case .failure(let error): return fail(error)
                         case .success(let expectContinue):
                             if head.chunked || head.contentLength > 0 {
-                                state = .headDelivered(head)
-                                return .head(makeRequest(head), expectContinue: expectContinue)
+                                state = .headDelivered
+                                return .head(makeRequest(), expectContinue: expectContinue)
                             }
-                            if let event = startBody(head) { return event }
+                            if let event = startBody() { return event }
                         }
                         continue
                     }
-                    if let error = parseField(
-                        range, into: &head.headers, count: head.headers.count, limit: limits.headerCount)
-                    {
-                        return fail(error)
+                    switch parseField(range, count: head.headers.count) {
+                    case .success(let (name, value)):
+                        head.headers.add(
+                            String(decoding: buffer[name], as: UTF8.self),
+                            String(decoding: buffer[value], as: UTF8.self))
+                    case .failure(let error): return fail(error)
                     }
                     head.headerBytes += range.count + 2
-                    state = .headers(head)
                 }
 
-            case .headDelivered(let head):
-                if let event = startBody(head) { return event }
+            case .headDelivered:
+                if let event = startBody() { return event }
 
-            case .body(var head):
-                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
+            case .body:
                 let needed = head.contentLength - head.body.count
                 let available = min(needed, buffer.count - start)
                 if available > 0 {
                     head.body.append(contentsOf: buffer[start..<start + available])
                     start += available
                 }
-                if head.body.count < head.contentLength {
-                    state = .body(head)
-                    return .needMoreBytes
-                }
-                return complete(head)
+                if head.body.count < head.contentLength { return .needMoreBytes }
+                return complete()
 
-            case .chunkSize(var head):
-                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
+            case .chunkSize:
                 let extensionBudget = max(limits.chunkExtensionBytes - head.extensionBytes, 0)
                 switch findLine(maxLength: 16 + 1 + extensionBudget, overflow: .badRequest("chunk size line too long"))
                 {
-                case .incomplete:
-                    state = .chunkSize(head)
-                    return .needMoreBytes
+                case .incomplete: return .needMoreBytes
                 case .error(let error): return fail(error)
                 case .line(let range):
                     consume(through: range.upperBound + 2)
-                    switch parseChunkSize(range, head: &head) {
+                    switch parseChunkSize(range) {
                     case .failure(let error): return fail(error)
-                    case .success(0): state = .trailers(head)
+                    case .success(0): state = .trailers
                     case .success(let size):
                         guard size <= head.bodyLimit - head.body.count else { return fail(.contentTooLarge) }
-                        state = .chunkData(head, remaining: size)
+                        state = .chunkData(remaining: size)
                     }
                 }
 
-            case .chunkData(var head, let remaining):
-                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
+            case .chunkData(let remaining):
                 let available = min(remaining, buffer.count - start)
                 if available > 0 {
                     head.body.append(contentsOf: buffer[start..<start + available])
                     start += available
                 }
                 if available < remaining {
-                    state = .chunkData(head, remaining: remaining - available)
+                    state = .chunkData(remaining: remaining - available)
                     return .needMoreBytes
                 }
-                state = .chunkEnd(head)
+                state = .chunkEnd
 
-            case .chunkEnd(let head):
+            case .chunkEnd:
                 guard buffer.count - start >= 2 else {
                     if buffer.count - start == 1 && buffer[start] != 0x0D {
                         return fail(.badRequest("chunk data not followed by CRLF"))
@@ -214,68 +208,57 @@ public struct RequestParser: Sendable {
                     return fail(.badRequest("chunk data not followed by CRLF"))
                 }
                 start += 2
-                state = .chunkSize(head)
+                state = .chunkSize
 
-            case .trailers(var head):
-                state = Self.handedOver  // `head` is this case's own now: mutated in place, put back below
+            case .trailers:
                 let budget = limits.headerBytes - head.trailerBytes
                 let maxLength = min(limits.headerLineBytes, max(budget, 0))
                 switch findLine(
                     maxLength: maxLength, overflow: .headerFieldsTooLarge("the trailer section is too long"))
                 {
-                case .incomplete:
-                    state = .trailers(head)
-                    return .needMoreBytes
+                case .incomplete: return .needMoreBytes
                 case .error(let error): return fail(error)
                 case .line(let range):
                     consume(through: range.upperBound + 2)
-                    if range.isEmpty { return complete(head) }
+                    if range.isEmpty { return complete() }
                     // Trailer fields are checked for syntax and limits, then dropped: they never
                     // change framing or any header (RFC 9112 §7.1.2).
-                    var ignored = HTTPHeaders()
-                    if let error = parseField(
-                        range, into: &ignored, count: head.trailerCount, limit: limits.headerCount)
-                    {
-                        return fail(error)
-                    }
+                    if case .failure(let error) = parseField(range, count: head.trailerCount) { return fail(error) }
                     head.trailerCount += 1
                     head.trailerBytes += range.count + 2
-                    state = .trailers(head)
                 }
             }
         }
     }
 
-    /// What `state` holds while a case works on its request head: the case took the head out of
-    /// `state` so that appending to its headers or body does not copy them (an enum payload
-    /// still held by `state` would make every append copy), and sets `state` before it returns.
-    private static let handedOver = State.failed(.badRequest("the parser lost its state"))
-
     private mutating func fail(_ error: ParseError) -> Event {
         state = .failed(error)
+        head = Head()
         return .failed(error)
     }
 
     private mutating func consume(through index: Int) { start = index }
 
-    private mutating func startBody(_ head: Head) -> Event? {
+    private mutating func startBody() -> Event? {
         if head.chunked {
-            state = .chunkSize(head)
+            state = .chunkSize
             return nil
         }
         if head.contentLength > 0 {
-            state = .body(head)
+            state = .body
             return nil
         }
-        return complete(head)
+        return complete()
     }
 
-    private mutating func complete(_ head: Head) -> Event {
+    private mutating func complete() -> Event {
         state = .requestLine(skippedEmptyLine: false)
-        return .request(makeRequest(head))
+        let request = makeRequest()
+        head = Head()
+        return .request(request)
     }
 
-    private func makeRequest(_ head: Head) -> HTTPRequest {
+    private func makeRequest() -> HTTPRequest {
         HTTPRequest(
             method: head.method, target: head.target, version: head.version, headers: head.headers, body: head.body,
             keepAlive: head.keepAlive)
@@ -292,16 +275,20 @@ public struct RequestParser: Sendable {
     /// Finds the next CRLF-terminated line starting at `start`, whose content may be at most
     /// `maxLength` bytes. Bare LF and CR not followed by LF are errors (RFC 9112 §2.2, R2).
     private func findLine(maxLength: Int, overflow: ParseError) -> LineResult {
+        let bytes = buffer.span
         var index = start
-        let end = buffer.count
+        let end = bytes.count
         while index < end {
-            let byte = buffer[index]
-            if byte == 0x0A { return .error(.badRequest("bare LF")) }
-            if byte == 0x0D {
-                if index - start > maxLength { return .error(overflow) }
-                guard index + 1 < end else { return .incomplete }
-                guard buffer[index + 1] == 0x0A else { return .error(.badRequest("bare CR")) }
-                return .line(start..<index)
+            let byte = bytes[index]
+            // One comparison for the common case: every byte above CR is line content.
+            if byte <= 0x0D {
+                if byte == 0x0A { return .error(.badRequest("bare LF")) }
+                if byte == 0x0D {
+                    if index - start > maxLength { return .error(overflow) }
+                    guard index + 1 < end else { return .incomplete }
+                    guard bytes[index + 1] == 0x0A else { return .error(.badRequest("bare CR")) }
+                    return .line(start..<index)
+                }
             }
             if index - start >= maxLength { return .error(overflow) }
             index += 1
@@ -311,17 +298,16 @@ public struct RequestParser: Sendable {
 
     // MARK: Request line (RFC 9112 §3)
 
+    /// The head a request line starts, or why it is refused.
     private func parseRequestLine(_ range: Range<Int>) -> Result<Head, ParseError> {
-        guard let firstSpace = buffer[range].firstIndex(of: 0x20) else {
-            return .failure(.badRequest("malformed request line"))
-        }
-        guard let secondSpace = buffer[(firstSpace + 1)..<range.upperBound].firstIndex(of: 0x20) else {
-            return .failure(.badRequest("malformed request line"))
-        }
-        let methodBytes = buffer[range.lowerBound..<firstSpace]
-        let targetBytes = buffer[(firstSpace + 1)..<secondSpace]
-        let versionBytes = buffer[(secondSpace + 1)..<range.upperBound]
-        guard !methodBytes.isEmpty, methodBytes.allSatisfy(isTokenByte) else {
+        let line = buffer.span
+        guard let firstSpace = Self.offset(of: 0x20, in: line, range.lowerBound..<range.upperBound),
+            let secondSpace = Self.offset(of: 0x20, in: line, (firstSpace + 1)..<range.upperBound)
+        else { return .failure(.badRequest("malformed request line")) }
+        let methodBytes = line.extracting(range.lowerBound..<firstSpace)
+        let targetBytes = line.extracting((firstSpace + 1)..<secondSpace)
+        let versionBytes = line.extracting((secondSpace + 1)..<range.upperBound)
+        guard !methodBytes.isEmpty, Self.allTokenBytes(methodBytes) else {
             return .failure(.badRequest("invalid method"))
         }
         guard !targetBytes.isEmpty else { return .failure(.badRequest("empty request-target")) }
@@ -331,42 +317,68 @@ public struct RequestParser: Sendable {
         case .failure(let error): return .failure(error)
         }
         guard let method = Self.knownMethod(methodBytes) else {
-            return .failure(.notImplemented("method \(String(decoding: methodBytes.prefix(32), as: UTF8.self))"))
+            let shown = buffer[range.lowerBound..<firstSpace].prefix(32)
+            return .failure(.notImplemented("method \(String(decoding: shown, as: UTF8.self))"))
         }
         if let error = validateTarget(targetBytes, method: method) { return .failure(error) }
-        var head = Head(method: method, target: String(decoding: targetBytes, as: UTF8.self), version: version)
-        head.bodyLimit = limits.bodyBytes(method: method, target: head.target)
-        return .success(head)
+        var parsed = Head()
+        parsed.method = method
+        parsed.target = String(decoding: buffer[(firstSpace + 1)..<secondSpace], as: UTF8.self)
+        parsed.version = version
+        parsed.bodyLimit = limits.bodyBytes(method: method, target: parsed.target)
+        return .success(parsed)
     }
 
-    /// The implemented method these bytes spell, without allocating; nil for any other token.
-    static func knownMethod(_ bytes: ArraySlice<UInt8>) -> HTTPMethod? {
-        switch bytes.count {
-        case 3:
-            if bytes.elementsEqual([0x47, 0x45, 0x54]) { return .get }
-            if bytes.elementsEqual([0x50, 0x55, 0x54]) { return .put }
-        case 4:
-            if bytes.elementsEqual([0x50, 0x4F, 0x53, 0x54]) { return .post }
-            if bytes.elementsEqual([0x48, 0x45, 0x41, 0x44]) { return .head }
-        case 5:
-            if bytes.elementsEqual([0x50, 0x41, 0x54, 0x43, 0x48]) { return .patch }
-            if bytes.elementsEqual([0x54, 0x52, 0x41, 0x43, 0x45]) { return .trace }
-            if bytes.elementsEqual([0x51, 0x55, 0x45, 0x52, 0x59]) { return .query }
-        case 6: if bytes.elementsEqual([0x44, 0x45, 0x4C, 0x45, 0x54, 0x45]) { return .delete }
-        case 7: if bytes.elementsEqual([0x4F, 0x50, 0x54, 0x49, 0x4F, 0x4E, 0x53]) { return .options }
-        default: break
+    /// The offset of the first `byte` in `range` of `bytes`, or nil.
+    @inline(__always)
+    private static func offset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            if bytes[index] == byte { return index }
+            index += 1
         }
         return nil
     }
 
+    private static func allTokenBytes(_ bytes: Span<UInt8>) -> Bool {
+        var index = 0
+        while index < bytes.count {
+            guard isTokenByte(bytes[index]) else { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// The implemented method these bytes spell, without allocating; nil for any other token.
+    static func knownMethod(_ bytes: Span<UInt8>) -> HTTPMethod? {
+        guard bytes.count >= 3 && bytes.count <= 7 else { return nil }
+        // The token's bytes packed big-endian into one integer: one comparison per method.
+        var packed: UInt64 = 0
+        var index = 0
+        while index < bytes.count {
+            packed = packed << 8 | UInt64(bytes[index])
+            index += 1
+        }
+        switch packed {
+        case 0x47_45_54: return .get
+        case 0x50_55_54: return .put
+        case 0x50_4F_53_54: return .post
+        case 0x48_45_41_44: return .head
+        case 0x50_41_54_43_48: return .patch
+        case 0x54_52_41_43_45: return .trace
+        case 0x51_55_45_52_59: return .query
+        case 0x44_45_4C_45_54_45: return .delete
+        case 0x4F_50_54_49_4F_4E_53: return .options
+        default: return nil
+        }
+    }
+
     /// `HTTP/1.0` and `HTTP/1.1`; any other `HTTP/DIGIT.DIGIT` → 505; anything else → 400.
-    private func parseVersion(_ bytes: ArraySlice<UInt8>) -> Result<HTTPVersion, ParseError> {
-        let base = bytes.startIndex
-        guard bytes.count == 8, bytes[base] == 0x48, bytes[base + 1] == 0x54, bytes[base + 2] == 0x54,
-            bytes[base + 3] == 0x50, bytes[base + 4] == 0x2F, isDigit(bytes[base + 5]), bytes[base + 6] == 0x2E,
-            isDigit(bytes[base + 7])
+    private func parseVersion(_ bytes: Span<UInt8>) -> Result<HTTPVersion, ParseError> {
+        guard bytes.count == 8, bytes[0] == 0x48, bytes[1] == 0x54, bytes[2] == 0x54, bytes[3] == 0x50,
+            bytes[4] == 0x2F, isDigit(bytes[5]), bytes[6] == 0x2E, isDigit(bytes[7])
         else { return .failure(.badRequest("invalid HTTP version")) }
-        switch (bytes[base + 5], bytes[base + 7]) {
+        switch (bytes[5], bytes[7]) {
         case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .success(.http11)
         case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .success(.http10)
         default: return .failure(.versionNotSupported)
@@ -376,26 +388,24 @@ public struct RequestParser: Sendable {
     /// origin-form, absolute-form (http/https), or `*` for OPTIONS (RFC 9112 §3.2). Only
     /// visible ASCII that RFC 3986 allows; `%` must start a valid escape; no fragment; no `.` or
     /// `..` path segments.
-    private func validateTarget(_ bytes: ArraySlice<UInt8>, method: HTTPMethod) -> ParseError? {
-        if bytes.elementsEqual("*".utf8) {
+    private func validateTarget(_ bytes: Span<UInt8>, method: HTTPMethod) -> ParseError? {
+        if bytes.count == 1 && bytes[0] == UInt8(ascii: "*") {
             return method == .options ? nil : .badRequest("asterisk-form is only for OPTIONS")
         }
-        var index = bytes.startIndex
-        var pathStart = index
-        if bytes.first != UInt8(ascii: "/") {
+        var index = 0
+        var pathStart = 0
+        if bytes[0] != UInt8(ascii: "/") {
             let schemeLength = Self.schemeLength(bytes)
             guard schemeLength > 0 else { return .badRequest("request-target must be origin-form or absolute-form") }
-            pathStart = bytes[(bytes.startIndex + schemeLength)...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
-            guard pathStart > bytes.startIndex + schemeLength else {
-                return .badRequest("absolute-form without a host")
-            }
-            index = bytes.startIndex + schemeLength
+            pathStart = Self.offset(of: UInt8(ascii: "/"), in: bytes, schemeLength..<bytes.count) ?? bytes.count
+            guard pathStart > schemeLength else { return .badRequest("absolute-form without a host") }
+            index = schemeLength
         }
         var queryStart: Int?
-        while index < bytes.endIndex {
+        while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < bytes.endIndex, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else {
+                guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else {
                     return .badRequest("invalid percent-encoding in the request-target")
                 }
                 index += 3
@@ -406,36 +416,39 @@ public struct RequestParser: Sendable {
             if byte == UInt8(ascii: "?") && queryStart == nil && index >= pathStart { queryStart = index }
             index += 1
         }
-        if Self.hasDotSegment(bytes[pathStart..<(queryStart ?? bytes.endIndex)]) {
+        if Self.hasDotSegment(bytes.extracting(pathStart..<(queryStart ?? bytes.count))) {
             return .badRequest("dot-segment in the request-target")
         }
         return nil
     }
 
-    private static let http = Array("http://".utf8)
-    private static let https = Array("https://".utf8)
-
     /// 7 for `http://`, 8 for `https://` (case-insensitive scheme), else 0.
-    static func schemeLength(_ bytes: ArraySlice<UInt8>) -> Int {
-        func matches(_ prefix: [UInt8]) -> Bool {
-            guard bytes.count >= prefix.count else { return false }
-            return zip(bytes, prefix).allSatisfy { asciiLower($0) == $1 }
+    static func schemeLength(_ bytes: Span<UInt8>) -> Int {
+        func matches(_ prefix: String) -> Bool {
+            let expected = prefix.utf8.span
+            guard bytes.count >= expected.count else { return false }
+            var index = 0
+            while index < expected.count {
+                guard asciiLower(bytes[index]) == expected[index] else { return false }
+                index += 1
+            }
+            return true
         }
-        return matches(Self.https) ? 8 : matches(Self.http) ? 7 : 0
+        return matches("https://") ? 8 : matches("http://") ? 7 : 0
     }
 
     /// True when a path segment is `.` or `..`, literally or percent-encoded (`%2e`).
-    static func hasDotSegment(_ path: ArraySlice<UInt8>) -> Bool {
-        var index = path.startIndex
-        while index < path.endIndex {
+    static func hasDotSegment(_ path: Span<UInt8>) -> Bool {
+        var index = 0
+        while index < path.count {
             // At the start of a segment: count its dots (each `.` or `%2e`/`%2E`).
             var dots = 0
             var cursor = index
-            while cursor < path.endIndex {
+            while cursor < path.count {
                 if path[cursor] == UInt8(ascii: ".") {
                     dots += 1
                     cursor += 1
-                } else if path[cursor] == UInt8(ascii: "%"), cursor + 2 < path.endIndex,
+                } else if path[cursor] == UInt8(ascii: "%"), cursor + 2 < path.count,
                     path[cursor + 1] == UInt8(ascii: "2"),
                     path[cursor + 2] | 0x20 == UInt8(ascii: "e")
                 {
@@ -445,9 +458,9 @@ public struct RequestParser: Sendable {
                     break
                 }
             }
-            let segmentEnds = cursor == path.endIndex || path[cursor] == UInt8(ascii: "/")
+            let segmentEnds = cursor == path.count || path[cursor] == UInt8(ascii: "/")
             if segmentEnds && (dots == 1 || dots == 2) { return true }
-            while cursor < path.endIndex && path[cursor] != UInt8(ascii: "/") { cursor += 1 }
+            while cursor < path.count && path[cursor] != UInt8(ascii: "/") { cursor += 1 }
             index = cursor + 1
         }
         return false
@@ -455,85 +468,107 @@ public struct RequestParser: Sendable {
 
     // MARK: Header fields (RFC 9112 §5, RFC 9110 §5)
 
-    private func parseField(_ range: Range<Int>, into headers: inout HTTPHeaders, count: Int, limit: Int) -> ParseError?
-    {
-        let first = buffer[range.lowerBound]
-        if first == 0x20 || first == 0x09 { return .badRequest("obs-fold or whitespace before a field line") }
-        guard count < limit else { return .headerFieldsTooLarge("more than \(limit) fields") }
-        guard let colon = buffer[range].firstIndex(of: UInt8(ascii: ":")) else {
-            return .badRequest("field line without a colon")
+    /// Checks one field line (the `count`th of its section): the byte ranges of its name and
+    /// its value without surrounding whitespace, or why it is refused.
+    private func parseField(_ range: Range<Int>, count: Int) -> Result<(Range<Int>, Range<Int>), ParseError> {
+        let bytes = buffer.span
+        let first = bytes[range.lowerBound]
+        if first == 0x20 || first == 0x09 { return .failure(.badRequest("obs-fold or whitespace before a field line")) }
+        guard count < limits.headerCount else {
+            return .failure(.headerFieldsTooLarge("more than \(limits.headerCount) fields"))
         }
-        let name = buffer[range.lowerBound..<colon]
-        guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return .badRequest("invalid field name") }
+        guard let colon = Self.offset(of: UInt8(ascii: ":"), in: bytes, range) else {
+            return .failure(.badRequest("field line without a colon"))
+        }
+        guard colon > range.lowerBound, Self.allTokenBytes(bytes.extracting(range.lowerBound..<colon)) else {
+            return .failure(.badRequest("invalid field name"))
+        }
         var valueStart = colon + 1
         var valueEnd = range.upperBound
-        while valueStart < valueEnd, buffer[valueStart] == 0x20 || buffer[valueStart] == 0x09 { valueStart += 1 }
-        while valueEnd > valueStart, buffer[valueEnd - 1] == 0x20 || buffer[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let value = buffer[valueStart..<valueEnd]
-        for byte in value where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
-            return .badRequest("control character in a field value")
+        while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        var index = valueStart
+        while index < valueEnd {
+            let byte = bytes[index]
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                return .failure(.badRequest("control character in a field value"))
+            }
+            index += 1
         }
-        headers.add(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
-        return nil
+        return .success((range.lowerBound..<colon, valueStart..<valueEnd))
     }
 
-    /// Checks the framing and semantic fields once the header section is complete.
+    /// Checks the framing and semantic fields of ``head`` once its header section is complete.
     /// - Returns: whether to announce `100 Continue`.
-    private func finishHead(_ head: inout Head) -> Result<Bool, ParseError> {
-        // One pass over the fields, classifying the ones that frame or steer the request.
-        var hosts: [String] = []
-        var lengths: [String] = []
-        var codings: [String] = []
-        var connection: [String] = []
-        var expectations: [String] = []
+    private mutating func finishHead() -> Result<Bool, ParseError> {
+        // One pass over the fields, classifying the ones that frame or steer the request: how
+        // many of each, the first value, and the connection options of all `Connection` fields.
+        var hosts = 0
+        var host = ""
+        var lengths = 0
+        var length = ""
+        var codings = 0
+        var coding = ""
+        var expectations = 0
+        var expectation = ""
+        var close = false
+        var keepAlive = false
         for field in head.headers {
             switch field.name.utf8.count {
-            case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"): hosts.append(field.value)
-            case 6 where HTTPHeaders.equalsIgnoringCase(field.name, "Expect"): expectations.append(field.value)
-            case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"): connection.append(field.value)
-            case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): lengths.append(field.value)
-            case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): codings.append(field.value)
+            case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"):
+                if hosts == 0 { host = field.value }
+                hosts += 1
+            case 6 where HTTPHeaders.equalsIgnoringCase(field.name, "Expect"):
+                if expectations == 0 { expectation = field.value }
+                expectations += 1
+            case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"):
+                for option in field.value.utf8.split(separator: UInt8(ascii: ",")) {
+                    let trimmed = Self.trimmed(option)
+                    if Self.equalsLowercase(trimmed, "close") { close = true }
+                    if Self.equalsLowercase(trimmed, "keep-alive") { keepAlive = true }
+                }
+            case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"):
+                if lengths == 0 { length = field.value }
+                lengths += 1
+            case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"):
+                if codings == 0 { coding = field.value }
+                codings += 1
             default: break
             }
         }
-        guard hosts.count == 1 else {
-            return .failure(.badRequest(hosts.isEmpty ? "missing Host" : "more than one Host"))
-        }
-        let host = hosts[0].utf8.span
+        guard hosts == 1 else { return .failure(.badRequest(hosts == 0 ? "missing Host" : "more than one Host")) }
+        let hostBytes = host.utf8.span
         var index = 0
-        while index < host.count && isHostByte(host[index]) { index += 1 }
-        guard index == host.count else { return .failure(.badRequest("invalid Host")) }
+        while index < hostBytes.count && isHostByte(hostBytes[index]) { index += 1 }
+        guard index == hostBytes.count else { return .failure(.badRequest("invalid Host")) }
 
-        if !codings.isEmpty {
+        if codings > 0 {
             guard head.version == .http11 else {
                 return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request"))
             }
-            guard lengths.isEmpty else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
-            guard codings.count == 1 else { return .failure(.badRequest("more than one Transfer-Encoding field")) }
-            let list = codings[0].split(separator: ",", omittingEmptySubsequences: false).map {
+            guard lengths == 0 else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
+            guard codings == 1 else { return .failure(.badRequest("more than one Transfer-Encoding field")) }
+            let list = coding.split(separator: ",", omittingEmptySubsequences: false).map {
                 $0.trimmingSpaces.lowercasedASCII
             }
             guard let last = list.last, last == "chunked" else {
                 return .failure(.badRequest("chunked is not the final transfer coding"))
             }
-            guard list.count == 1 else { return .failure(.notImplemented("transfer coding \(codings[0])")) }
+            guard list.count == 1 else { return .failure(.notImplemented("transfer coding \(coding)")) }
             head.chunked = true
-        } else if !lengths.isEmpty {
-            guard lengths.count == 1 else { return .failure(.badRequest("more than one Content-Length")) }
-            guard let length = Self.parseContentLength(lengths[0]) else {
+        } else if lengths > 0 {
+            guard lengths == 1 else { return .failure(.badRequest("more than one Content-Length")) }
+            guard let parsed = Self.parseContentLength(length) else {
                 return .failure(.badRequest("invalid Content-Length"))
             }
-            guard length <= head.bodyLimit else { return .failure(.contentTooLarge) }
-            head.contentLength = length
+            guard parsed <= head.bodyLimit else { return .failure(.contentTooLarge) }
+            head.contentLength = parsed
         }
 
-        let options = connection.flatMap { $0.split(separator: ",").map { $0.trimmingSpaces.lowercasedASCII } }
-        head.keepAlive =
-            head.version == .http11
-            ? !options.contains("close") : options.contains("keep-alive") && !options.contains("close")
+        head.keepAlive = head.version == .http11 ? !close : keepAlive && !close
 
-        if head.version == .http11, !expectations.isEmpty {
-            guard expectations.count == 1, expectations[0].lowercasedASCII == "100-continue" else {
+        if head.version == .http11, expectations > 0 {
+            guard expectations == 1, expectation.lowercasedASCII == "100-continue" else {
                 return .failure(.expectationFailed)
             }
             head.expectContinue = head.chunked || head.contentLength > 0
@@ -541,17 +576,42 @@ public struct RequestParser: Sendable {
         return .success(head.expectContinue)
     }
 
+    /// `bytes` without leading and trailing SP and HTAB.
+    private static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+        var lower = bytes.startIndex
+        var upper = bytes.endIndex
+        while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower = bytes.index(after: lower) }
+        while upper > lower {
+            let before = bytes.index(before: upper)
+            guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+            upper = before
+        }
+        return bytes[lower..<upper]
+    }
+
+    /// Whether `bytes`, ASCII-lowercased, are `lowercase`.
+    private static func equalsLowercase(_ bytes: Substring.UTF8View, _ lowercase: String) -> Bool {
+        bytes.count == lowercase.utf8.count && zip(bytes, lowercase.utf8).allSatisfy { asciiLower($0) == $1 }
+    }
+
     /// `1*DIGIT` without sign, spaces or leading zeros, at most 15 digits (RFC 9110 §8.6, H4).
     static func parseContentLength(_ text: String) -> Int? {
-        let digits = Array(text.utf8)
-        guard (1...15).contains(digits.count), digits.allSatisfy(isDigit) else { return nil }
+        let digits = text.utf8.span
+        guard (1...15).contains(digits.count) else { return nil }
         guard digits.count == 1 || digits[0] != UInt8(ascii: "0") else { return nil }
-        return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        var value = 0
+        var index = 0
+        while index < digits.count {
+            guard isDigit(digits[index]) else { return nil }
+            value = value * 10 + Int(digits[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        return value
     }
 
     // MARK: Chunked coding (RFC 9112 §7.1)
 
-    private func parseChunkSize(_ range: Range<Int>, head: inout Head) -> Result<Int, ParseError> {
+    private mutating func parseChunkSize(_ range: Range<Int>) -> Result<Int, ParseError> {
         var index = range.lowerBound
         var size = 0
         var digits = 0
