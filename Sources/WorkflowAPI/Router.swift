@@ -22,6 +22,8 @@ public struct Route: Sendable {
     /// What the API key must allow; nil for public endpoints (version, health, metrics).
     public let permission: Permission?
     let segments: [Segment]
+    /// The names of the parameters, in the order of the path.
+    let parameterNames: [String]
     let handler: Handler
     /// The route's position in the router (the metrics label).
     var index = 0
@@ -35,10 +37,16 @@ public struct Route: Sendable {
         self.method = method
         self.path = path
         self.permission = permission
-        self.segments = path.split(separator: "/").map { segment in
+        let segments: [Segment] = path.split(separator: "/").map { segment in
             segment.hasPrefix("{")
                 ? .parameter(String(segment.dropFirst().dropLast())) : .literal(Array(segment.utf8))
         }
+        self.segments = segments
+        self.parameterNames = segments.compactMap { segment in
+            guard case .parameter(let name) = segment else { return nil }
+            return name
+        }
+        precondition(parameterNames.count <= PathParameters.capacity, "\(path) has too many parameters")
         self.handler = handler
     }
 
@@ -53,10 +61,34 @@ public struct Route: Sendable {
     public var signature: String { "\(method.rawValue) \(path)" }
 }
 
+/// The decoded path parameters of a matched route, kept inline (a route has at most
+/// ``capacity``): matching a request allocates no dictionary.
+struct PathParameters: Sendable {
+    static let capacity = 4
+    private let names: [String]
+    private var values = InlineArray<4, String>(repeating: "")
+
+    /// No parameters yet for a route with these parameter names.
+    init(names: [String]) { self.names = names }
+
+    /// The value of the parameter called `name`.
+    subscript(name: String) -> String? {
+        var index = 0
+        while index < names.count {
+            if names[index] == name { return values[index] }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Sets the `index`th parameter of the route.
+    mutating func set(_ index: Int, _ value: String) { values[index] = value }
+}
+
 /// What a handler gets: the request, its path parameters and who asks.
 struct RequestContext: Sendable {
     let request: HTTPRequest
-    let parameters: [String: String]
+    let parameters: PathParameters
     /// The name of the API key that made the request (nil without authentication).
     let keyName: String?
     /// The key has the ADMIN permission (it may change steps other workers hold).
@@ -128,7 +160,7 @@ struct Router: Sendable {
     /// routes whose pattern matches the path, only the most specific (the most literal segments)
     /// count, so `/api/v1/project/lookup` is never the `{uuid}` of `/api/v1/project/{uuid}`,
     /// whatever the method.
-    func resolve(_ request: HTTPRequest) -> Result<(Route, [String: String]), Problem> {
+    func resolve(_ request: HTTPRequest) -> Result<(Route, PathParameters), Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let path = request.path
         let utf8 = path.utf8
@@ -158,14 +190,16 @@ struct Router: Sendable {
             return .failure(Problem.methodNotAllowed(allowed))
         }
         let route = routes[chosen]
-        var parameters: [String: String] = [:]
+        var parameters = PathParameters(names: route.parameterNames)
+        var parameter = 0
         for index in 0..<segments.count {
-            guard case .parameter(let name) = route.segments[index] else { continue }
+            guard case .parameter = route.segments[index] else { continue }
             guard let decoded = PercentDecoding.decode(Self.text(path, segments.starts[index], segments.ends[index]))
             else {
                 return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
             }
-            parameters[name] = decoded
+            parameters.set(parameter, decoded)
+            parameter += 1
         }
         return .success((route, parameters))
     }
