@@ -3,7 +3,9 @@ public import HTTP1
 /// One endpoint, declared once: method, path pattern, the permission an API key needs, and the
 /// handler. The route files (`Routes/`) declare them by resource; the OpenAPI tests check that
 /// the document has exactly these paths, methods and permissions.
-public struct Route: Sendable {
+///
+/// A class: a matched request holds its route by one reference, not a copy of its fields.
+public final class Route: Sendable {
     /// Handles a matched, authorized request; answers through `respond` now or later.
     typealias Handler =
         @Sendable (WorkflowService, RequestContext, @escaping WorkflowService.Respond) throws(Problem) ->
@@ -26,17 +28,19 @@ public struct Route: Sendable {
     let parameterNames: [String]
     let handler: Handler
     /// The route's position in the router (the metrics label).
-    var index = 0
+    let index: Int
     /// The handler never waits on the store (it answers from memory: the version, the OpenAPI
     /// document, health from the store's cached condition), so it runs on the event loop even
     /// when the store's calls block: a liveness probe is answered while every request thread
     /// waits for the database.
-    var answersFromMemory = false
+    let answersFromMemory: Bool
 
     init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler) {
         self.method = method
         self.path = path
         self.permission = permission
+        self.index = 0
+        self.answersFromMemory = false
         let segments: [Segment] = path.split(separator: "/").map { segment in
             segment.hasPrefix("{")
                 ? .parameter(String(segment.dropFirst().dropLast())) : .literal(Array(segment.utf8))
@@ -50,12 +54,22 @@ public struct Route: Sendable {
         self.handler = handler
     }
 
-    /// This route, marked as answering from memory (``answersFromMemory``).
-    func fromMemory() -> Route {
-        var route = self
-        route.answersFromMemory = true
-        return route
+    private init(_ route: Route, index: Int, answersFromMemory: Bool) {
+        method = route.method
+        path = route.path
+        permission = route.permission
+        segments = route.segments
+        parameterNames = route.parameterNames
+        handler = route.handler
+        self.index = index
+        self.answersFromMemory = answersFromMemory
     }
+
+    /// This route, marked as answering from memory (``answersFromMemory``).
+    func fromMemory() -> Route { Route(self, index: index, answersFromMemory: true) }
+
+    /// This route at position `index` of the router.
+    func numbered(_ index: Int) -> Route { Route(self, index: index, answersFromMemory: answersFromMemory) }
 
     /// `GET /api/v1/workflow/token/{uuid}`.
     public var signature: String { "\(method.rawValue) \(path)" }
@@ -112,11 +126,7 @@ struct Router: Sendable {
     static let maxSegments = 16
 
     init(_ groups: [[Route]]) {
-        routes = groups.joined().enumerated().map { index, route in
-            var numbered = route
-            numbered.index = index
-            return numbered
-        }
+        routes = groups.joined().enumerated().map { index, route in route.numbered(index) }
         var byLength = [[Int]](repeating: [], count: Self.maxSegments + 1)
         for route in routes {
             precondition(route.segments.count <= Self.maxSegments, "\(route.path) has too many segments")
