@@ -34,7 +34,7 @@ public final class Authenticator: Sendable {
     let store: any WorkflowStorage
     /// Kept per thread: each event loop reads its own copy, so a cached poll shares no lock; a
     /// lookup fills every copy.
-    private let cache = PerThread<[String: CachedKey]>([:])
+    private let cache = PerThread(KeyCache())
     private static let cacheLifetime: Duration = .seconds(5)
     private let failures = Mutex<[String: FailureWindow]>([:])
     /// Whether `failures` may hold anything: while nothing failed, no request takes its lock.
@@ -53,6 +53,30 @@ public final class Authenticator: Sendable {
     private struct CachedKey {
         let record: APIKeyRecord?
         let expires: ContinuousClock.Instant
+    }
+
+    /// One thread's cached lookups, and the last one again: a thread serving one client's polls
+    /// (the common case) finds its key by one comparison instead of hashing 72 bytes.
+    private struct KeyCache {
+        private var table: [String: CachedKey] = [:]
+        private var lastKey = ""
+        private var last: CachedKey?
+
+        mutating func entry(_ key: String) -> CachedKey? {
+            if let last, key == lastKey { return last }
+            guard let found = table[key] else { return nil }
+            lastKey = key
+            last = found
+            return found
+        }
+
+        /// Caches `entry` for `key`, dropping every entry first when there are `limit` already.
+        mutating func store(_ entry: CachedKey, for key: String, limit: Int) {
+            if table.count >= limit { table.removeAll() }
+            table[key] = entry
+            lastKey = key
+            last = entry
+        }
     }
 
     /// Creates an authenticator on the store's `keys` database.
@@ -155,7 +179,7 @@ public final class Authenticator: Sendable {
         // which of the three it was (RELIABILITY.md A2).
         let single = Self.presentedKey(headers) ?? ""
         let key = single.utf8.count <= 512 ? single : ""
-        if let cached = cache.withLock({ $0[key] }), cached.expires > now {
+        if let cached = cache.withLock({ $0.entry(key) }), cached.expires > now {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
         if cachedOnly { return nil }
@@ -172,10 +196,7 @@ public final class Authenticator: Sendable {
         // Into every thread's copy: a key looked up on a request thread is then known to the event
         // loops too (they judge a body's request from the cache alone when the store's calls block).
         let entry = CachedKey(record: record, expires: now + Self.cacheLifetime)
-        cache.withEach { table in
-            if table.count >= 4096 { table.removeAll() }
-            table[key] = entry
-        }
+        cache.withEach { $0.store(entry, for: key, limit: 4096) }
         return record.map { .success($0) } ?? .failure(Self.unauthorized)
     }
 
