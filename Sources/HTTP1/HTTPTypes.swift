@@ -93,6 +93,9 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     /// Fields from name-value pairs.
     public init(_ pairs: [(String, String)]) { fields = pairs.map { Field(name: $0.0, value: $0.1) } }
 
+    /// Makes room for `count` fields at once.
+    public mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+
     /// Appends a field. Response code must never copy CR or LF from input into a value (R3).
     public mutating func add(_ name: String, _ value: String) { fields.append(Field(name: name, value: value)) }
 
