@@ -500,67 +500,68 @@ public struct RequestParser: Sendable {
         return .success((range.lowerBound..<colon, valueStart..<valueEnd))
     }
 
+    /// How often a field occurs in a head, and its first value.
+    private struct Occurrences {
+        var count = 0
+        var first = ""
+
+        mutating func add(_ value: String) {
+            if count == 0 { first = value }
+            count += 1
+        }
+    }
+
     /// Checks the framing and semantic fields of ``head`` once its header section is complete.
     /// - Returns: whether to announce `100 Continue`.
     private mutating func finishHead() -> Result<Bool, ParseError> {
         // One pass over the fields, classifying the ones that frame or steer the request: how
         // many of each, the first value, and the connection options of all `Connection` fields.
-        var hosts = 0
-        var host = ""
-        var lengths = 0
-        var length = ""
-        var codings = 0
-        var coding = ""
-        var expectations = 0
-        var expectation = ""
+        var host = Occurrences()
+        var length = Occurrences()
+        var coding = Occurrences()
+        var expectation = Occurrences()
         var close = false
         var keepAlive = false
         for field in head.headers {
             switch field.name.utf8.count {
-            case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"):
-                if hosts == 0 { host = field.value }
-                hosts += 1
-            case 6 where HTTPHeaders.equalsIgnoringCase(field.name, "Expect"):
-                if expectations == 0 { expectation = field.value }
-                expectations += 1
+            case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"): host.add(field.value)
+            case 6 where HTTPHeaders.equalsIgnoringCase(field.name, "Expect"): expectation.add(field.value)
             case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"):
                 for option in field.value.utf8.split(separator: UInt8(ascii: ",")) {
-                    let trimmed = Self.trimmed(option)
+                    let trimmed = trimmedSpaces(option)
                     if Self.equalsLowercase(trimmed, "close") { close = true }
                     if Self.equalsLowercase(trimmed, "keep-alive") { keepAlive = true }
                 }
-            case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"):
-                if lengths == 0 { length = field.value }
-                lengths += 1
-            case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"):
-                if codings == 0 { coding = field.value }
-                codings += 1
+            case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): length.add(field.value)
+            case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): coding.add(field.value)
             default: break
             }
         }
-        guard hosts == 1 else { return .failure(.badRequest(hosts == 0 ? "missing Host" : "more than one Host")) }
-        let hostBytes = host.utf8.span
+        guard host.count == 1 else {
+            return .failure(.badRequest(host.count == 0 ? "missing Host" : "more than one Host"))
+        }
+        let hostBytes = host.first.utf8.span
         var index = 0
         while index < hostBytes.count && isHostByte(hostBytes[index]) { index += 1 }
         guard index == hostBytes.count else { return .failure(.badRequest("invalid Host")) }
 
-        if codings > 0 {
+        if coding.count > 0 {
             guard head.version == .http11 else {
                 return .failure(.badRequest("Transfer-Encoding in an HTTP/1.0 request"))
             }
-            guard lengths == 0 else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
-            guard codings == 1 else { return .failure(.badRequest("more than one Transfer-Encoding field")) }
-            let list = coding.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard length.count == 0 else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
+            guard coding.count == 1 else { return .failure(.badRequest("more than one Transfer-Encoding field")) }
+            let list = coding.first.split(separator: ",", omittingEmptySubsequences: false).map {
                 $0.trimmingSpaces.lowercasedASCII
             }
             guard let last = list.last, last == "chunked" else {
                 return .failure(.badRequest("chunked is not the final transfer coding"))
             }
-            guard list.count == 1 else { return .failure(.notImplemented("transfer coding \(coding)")) }
+            guard list.count == 1 else { return .failure(.notImplemented("transfer coding \(coding.first)")) }
             head.chunked = true
-        } else if lengths > 0 {
-            guard lengths == 1 else { return .failure(.badRequest("more than one Content-Length")) }
-            guard let parsed = Self.parseContentLength(length) else {
+        } else if length.count > 0 {
+            guard length.count == 1 else { return .failure(.badRequest("more than one Content-Length")) }
+            guard let parsed = Self.parseContentLength(length.first) else {
                 return .failure(.badRequest("invalid Content-Length"))
             }
             guard parsed <= head.bodyLimit else { return .failure(.contentTooLarge) }
@@ -569,26 +570,13 @@ public struct RequestParser: Sendable {
 
         head.keepAlive = head.version == .http11 ? !close : keepAlive && !close
 
-        if head.version == .http11, expectations > 0 {
-            guard expectations == 1, expectation.lowercasedASCII == "100-continue" else {
+        if head.version == .http11, expectation.count > 0 {
+            guard expectation.count == 1, expectation.first.lowercasedASCII == "100-continue" else {
                 return .failure(.expectationFailed)
             }
             head.expectContinue = head.chunked || head.contentLength > 0
         }
         return .success(head.expectContinue)
-    }
-
-    /// `bytes` without leading and trailing SP and HTAB.
-    private static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
-        var lower = bytes.startIndex
-        var upper = bytes.endIndex
-        while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower = bytes.index(after: lower) }
-        while upper > lower {
-            let before = bytes.index(before: upper)
-            guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
-            upper = before
-        }
-        return bytes[lower..<upper]
     }
 
     /// Whether `bytes`, ASCII-lowercased, are `lowercase`.
@@ -707,22 +695,24 @@ public struct RequestParser: Sendable {
         || byte == UInt8(ascii: "%")
 }
 
+/// `bytes` without leading and trailing SP and HTAB, trimmed as bytes.
+func trimmedSpaces(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+    var lower = bytes.startIndex
+    var upper = bytes.endIndex
+    while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower = bytes.index(after: lower) }
+    while upper > lower {
+        let before = bytes.index(before: upper)
+        guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+        upper = before
+    }
+    return bytes[lower..<upper]
+}
+
 extension StringProtocol {
     /// Without leading and trailing SP and HTAB, trimmed as bytes: a space followed by a
     /// combining mark is one Character, which a Character-wise trim would keep (found by the
     /// multipart fuzz target's round trip).
-    var trimmingSpaces: String {
-        let view = Substring(self).utf8
-        var lower = view.startIndex
-        var upper = view.endIndex
-        while lower < upper, view[lower] == 0x20 || view[lower] == 0x09 { lower = view.index(after: lower) }
-        while upper > lower {
-            let before = view.index(before: upper)
-            guard view[before] == 0x20 || view[before] == 0x09 else { break }
-            upper = before
-        }
-        return String(decoding: view[lower..<upper], as: UTF8.self)
-    }
+    var trimmingSpaces: String { String(decoding: trimmedSpaces(Substring(self).utf8), as: UTF8.self) }
 
     var lowercasedASCII: String { String(decoding: utf8.map(asciiLower), as: UTF8.self) }
 }
