@@ -78,9 +78,10 @@ public final class Route: Sendable {
 /// The decoded path parameters of a matched route, kept inline (a route has at most
 /// ``capacity``): matching a request allocates no dictionary.
 struct PathParameters: Sendable {
-    static let capacity = 4
+    private typealias Values = InlineArray<4, String>
+    static var capacity: Int { Values.count }
     private let names: [String]
-    private var values = InlineArray<4, String>(repeating: "")
+    private var values = Values(repeating: "")
 
     /// No parameters yet for a route with these parameter names.
     init(names: [String]) { self.names = names }
