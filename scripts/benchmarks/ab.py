@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import parse_wrk, wait_port  # noqa: E402
+from common import parse_wrk, wait_port, write_script  # noqa: E402
 
 bins = sys.argv[1:3]
 workflows = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
@@ -29,10 +29,7 @@ servers = []
 
 
 def lua(name, body):
-    path = os.path.join(work, name)
-    with open(path, "w") as handle:
-        handle.write(body)
-    return path
+    return write_script(work, name, body)
 
 
 common = 'local n = tonumber(os.getenv("WORKFLOWS")); local key = os.getenv("APIKEY"); math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)\n'

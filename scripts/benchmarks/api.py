@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import alternating, parse_wrk, wait_port  # noqa: E402
+from common import alternating, parse_wrk, wait_port, write_script  # noqa: E402
 
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
@@ -37,10 +37,7 @@ processes = []
 
 
 def lua(name, body):
-    path = os.path.join(work, name)
-    with open(path, "w") as handle:
-        handle.write(body)
-    return path
+    return write_script(work, name, body)
 
 
 def wrk(port, script, threads, connections):

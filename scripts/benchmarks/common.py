@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: waiting for a loopback port, reading wrk's output, and
 alternating rounds of several runs."""
+import os
 import re
 import socket
 import time
@@ -30,6 +31,14 @@ def parse_wrk(out):
             _milliseconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
             _milliseconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
             int(errors.group(1)) if errors else 0)
+
+
+def write_script(directory, name, body):
+    """Writes a wrk Lua script `name` into `directory`; its path."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as handle:
+        handle.write(body)
+    return path
 
 
 def alternating(runs, rounds):

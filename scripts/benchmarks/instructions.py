@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import wait_port  # noqa: E402
+from common import wait_port, write_script  # noqa: E402
 
 bin_dir = sys.argv[1]
 workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
@@ -39,10 +39,7 @@ if not shutil.which("valgrind"):
 
 
 def lua(name, body):
-    path = os.path.join(work, name)
-    with open(path, "w") as handle:
-        handle.write(body)
-    return path
+    return write_script(work, name, body)
 
 
 poll = lua("poll.lua", 'local n = tonumber(os.getenv("WORKFLOWS")); local key = os.getenv("APIKEY")\n'
