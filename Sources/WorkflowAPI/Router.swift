@@ -118,22 +118,93 @@ struct RequestContext: Sendable {
 }
 
 /// The routes, frozen at start, matched on the raw path bytes.
+///
+/// The patterns are kept as a tree with one node per distinct run of leading segments, so a
+/// path is compared only with the literal segments that could still lead to a route: the poll's
+/// `/api/v1/event/token/{uuid}` meets a handful of comparisons, not every route of its length.
 struct Router: Sendable {
     let routes: [Route]
-    /// The indices of the routes with each number of segments (a path is compared only with
-    /// the routes of its length).
-    private let byLength: [[Int]]
+    /// The pattern tree; node 0 is the root (no segment yet). Nodes, edges and route lists are
+    /// plain integers and the literal segments one pool of bytes, so a walk counts no references.
+    private let nodes: [Node]
+    /// The literal edges, each node's consecutive.
+    private let edges: [Edge]
+    /// The bytes of every edge's literal segment.
+    private let literalBytes: [UInt8]
+    /// The routes ending at each node, each node's consecutive, in the router's order.
+    private let endings: [Int]
     /// No route has more segments; a longer path is answered 404 without looking.
     static let maxSegments = 16
 
+    /// One node of the tree: the patterns that share its leading segments.
+    private struct Node {
+        /// The node's literal edges: `edges[firstEdge..<firstEdge + edgeCount]`.
+        var firstEdge = 0
+        var edgeCount = 0
+        /// The child reached by any segment (a `{parameter}`), or -1.
+        var parameter = -1
+        /// The routes whose pattern ends here: `endings[firstEnding..<firstEnding + endingCount]`.
+        var firstEnding = 0
+        var endingCount = 0
+    }
+
+    /// A child reached by one literal segment, `literalBytes[start..<start + count]`.
+    private struct Edge {
+        var start: Int
+        var count: Int
+        var child: Int
+    }
+
     init(_ groups: [[Route]]) {
         routes = groups.joined().enumerated().map { index, route in route.numbered(index) }
-        var byLength = [[Int]](repeating: [], count: Self.maxSegments + 1)
+        // Built as a tree of arrays, then laid out flat.
+        var literals: [[(bytes: [UInt8], child: Int)]] = [[]]
+        var parameters = [-1]
+        var ending: [[Int]] = [[]]
         for route in routes {
             precondition(route.segments.count <= Self.maxSegments, "\(route.path) has too many segments")
-            byLength[route.segments.count].append(route.index)
+            var node = 0
+            for segment in route.segments {
+                switch segment {
+                case .literal(let bytes):
+                    if let existing = literals[node].first(where: { $0.bytes == bytes }) {
+                        node = existing.child
+                        continue
+                    }
+                    literals[node].append((bytes, literals.count))
+                case .parameter:
+                    if parameters[node] >= 0 {
+                        node = parameters[node]
+                        continue
+                    }
+                    parameters[node] = literals.count
+                }
+                node = literals.count
+                literals.append([])
+                parameters.append(-1)
+                ending.append([])
+            }
+            ending[node].append(route.index)
         }
-        self.byLength = byLength
+        var nodes: [Node] = []
+        var edges: [Edge] = []
+        var literalBytes: [UInt8] = []
+        var endings: [Int] = []
+        for node in literals.indices {
+            nodes.append(
+                Node(
+                    firstEdge: edges.count, edgeCount: literals[node].count, parameter: parameters[node],
+                    firstEnding: endings.count, endingCount: ending[node].count))
+            for literal in literals[node] {
+                edges.append(Edge(start: literalBytes.count, count: literal.bytes.count, child: literal.child))
+                literalBytes.append(contentsOf: literal.bytes)
+            }
+            endings.append(contentsOf: ending[node])
+        }
+        self.nodes = nodes
+        self.edges = edges
+        self.literalBytes = literalBytes
+        self.endings = endings
     }
 
     /// The byte offsets of a path's non-empty segments, found without allocating.
@@ -141,6 +212,8 @@ struct Router: Sendable {
         var starts = InlineArray<16, Int>(repeating: 0)
         var ends = InlineArray<16, Int>(repeating: 0)
         var count = 0
+        /// Bit `n` is set when segment `n` holds a `%` (it must be decoded before comparing).
+        var escaped: UInt32 = 0
         /// False when the path has more than ``Router/maxSegments`` segments.
         var fits = true
 
@@ -152,16 +225,33 @@ struct Router: Sendable {
                     continue
                 }
                 let start = index
-                while index < path.count && path[index] != UInt8(ascii: "/") { index += 1 }
+                var percent = false
+                while index < path.count && path[index] != UInt8(ascii: "/") {
+                    percent = percent || path[index] == UInt8(ascii: "%")
+                    index += 1
+                }
                 guard count < Router.maxSegments else {
                     fits = false
                     return
                 }
+                if percent { escaped |= 1 << count }
                 starts[count] = start
                 ends[count] = index
                 count += 1
             }
         }
+    }
+
+    /// What a walk of the tree found: of the patterns matching the path, the most literal
+    /// segments any has, and the first route (in the router's order) with that many and the
+    /// request's method.
+    private struct Match {
+        var specificity = -1
+        var chosen = -1
+        /// Another route matches as specifically (with another method, or after `chosen`).
+        var others = false
+        /// When collecting (for a 405's `Allow`): the routes matching with `specificity` literals.
+        var collected: [Int]? = nil
     }
 
     /// The route a request would reach, with its parameters, or the 404/405/400.
@@ -174,33 +264,20 @@ struct Router: Sendable {
     func resolve(_ request: HTTPRequest) -> Result<(Route, PathParameters), Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let path = request.path
-        let utf8 = path.utf8
-        let bytes = utf8.span
+        let bytes = path.utf8.span
         let segments = Segments(bytes)
         guard segments.fits else { return .failure(Problem.notFound("No resource at \(request.path)")) }
-        var specificity = -1
-        var chosen = -1
-        var others = false
-        for candidate in byLength[segments.count] {
-            guard let literals = literalMatch(candidate, segments, bytes, path) else { continue }
-            if literals > specificity {
-                specificity = literals
-                chosen = -1
-                others = false
-            } else if literals < specificity {
-                continue
-            }
-            if chosen < 0 && routes[candidate].method == method { chosen = candidate } else { others = true }
-        }
-        guard chosen >= 0 else {
-            guard others else { return .failure(Problem.notFound("No resource at \(request.path)")) }
-            var allowed = byLength[segments.count].filter {
-                literalMatch($0, segments, bytes, path) == specificity
-            }.map { routes[$0].method }
+        var match = Match()
+        walk(0, depth: 0, literals: 0, segments, bytes, path, method, &match)
+        guard match.chosen >= 0 else {
+            guard match.others else { return .failure(Problem.notFound("No resource at \(request.path)")) }
+            var all = Match(specificity: match.specificity, collected: [])
+            walk(0, depth: 0, literals: 0, segments, bytes, path, method, &all)
+            var allowed = (all.collected ?? []).sorted().map { routes[$0].method }
             if allowed.contains(.get) { allowed.append(.head) }
             return .failure(Problem.methodNotAllowed(allowed))
         }
-        let route = routes[chosen]
+        let route = routes[match.chosen]
         var parameters = PathParameters(names: route.parameterNames)
         var parameter = 0
         for index in 0..<segments.count {
@@ -215,43 +292,77 @@ struct Router: Sendable {
         return .success((route, parameters))
     }
 
-    /// The number of literal segments when every literal segment of route `route` matches, else nil.
-    private func literalMatch(_ route: Int, _ segments: Segments, _ bytes: Span<UInt8>, _ path: String) -> Int? {
-        var literals = 0
-        for index in 0..<segments.count {
-            guard case .literal(let expected) = routes[route].segments[index] else { continue }
-            literals += 1
-            let start = segments.starts[index]
-            let end = segments.ends[index]
-            var escaped = false
-            if end - start == expected.count {
-                var offset = 0
-                while offset < expected.count {
-                    let byte = bytes[start + offset]
-                    if byte != expected[offset] {
-                        escaped = byte == UInt8(ascii: "%")
-                        break
-                    }
-                    offset += 1
-                }
-                if offset == expected.count { continue }
+    /// Follows every branch of the tree from `node` that the path's segments from `depth` on
+    /// match, `literals` literal segments matched so far, into `match`.
+    private func walk(
+        _ node: Int, depth: Int, literals: Int, _ segments: Segments, _ bytes: Span<UInt8>, _ path: String,
+        _ method: HTTPMethod, _ match: inout Match
+    ) {
+        let here = nodes[node]
+        guard depth < segments.count else {
+            for ending in here.firstEnding..<here.firstEnding + here.endingCount {
+                record(endings[ending], literals: literals, method, &match)
             }
-            // Not the same bytes: the same text only when the segment is percent-encoded.
-            guard escaped || Self.contains(bytes, start, end, UInt8(ascii: "%")),
-                let decoded = PercentDecoding.decode(Self.text(path, start, end)),
-                decoded.utf8.elementsEqual(expected)
-            else { return nil }
+            return
         }
-        return literals
+        let start = segments.starts[depth]
+        let end = segments.ends[depth]
+        let escaped = segments.escaped & (1 << depth) != 0
+        let pool = literalBytes.span
+        for index in here.firstEdge..<here.firstEdge + here.edgeCount {
+            let edge = edges[index]
+            let literal = pool.extracting(edge.start..<edge.start + edge.count)
+            guard Self.segment(bytes, start, end, escaped: escaped, path, equals: literal) else { continue }
+            walk(edge.child, depth: depth + 1, literals: literals + 1, segments, bytes, path, method, &match)
+        }
+        if here.parameter >= 0 {
+            walk(here.parameter, depth: depth + 1, literals: literals, segments, bytes, path, method, &match)
+        }
     }
 
-    private static func contains(_ bytes: Span<UInt8>, _ start: Int, _ end: Int, _ byte: UInt8) -> Bool {
-        var index = start
-        while index < end {
-            if bytes[index] == byte { return true }
-            index += 1
+    /// Counts route `route`, whose pattern matches with `literals` literal segments, into `match`.
+    private func record(_ route: Int, literals: Int, _ method: HTTPMethod, _ match: inout Match) {
+        if match.collected != nil {
+            if literals == match.specificity { match.collected?.append(route) }
+            return
         }
-        return false
+        if literals > match.specificity {
+            match.specificity = literals
+            match.chosen = -1
+            match.others = false
+        } else if literals < match.specificity {
+            return
+        }
+        if routes[route].method == method && (match.chosen < 0 || route < match.chosen) {
+            if match.chosen >= 0 { match.others = true }
+            match.chosen = route
+        } else {
+            match.others = true
+        }
+    }
+
+    /// The path's segment at `start..<end` is the literal `expected`: the same bytes, or, when
+    /// the segment is percent-encoded (`escaped`), the same text once decoded.
+    private static func segment(
+        _ bytes: Span<UInt8>, _ start: Int, _ end: Int, escaped: Bool, _ path: String, equals expected: Span<UInt8>
+    ) -> Bool {
+        if !escaped {
+            guard end - start == expected.count else { return false }
+            var offset = 0
+            while offset < expected.count {
+                if bytes[start + offset] != expected[offset] { return false }
+                offset += 1
+            }
+            return true
+        }
+        guard let decoded = PercentDecoding.decode(text(path, start, end)), decoded.utf8.count == expected.count
+        else { return false }
+        var offset = 0
+        for byte in decoded.utf8 {
+            if byte != expected[offset] { return false }
+            offset += 1
+        }
+        return true
     }
 
     /// The segment at byte offsets `start..<end` of `path` (ASCII: the parser admitted no other).
