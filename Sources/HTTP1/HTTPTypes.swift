@@ -218,9 +218,24 @@ public struct HTTPResponse: Sendable {
     /// The status.
     public var status: HTTPStatus
     /// Header fields; the writer adds `Date`, `Content-Length` and `Connection` itself.
-    public var headers: HTTPHeaders
+    public var headers: HTTPHeaders {
+        didSet { preparedFields = nil }
+    }
     /// The body.
     public var body: [UInt8]
+    /// The header fields as the serializer writes them, kept by ``prepared()`` for a response
+    /// sent many times; any change of `headers` drops it.
+    var preparedFields: [UInt8]? = nil
+
+    /// This response with its header fields serialized once, for a canned answer sent many
+    /// times (the serializer then copies them as one block).
+    public func prepared() -> HTTPResponse {
+        var response = self
+        var fields: [UInt8] = []
+        ResponseSerializer.appendFields(headers, to: &fields)
+        response.preparedFields = fields
+        return response
+    }
 
     /// Creates a response.
     public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {

@@ -18,28 +18,35 @@ public enum ResponseSerializer {
     ) {
         let status = response.status
         output.reserveCapacity(output.count + 128 + response.body.count)
-        output.append(contentsOf: statusLine(status))
-        output.append(contentsOf: Self.dateName)
+        output.append(contentsOf: statusLineAndDateName(status))
         output.append(contentsOf: date)
-        output.append(contentsOf: Self.crlf)
         if !status.forbidsBody {
-            output.append(contentsOf: Self.contentLengthName)
+            output.append(contentsOf: Self.crlfContentLengthName)
             appendDecimal(response.body.count, to: &output)
-            output.append(contentsOf: Self.crlf)
         }
+        output.append(contentsOf: Self.crlf)
         if !keepAlive {
             output.append(contentsOf: Self.connectionClose)
         } else if version == .http10 {
             output.append(contentsOf: Self.connectionKeepAlive)
         }
-        for field in response.headers where isSafe(field) {
+        if let fields = response.preparedFields {
+            output.append(contentsOf: fields)
+        } else {
+            appendFields(response.headers, to: &output)
+        }
+        output.append(contentsOf: Self.crlf)
+        if !isHead && !status.forbidsBody { output.append(contentsOf: response.body) }
+    }
+
+    /// Appends each field a handler may set (``isSafe(_:)``) as `name: value` CRLF.
+    static func appendFields(_ headers: HTTPHeaders, to output: inout [UInt8]) {
+        for field in headers where isSafe(field) {
             output.append(contentsOf: field.name.utf8)
             output.append(contentsOf: Self.colonSpace)
             output.append(contentsOf: field.value.utf8)
             output.append(contentsOf: Self.crlf)
         }
-        output.append(contentsOf: Self.crlf)
-        if !isHead && !status.forbidsBody { output.append(contentsOf: response.body) }
     }
 
     /// The bytes of a complete response, for canned answers (503 at the connection cap).
@@ -54,40 +61,35 @@ public enum ResponseSerializer {
 
     private static let crlf: [UInt8] = [0x0D, 0x0A]
     private static let colonSpace: [UInt8] = [0x3A, 0x20]
-    private static let dateName = Array("Date: ".utf8)
-    private static let contentLengthName = Array("Content-Length: ".utf8)
+    private static let crlfContentLengthName = Array("\r\nContent-Length: ".utf8)
     private static let connectionClose = Array("Connection: close\r\n".utf8)
     private static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
-    /// Status lines of the statuses the server and API use, built once.
+    /// Status lines of the statuses the server and API use, each with the `Date` field's name
+    /// that always follows it, built once.
     private static let commonStatusLines: [Int: (status: HTTPStatus, line: [UInt8])] = Dictionary(
         uniqueKeysWithValues: [
             HTTPStatus.ok, .created, .noContent, .badRequest, .unauthorized, .forbidden, .notFound, .methodNotAllowed,
             .requestTimeout, .conflict, .contentTooLarge, .uriTooLong, .headerFieldsTooLarge, .internalServerError,
             .notImplemented, .serviceUnavailable, .versionNotSupported, .insufficientStorage,
-        ].map { ($0.code, ($0, Array("HTTP/1.1 \($0.code) \($0.reason)\r\n".utf8))) })
+        ].map { ($0.code, ($0, statusLineAndDateName(building: $0))) })
 
-    private static func statusLine(_ status: HTTPStatus) -> [UInt8] {
+    private static func statusLineAndDateName(_ status: HTTPStatus) -> [UInt8] {
         if let common = commonStatusLines[status.code], common.status == status { return common.line }
-        return Array("HTTP/1.1 \(status.code) \(status.reason)\r\n".utf8)
+        return statusLineAndDateName(building: status)
+    }
+
+    private static func statusLineAndDateName(building status: HTTPStatus) -> [UInt8] {
+        Array("HTTP/1.1 \(status.code) \(status.reason)\r\nDate: ".utf8)
     }
 
     /// Appends the decimal digits of a non-negative `value` without building a String.
     private static func appendDecimal(_ value: Int, to output: inout [UInt8]) {
-        var digits = 0
-        var rest = value
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
         repeat {
-            digits += 1
-            rest /= 10
-        } while rest > 0
-        let start = output.count
-        output.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        rest = value
-        var index = start + digits - 1
-        repeat {
-            output[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-            index -= 1
-        } while rest > 0
+            output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        } while divisor > 0
     }
 
     /// A token name that is not one the serializer owns, and a value without CR, LF or NUL.

@@ -6,13 +6,16 @@ import HTTPServer
 /// `/echo` the request body, `/delay?ms=N` from another thread after N ms, `/big?bytes=N` N bytes;
 /// anything else its path as text. `/private` is refused before its body is read (401).
 struct FixtureHandler: HTTPHandler {
-    static let fixedBody = Array(#"{"processing":false}"#.utf8)
-    static let fixedHeaders = HTTPHeaders([("Content-Type", "application/json")])
+    /// The canned answer, its header fields serialized once as the API's poll answers are.
+    static let fixed = HTTPResponse(
+        status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]),
+        body: Array(#"{"processing":false}"#.utf8)
+    ).prepared()
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         switch request.path {
         case "/fixed":
-            responder.respond(HTTPResponse(status: .ok, headers: Self.fixedHeaders, body: Self.fixedBody))
+            responder.respond(Self.fixed)
         case "/echo":
             responder.respond(
                 HTTPResponse(

@@ -53,6 +53,29 @@ struct ResponseSerializerTests {
         #expect(output.contains("X-Ok: fine\r\n"))
     }
 
+    @Test(arguments: [0, 7, 9, 10, 99, 100, 12_345, 1_000_000])
+    func contentLengthDigits(length: Int) {
+        let output = text(HTTPResponse(status: .ok, body: [UInt8](repeating: 0x61, count: length)), isHead: true)
+        #expect(output.hasSuffix("\r\nContent-Length: \(length)\r\n\r\n"))
+    }
+
+    @Test func preparedFieldsAreWrittenAsTheFieldsWouldBe() {
+        let headers = HTTPHeaders([("Content-Type", "application/json"), ("X-Split", "a\r\nb"), ("X-Ok", "fine")])
+        let response = HTTPResponse(status: .created, headers: headers, body: Array("{}".utf8))
+        #expect(text(response.prepared()) == text(response))
+        #expect(
+            text(response.prepared(), isHead: true, keepAlive: false) == text(response, isHead: true, keepAlive: false))
+    }
+
+    @Test func changingThePreparedFieldsDropsTheBlock() {
+        var response = HTTPResponse(status: .ok, headers: HTTPHeaders([("X-One", "1")])).prepared()
+        response.headers.add("X-Two", "2")
+        let output = text(response)
+        #expect(output.contains("X-One: 1\r\nX-Two: 2\r\n\r\n"))
+        response.headers = HTTPHeaders()
+        #expect(!text(response).contains("X-One"))
+    }
+
     @Test(arguments: [
         (Int64(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT"), (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
         (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"), (1_798_502_400, "Tue, 29 Dec 2026 00:00:00 GMT"),

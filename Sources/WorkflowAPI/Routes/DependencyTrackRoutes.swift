@@ -17,12 +17,13 @@ extension WorkflowService {
         },
     ]
 
-    /// The poll answers, built once (the poll is the hottest path): unknown, then one per status.
-    static let unknownToken = json(.ok, DependencyTrackShapes.processing(nil))
-    static let pending = json(.ok, DependencyTrackShapes.processing(.pending))
-    static let running = json(.ok, DependencyTrackShapes.processing(.running))
-    static let completed = json(.ok, DependencyTrackShapes.processing(.completed))
-    static let failed = json(.ok, DependencyTrackShapes.processing(.failed))
+    /// The poll answers, built and their header fields serialized once (the poll is the hottest
+    /// path): unknown, then one per status.
+    static let unknownToken = json(.ok, DependencyTrackShapes.processing(nil)).prepared()
+    static let pending = json(.ok, DependencyTrackShapes.processing(.pending)).prepared()
+    static let running = json(.ok, DependencyTrackShapes.processing(.running)).prepared()
+    static let completed = json(.ok, DependencyTrackShapes.processing(.completed)).prepared()
+    static let failed = json(.ok, DependencyTrackShapes.processing(.failed)).prepared()
 
     /// A `{uuid}` for DT's endpoints: a malformed one gets DT's own 400 body.
     func dependencyTrackToken(_ context: RequestContext, method: String) throws(Problem) -> Token {
