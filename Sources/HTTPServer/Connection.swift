@@ -23,20 +23,21 @@ final class Connection {
     /// The client shut down its sending side (EOF or EPOLLRDHUP): finish, then close.
     var peerClosedWriting = false
     var lingering = false
-    var lingerDeadline = ContinuousClock.now
+    /// Times are ``EventLoop/Tick``s: durations since the loop's start, read once per wake.
+    var lingerDeadline = Duration.zero
     var lingerDiscarded = 0
     var interest: UInt32 = 0
     var requestsServed = 0
     /// Set while the head of a request is incomplete (the header timeout counts from it).
-    var headStartedAt: ContinuousClock.Instant?
+    var headStartedAt: Duration?
     /// Last time bytes arrived or a response was completed (body and keep-alive timeouts).
-    var lastActivity: ContinuousClock.Instant
+    var lastActivity: Duration
     /// Last time the client took some of the pending output (send timeout).
-    var lastSendProgress: ContinuousClock.Instant
+    var lastSendProgress: Duration
     var isProcessing = false
     var isClosed = false
 
-    init(id: ConnectionID, remoteAddress: String?, limits: HTTPLimits, now: ContinuousClock.Instant) {
+    init(id: ConnectionID, remoteAddress: String?, limits: HTTPLimits, now: Duration) {
         self.id = id
         self.remoteAddress = remoteAddress
         self.parser = RequestParser(limits: limits)

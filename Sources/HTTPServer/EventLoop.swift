@@ -39,6 +39,11 @@ final class EventLoop: @unchecked Sendable {
     private var dateSecond: Int64 = -1
     private var dateBytes: [UInt8] = []
     private var lastSweep = ContinuousClock.now
+    /// The loop's clock: connection times are durations since `origin` (`Duration` is a plain
+    /// value, so storing one in a connection costs no copy through a value witness and no
+    /// dynamic exclusivity check), and `now` is read once per wake, not per request.
+    private let origin = ContinuousClock.now
+    private var now = Duration.zero
     private let sweepInterval: Duration
 
     init(
@@ -98,6 +103,7 @@ final class EventLoop: @unchecked Sendable {
             let timeout = Int32(
                 sweepInterval.components.seconds * 1000 + sweepInterval.components.attoseconds / 1_000_000_000_000_000)
             let count = epoll.wait(tokens: &tokens, events: &events, timeout: max(timeout, 1))
+            now = ContinuousClock.now - origin
             for slot in 0..<count {
                 switch tokens[slot] {
                 case Self.listenerToken: acceptConnections()
@@ -107,12 +113,13 @@ final class EventLoop: @unchecked Sendable {
                     if let connection = connections[fd] { handleEvents(events[slot], on: connection) }
                 }
             }
-            let now = ContinuousClock.now
-            if now - lastSweep >= sweepInterval {
-                lastSweep = now
-                sweep(now: now)
+            let instant = ContinuousClock.now
+            if instant - lastSweep >= sweepInterval {
+                lastSweep = instant
+                now = instant - origin
+                sweep(instant: instant)
             }
-            if draining && (connections.isEmpty || now >= drainDeadline) { break }
+            if draining && (connections.isEmpty || instant >= drainDeadline) { break }
         }
         for connection in Array(connections.values) { close(connection) }
         if let listener { Posix.close(listener) }
@@ -170,7 +177,6 @@ final class EventLoop: @unchecked Sendable {
                     server.connectionsRefused.add(1, ordering: .relaxed)
                     continue
                 }
-                let now = ContinuousClock.now
                 let connection = Connection(
                     id: ConnectionID(fd: fd, generation: nextGeneration), remoteAddress: Posix.peerAddress(fd),
                     limits: configuration.limits, now: now)
@@ -222,7 +228,6 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func readAvailable(_ connection: Connection) {
-        let now = ContinuousClock.now
         for _ in 0..<4 {
             switch Posix.read(connection.id.fd, into: &readBuffer) {
             case .transferred(let count):
@@ -319,7 +324,7 @@ final class EventLoop: @unchecked Sendable {
         if connection.parser.isIdle || connection.parser.hasCompleteHead || connection.awaitingResponse {
             connection.headStartedAt = nil
         } else if connection.headStartedAt == nil {
-            connection.headStartedAt = ContinuousClock.now
+            connection.headStartedAt = now
         }
     }
 
@@ -331,7 +336,7 @@ final class EventLoop: @unchecked Sendable {
         }
         connection.awaitingResponse = false
         connection.requestsServed += 1
-        connection.lastActivity = ContinuousClock.now
+        connection.lastActivity = now
         queue(
             response, on: connection, isHead: connection.respondingToHead,
             keepAlive: connection.responseKeepAlive && !draining, version: connection.responseVersion)
@@ -365,7 +370,7 @@ final class EventLoop: @unchecked Sendable {
             switch Posix.send(connection.id.fd, connection.output, from: connection.outputOffset) {
             case .transferred(let count):
                 connection.outputOffset += count
-                connection.lastSendProgress = ContinuousClock.now
+                connection.lastSendProgress = now
             case .wouldBlock:
                 updateInterest(connection)
                 return
@@ -376,7 +381,7 @@ final class EventLoop: @unchecked Sendable {
         }
         connection.output.removeAll(keepingCapacity: connection.output.capacity <= 64 * 1024)
         connection.outputOffset = 0
-        connection.lastSendProgress = ContinuousClock.now
+        connection.lastSendProgress = now
         if connection.closeAfterOutput {
             startLingering(connection)
             return
@@ -391,7 +396,7 @@ final class EventLoop: @unchecked Sendable {
     private func startLingering(_ connection: Connection) {
         Posix.shutdownWrite(connection.id.fd)
         connection.lingering = true
-        connection.lingerDeadline = ContinuousClock.now + .seconds(1)
+        connection.lingerDeadline = now + .seconds(1)
         if connection.peerClosedWriting {
             close(connection)
             return
@@ -425,8 +430,8 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: Timers
 
-    private func sweep(now: ContinuousClock.Instant) {
-        if let paused = listenerPausedUntil, now >= paused, let listener {
+    private func sweep(instant: ContinuousClock.Instant) {
+        if let paused = listenerPausedUntil, instant >= paused, let listener {
             listenerPausedUntil = nil
             try? epoll.add(listener, events: Posix.eventIn, token: Self.listenerToken)
         }
