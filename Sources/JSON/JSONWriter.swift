@@ -65,15 +65,22 @@ public struct JSONWriter: Sendable {
     public mutating func number(_ value: Int64) {
         valuePrefix()
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        // The digits straight into the output, least significant first, then turned round: no
-        // String and no array per number.
-        let first = bytes.count
+        // Room for the digits first, then each written in place from the last: no String, no
+        // array and no append per digit (a millisecond timestamp has 13).
         var magnitude = value.magnitude
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+        var digits = 1
+        var bound: UInt64 = 10
+        while digits < 20 && magnitude >= bound {
+            digits += 1
+            bound = bound &* 10
+        }
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var index = bytes.count - 1
+        while magnitude > 0 {
+            bytes[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
             magnitude /= 10
-        } while magnitude > 0
-        bytes[first...].reverse()
+            index -= 1
+        }
     }
 
     /// Writes a floating-point value (finite values only; others become `null`).

@@ -35,7 +35,12 @@ struct JSONWriterTests {
     }
 
     @Test func integersAsDecimalText() {
-        let numbers: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, 1_733_184_000_123, .max, .min, .max - 1, .min + 1]
+        var numbers: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, 1_733_184_000_123, .max, .min, .max - 1, .min + 1]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            numbers += [power - 1, power, power + 1, -power]
+        }
         for number in numbers {
             var writer = JSONWriter()
             writer.number(number)
