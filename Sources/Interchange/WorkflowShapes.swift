@@ -12,13 +12,13 @@ public enum WorkflowShapes {
         json.member("processing", workflow.isProcessing)
         json.key("steps")
         json.beginArray()
-        let ready = Set(workflow.readySteps)
-        for step in workflow.stepsInTreeOrder {
+        for index in workflow.indicesInTreeOrder {
+            let step = workflow.steps[index]
             json.beginObject()
             json.member("step", step.name.rawValue)
             if let parent = step.parent { json.member("parent", parent.rawValue) }
             json.member("status", step.status.rawValue)
-            json.member("ready", ready.contains(step.name))
+            json.member("ready", workflow.isReady(index))
             if let startedAt = step.startedAt { json.member("startedAt", startedAt.milliseconds) }
             json.member("updatedAt", step.updatedAt.milliseconds)
             if let reason = step.failureReason { json.member("failureReason", reason) }

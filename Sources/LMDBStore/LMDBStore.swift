@@ -501,16 +501,17 @@ public final class LMDBStore: WorkflowStorage {
         let processing = workflow.isProcessing
         entries.append(IndexEntry(table: processing ? .processing : .done, key: Keys.workflow(id)))
         if processing {
-            for ordinal in workflow.steps.indices
-            where workflow.steps[ordinal].status == .timedOut || workflow.isReady(ordinal) {
+            // Readiness looked up once per step (it searches for the parent by name).
+            let ready = workflow.steps.indices.map(workflow.isReady)
+            for ordinal in workflow.steps.indices where workflow.steps[ordinal].status == .timedOut || ready[ordinal] {
                 entries.append(
                     IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
             }
             for ordinal in workflow.steps.indices {
-                let step = workflow.steps[ordinal]
-                if let claim = step.claim {
+                if let claim = workflow.steps[ordinal].claim {
                     entries.append(IndexEntry(table: .leases, key: Keys.lease(claim.leaseExpiresAt, id, ordinal)))
-                } else if workflow.isReady(ordinal) {
+                } else if ready[ordinal] {
+                    let step = workflow.steps[ordinal]
                     entries.append(
                         IndexEntry(
                             table: .ready,

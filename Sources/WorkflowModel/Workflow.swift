@@ -118,9 +118,9 @@ public struct Workflow: Sendable, Equatable {
     /// True when the step at `index` is `PENDING` and has no parent or a `COMPLETED` /
     /// `NOT_APPLICABLE` parent: the orchestrator may start it.
     public func isReady(_ index: Int) -> Bool {
-        let step = steps[index]
-        guard step.status == .pending, !isHeld else { return false }
-        guard let parent = step.parent else { return true }
+        // Fields read in place: a copy of the step would retain each of its strings.
+        guard steps[index].status == .pending, !isHeld else { return false }
+        guard let parent = steps[index].parent else { return true }
         guard let parentIndex = self.index(of: parent) else { return false }
         return steps[parentIndex].status.releasesChildren
     }
@@ -150,12 +150,29 @@ public struct Workflow: Sendable, Equatable {
 
     /// The steps in tree order: each root in insertion order followed depth-first by its
     /// subtree, children in insertion order. This is the order of the status endpoint.
-    public var stepsInTreeOrder: [Step] {
-        var ordered: [Step] = []
+    public var stepsInTreeOrder: [Step] { indicesInTreeOrder.map { steps[$0] } }
+
+    /// The indices of ``stepsInTreeOrder``: each step's parent is looked up once, not every
+    /// step compared with every other.
+    public var indicesInTreeOrder: [Int] {
+        var children = [[Int]](repeating: [], count: steps.count)
+        var roots: [Int] = []
+        for index in steps.indices {
+            guard let parent = steps[index].parent else {
+                roots.append(index)
+                continue
+            }
+            if let parentIndex = self.index(of: parent) { children[parentIndex].append(index) }
+        }
+        var ordered: [Int] = []
         ordered.reserveCapacity(steps.count)
-        for root in steps.indices where steps[root].parent == nil {
-            ordered.append(steps[root])
-            ordered.append(contentsOf: descendants(of: root).map { steps[$0] })
+        var stack: [Int] = []
+        for root in roots {
+            stack.append(root)
+            while let next = stack.popLast() {
+                ordered.append(next)
+                stack.append(contentsOf: children[next].reversed())
+            }
         }
         return ordered
     }

@@ -58,6 +58,7 @@ struct WorkflowPropertyTests {
                     #expect(workflow == before, "a refused \(operation) changed the workflow")
                 }
                 #expect(invariantViolations(of: workflow) == [], "after \(operation)")
+                #expect(workflow.indicesInTreeOrder == referenceTreeOrder(workflow), "after \(operation)")
                 if case .restart = operation {
                 } else {
                     #expect(
@@ -67,4 +68,14 @@ struct WorkflowPropertyTests {
             }
         }
     }
+}
+
+/// Tree order the plain way: each root, then its children found by comparing every step's parent
+/// with the step's name, depth first (what `indicesInTreeOrder` must equal).
+private func referenceTreeOrder(_ workflow: Workflow) -> [Int] {
+    func subtree(_ index: Int) -> [Int] {
+        [index]
+            + workflow.steps.indices.filter { workflow.steps[$0].parent == workflow.steps[index].name }.flatMap(subtree)
+    }
+    return workflow.steps.indices.filter { workflow.steps[$0].parent == nil }.flatMap(subtree)
 }
