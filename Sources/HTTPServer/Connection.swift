@@ -23,7 +23,7 @@ final class Connection {
     /// The client shut down its sending side (EOF or EPOLLRDHUP): finish, then close.
     var peerClosedWriting = false
     var lingering = false
-    /// Times are ``EventLoop/Tick``s: durations since the loop's start, read once per wake.
+    /// Times here are durations since the event loop started, on its clock read once per wake.
     var lingerDeadline = Duration.zero
     var lingerDiscarded = 0
     var interest: UInt32 = 0
