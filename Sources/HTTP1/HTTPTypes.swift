@@ -123,9 +123,11 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
 
     /// ASCII case-insensitive comparison (header names are ASCII tokens).
     public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+        // The lengths first (stored in the string): most names compared differ in length, and
+        // taking a string's span costs more than that.
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
         let left = lhs.utf8.span
         let right = rhs.utf8.span
-        guard left.count == right.count else { return false }
         var index = 0
         while index < left.count {
             guard asciiLower(left[index]) == asciiLower(right[index]) else { return false }

@@ -84,12 +84,21 @@ public enum ResponseSerializer {
 
     /// Appends the decimal digits of a non-negative `value` without building a String.
     private static func appendDecimal(_ value: Int, to output: inout [UInt8]) {
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
+        var digits = 0
+        var rest = value
         repeat {
-            output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        } while divisor > 0
+            digits += 1
+            rest /= 10
+        } while rest > 0
+        let start = output.count
+        output.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        rest = value
+        var index = start + digits - 1
+        repeat {
+            output[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            index -= 1
+        } while rest > 0
     }
 
     /// A token name that is not one the serializer owns, and a value without CR, LF or NUL.

@@ -206,11 +206,9 @@ public final class Authenticator: Sendable {
         var presented: String?
         for field in headers {
             let candidate: String
-            // The name's length first: most fields (Host, Content-Type, …) are neither.
-            let length = field.name.utf8.count
-            if length == 9 && HTTPHeaders.equalsIgnoringCase(field.name, "X-Api-Key") {
+            if HTTPHeaders.equalsIgnoringCase(field.name, "X-Api-Key") {
                 candidate = field.value
-            } else if length == 13 && HTTPHeaders.equalsIgnoringCase(field.name, "Authorization") {
+            } else if HTTPHeaders.equalsIgnoringCase(field.name, "Authorization") {
                 let parts = field.value.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { continue }
                 candidate = String(parts[1])

@@ -82,7 +82,6 @@ struct RouterTests {
         var generator = SeededGenerator(seed: 15)
         let words = ["lookup", "token", "status", "workflow", "ready", "api", "v1", "a%2Fb", "%E2%9C%93", "%zz", "x"]
         let methods: [HTTPMethod] = [.get, .head, .post, .put, .patch, .delete, .options]
-        var checked = 0
         for route in router.routes {
             for _ in 0..<40 {
                 var segments: [String] = route.segments.map { segment in
@@ -110,10 +109,8 @@ struct RouterTests {
                 let method =
                     generator.next() % 3 == 0 ? methods[Int(generator.next() % UInt64(methods.count))] : route.method
                 #expect(actual(method, path) == expected(method, path), "\(method.rawValue) \(path)")
-                checked += 1
             }
         }
-        #expect(checked == router.routes.count * 40)
         for path in ["/", "//", "/api", "/api/v1/event/token/", "/api//v1///event/token/x", "/%61pi/v1/event/token/x"] {
             #expect(actual(.get, path) == expected(.get, path), "\(path)")
         }
