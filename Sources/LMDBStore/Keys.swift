@@ -19,7 +19,7 @@ enum Keys {
         return writer.bytes
     }
 
-    /// `deadlines`: updatedAt (8) ‖ workflow ID (8) ‖ step ordinal (1).
+    /// `deadlines`: filing time (8: `updatedAt`, or earlier when filed lazily) ‖ workflow ID (8) ‖ step ordinal (1).
     static func deadline(_ time: Timestamp, _ id: UInt64, _ ordinal: Int) -> [UInt8] {
         var writer = ByteWriter(capacity: 17)
         writer.append(ordered: time.milliseconds)

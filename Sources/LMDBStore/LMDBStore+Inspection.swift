@@ -202,7 +202,22 @@ extension LMDBStore {
                         )
                     }
                 }
-                expected.formUnion(indexEntries(of: workflow, id: id))
+                let filed = try filedTimes(of: workflow, id: id, in: txn)
+                for (ordinal, time) in filed where time >= workflow.steps[ordinal].updatedAt {
+                    problems.append(
+                        "\(workflow.token)/\(workflow.steps[ordinal].name): deadline filed at \(time.milliseconds), not before its last activity"
+                    )
+                }
+                for ordinal in Set(workflow.steps.indices).subtracting(Self.deadlineOrdinals(of: workflow)) {
+                    let stray = try txn.withValue(forKey: Keys.step(id, ordinal), in: databases.steps) { span in
+                        try RecordCodec.filedAt(span) != nil
+                    }
+                    if stray == true {
+                        problems.append(
+                            "\(workflow.token)/\(workflow.steps[ordinal].name): a filing time without a deadline")
+                    }
+                }
+                expected.formUnion(indexEntries(of: workflow, id: id, filed: filed))
                 for member in Self.queueMembership(of: workflow) {
                     expectedCounts[member.name, default: (0, 0)].ready += member.ready
                     expectedCounts[member.name, default: (0, 0)].claimed += member.claimed

@@ -91,7 +91,7 @@ extension LMDBStore {
                 in: databases.deadlines, before: cutoff, limit: batch, after: position, txn: txn)
             delta.deadlineEntriesVisited = visited
             try changeOwners(of: keys, in: .deadlines, txn: txn, now: now) { workflow, ordinals in
-                delta.applyDeadlines(to: &workflow, at: ordinals, now: now, paused: paused)
+                delta.applyDeadlines(to: &workflow, at: ordinals, before: cutoff, now: now, paused: paused)
             }
             return (keys.count == batch ? keys.last : nil, delta)
         }
@@ -120,8 +120,10 @@ extension LMDBStore {
 
     /// For entries of a step-keyed index (`deadlines`, `leases`: time (8) ‖ workflow ID (8) ‖
     /// ordinal (1)): loads each owning workflow once, lets `change` act on the steps its entries
-    /// name, saves it when `change` reports a change (version bumped, indexes diffed), and drops
-    /// every visited entry the workflow's state does not call for, so a pass always progresses.
+    /// name, saves it when `change` reports a change (version bumped, indexes diffed), re-files
+    /// the due `deadlines` entries of steps active since they were filed (``deadlineFiling``),
+    /// and drops every visited entry the workflow's state does not call for, so a pass always
+    /// progresses.
     private func changeOwners(
         of keys: [[UInt8]], in table: IndexTable, txn: borrowing WriteTransaction, now: Timestamp,
         _ change: (inout Workflow, [Int]) throws -> Bool
@@ -151,7 +153,14 @@ extension LMDBStore {
                 workflow.version += 1
                 try save(workflow, id: id, replacing: original, by: .maintenance, in: txn, now: now)
             }
-            let expected = Set(indexEntries(of: workflow, id: id))
+            var filed = try filedTimes(of: workflow, id: id, in: txn)
+            if table == .deadlines, !filed.isEmpty {
+                let cutoff = now.adding(milliseconds: -options.stepTimeout)
+                if try refileDeadlines(of: workflow, id: id, filed: filed, before: cutoff, in: txn) {
+                    filed = filed.filter { $0.value >= cutoff }
+                }
+            }
+            let expected = Set(indexEntries(of: workflow, id: id, filed: filed))
             for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {
                 try txn.delete(key, in: database)
             }

@@ -224,16 +224,22 @@ extension LMDBStore {
         if let original, original.tokenStatus != workflow.tokenStatus {
             try txn.put(Keys.tokenEntry(id, workflow.tokenStatus), forKey: workflow.token.bytes, in: databases.tokens)
         }
+        let filedBefore = try original.map { try filedTimes(of: $0, id: id, in: txn) } ?? [:]
+        let filedAfter = deadlineFiling(from: original, filed: filedBefore, to: workflow, now: now)
         for (ordinal, step) in workflow.steps.enumerated() {
-            if let original, ordinal < original.steps.count, original.steps[ordinal] == step { continue }
+            if let original, ordinal < original.steps.count, original.steps[ordinal] == step,
+                filedAfter[ordinal] == filedBefore[ordinal]
+            {
+                continue
+            }
             let parentOrdinal = step.parent.flatMap { workflow.index(of: $0) }
             try txn.put(
-                RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
-                in: databases.steps)
+                RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal, filedAt: filedAfter[ordinal]),
+                forKey: Keys.step(id, ordinal), in: databases.steps)
         }
-        let after = indexEntries(of: workflow, id: id)
+        let after = indexEntries(of: workflow, id: id, filed: filedAfter)
         if let original {
-            let before = Set(indexEntries(of: original, id: id))
+            let before = Set(indexEntries(of: original, id: id, filed: filedBefore))
             let wanted = Set(after)
             for entry in before.subtracting(wanted) { try txn.delete(entry.key, in: database(entry.table)) }
             for entry in wanted.subtracting(before) { try txn.put([], forKey: entry.key, in: database(entry.table)) }
@@ -250,17 +256,84 @@ extension LMDBStore {
     /// Deletes the workflow's token, record, step rows, index entries and BOM; a processing
     /// workflow leaves its key's queue (and, if it was the runner, releases the next).
     func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction, now: Timestamp) throws {
+        // The filing times live in the step rows: read before the rows go.
+        let entries = indexEntries(of: workflow, id: id, filed: try filedTimes(of: workflow, id: id, in: txn))
         try adjustQueueCounts(from: workflow, to: nil, in: txn)
         try txn.delete(workflow.token.bytes, in: databases.tokens)
         try txn.delete(Keys.workflow(id), in: databases.workflows)
         for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }
-        for entry in indexEntries(of: workflow, id: id) { try txn.delete(entry.key, in: database(entry.table)) }
+        for entry in entries { try txn.delete(entry.key, in: database(entry.table)) }
         try deleteBOM(id: id, in: txn)
         try deleteHistory(id: id, in: txn)
         if let key = workflow.concurrencyKey, workflow.isProcessing {
             try txn.delete(Keys.queue(key, id), in: databases.queues)
             if !workflow.isHeld { try releaseNext(key, in: txn, now: now) }
         }
+    }
+
+    // MARK: Lazy deadline filing (format 8)
+
+    /// Where the steps of the workflow after a change file their `deadlines` entries, for those
+    /// filed at a time other than their `updatedAt`. A step that had an entry and keeps it in the
+    /// same status keeps the entry where it is while that time is not due yet (not before now
+    /// minus the step timeout): activity alone (a start, progress, a heartbeat, a claim) moves no
+    /// entry, which saves the random `deadlines` pages of every such update. An entry is never
+    /// filed later than the step's `updatedAt`, so no timeout is ever late; the maintenance scan
+    /// checks the step itself (``MaintenanceReport/applyDeadlines(to:at:before:now:paused:)``)
+    /// and re-files an entry it finds due on a step that has been active since
+    /// (``refileDeadlines(of:id:filed:before:in:)``).
+    func deadlineFiling(
+        from original: Workflow?, filed: [Int: Timestamp], to workflow: Workflow, now: Timestamp
+    ) -> [Int: Timestamp] {
+        guard let original, original.isProcessing, workflow.isProcessing else { return [:] }
+        let due = now.adding(milliseconds: -options.stepTimeout)
+        let had = Set(Self.deadlineOrdinals(of: original))
+        var kept: [Int: Timestamp] = [:]
+        for ordinal in Self.deadlineOrdinals(of: workflow) where had.contains(ordinal) {
+            let before = original.steps[ordinal]
+            let after = workflow.steps[ordinal]
+            guard before.name == after.name, before.status == after.status else { continue }
+            let time = filed[ordinal] ?? before.updatedAt
+            if time >= due, time < after.updatedAt { kept[ordinal] = time }
+        }
+        return kept
+    }
+
+    /// The stored filing times of the workflow's steps whose `deadlines` entry is not at their
+    /// `updatedAt` (read from their rows).
+    func filedTimes<T: TransactionReading & ~Copyable>(
+        of workflow: Workflow, id: UInt64, in txn: borrowing T
+    ) throws -> [Int: Timestamp] {
+        var filed: [Int: Timestamp] = [:]
+        for ordinal in Self.deadlineOrdinals(of: workflow) {
+            let time = try txn.withValue(forKey: Keys.step(id, ordinal), in: databases.steps) { span in
+                try RecordCodec.filedAt(span)
+            }
+            if let time = time ?? nil { filed[ordinal] = time }
+        }
+        return filed
+    }
+
+    /// Moves each entry in `filed` that is due (before `cutoff`) to its step's `updatedAt`, the
+    /// step having been active since the entry was filed; the step's row drops the filing time.
+    /// Nothing of the workflow changes (no version, no event). - Returns: whether any moved.
+    @discardableResult
+    func refileDeadlines(
+        of workflow: Workflow, id: UInt64, filed: [Int: Timestamp], before cutoff: Timestamp,
+        in txn: borrowing WriteTransaction
+    ) throws -> Bool {
+        var moved = false
+        for (ordinal, time) in filed where time < cutoff {
+            let step = workflow.steps[ordinal]
+            try txn.delete(Keys.deadline(time, id, ordinal), in: databases.deadlines)
+            try txn.put([], forKey: Keys.deadline(step.updatedAt, id, ordinal), in: databases.deadlines)
+            let parentOrdinal = step.parent.flatMap { workflow.index(of: $0) }
+            try txn.put(
+                RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
+                in: databases.steps)
+            moved = true
+        }
+        return moved
     }
 
     // MARK: Concurrency keys

@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 7
+    public static let formatVersion: UInt32 = 8
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -271,7 +271,10 @@ public final class LMDBStore: WorkflowStorage {
     /// `loadWorkflow` does); version 6 added the event history (`history`, empty for the workflows
     /// already stored); version 7 put the token status into each `tokens` entry (the poll's one
     /// lookup), taken from each workflow's state, and moved the events from `history` into
-    /// `steps` after each workflow's rows. The current version is recorded.
+    /// `steps` after each workflow's rows; version 8 files deadlines lazily (a step row may carry
+    /// the earlier time its `deadlines` entry is filed at; every older entry is at its step's
+    /// `updatedAt`, which is right in version 8 too, so nothing is rewritten). The current version
+    /// is recorded.
     private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
             let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
@@ -488,7 +491,8 @@ public final class LMDBStore: WorkflowStorage {
     /// Every index entry a workflow in this state must have — derived, never stored
     /// separately, so that rows and indexes cannot disagree after a ``save``:
     /// - `processing` or `done`: the workflow's ID in the one that fits its state;
-    /// - `deadlines`: each ready `PENDING` and each `TIMED_OUT` step, by `updatedAt`;
+    /// - `deadlines`: each ready `PENDING` and each `TIMED_OUT` step, by `updatedAt` or, when
+    ///   `filed` names the step, by that earlier time (lazy filing, ``deadlineFiling(from:to:id:in:now:)``);
     /// - `finished`: a workflow that is done, by its newest update;
     /// - `labels`: each label;
     /// - `ready`: each claimable step (ready, no lease), by name and `updatedAt` (which readiness bumps);
@@ -496,16 +500,17 @@ public final class LMDBStore: WorkflowStorage {
     ///
     /// No entry appears twice (each key holds the workflow's ID, and a step's ordinal where there
     /// can be several); an array, because a new workflow's entries are only put, never compared.
-    func indexEntries(of workflow: Workflow, id: UInt64) -> [IndexEntry] {
+    func indexEntries(of workflow: Workflow, id: UInt64, filed: [Int: Timestamp] = [:]) -> [IndexEntry] {
         var entries: [IndexEntry] = []
         let processing = workflow.isProcessing
         entries.append(IndexEntry(table: processing ? .processing : .done, key: Keys.workflow(id)))
         if processing {
             // Readiness looked up once per step (it searches for the parent by name).
             let ready = workflow.steps.indices.map(workflow.isReady)
-            for ordinal in workflow.steps.indices where workflow.steps[ordinal].status == .timedOut || ready[ordinal] {
-                entries.append(
-                    IndexEntry(table: .deadlines, key: Keys.deadline(workflow.steps[ordinal].updatedAt, id, ordinal)))
+            for ordinal in workflow.steps.indices where Self.hasDeadline(workflow.steps[ordinal], ready: ready[ordinal])
+            {
+                let time = filed[ordinal] ?? workflow.steps[ordinal].updatedAt
+                entries.append(IndexEntry(table: .deadlines, key: Keys.deadline(time, id, ordinal)))
             }
             for ordinal in workflow.steps.indices {
                 if let claim = workflow.steps[ordinal].claim {
@@ -527,6 +532,16 @@ public final class LMDBStore: WorkflowStorage {
             entries.append(IndexEntry(table: .labels, key: Keys.label(key: label.key, value: label.value, id)))
         }
         return entries
+    }
+
+    /// Whether a step of a processing workflow has a `deadlines` entry: it is ready and `PENDING`
+    /// (it times out), or `TIMED_OUT` (it fails).
+    static func hasDeadline(_ step: Step, ready: Bool) -> Bool { step.status == .timedOut || ready }
+
+    /// The ordinals of the steps with a `deadlines` entry in this state.
+    static func deadlineOrdinals(of workflow: Workflow) -> [Int] {
+        guard workflow.isProcessing else { return [] }
+        return workflow.steps.indices.filter { hasDeadline(workflow.steps[$0], ready: workflow.isReady($0)) }
     }
 
     // MARK: Reads

@@ -158,9 +158,13 @@ enum RecordCodec {
         static let claim: UInt8 = 16
         static let attempts: UInt8 = 32
         static let readyAt: UInt8 = 64
+        /// The step's `deadlines` entry is filed at an earlier time than its `updatedAt` (format 8).
+        static let filed: UInt8 = 128
     }
 
-    static func encodeStep(_ step: Step, parentOrdinal: Int?) -> [UInt8] {
+    /// A step row. `filedAt`: when the step's `deadlines` entry is filed at a time other than its
+    /// `updatedAt` (lazy filing, ``LMDBStore/deadlineFiling``), that time.
+    static func encodeStep(_ step: Step, parentOrdinal: Int?, filedAt: Timestamp? = nil) -> [UInt8] {
         var writer = ByteWriter(capacity: 48)
         writer.append(recordVersion)
         writer.append(code(step.status))
@@ -173,6 +177,7 @@ enum RecordCodec {
         if step.claim != nil { flags |= StepFlag.claim }
         if step.attempts > 0 { flags |= StepFlag.attempts }
         if step.readyAt != nil { flags |= StepFlag.readyAt }
+        if filedAt != nil { flags |= StepFlag.filed }
         writer.append(flags)
         writer.append(UInt8(parentOrdinal ?? 0))
         writer.append(UInt64(bitPattern: step.updatedAt.milliseconds))
@@ -193,13 +198,24 @@ enum RecordCodec {
             writer.append(UInt64(bitPattern: claim.leaseExpiresAt.milliseconds))
         }
         if let readyAt = step.readyAt { writer.append(UInt64(bitPattern: readyAt.milliseconds)) }
+        if let filedAt { writer.append(UInt64(bitPattern: filedAt.milliseconds)) }
         return writer.bytes
+    }
+
+    /// The filing time of a step row (``StepFlag/filed``: the last 8 bytes), without decoding the rest.
+    static func filedAt(_ span: Span<UInt8>) throws(StoreError) -> Timestamp? {
+        guard span.count >= 12, span[0] == recordVersion else { throw .corrupted("step record") }
+        guard span[3] & StepFlag.filed != 0 else { return nil }
+        var reader = ByteReader(offset: span.count - 8)
+        return Timestamp(milliseconds: try reader.int64(span))
     }
 
     /// A decoded step row; the parent is an ordinal that the loader resolves to a name.
     struct StoredStep {
         var step: Step
         var parentOrdinal: Int?
+        /// Where the step's `deadlines` entry is filed when that is not its `updatedAt`.
+        var filedAt: Timestamp?
     }
 
     static func decodeStep(_ span: Span<UInt8>) throws(StoreError) -> StoredStep {
@@ -237,6 +253,8 @@ enum RecordCodec {
                 worker: worker, attempt: attempt, leaseExpiresAt: Timestamp(milliseconds: try reader.int64(span)))
         }
         if flags & StepFlag.readyAt != 0 { step.readyAt = Timestamp(milliseconds: try reader.int64(span)) }
-        return StoredStep(step: step, parentOrdinal: flags & StepFlag.parent != 0 ? parentOrdinal : nil)
+        let filedAt = flags & StepFlag.filed != 0 ? Timestamp(milliseconds: try reader.int64(span)) : nil
+        return StoredStep(
+            step: step, parentOrdinal: flags & StepFlag.parent != 0 ? parentOrdinal : nil, filedAt: filedAt)
     }
 }

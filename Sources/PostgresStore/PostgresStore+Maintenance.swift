@@ -156,7 +156,7 @@
                 cutoff: cutoff.milliseconds, session: session)
             delta.deadlineEntriesVisited = entries.count
             try changeOwners(of: entries, session: session, now: now) { workflow, ordinals in
-                delta.applyDeadlines(to: &workflow, at: ordinals, now: now)
+                delta.applyDeadlines(to: &workflow, at: ordinals, before: cutoff, now: now)
             }
             return (entries.count == options.maintenanceBatchSize, delta)
         }

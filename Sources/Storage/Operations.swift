@@ -307,17 +307,21 @@ extension MaintenanceReport {
 // MARK: The maintenance rules, one copy for every backend
 
 extension MaintenanceReport {
-    /// The deadline rule for the steps at `ordinals` of `workflow`, whose deadline has passed: a
-    /// ready `PENDING` step becomes `TIMED_OUT`; a `TIMED_OUT` one becomes `FAILED` "Timed out"
-    /// (its dependants cancelled). Counts what happened here. - Returns: whether `workflow` changed.
+    /// The deadline rule for the steps at `ordinals` of `workflow` that were last active before
+    /// `cutoff` (now minus the step timeout): a ready `PENDING` step becomes `TIMED_OUT`; a
+    /// `TIMED_OUT` one becomes `FAILED` "Timed out" (its dependants cancelled). A step active
+    /// since `cutoff` is left alone: an index entry may name a step earlier than its last activity
+    /// (LMDB files a step's deadline lazily, docs/STORAGE.md), so the rule asks the step itself.
+    /// Counts what happened here. - Returns: whether `workflow` changed.
     /// Steps of `paused` queues are left as they are (their ready steps do not time out).
     public mutating func applyDeadlines(
-        to workflow: inout Workflow, at ordinals: [Int], now: Timestamp, paused: Set<StepName> = []
+        to workflow: inout Workflow, at ordinals: [Int], before cutoff: Timestamp, now: Timestamp,
+        paused: Set<StepName> = []
     ) -> Bool {
         var changed = false
         for ordinal in ordinals {
             let name = workflow.steps[ordinal].name
-            if paused.contains(name) { continue }
+            if paused.contains(name) || workflow.steps[ordinal].updatedAt >= cutoff { continue }
             switch workflow.steps[ordinal].status {
             case .pending:
                 if workflow.timeOut(name, now: now) {

@@ -80,9 +80,31 @@ struct StorePropertyTests {
                 case .advanceClock(let minutes):
                     fixture.clock.advance(minutes: minutes * 10)
                 case .maintenance:
+                    // The timeout rule applied to the model's every step with a deadline, whatever
+                    // the index holds (lazy filing keeps entries at earlier times): the statuses the
+                    // pass must leave.
+                    let cutoff = now.adding(milliseconds: -fixture.store!.options.stepTimeout)
+                    var timedOut: [Token: Workflow] = [:]
+                    for (token, workflow) in model {
+                        var expected = workflow
+                        var report = MaintenanceReport()
+                        _ = report.applyDeadlines(
+                            to: &expected, at: LMDBStore.deadlineOrdinals(of: expected), before: cutoff, now: now)
+                        timedOut[token] = expected
+                    }
                     _ = try! fixture.store!.runMaintenance()
                     // The model's view of maintenance: re-read, then check invariants below.
                     for slot in 0..<slots { model[token(slot)] = try! fixture.store!.workflow(token(slot)) }
+                    let retained = now.adding(milliseconds: -fixture.store!.options.retention)
+                    for (token, expected) in timedOut {
+                        if let stored = model[token] {
+                            #expect(
+                                stored.steps.map(\.status) == expected.steps.map(\.status), "maintenance of \(token)")
+                        } else {
+                            #expect(
+                                !expected.isProcessing && expected.lastUpdatedAt < retained, "retention of \(token)")
+                        }
+                    }
                 }
                 if let write {
                     let outcome = try? fixture.store!.perform(write)

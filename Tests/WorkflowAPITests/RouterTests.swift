@@ -51,7 +51,7 @@ struct RouterTests {
                 guard case .literal(let bytes) = pattern else { continue }
                 literals += 1
                 if Array(segment.utf8) != bytes
-                    && PercentDecoding.decode(Substring(segment)).map { Array($0.utf8) } != bytes
+                    && PercentDecoding.decode(Substring(segment)).map({ Array($0.utf8) }) != bytes
                 {
                     matched = false
                     break

@@ -7,13 +7,15 @@
  *   raw-lmdb bench DIR WORKFLOWS OPS   load WORKFLOWS five-step workflows (if not loaded), then
  *                                      time isProcessing, get, durable single update, 64 updates
  *                                      per transaction; one JSON line of operations per second.
- *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP
+ *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|movedeadline]
  *                                      load WORKFLOWS, then durable commits of GROUP random
- *                                      updates shaped like bomflow's (five B-trees: tokens lookup,
- *                                      workflow record, step row, deadline moved, history append)
- *                                      for SECONDS; one JSON line with updates per second.
- *                                      A 6th argument `nometasync` opens with MDB_NOMETASYNC (one
- *                                      fdatasync per commit instead of two) to size that lever.
+ *                                      updates shaped like bomflow's format 8 (tokens lookup,
+ *                                      workflow record, step row and an event appended after the
+ *                                      workflow's rows in `steps`) for SECONDS; one JSON line with
+ *                                      updates per second. `nometasync` opens with MDB_NOMETASYNC
+ *                                      (no synchronous meta page write) to size that lever;
+ *                                      `movedeadline` also moves the step's deadline entry on
+ *                                      every update, as format 7 did.
  *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
  *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
  *                                      of 64 updates to the 2,000 newest workflows, each phase
@@ -247,10 +249,12 @@ static int layout(const char *base, uint64_t workflows) {
 
 /* The work of one bomflow step update, with no model and no codec: for each of GROUP random
  * workflows per durable commit, look the token up, rewrite the workflow record (64 B) and one step
- * row (48 B), move the step's deadline entry (delete the old key, insert one at "now") and append
- * one history record (id || sequence -> 48 B): the five B-trees a bomflow update writes. */
-static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags) {
-    MDB_env *env; MDB_dbi tokens, flows, steps, deadlines, history; MDB_txn *txn;
+ * row (48 B), and append one event after the workflow's rows in the same tree (id || 0xFF ||
+ * sequence -> 48 B): the B-trees a format-8 bomflow update writes (the step's deadline entry stays
+ * where it is filed). With `move_deadline` also the format-7 work: the step's deadline entry moved
+ * (delete the old key, insert one at "now"). */
+static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline) {
+    MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
     mkdir(dir, 0700);
     CHECK(mdb_env_create(&env));
     CHECK(mdb_env_set_mapsize(env, (size_t)64 << 30));
@@ -261,7 +265,6 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
     CHECK(mdb_dbi_open(txn, "workflows", MDB_CREATE, &flows));
     CHECK(mdb_dbi_open(txn, "steps", MDB_CREATE, &steps));
     CHECK(mdb_dbi_open(txn, "deadlines", MDB_CREATE, &deadlines));
-    CHECK(mdb_dbi_open(txn, "history", MDB_CREATE, &history));
     CHECK(mdb_txn_commit(txn));
     uint64_t *stamp = calloc(workflows, sizeof *stamp), *seq = calloc(workflows, sizeof *seq);
     if (!stamp || !seq) { fprintf(stderr, "out of memory\n"); return 1; }
@@ -279,12 +282,12 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
             MDB_val k = {9, key}, v = {RECORD, rec};
             CHECK(mdb_put(txn, steps, &k, &v, MDB_APPEND));
         }
+        memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
+        MDB_val hk = {17, key}, hv = {48, rec};
+        CHECK(mdb_put(txn, steps, &hk, &hv, MDB_APPEND));
         stamp[id] = id; put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
         MDB_val dk = {17, key}, empty = {0, rec};
         CHECK(mdb_put(txn, deadlines, &dk, &empty, MDB_APPEND));
-        memcpy(key, idk, 8); put_be64(key + 8, seq[id]++);
-        MDB_val hk = {16, key}, hv = {48, rec};
-        CHECK(mdb_put(txn, history, &hk, &hv, MDB_APPEND));
         if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
     }
     double loaded = now_seconds() - started;
@@ -303,22 +306,24 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
             memcpy(key, idk, 8); key[8] = 0;
             MDB_val sk = {9, key}, sv = {RECORD, rec};
             CHECK(mdb_put(txn, steps, &sk, &sv, 0));
-            put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
-            MDB_val dk = {17, key};
-            CHECK(mdb_del(txn, deadlines, &dk, NULL));
-            stamp[id] = ++clock; put_be64(key, stamp[id]);
-            MDB_val nk = {17, key}, empty = {0, rec};
-            CHECK(mdb_put(txn, deadlines, &nk, &empty, 0));
-            memcpy(key, idk, 8); put_be64(key + 8, seq[id]++);
-            MDB_val hk = {16, key}, hv = {48, rec};
-            CHECK(mdb_put(txn, history, &hk, &hv, 0));
+            if (move_deadline) {
+                put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
+                MDB_val dk = {17, key};
+                CHECK(mdb_del(txn, deadlines, &dk, NULL));
+                stamp[id] = ++clock; put_be64(key, stamp[id]);
+                MDB_val nk = {17, key}, empty = {0, rec};
+                CHECK(mdb_put(txn, deadlines, &nk, &empty, 0));
+            }
+            memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
+            MDB_val hk = {17, key}, hv = {48, rec};
+            CHECK(mdb_put(txn, steps, &hk, &hv, 0));
         }
         CHECK(mdb_txn_commit(txn));
         done += group;
     }
     double elapsed = now_seconds() - started;
-    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
-           flags ? "false" : "true", (unsigned long long)workflows, group, loaded, done / elapsed);
+    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"deadlineMoved\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
+           flags ? "false" : "true", move_deadline ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
     mdb_env_close(env);
     free(stamp); free(seq);
     return 0;
@@ -327,7 +332,8 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
 int main(int argc, char **argv) {
     if (argc >= 6 && strcmp(argv[1], "updates") == 0)
         return updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]),
-                       argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0);
+                       argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0,
+                       argc >= 7 && strcmp(argv[6], "movedeadline") == 0);
     if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
     fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb layout DIR WORKFLOWS\n");
