@@ -15,7 +15,9 @@
  *                                      updates per second. `nometasync` opens with MDB_NOMETASYNC
  *                                      (no synchronous meta page write) to size that lever;
  *                                      `movedeadline` also moves the step's deadline entry on
- *                                      every update, as format 7 did.
+ *                                      every update, as format 7 did; `onerecord` keeps the
+ *                                      workflow record in `steps` before its rows (key: the ID
+ *                                      alone), one B-tree fewer per update (a layout to come).
  *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
  *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
  *                                      of 64 updates to the 2,000 newest workflows, each phase
@@ -252,8 +254,10 @@ static int layout(const char *base, uint64_t workflows) {
  * row (48 B), and append one event after the workflow's rows in the same tree (id || 0xFF ||
  * sequence -> 48 B): the B-trees a format-8 bomflow update writes (the step's deadline entry stays
  * where it is filed). With `move_deadline` also the format-7 work: the step's deadline entry moved
- * (delete the old key, insert one at "now"). */
-static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline) {
+ * (delete the old key, insert one at "now"); with `one_record` the workflow record sits in `steps`
+ * before the workflow's rows (key: the ID alone), so a step update writes one tree fewer. */
+static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline,
+                   int one_record) {
     MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
     mkdir(dir, 0700);
     CHECK(mdb_env_create(&env));
@@ -276,7 +280,7 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         token_of(id, token); put_be64(idk, id);
         MDB_val tk = {16, token}, tv = {8, idk}, fk = {8, idk}, fv = {64, rec};
         CHECK(mdb_put(txn, tokens, &tk, &tv, 0));
-        CHECK(mdb_put(txn, flows, &fk, &fv, MDB_APPEND));
+        CHECK(mdb_put(txn, one_record ? steps : flows, &fk, &fv, MDB_APPEND));
         for (int o = 0; o < STEPS; o++) {
             memcpy(key, idk, 8); key[8] = (unsigned char)o;
             MDB_val k = {9, key}, v = {RECORD, rec};
@@ -302,7 +306,7 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
             CHECK(mdb_get(txn, tokens, &tk, &tv));
             memcpy(idk, tv.mv_data, 8);
             MDB_val fk = {8, idk}, fv = {64, rec};
-            CHECK(mdb_put(txn, flows, &fk, &fv, 0));
+            CHECK(mdb_put(txn, one_record ? steps : flows, &fk, &fv, 0));
             memcpy(key, idk, 8); key[8] = 0;
             MDB_val sk = {9, key}, sv = {RECORD, rec};
             CHECK(mdb_put(txn, steps, &sk, &sv, 0));
@@ -322,8 +326,8 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         done += group;
     }
     double elapsed = now_seconds() - started;
-    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"deadlineMoved\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
-           flags ? "false" : "true", move_deadline ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
+    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"deadlineMoved\":%s,\"oneRecord\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
+           flags ? "false" : "true", move_deadline ? "true" : "false", one_record ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
     mdb_env_close(env);
     free(stamp); free(seq);
     return 0;
@@ -333,7 +337,7 @@ int main(int argc, char **argv) {
     if (argc >= 6 && strcmp(argv[1], "updates") == 0)
         return updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]),
                        argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0,
-                       argc >= 7 && strcmp(argv[6], "movedeadline") == 0);
+                       argc >= 7 && strcmp(argv[6], "movedeadline") == 0, argc >= 7 && strcmp(argv[6], "onerecord") == 0);
     if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
     fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb layout DIR WORKFLOWS\n");
