@@ -14,10 +14,7 @@ struct DeadlineFilingTests {
     let step = StepName.make("STEP")
 
     func create(_ fixture: StoreFixture, _ token: Token) throws {
-        try fixture.store!.perform(
-            .create(
-                token: token, definition: WorkflowDefinition(steps: [StepSpec(step)]), labels: Labels(),
-                createdBy: nil))
+        try fixture.create(token, steps: [StepSpec(step)])
     }
 
     /// The `deadlines` entries: (filing time, ordinal) in key order.

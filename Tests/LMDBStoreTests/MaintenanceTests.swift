@@ -15,10 +15,7 @@ struct MaintenanceTests {
     let child = StepName.make("CHILD")
 
     func createParent(_ fixture: StoreFixture, _ token: Token) throws {
-        try fixture.store!.perform(
-            .create(
-                token: token, definition: WorkflowDefinition(steps: [StepSpec(parent)]), labels: Labels(),
-                createdBy: nil))
+        try fixture.create(token, steps: [StepSpec(parent)])
     }
 
     /// Hyades: a pending parent past the timeout with a fresh child → parent TIMED_OUT, child untouched.

@@ -114,6 +114,14 @@ final class StoreFixture {
         return try #require(outcome.workflow)
     }
 
+    /// Creates a workflow of the given steps (no template).
+    @discardableResult
+    func create(_ token: Token, steps: [StepSpec]) throws -> Workflow {
+        let outcome = try store!.perform(
+            .create(token: token, definition: WorkflowDefinition(steps: steps), labels: Labels(), createdBy: nil))
+        return try #require(outcome.workflow)
+    }
+
     @discardableResult
     func set(_ token: Token, _ step: StepName, _ status: StepStatus, reason: String? = nil) throws -> Workflow {
         let outcome = try store!.perform(
