@@ -202,13 +202,14 @@ extension LMDBStore {
                         )
                     }
                 }
-                let filed = try filedTimes(of: workflow, id: id, in: txn)
+                let deadlines = Self.deadlineOrdinals(of: workflow)
+                let filed = try filedTimes(at: deadlines, id: id, in: txn)
                 for (ordinal, time) in filed where time >= workflow.steps[ordinal].updatedAt {
                     problems.append(
                         "\(workflow.token)/\(workflow.steps[ordinal].name): deadline filed at \(time.milliseconds), not before its last activity"
                     )
                 }
-                for ordinal in Set(workflow.steps.indices).subtracting(Self.deadlineOrdinals(of: workflow)) {
+                for ordinal in Set(workflow.steps.indices).subtracting(deadlines) {
                     let stray = try txn.withValue(forKey: Keys.step(id, ordinal), in: databases.steps) { span in
                         try RecordCodec.filedAt(span) != nil
                     }

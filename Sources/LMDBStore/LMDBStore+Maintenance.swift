@@ -33,7 +33,7 @@ extension LMDBStore {
         // the next pass of any process starts then, so nothing is lost by not throwing here.
         defer { try? releaseMaintenanceLease() }
         while try expireLeases(now: now, report: &report) {}
-        let timeoutCutoff = now.adding(milliseconds: -options.stepTimeout)
+        let timeoutCutoff = timeoutCutoff(now: now)
         var position: [UInt8]?
         while let next = try expireDeadlines(before: timeoutCutoff, after: position, now: now, report: &report) {
             position = next
@@ -121,7 +121,7 @@ extension LMDBStore {
     /// For entries of a step-keyed index (`deadlines`, `leases`: time (8) ‖ workflow ID (8) ‖
     /// ordinal (1)): loads each owning workflow once, lets `change` act on the steps its entries
     /// name, saves it when `change` reports a change (version bumped, indexes diffed), re-files
-    /// the due `deadlines` entries of steps active since they were filed (``deadlineFiling``),
+    /// the due `deadlines` entries of steps active since they were filed (``deadlineFiling(from:deadlines:filed:to:now:)``),
     /// and drops every visited entry the workflow's state does not call for, so a pass always
     /// progresses.
     private func changeOwners(
@@ -153,12 +153,9 @@ extension LMDBStore {
                 workflow.version += 1
                 try save(workflow, id: id, replacing: original, by: .maintenance, in: txn, now: now)
             }
-            var filed = try filedTimes(of: workflow, id: id, in: txn)
+            var filed = try filedTimes(at: Self.deadlineOrdinals(of: workflow), id: id, in: txn)
             if table == .deadlines, !filed.isEmpty {
-                let cutoff = now.adding(milliseconds: -options.stepTimeout)
-                if try refileDeadlines(of: workflow, id: id, filed: filed, before: cutoff, in: txn) {
-                    filed = filed.filter { $0.value >= cutoff }
-                }
+                filed = try refileDeadlines(of: workflow, id: id, filed: filed, now: now, in: txn)
             }
             let expected = Set(indexEntries(of: workflow, id: id, filed: filed))
             for key in visitedKeys where !expected.contains(IndexEntry(table: table, key: key)) {

@@ -224,8 +224,10 @@ extension LMDBStore {
         if let original, original.tokenStatus != workflow.tokenStatus {
             try txn.put(Keys.tokenEntry(id, workflow.tokenStatus), forKey: workflow.token.bytes, in: databases.tokens)
         }
-        let filedBefore = try original.map { try filedTimes(of: $0, id: id, in: txn) } ?? [:]
-        let filedAfter = deadlineFiling(from: original, filed: filedBefore, to: workflow, now: now)
+        let hadDeadlines = original.map(Self.deadlineOrdinals) ?? []
+        let filedBefore = try filedTimes(at: hadDeadlines, id: id, in: txn)
+        let filedAfter = deadlineFiling(
+            from: original, deadlines: hadDeadlines, filed: filedBefore, to: workflow, now: now)
         for (ordinal, step) in workflow.steps.enumerated() {
             if let original, ordinal < original.steps.count, original.steps[ordinal] == step,
                 filedAfter[ordinal] == filedBefore[ordinal]
@@ -257,7 +259,8 @@ extension LMDBStore {
     /// workflow leaves its key's queue (and, if it was the runner, releases the next).
     func remove(_ workflow: Workflow, id: UInt64, in txn: borrowing WriteTransaction, now: Timestamp) throws {
         // The filing times live in the step rows: read before the rows go.
-        let entries = indexEntries(of: workflow, id: id, filed: try filedTimes(of: workflow, id: id, in: txn))
+        let filed = try filedTimes(at: Self.deadlineOrdinals(of: workflow), id: id, in: txn)
+        let entries = indexEntries(of: workflow, id: id, filed: filed)
         try adjustQueueCounts(from: workflow, to: nil, in: txn)
         try txn.delete(workflow.token.bytes, in: databases.tokens)
         try txn.delete(Keys.workflow(id), in: databases.workflows)
@@ -281,13 +284,14 @@ extension LMDBStore {
     /// filed later than the step's `updatedAt`, so no timeout is ever late; the maintenance scan
     /// checks the step itself (``MaintenanceReport/applyDeadlines(to:at:before:now:paused:)``)
     /// and re-files an entry it finds due on a step that has been active since
-    /// (``refileDeadlines(of:id:filed:before:in:)``).
+    /// (``refileDeadlines(of:id:filed:now:in:)``).
+    /// `deadlines`: the original's ``deadlineOrdinals(of:)``; `filed`: their stored filing times.
     func deadlineFiling(
-        from original: Workflow?, filed: [Int: Timestamp], to workflow: Workflow, now: Timestamp
+        from original: Workflow?, deadlines: [Int], filed: [Int: Timestamp], to workflow: Workflow, now: Timestamp
     ) -> [Int: Timestamp] {
-        guard let original, original.isProcessing, workflow.isProcessing else { return [:] }
-        let due = now.adding(milliseconds: -options.stepTimeout)
-        let had = Set(Self.deadlineOrdinals(of: original))
+        guard let original, !deadlines.isEmpty, workflow.isProcessing else { return [:] }
+        let due = timeoutCutoff(now: now)
+        let had = Set(deadlines)
         var kept: [Int: Timestamp] = [:]
         for ordinal in Self.deadlineOrdinals(of: workflow) where had.contains(ordinal) {
             let before = original.steps[ordinal]
@@ -299,13 +303,13 @@ extension LMDBStore {
         return kept
     }
 
-    /// The stored filing times of the workflow's steps whose `deadlines` entry is not at their
-    /// `updatedAt` (read from their rows).
+    /// The stored filing times of the steps at `ordinals` (a workflow's ``deadlineOrdinals(of:)``)
+    /// whose `deadlines` entry is not at their `updatedAt` (read from their rows).
     func filedTimes<T: TransactionReading & ~Copyable>(
-        of workflow: Workflow, id: UInt64, in txn: borrowing T
+        at ordinals: [Int], id: UInt64, in txn: borrowing T
     ) throws -> [Int: Timestamp] {
         var filed: [Int: Timestamp] = [:]
-        for ordinal in Self.deadlineOrdinals(of: workflow) {
+        for ordinal in ordinals {
             let time = try txn.withValue(forKey: Keys.step(id, ordinal), in: databases.steps) { span in
                 try RecordCodec.filedAt(span)
             }
@@ -314,15 +318,19 @@ extension LMDBStore {
         return filed
     }
 
-    /// Moves each entry in `filed` that is due (before `cutoff`) to its step's `updatedAt`, the
-    /// step having been active since the entry was filed; the step's row drops the filing time.
-    /// Nothing of the workflow changes (no version, no event). - Returns: whether any moved.
-    @discardableResult
+    /// The step timeout's cutoff: a step last active before it times out, and a lazily filed
+    /// entry before it is due.
+    func timeoutCutoff(now: Timestamp) -> Timestamp { now.adding(milliseconds: -options.stepTimeout) }
+
+    /// Moves each entry in `filed` that is due (before ``timeoutCutoff(now:)``) to its step's
+    /// `updatedAt`, the step having been active since the entry was filed; the step's row drops
+    /// the filing time. Nothing of the workflow changes (no version, no event).
+    /// - Returns: the filing times that stay (not due yet).
     func refileDeadlines(
-        of workflow: Workflow, id: UInt64, filed: [Int: Timestamp], before cutoff: Timestamp,
+        of workflow: Workflow, id: UInt64, filed: [Int: Timestamp], now: Timestamp,
         in txn: borrowing WriteTransaction
-    ) throws -> Bool {
-        var moved = false
+    ) throws -> [Int: Timestamp] {
+        let cutoff = timeoutCutoff(now: now)
         for (ordinal, time) in filed where time < cutoff {
             let step = workflow.steps[ordinal]
             try txn.delete(Keys.deadline(time, id, ordinal), in: databases.deadlines)
@@ -331,9 +339,8 @@ extension LMDBStore {
             try txn.put(
                 RecordCodec.encodeStep(step, parentOrdinal: parentOrdinal), forKey: Keys.step(id, ordinal),
                 in: databases.steps)
-            moved = true
         }
-        return moved
+        return filed.filter { $0.value >= cutoff }
     }
 
     // MARK: Concurrency keys

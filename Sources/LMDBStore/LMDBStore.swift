@@ -492,7 +492,7 @@ public final class LMDBStore: WorkflowStorage {
     /// separately, so that rows and indexes cannot disagree after a ``save``:
     /// - `processing` or `done`: the workflow's ID in the one that fits its state;
     /// - `deadlines`: each ready `PENDING` and each `TIMED_OUT` step, by `updatedAt` or, when
-    ///   `filed` names the step, by that earlier time (lazy filing, ``deadlineFiling(from:to:id:in:now:)``);
+    ///   `filed` names the step, by that earlier time (lazy filing, ``deadlineFiling(from:deadlines:filed:to:now:)``);
     /// - `finished`: a workflow that is done, by its newest update;
     /// - `labels`: each label;
     /// - `ready`: each claimable step (ready, no lease), by name and `updatedAt` (which readiness bumps);

@@ -163,7 +163,7 @@ enum RecordCodec {
     }
 
     /// A step row. `filedAt`: when the step's `deadlines` entry is filed at a time other than its
-    /// `updatedAt` (lazy filing, ``LMDBStore/deadlineFiling``), that time.
+    /// `updatedAt` (lazy filing, ``LMDBStore/deadlineFiling(from:deadlines:filed:to:now:)``), that time.
     static func encodeStep(_ step: Step, parentOrdinal: Int?, filedAt: Timestamp? = nil) -> [UInt8] {
         var writer = ByteWriter(capacity: 48)
         writer.append(recordVersion)
@@ -214,8 +214,6 @@ enum RecordCodec {
     struct StoredStep {
         var step: Step
         var parentOrdinal: Int?
-        /// Where the step's `deadlines` entry is filed when that is not its `updatedAt`.
-        var filedAt: Timestamp?
     }
 
     static func decodeStep(_ span: Span<UInt8>) throws(StoreError) -> StoredStep {
@@ -253,8 +251,7 @@ enum RecordCodec {
                 worker: worker, attempt: attempt, leaseExpiresAt: Timestamp(milliseconds: try reader.int64(span)))
         }
         if flags & StepFlag.readyAt != 0 { step.readyAt = Timestamp(milliseconds: try reader.int64(span)) }
-        let filedAt = flags & StepFlag.filed != 0 ? Timestamp(milliseconds: try reader.int64(span)) : nil
-        return StoredStep(
-            step: step, parentOrdinal: flags & StepFlag.parent != 0 ? parentOrdinal : nil, filedAt: filedAt)
+        // A filing time (StepFlag.filed) may follow: the index's business, read by `filedAt(_:)`.
+        return StoredStep(step: step, parentOrdinal: flags & StepFlag.parent != 0 ? parentOrdinal : nil)
     }
 }

@@ -68,7 +68,9 @@ struct DeadlineFilingTests {
             .update(token: .make(1), step: step, command: .progress(ProgressUpdate(addCompleted: 1))))
         #expect(try deadlines(fixture.db).map(\.time) == [ready], "activity moves no entry")
         let workflow = try #require(try fixture.store!.workflow(.make(1)))
-        let filed = try fixture.db.read { txn in try fixture.db.filedTimes(of: workflow, id: 1, in: txn) }
+        let filed = try fixture.db.read { txn in
+            try fixture.db.filedTimes(at: LMDBStore.deadlineOrdinals(of: workflow), id: 1, in: txn)
+        }
         #expect(filed.mapValues(\.milliseconds) == [0: ready])
         try fixture.expectIntact()
 
@@ -84,7 +86,10 @@ struct DeadlineFilingTests {
         #expect(try deadlines(fixture.db).map(\.time) == [active.milliseconds])
         let after = try #require(try fixture.store!.workflow(.make(1)))
         #expect(after.version == workflow.version, "re-filing changes nothing of the workflow")
-        #expect(try fixture.db.read { txn in try fixture.db.filedTimes(of: after, id: 1, in: txn) }.isEmpty)
+        #expect(
+            try fixture.db.read { txn in
+                try fixture.db.filedTimes(at: LMDBStore.deadlineOrdinals(of: after), id: 1, in: txn)
+            }.isEmpty)
         try fixture.expectIntact()
     }
 
