@@ -147,8 +147,9 @@ extension LMDBStore {
     }
 
     /// Problems of the history for ``verifyIntegrity()``: events of workflows that are not stored,
-    /// records that do not decode, keys in `steps` that are neither step rows nor events, and
-    /// anything left in format 6's `history` database.
+    /// records that do not decode, workflow records (format 9) of IDs `workflows` does not list,
+    /// keys in `steps` that are neither records, step rows nor events, and anything left in
+    /// format 6's `history` database.
     func historyProblems(workflowIDs: Set<UInt64>, in txn: borrowing ReadTransaction) throws -> [String] {
         var problems: [String] = []
         try txn.withCursor(databases.steps) { cursor in
@@ -156,6 +157,13 @@ extension LMDBStore {
             while more, problems.count < 100 {
                 cursor.withCurrent { key, value in
                     if key.count == 9 { return }  // a step row
+                    if key.count == 8 {  // a workflow record (format 9)
+                        let id = loadUInt64(key, at: 0)
+                        if !workflowIDs.contains(id) {
+                            problems.append("a record of workflow \(id), which workflows does not list")
+                        }
+                        return
+                    }
                     guard key.count == Keys.historyKeyCount, key[8] == Keys.historyMarker else {
                         problems.append("steps key of \(key.count) bytes")
                         return

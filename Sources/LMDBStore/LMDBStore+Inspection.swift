@@ -157,13 +157,18 @@ extension LMDBStore {
             try txn.withCursor(databases.workflows) { cursor in
                 var more = try cursor.first()
                 while more {
-                    ids.append(loadUInt64(cursor.key, at: 0))
+                    let (id, valueCount) = cursor.withCurrent { key, value in (loadUInt64(key, at: 0), value.count) }
+                    ids.append(id)
+                    if valueCount != 0 { problems.append("the workflows entry of \(id) carries a value (format 8)") }
                     more = try cursor.next()
                 }
             }
             var tokens = 0
             for id in ids {
-                guard let workflow = try loadWorkflow(id: id, in: txn) else { continue }
+                guard let workflow = try loadWorkflow(id: id, in: txn) else {
+                    problems.append("workflow \(id) is listed in workflows but has no record in steps")
+                    continue
+                }
                 if try workflowID(for: workflow.token, in: txn) != id {
                     problems.append("token \(workflow.token) does not map to workflow \(id)")
                 }
@@ -223,7 +228,7 @@ extension LMDBStore {
                     expectedCounts[member.name, default: (0, 0)].ready += member.ready
                     expectedCounts[member.name, default: (0, 0)].claimed += member.claimed
                 }
-                let recorded = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows) { span in
+                let recorded = try withWorkflowRecord(id: id, in: txn) { span in
                     span.count > RecordCodec.workflowStatusOffset && span[0] >= RecordCodec.workflowRecordVersion
                         ? span[RecordCodec.workflowStatusOffset] : nil
                 }

@@ -35,7 +35,7 @@ extension LMDBStore {
                     result[token] = .some(nil)
                     continue
                 }
-                result[token] = try txn.withValue(forKey: Keys.workflow(id), in: databases.workflows) { span in
+                result[token] = try withWorkflowRecord(id: id, in: txn) { span in
                     try RecordCodec.decodeWorkflow(span).version
                 }
             }

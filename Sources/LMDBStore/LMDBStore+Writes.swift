@@ -218,7 +218,10 @@ extension LMDBStore {
     ) throws {
         try queueNotifications(from: original, to: workflow, id: id, in: txn, now: now)
         try adjustQueueCounts(from: original, to: workflow, in: txn)
-        try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.workflows)
+        // The record sits in `steps` before the rows (format 9), on the leaf page an update
+        // dirties anyway; `workflows` lists the IDs (empty values), written on create only.
+        try txn.put(RecordCodec.encodeWorkflow(workflow), forKey: Keys.workflow(id), in: databases.steps)
+        if original == nil { try txn.put([], forKey: Keys.workflow(id), in: databases.workflows) }
         // The poll answers from the token entry: rewritten only when the status changes (``insert``
         // wrote the first one).
         if let original, original.tokenStatus != workflow.tokenStatus {
@@ -264,6 +267,7 @@ extension LMDBStore {
         try adjustQueueCounts(from: workflow, to: nil, in: txn)
         try txn.delete(workflow.token.bytes, in: databases.tokens)
         try txn.delete(Keys.workflow(id), in: databases.workflows)
+        try txn.delete(Keys.workflow(id), in: databases.steps)
         for ordinal in workflow.steps.indices { try txn.delete(Keys.step(id, ordinal), in: databases.steps) }
         for entry in entries { try txn.delete(entry.key, in: database(entry.table)) }
         try deleteBOM(id: id, in: txn)

@@ -20,7 +20,7 @@ public import WorkflowModel
 /// what is LMDB's own (statistics, backup, restore, integrity check) is here alone.
 public final class LMDBStore: WorkflowStorage {
     /// The on-disk format this build writes and reads (docs/STORAGE.md).
-    public static let formatVersion: UInt32 = 8
+    public static let formatVersion: UInt32 = 9
 
     /// The options the store was opened with.
     public let options: StoreOptions
@@ -273,8 +273,10 @@ public final class LMDBStore: WorkflowStorage {
     /// lookup), taken from each workflow's state, and moved the events from `history` into
     /// `steps` after each workflow's rows; version 8 files deadlines lazily (a step row may carry
     /// the earlier time its `deadlines` entry is filed at; every older entry is at its step's
-    /// `updatedAt`, which is right in version 8 too, so nothing is rewritten). The current version
-    /// is recorded.
+    /// `updatedAt`, which is right in version 8 too, so nothing is rewritten); version 9 moved
+    /// each workflow record from `workflows` into `steps` before its rows, leaving `workflows` an
+    /// index of IDs with empty values (that move runs first: the older steps load workflows the
+    /// version-9 way). The current version is recorded.
     private func migrateReadyIndex() throws(StoreError) {
         try write { txn in
             let current = try txn.withValue(forKey: Keys.formatVersion, in: databases.meta) { span in
@@ -282,6 +284,7 @@ public final class LMDBStore: WorkflowStorage {
                 return UInt32(try reader.uint16(span)) << 16 | UInt32(try reader.uint16(span))
             }
             guard let current, current < Self.formatVersion else { return }
+            if current < 9 { try moveWorkflowRecords(in: txn) }
             if current < 5 { try rebuildReadyIndex(in: txn) }
             if current < 7 {
                 try addTokenStatuses(in: txn)
@@ -291,6 +294,31 @@ public final class LMDBStore: WorkflowStorage {
             writer.append(Self.formatVersion)
             try txn.put(writer.bytes, forKey: Keys.formatVersion, in: databases.meta)
         }
+    }
+
+    /// Every workflow record moves from `workflows` into `steps` at the workflow's ID, before its
+    /// rows; the `workflows` entry stays, empty (format 9). An entry that is already empty is
+    /// left alone. Reads 10,000 entries at a time and writes them with the cursor closed.
+    private func moveWorkflowRecords(in txn: borrowing WriteTransaction) throws {
+        var resume: [UInt8]? = nil
+        repeat {
+            var records: [([UInt8], [UInt8])] = []
+            resume = try txn.withCursor(databases.workflows) { cursor in
+                var more = if let resume { try cursor.seek(atOrAfter: resume + [0]) } else { try cursor.first() }
+                while more {
+                    let (key, value) = (cursor.key, cursor.value)
+                    guard key.count == 8 else { throw StoreError.corrupted("workflow key of \(key.count) bytes") }
+                    if !value.isEmpty { records.append((key, value)) }
+                    if records.count == 10_000 { return key }
+                    more = try cursor.next()
+                }
+                return nil
+            }
+            for (key, record) in records {
+                try txn.put(record, forKey: key, in: databases.steps)
+                try txn.put([], forKey: key, in: databases.workflows)
+            }
+        } while resume != nil
     }
 
     /// The `ready` index and the queue counters from every workflow's state (format 5).
@@ -546,6 +574,13 @@ public final class LMDBStore: WorkflowStorage {
 
     // MARK: Reads
 
+    /// Calls `body` with the workflow record of `id` (in `steps` at the ID, format 9), or returns nil.
+    func withWorkflowRecord<T: TransactionReading & ~Copyable, R>(
+        id: UInt64, in txn: borrowing T, _ body: (Span<UInt8>) throws -> R
+    ) throws -> R? {
+        try txn.withValue(forKey: Keys.workflow(id), in: databases.steps, body)
+    }
+
     func workflowID<T: TransactionReading & ~Copyable>(for token: Token, in txn: borrowing T) throws -> UInt64? {
         try txn.withValue(forKey: token.bytes, in: databases.tokens) { span in
             // 8 bytes: an entry of format 6 (written by an older process during an upgrade).
@@ -556,19 +591,19 @@ public final class LMDBStore: WorkflowStorage {
         }
     }
 
-    /// Loads the workflow record and its step rows (one cursor range over `steps`).
+    /// Loads the workflow record and its step rows: one cursor range over `steps`, the record
+    /// at the workflow's ID and the rows after it (format 9).
     func loadWorkflow<T: TransactionReading & ~Copyable>(id: UInt64, in txn: borrowing T) throws -> Workflow? {
-        guard
-            var workflow = try txn.withValue(
-                forKey: Keys.workflow(id), in: databases.workflows,
-                { span in
-                    try RecordCodec.decodeWorkflow(span)
-                })
-        else { return nil }
         let prefix = Keys.workflow(id)
-        let stored: [RecordCodec.StoredStep] = try txn.withCursor(databases.steps) { cursor in
+        let loaded: (Workflow, [RecordCodec.StoredStep])? = try txn.withCursor(databases.steps) { cursor in
+            guard try cursor.seek(atOrAfter: prefix) else { return nil }
+            let record: Workflow? = try cursor.withCurrent { key, value in
+                guard key.count == 8, loadUInt64(key, at: 0) == id else { return nil }
+                return try RecordCodec.decodeWorkflow(value)
+            }
+            guard let record else { return nil }
             var rows: [RecordCodec.StoredStep] = []
-            var more = try cursor.seek(atOrAfter: prefix)
+            var more = try cursor.next()
             while more {
                 let row: RecordCodec.StoredStep? = try cursor.withCurrent { key, value in
                     guard key.count == 9, loadUInt64(key, at: 0) == id else { return nil }
@@ -581,19 +616,21 @@ public final class LMDBStore: WorkflowStorage {
                 rows.append(row)
                 more = try cursor.next()
             }
-            return rows
+            return (record, rows)
         }
+        guard let loaded else { return nil }
+        let (record, stored) = loaded
         var steps = stored.map(\.step)
         for (index, row) in stored.enumerated() {
             guard let parent = row.parentOrdinal else { continue }
             guard parent < steps.count else { throw StoreError.corrupted("parent ordinal \(parent) out of range") }
             steps[index].parent = steps[parent].name
         }
-        workflow = Workflow(
-            token: workflow.token, createdAt: workflow.createdAt, template: workflow.template,
-            createdBy: workflow.createdBy, labels: workflow.labels, version: workflow.version,
-            definitionStepCount: workflow.definitionStepCount, steps: steps, concurrencyKey: workflow.concurrencyKey,
-            isHeld: workflow.isHeld, priority: workflow.priority)
+        var workflow = Workflow(
+            token: record.token, createdAt: record.createdAt, template: record.template,
+            createdBy: record.createdBy, labels: record.labels, version: record.version,
+            definitionStepCount: record.definitionStepCount, steps: steps, concurrencyKey: record.concurrencyKey,
+            isHeld: record.isHeld, priority: record.priority)
         // Records of format 1 carry no readyAt: their ready steps take updatedAt, which readiness
         // last bumped, so the ready index and later saves agree on the key.
         workflow.normalizeReadiness()

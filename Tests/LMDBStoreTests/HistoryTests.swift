@@ -194,7 +194,9 @@ struct HistoryTests {
         let meta = try environment.openDatabase(named: "meta")
         // Events are in `steps` after the step rows (17-byte keys, format 7).
         let rows = try environment.openDatabase(named: "steps")
+        let workflows = try environment.openDatabase(named: "workflows")
         try environment.write { txn in
+            #expect(try OlderFormats.moveRecordsToWorkflows(in: txn, steps: rows, workflows: workflows) == 1)
             try txn.put([0, 0, 0, 5], forKey: Array("format-version".utf8), in: meta)
             var keys: [[UInt8]] = []
             try txn.withCursor(rows) { cursor in

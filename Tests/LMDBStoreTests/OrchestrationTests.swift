@@ -201,7 +201,9 @@ struct OrchestrationTests {
             let ready = try environment.openDatabase(named: "ready")
             let meta = try environment.openDatabase(named: "meta")
             let workflows = try environment.openDatabase(named: "workflows")
+            let steps = try environment.openDatabase(named: "steps")
             try environment.write { txn in
+                #expect(try OlderFormats.moveRecordsToWorkflows(in: txn, steps: steps, workflows: workflows) == 50)
                 var keys: [[UInt8]] = []
                 try txn.withCursor(ready) { cursor in
                     var more = try cursor.first()

@@ -76,7 +76,10 @@ struct PriorityTests {
             let environment = try Environment.open(path: path)
             let ready = try environment.openDatabase(named: "ready")
             let meta = try environment.openDatabase(named: "meta")
+            let steps = try environment.openDatabase(named: "steps")
+            let workflows = try environment.openDatabase(named: "workflows")
             try environment.write { txn in
+                #expect(try OlderFormats.moveRecordsToWorkflows(in: txn, steps: steps, workflows: workflows) == 20)
                 var keys: [[UInt8]] = []
                 try txn.withCursor(ready) { cursor in
                     var more = try cursor.first()

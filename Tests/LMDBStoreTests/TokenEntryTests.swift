@@ -108,12 +108,14 @@ struct TokenEntryTests {
         let meta = try environment.openDatabase(named: "meta")
         let rows = try environment.openDatabase(named: "steps")
         let history = try environment.openDatabase(named: "history")
+        let workflows = try environment.openDatabase(named: "workflows")
         try environment.write { txn in
             for token in tokens {
                 let value = try #require(try txn.value(forKey: token.bytes, in: database))
                 try txn.put(Array(value.prefix(8)), forKey: token.bytes, in: database)
             }
             guard let format else { return }
+            try OlderFormats.moveRecordsToWorkflows(in: txn, steps: rows, workflows: workflows)
             var events: [([UInt8], [UInt8])] = []
             try txn.withCursor(rows) { cursor in
                 var more = try cursor.first()
