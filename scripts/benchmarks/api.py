@@ -6,11 +6,10 @@ next to PostgreSQL 15 answering the same questions with the Hyades WORKFLOW_STAT
 
 Both stores hold the same WORKFLOWS BOM_UPLOAD workflows (token i = 00000001-0000-4000-8000-%012x).
 Also the limit of the durable update on this design: raw liblmdb (scripts/benchmarks/raw-lmdb.c
-`updates`) writing the same B-trees per update as format 8 (token lookup, workflow record, step row,
-event), 32 updates per durable commit (the mean group at 64 connections), with LMDB's synchronous
-meta page write, with MDB_NOMETASYNC (without), moving the deadline entry as format 7 did, and with
-the workflow record kept in `steps` before its rows (one B-tree fewer per update: the next layout's
-headroom).
+`updates`) writing the same B-trees per update as format 9 (token lookup, workflow record and step
+row in `steps`, event), 32 updates per durable commit (the mean group at 64 connections), with
+LMDB's synchronous meta page write, with MDB_NOMETASYNC (without), with the record in a
+`workflows` tree of its own as format 8 had it, and moving the deadline entry as format 7 did.
 The poll and the create run ROUNDS alternating rounds (bomflow, nginx, PostgreSQL in turn; the
 order reversed every other round) and report the run with the median rate; the durable update and
 the cascade change what the next round would find (a started step, a failed workflow), so they
@@ -194,15 +193,15 @@ COMMIT;
             pg = pgbench(pg_script, 64, 2)
         print(f"| {label} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
         if label == "durable step update" and raw_lmdb:
-            for variant in ["", "nometasync", "movedeadline", "onerecord"]:
+            for variant in ["", "nometasync", "formateight", "formatseven"]:
                 raw_dir = os.path.join(work, "raw-" + (variant or "sync"))
                 line = subprocess.run([raw_lmdb, "updates", raw_dir, str(workflows), str(seconds), "32"] + ([variant] if variant else []),
                                       capture_output=True, text=True, check=True).stdout
                 rate = float(re.search(r'"updatesPerSecond":(\d+)', line).group(1))
                 shutil.rmtree(raw_dir, ignore_errors=True)
-                name = "raw liblmdb, format-8 update shape, 32/commit" + {"": "", "nometasync": ", MDB_NOMETASYNC",
-                                                                           "movedeadline": ", deadline moved (format 7)",
-                                                                           "onerecord": ", workflow record in `steps` (a layout to come)"}[variant]
+                name = "raw liblmdb, " + {"": "format-9 update shape", "nometasync": "format-9 update shape, MDB_NOMETASYNC",
+                                          "formateight": "format-8 update shape (record in `workflows`)",
+                                          "formatseven": "format-7 update shape (and the deadline moved)"}[variant] + ", 32/commit"
                 print(f"| {name} | 1 thread | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
     print(f"\nRates of the {rounds} alternating rounds (the table shows each side's median run):\n")
     for label, names, rates in spread:

@@ -7,17 +7,17 @@
  *   raw-lmdb bench DIR WORKFLOWS OPS   load WORKFLOWS five-step workflows (if not loaded), then
  *                                      time isProcessing, get, durable single update, 64 updates
  *                                      per transaction; one JSON line of operations per second.
- *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|movedeadline]
+ *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven]
  *                                      load WORKFLOWS, then durable commits of GROUP random
- *                                      updates shaped like bomflow's format 8 (tokens lookup,
- *                                      workflow record, step row and an event appended after the
- *                                      workflow's rows in `steps`) for SECONDS; one JSON line with
- *                                      updates per second. `nometasync` opens with MDB_NOMETASYNC
- *                                      (no synchronous meta page write) to size that lever;
- *                                      `movedeadline` also moves the step's deadline entry on
- *                                      every update, as format 7 did; `onerecord` keeps the
- *                                      workflow record in `steps` before its rows (key: the ID
- *                                      alone), one B-tree fewer per update (a layout to come).
+ *                                      updates shaped like bomflow's format 9 (tokens lookup,
+ *                                      workflow record at the ID and step row in `steps`, an event
+ *                                      appended after the workflow's rows) for SECONDS; one JSON
+ *                                      line with updates per second. `nometasync` opens with
+ *                                      MDB_NOMETASYNC (no synchronous meta page write) to size that
+ *                                      lever; `formateight` keeps the workflow record in a
+ *                                      `workflows` tree of its own, as formats up to 8 did;
+ *                                      `formatseven` also moves the step's deadline entry on every
+ *                                      update, as format 7 did.
  *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
  *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
  *                                      of 64 updates to the 2,000 newest workflows, each phase
@@ -250,12 +250,12 @@ static int layout(const char *base, uint64_t workflows) {
 }
 
 /* The work of one bomflow step update, with no model and no codec: for each of GROUP random
- * workflows per durable commit, look the token up, rewrite the workflow record (64 B) and one step
- * row (48 B), and append one event after the workflow's rows in the same tree (id || 0xFF ||
- * sequence -> 48 B): the B-trees a format-8 bomflow update writes (the step's deadline entry stays
- * where it is filed). With `move_deadline` also the format-7 work: the step's deadline entry moved
- * (delete the old key, insert one at "now"); with `one_record` the workflow record sits in `steps`
- * before the workflow's rows (key: the ID alone), so a step update writes one tree fewer. */
+ * workflows per durable commit, look the token up, rewrite the workflow record (64 B, in `steps`
+ * at the ID, before the rows) and one step row (48 B), and append one event after the workflow's
+ * rows in the same tree (id || 0xFF || sequence -> 48 B): the B-trees a format-9 bomflow update
+ * writes (the step's deadline entry stays where it is filed). Without `one_record` the record is
+ * in `workflows` (format 8); with `move_deadline` also the format-7 work: the step's deadline entry
+ * moved (delete the old key, insert one at "now"). */
 static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline,
                    int one_record) {
     MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
@@ -337,9 +337,10 @@ int main(int argc, char **argv) {
     if (argc >= 6 && strcmp(argv[1], "updates") == 0)
         return updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]),
                        argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0,
-                       argc >= 7 && strcmp(argv[6], "movedeadline") == 0, argc >= 7 && strcmp(argv[6], "onerecord") == 0);
+                       argc >= 7 && strcmp(argv[6], "formatseven") == 0,
+                       !(argc >= 7 && (strcmp(argv[6], "formateight") == 0 || strcmp(argv[6], "formatseven") == 0)));
     if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
-    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb layout DIR WORKFLOWS\n");
+    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven] | raw-lmdb layout DIR WORKFLOWS\n");
     return 2;
 }
