@@ -109,6 +109,16 @@ extension LMDBStore {
         do { return try environment.checkStaleReaders() } catch { throw Self.storeError(error) }
     }
 
+    /// ``WorkflowStorage/identity``: `lmdb:` and the device and inode of `data.mdb`, the file every
+    /// process of the directory maps (a path can differ by symlinks or bind mounts; the file
+    /// cannot).
+    public var identity: String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/data.mdb")
+        let device = attributes?[.systemNumber].map { "\($0)" } ?? "?"
+        let inode = attributes?[.systemFileNumber].map { "\($0)" } ?? path
+        return "lmdb:\(device):\(inode)"
+    }
+
     /// ``WorkflowStorage/housekeep()``: clears reader slots of dead processes (L1).
     public func housekeep() throws(StoreError) -> Int { try clearStaleReaders() }
 

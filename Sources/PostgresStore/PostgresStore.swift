@@ -200,6 +200,12 @@
         /// PostgreSQL is another server: the API runs requests off its event loops.
         public var callsMayBlock: Bool { true }
 
+        /// ``WorkflowStorage/identity``: `postgres:` and the server, port and database (the URL
+        /// without user and password; a unix socket by its directory).
+        public var identity: String {
+            "postgres:\(location.socketDirectory ?? location.host):\(location.port)/\(location.database)"
+        }
+
         /// Whether PostgreSQL answers, as the prober last found (``Prober``: a `SELECT 1` every
         /// second on a connection of its own), so that a health check or scrape never waits for the
         /// database: readiness turns false while it is down or stops answering, true once it is back.

@@ -37,6 +37,11 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// for every health check and scrape.
     func condition() -> StorageCondition
 
+    /// Names the state this store reads and writes: processes whose stores give the same identity
+    /// share their workflows (LMDB: the device and inode of `data.mdb`; PostgreSQL: the server,
+    /// port and database). `bomflow serve` compares it with the process already on its port.
+    var identity: String { get }
+
     // MARK: Writes
 
     /// Performs `operations` in one transaction and one commit (group commit).

@@ -1,3 +1,4 @@
+internal import Codecs
 internal import Dispatch
 internal import FoundationEssentials
 public import HTTP1
@@ -32,6 +33,8 @@ public final class WorkflowService: Sendable {
     let maxWaitSeconds: Double
     /// The largest BOM an upload may carry (`--max-bom-size`, default 50 MiB).
     let maxBomBytes: Int
+    /// ``storeTag(of:)`` of the store: the `Bomflow-Store` header of the health answers.
+    public let storeTag: String
     /// The operator page's cookies carry `Secure` (bomflow is served behind TLS).
     let secureCookies: Bool
     /// Where uploads are decoded: one serial queue per core.
@@ -66,8 +69,23 @@ public final class WorkflowService: Sendable {
         self.writer = writer
         self.version = version
         self.authenticator = authenticator
+        storeTag = Self.storeTag(of: store.identity)
         requestThreads = store.callsMayBlock ? WorkThreads(count: 8, name: "bomflow-request") : nil
         waiters.attach(self)
+    }
+
+    /// The header the health answers carry, so that a starting `serve` can tell whether the
+    /// process already on its port serves the same store (processes of one store share a port).
+    public static let storeHeader = "Bomflow-Store"
+
+    /// The first 16 hex digits of the SHA-256 of a ``WorkflowStorage/identity``: equal for processes
+    /// of one store, and it shows no path, inode or database name on the unauthenticated health
+    /// endpoints.
+    public static func storeTag(of identity: String) -> String {
+        SHA256.hash(Array(identity.utf8)).prefix(8).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+        }.joined()
     }
 
     /// Answers every waiting watch and claim at once (the server is shutting down); later ones

@@ -8,6 +8,7 @@ import LMDBStore
 import Logging
 import Sockets
 import Storage
+import WorkflowAPI
 
 #if canImport(Glibc)
     import Glibc
@@ -175,6 +176,14 @@ struct Serve: ParsableCommand {
             configuration.simulationSeed =
                 simulateSeed ?? environment("BOMFLOW_SIMULATE_SEED").flatMap { UInt64($0) }
                 ?? UInt64.random(in: 0...UInt64.max)
+        }
+        if configuration.http.port != 0,
+            let conflict = PortNeighbour.conflict(
+                host: configuration.http.host, port: configuration.http.port,
+                storeTag: WorkflowService.storeTag(of: workflowStore.identity))
+        {
+            StandardStreams.writeError("bomflow: refusing to serve: \(conflict)\n")
+            throw ExitCode(78)
         }
         let dataDir = store.dataDir
         let ephemeral = self.ephemeral

@@ -86,6 +86,56 @@ struct ServeEndToEndTests {
         #expect(second.wait() == 0)
     }
 
+    /// A process of another data directory is refused a port that a bomflow already serves (the
+    /// kernel would spread the connections over both stores); the same directory by another
+    /// path (a symlink) still joins, and the health answers carry the store's tag.
+    @Test func anotherStoreIsRefusedTheSharedPort() throws {
+        let directory = try TemporaryDirectory("serve-other")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let (first, port) = try serve(data)
+        defer { first.kill() }
+        let token = "6c7b8c9e-7d4b-4a5e-9c1f-0123456789ab"
+        #expect(
+            try request(port, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)?.status
+                == 201)
+        let tag = try #require(try request(port, "GET", "/health/live")?.header("bomflow-store"))
+        #expect(tag.count == 16)
+
+        let other = SpawnedProcess()
+        other.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
+        other.arguments = try TestBackend.adapt([
+            "serve", "--data-dir", directory.appending("other"), "--port", String(port), "--insecure-no-auth",
+            "--sync", "none", "--loops", "1",
+        ])
+        let output = Pipe()
+        other.standardOutput = output
+        other.standardError = output
+        try other.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        other.waitUntilExit()
+        #expect(other.terminationStatus == 78)
+        #expect(text.contains("already served by a bomflow process of another store (tag \(tag)"), "\(text)")
+        // The first process still answers alone, from its own store.
+        for _ in 0..<20 {
+            #expect(
+                try request(port, "GET", "/api/v1/event/token/\(token)")?.text
+                    == #"{"processing":true,"status":"PENDING"}"#)
+        }
+
+        let link = directory.appending("link")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: data)
+        if TestBackend.current == .lmdb {
+            let (second, secondPort) = try serve(link, port: port)
+            defer { second.kill() }
+            #expect(secondPort == port, "the same data directory by another path joins the port")
+            kill(second.process.processIdentifier, SIGTERM)
+            #expect(second.wait() == 0)
+        }
+        kill(first.process.processIdentifier, SIGTERM)
+        #expect(first.wait() == 0)
+    }
+
     /// Without --insecure-no-auth the first start creates an ADMIN key in <data-dir>/admin.key
     /// (mode 0600); requests need a key; `bomflow keys create` adds one while the server runs.
     @Test func apiKeysProtectTheServer() throws {

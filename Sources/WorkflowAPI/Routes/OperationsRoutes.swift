@@ -94,6 +94,8 @@ extension WorkflowService {
         }
         json.endArray()
         json.endObject()
-        return Self.json(up ? .ok : .serviceUnavailable, json.bytes)
+        var response = Self.json(up ? .ok : .serviceUnavailable, json.bytes)
+        response.headers.add(Self.storeHeader, storeTag)
+        return response
     }
 }
