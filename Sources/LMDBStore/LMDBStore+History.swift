@@ -146,11 +146,11 @@ extension LMDBStore {
         try appendHistory([event], id: id, in: txn)
     }
 
-    /// Problems of the history for ``verifyIntegrity()``: events of workflows that are not stored,
-    /// records that do not decode, workflow records (format 9) of IDs `workflows` does not list,
-    /// keys in `steps` that are neither records, step rows nor events, and anything left in
-    /// format 6's `history` database.
-    func historyProblems(workflowIDs: Set<UInt64>, in txn: borrowing ReadTransaction) throws -> [String] {
+    /// Problems of the keys in `steps` other than step rows, for ``verifyIntegrity()`` (one scan of
+    /// the tree): workflow records (format 9) of IDs `workflows` does not list, events of workflows
+    /// that are not stored, events that do not decode, keys that are neither records, rows nor
+    /// events; and anything left in format 6's `history` database.
+    func stepsTreeProblems(workflowIDs: Set<UInt64>, in txn: borrowing ReadTransaction) throws -> [String] {
         var problems: [String] = []
         try txn.withCursor(databases.steps) { cursor in
             var more = try cursor.first()

@@ -275,7 +275,7 @@ extension LMDBStore {
             for entry in found.subtracting(expected) { problems.append("stray \(entry.table) entry \(entry.key)") }
             problems += try queueProblems(expectedQueues, in: txn)
             problems += try bomAndProjectProblems(bomBytes: bomBytes, workflowIDs: Set(ids), in: txn)
-            problems += try historyProblems(workflowIDs: Set(ids), in: txn)
+            problems += try stepsTreeProblems(workflowIDs: Set(ids), in: txn)
             problems += try outboxProblems(in: txn)
             problems += try queueCountProblems(expectedCounts, in: txn)
             return problems

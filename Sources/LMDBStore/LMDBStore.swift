@@ -297,8 +297,9 @@ public final class LMDBStore: WorkflowStorage {
     }
 
     /// Every workflow record moves from `workflows` into `steps` at the workflow's ID, before its
-    /// rows; the `workflows` entry stays, empty (format 9). An entry that is already empty is
-    /// left alone. Reads 10,000 entries at a time and writes them with the cursor closed.
+    /// rows; the `workflows` entry stays, empty (format 9). Before format 9 every entry held a
+    /// record, so an empty one is a damaged store, not something to skip. Reads 10,000 entries at
+    /// a time and writes them with the cursor closed.
     private func moveWorkflowRecords(in txn: borrowing WriteTransaction) throws {
         var resume: [UInt8]? = nil
         repeat {
@@ -308,7 +309,11 @@ public final class LMDBStore: WorkflowStorage {
                 while more {
                     let (key, value) = (cursor.key, cursor.value)
                     guard key.count == 8 else { throw StoreError.corrupted("workflow key of \(key.count) bytes") }
-                    if !value.isEmpty { records.append((key, value)) }
+                    guard !value.isEmpty else {
+                        throw StoreError.corrupted(
+                            "workflow \(loadUInt64(key, at: 0)) has an empty record in workflows")
+                    }
+                    records.append((key, value))
                     if records.count == 10_000 { return key }
                     more = try cursor.next()
                 }

@@ -74,16 +74,7 @@ struct WorkflowRecordTests {
         let histories = try tokens.map { try fixture.store!.history($0, after: 0, limit: 500) }
         let statuses = try tokens.map { try fixture.store!.tokenStatus($0) }
         let options = fixture.db.options
-        do {
-            let environment = try Environment.open(path: fixture.directory.path)
-            let meta = try environment.openDatabase(named: "meta")
-            let steps = try environment.openDatabase(named: "steps")
-            let workflows = try environment.openDatabase(named: "workflows")
-            try environment.write { txn in
-                #expect(try OlderFormats.moveRecordsToWorkflows(in: txn, steps: steps, workflows: workflows) == 4)
-                try txn.put([0, 0, 0, 8], forKey: Array("format-version".utf8), in: meta)
-            }
-        }
+        try downgradeToFormatEight(fixture)
         try fixture.reopen { $0 = options }
         #expect(try fixture.db.statistics().formatVersion == 9)
         let (records, listed) = try layout(fixture.db)
@@ -102,6 +93,35 @@ struct WorkflowRecordTests {
         try fixture.store!.perform(.delete(token: Token.make(4)))
         #expect(try layout(fixture.db).records.keys.sorted() == [1, 2, 3, 6])
         try fixture.expectIntact()
+    }
+
+    /// Rewrites the store as format 8 had it: every record back in `workflows`, version 8; with
+    /// `emptying`, that workflow's entry left empty (which no format before 9 wrote).
+    func downgradeToFormatEight(_ fixture: StoreFixture, emptying: UInt64? = nil) throws {
+        let environment = try Environment.open(path: fixture.directory.path)
+        let meta = try environment.openDatabase(named: "meta")
+        let steps = try environment.openDatabase(named: "steps")
+        let workflows = try environment.openDatabase(named: "workflows")
+        try environment.write { txn in
+            #expect(try OlderFormats.moveRecordsToWorkflows(in: txn, steps: steps, workflows: workflows) == 4)
+            if let emptying { try txn.put([], forKey: Keys.workflow(emptying), in: workflows) }
+            try txn.put([0, 0, 0, 8], forKey: Array("format-version".utf8), in: meta)
+        }
+    }
+
+    /// A format-8 store with an empty `workflows` entry is damaged: the migration stops with
+    /// `corrupted` naming the workflow, and writes nothing (the version stays 8).
+    @Test func anEmptyFormatEightEntryStopsTheMigration() throws {
+        let fixture = try StoreFixture()
+        try populate(fixture)
+        let options = fixture.db.options
+        try downgradeToFormatEight(fixture, emptying: 2)
+        #expect(throws: StoreError.corrupted("workflow 2 has an empty record in workflows")) {
+            try fixture.reopen { $0 = options }
+        }
+        let environment = try Environment.open(path: fixture.directory.path)
+        let meta = try environment.openDatabase(named: "meta")
+        #expect(try environment.read { try $0.value(forKey: Array("format-version".utf8), in: meta) } == [0, 0, 0, 8])
     }
 
     /// The integrity check names a record `workflows` does not list, a listed workflow without a

@@ -112,8 +112,14 @@ struct ServeEndToEndTests {
         other.standardOutput = output
         other.standardError = output
         try other.run()
+        // A process that serves instead of refusing never exits: give it 20 s, then stop it.
+        let deadline = Date().addingTimeInterval(20)
+        while other.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let refused = !other.isRunning
+        if !refused { other.terminate() }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         other.waitUntilExit()
+        #expect(refused, "a serve of another store joined the port")
         #expect(other.terminationStatus == 78)
         #expect(text.contains("already served by a bomflow process of another store (tag \(tag)"), "\(text)")
         // The first process still answers alone, from its own store.
