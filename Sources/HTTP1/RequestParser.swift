@@ -71,6 +71,21 @@ public struct RequestParser: Sendable {
 
     /// Appends bytes read from the connection.
     public mutating func append(_ bytes: some Sequence<UInt8>) {
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Appends the bytes of a read buffer: the server's call, with a concrete type so that the
+    /// copy is specialized here (the generic one, called from another module, went through
+    /// `Sequence`'s witness table for every read).
+    public mutating func append(_ bytes: ArraySlice<UInt8>) {
+        compact()
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Drops consumed bytes before an append: all of them when everything was consumed, or the
+    /// consumed front once it is large and more than half of the buffer.
+    private mutating func compact() {
         if start > 0 && start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
@@ -78,7 +93,6 @@ public struct RequestParser: Sendable {
             buffer.removeSubrange(0..<start)
             start = 0
         }
-        buffer.append(contentsOf: bytes)
     }
 
     /// True between requests with nothing buffered: an idle keep-alive connection.

@@ -19,6 +19,14 @@ extension TransactionReading where Self: ~Copyable {
     public func withValue<R>(
         forKey key: [UInt8], in database: Database, _ body: (Span<UInt8>) throws -> R
     ) throws -> R? {
+        try withValue(forKey: key.span, in: database, body)
+    }
+
+    /// ``withValue(forKey:in:_:)`` with a key the caller lends (an inline array's bytes, so the
+    /// hottest lookups allocate no key).
+    public func withValue<R>(
+        forKey key: Span<UInt8>, in database: Database, _ body: (Span<UInt8>) throws -> R
+    ) throws -> R? {
         var value = unsafe MDB_val()
         let code = unsafe key.withUnsafeBytes { keyBytes in
             var keyVal = unsafe MDB_val(

@@ -668,7 +668,8 @@ public final class LMDBStore: WorkflowStorage {
     /// answered from the workflow's record.
     public func tokenStatus(_ token: Token) throws(StoreError) -> TokenStatus? {
         try read { txn in
-            let entry: TokenEntry? = try txn.withValue(forKey: token.bytes, in: databases.tokens) {
+            let key = token.inlineBytes
+            let entry: TokenEntry? = try txn.withValue(forKey: key.span, in: databases.tokens) {
                 span throws(StoreError) in
                 if span.count == Keys.tokenEntryCount { return .status(try RecordCodec.tokenStatus(span[8])) }
                 guard span.count == 8 else { throw StoreError.corrupted("token entry of \(span.count) bytes") }

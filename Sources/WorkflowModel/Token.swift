@@ -69,6 +69,16 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
         return Token(high: high, low: low)
     }
 
+    /// The 16 bytes, big-endian, without allocating (a key for lookups on the hot path).
+    public var inlineBytes: InlineArray<16, UInt8> {
+        var out = InlineArray<16, UInt8>(repeating: 0)
+        for index in 0..<8 {
+            out[index] = UInt8(truncatingIfNeeded: high >> (56 - 8 * index))
+            out[8 + index] = UInt8(truncatingIfNeeded: low >> (56 - 8 * index))
+        }
+        return out
+    }
+
     /// The 16 bytes, big-endian.
     public var bytes: [UInt8] {
         var out = [UInt8](repeating: 0, count: 16)

@@ -37,6 +37,40 @@ struct RequestParserTests {
         #expect(request.keepAlive)
     }
 
+    @Test func slicesOfAReadBufferParseAsOneAppend() throws {
+        // The server appends `readBuffer[0..<count]`; slices that start anywhere must give the
+        // same requests, across the buffer's compaction of consumed bytes.
+        let one = "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-Api-Key: k\r\n\r\n"
+        let two = "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+        let bytes = Array((String(repeating: one, count: 3) + two + one).utf8)
+        for step in [1, 7, 64, bytes.count] {
+            var parser = RequestParser()
+            var targets: [String] = []
+            var bodies: [[UInt8]] = []
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + step, bytes.count)
+                parser.append(bytes[offset..<end])
+                offset = end
+                parsing: while true {
+                    switch parser.next() {
+                    case .request(let request):
+                        targets.append(request.target)
+                        bodies.append(request.body)
+                    case .head: continue
+                    case .needMoreBytes: break parsing
+                    case .failed(let error):
+                        Issue.record("step \(step): \(error)")
+                        break parsing
+                    }
+                }
+            }
+            #expect(targets == ["/a?x=1", "/a?x=1", "/a?x=1", "/b", "/a?x=1"], "step \(step)")
+            #expect(bodies[3] == Array("hello".utf8))
+            #expect(parser.isIdle)
+        }
+    }
+
     @Test func absoluteFormUsesItsPath() throws {
         let request = try request("GET http://example.com:8080/a?b HTTP/1.1\r\nHost: other\r\n\r\n")
         #expect(request.path == "/a")

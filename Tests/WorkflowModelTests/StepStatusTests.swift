@@ -107,6 +107,16 @@ struct TokenTests {
         #expect(Token(bytes: token.bytes) == token)
     }
 
+    @Test func inlineBytesAreTheBytes() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<100 {
+            let token = Token.random(using: &generator)
+            let inline = token.inlineBytes
+            let copied = (0..<16).map { inline[$0] }
+            #expect(copied == token.bytes)
+        }
+    }
+
     @Test(arguments: [
         "", "3d0d3c5e7d4b4a5e9c1f0123456789ab", "3d0d3c5e-7d4b-4a5e-9c1f-0123456789a",
         "3d0d3c5e-7d4b-4a5e-9c1f-0123456789abc", "3d0d3c5e-7d4b-4a5e-9c1f_0123456789ab",
