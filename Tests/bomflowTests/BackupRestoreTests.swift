@@ -32,18 +32,7 @@ struct BackupRestoreTests {
         }
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = SpawnedProcess()
-        process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func run(_ arguments: [String]) throws -> ProgramRun { try ProgramRun.product("bomflow", arguments) }
 
     func send(_ port: Int, _ method: String, _ path: String, _ body: String) -> Int? {
         guard let client = try? TCPClient(port: port) else { return nil }

@@ -75,18 +75,8 @@ struct ArgumentParsingTests {
 /// running server would.
 @Suite(.serialized)
 struct CommandLineEndToEndTests {
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = SpawnedProcess()
-        process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProgramRun {
+        try ProgramRun.product("bomflow", arguments, environment: environment)
     }
 
     @Test func statusListMaintenanceStatsAndBackup() throws {
@@ -213,20 +203,13 @@ struct ClockTests {
         let directory = try TemporaryDirectory("clock")
         defer { directory.remove() }
         for command in [["serve", "--port", "0"], ["maintenance"]] {
-            let process = SpawnedProcess()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/faketime")
-            process.arguments =
+            let run = try ProgramRun.run(
+                URL(fileURLWithPath: "/usr/bin/faketime"),
                 ["1969-12-01 00:00:00", RepositoryPaths.products.appendingPathComponent("bomflow").path] + command + [
                     "--data-dir", directory.appending("data"),
-                ]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 78, "\(command): \(text)")
-            #expect(text.contains("before 1970"), "\(text)")
+                ])
+            #expect(run.status == 78, "\(command): \(run.output)")
+            #expect(run.output.contains("before 1970"), "\(run.output)")
         }
     }
 }

@@ -7,29 +7,8 @@ import Testing
 /// store in place of a lost one, never an overwritten key.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct DamagedFilesTests {
-    struct Run {
-        let status: Int32
-        let signalled: Bool
-        let output: String
-    }
-
-    func run(_ product: String, _ arguments: [String], seconds: Double = 20) throws -> Run {
-        let process = SpawnedProcess()
-        process.executableURL = RepositoryPaths.products.appendingPathComponent(product)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["SWIFT_BACKTRACE": "enable=no"]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning { process.terminate() }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
-            output: String(decoding: data, as: UTF8.self))
+    func run(_ product: String, _ arguments: [String], seconds: Double = 20) throws -> ProgramRun {
+        try ProgramRun.product(product, arguments, environment: ["SWIFT_BACKTRACE": "enable=no"], seconds: seconds)
     }
 
     /// A store of `workflows` BOM uploads made by the store driver (it writes the marker too).

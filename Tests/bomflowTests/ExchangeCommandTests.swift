@@ -8,44 +8,23 @@ import WorkflowModel
 /// `bomflow export` and `bomflow import` (JSON Lines and Hyades CSV) as real processes.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct ExchangeCommandTests {
-    struct Run {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    func run(_ arguments: [String]) throws -> Run {
-        let process = SpawnedProcess()
-        process.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
-        process.arguments = arguments
-        let out = Pipe()
-        // stderr into a file: two pipes read one after the other could deadlock on a full buffer.
-        let errorPath = FileManager.default.temporaryDirectory.appendingPathComponent("bomflow-stderr-\(UUID())").path
-        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errorPath) }
-        let errorFile = try #require(FileHandle(forWritingAtPath: errorPath))
-        process.standardOutput = out
-        process.standardError = errorFile
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try errorFile.close()
-        let stderr = try String(contentsOfFile: errorPath, encoding: .utf8)
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: stderr)
+    /// `bomflow` with `arguments`: standard output and standard error apart.
+    func run(_ arguments: [String]) throws -> ProgramRun {
+        try ProgramRun.product("bomflow", arguments, standardError: .captured)
     }
 
     func fixture(_ name: String) -> String {
         RepositoryPaths.root.appendingPathComponent("fixtures/exchange/" + name).path
     }
 
-    func summary(_ run: Run) throws -> [String: Int] {
-        let line = try #require(run.stdout.split(separator: "\n").last)
+    func summary(_ run: ProgramRun) throws -> [String: Int] {
+        let line = try #require(run.output.split(separator: "\n").last)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         return object.filter { $0.key != "seconds" }.compactMapValues { $0 as? Int }
     }
 
-    func reportedLines(_ run: Run) -> [Int] {
-        run.stderr.split(separator: "\n").compactMap { line in
+    func reportedLines(_ run: ProgramRun) -> [Int] {
+        run.errorOutput.split(separator: "\n").compactMap { line in
             guard line.hasPrefix("line ") else { return nil }
             return Int(line.dropFirst(5).prefix { $0.isNumber })
         }
@@ -60,7 +39,7 @@ struct ExchangeCommandTests {
         #expect(try summary(first) == ["imported": 3, "unchanged": 1, "conflicts": 1, "invalid": 7])
         #expect(reportedLines(first).sorted() == [4, 5, 6, 7, 8, 9, 10, 13])
         #expect(
-            first.stderr.contains(
+            first.errorOutput.contains(
                 "line 10: token 11111111-0000-4000-8000-000000000001 is stored with different content"))
 
         // The three valid workflows come back out exactly as they went in, oldest first.
@@ -68,8 +47,8 @@ struct ExchangeCommandTests {
         #expect(export.status == 0)
         let original = try String(contentsOfFile: fixture("workflows.jsonl"), encoding: .utf8).split(
             separator: "\n", omittingEmptySubsequences: false)
-        #expect(export.stdout == [original[0], original[1], original[11]].joined(separator: "\n") + "\n")
-        #expect(export.stderr.contains(#""exported":3"#))
+        #expect(export.output == [original[0], original[1], original[11]].joined(separator: "\n") + "\n")
+        #expect(export.errorOutput.contains(#""exported":3"#))
 
         let again = try run(["import", fixture("workflows.jsonl"), "--data-dir", data])
         #expect(try summary(again)["imported"] == 0)
@@ -94,10 +73,10 @@ struct ExchangeCommandTests {
             #expect(try store.workflow(token) == nil, "nothing partial of a refused workflow")
         }
         let status = try run(["status", "aaaaaaaa-0000-4000-8000-000000000002", "--data-dir", data])
-        #expect(status.stdout.contains(#""failureReason":"Failed to parse BOM: \"bomFormat\" missing,\nat line 2""#))
-        #expect(status.stdout.contains(#""status":"CANCELLED""#))
+        #expect(status.output.contains(#""failureReason":"Failed to parse BOM: \"bomFormat\" missing,\nat line 2""#))
+        #expect(status.output.contains(#""status":"CANCELLED""#))
         let poll = try run(["status", "aaaaaaaa-0000-4000-8000-000000000001", "--data-dir", data])
-        #expect(poll.stdout.contains(#""startedAt":1795860000123"#))
+        #expect(poll.output.contains(#""startedAt":1795860000123"#))
         #expect(
             try summary(try run(["import", "--hyades", fixture("hyades_workflow_state.csv"), "--data-dir", data]))[
                 "unchanged"] == 4)
@@ -114,7 +93,7 @@ struct ExchangeCommandTests {
         #expect(try run(["export", "--data-dir", source, "--output", first]).status == 0)
         let copy = directory.appending("copy")
         let imported = try run(["import", first, "--data-dir", copy, "--sync", "none", "--batch", "500"])
-        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.status == 0, "\(imported.errorOutput)")
         #expect(try summary(imported)["imported"] == 3_000)
         let second = directory.appending("second.jsonl")
         #expect(try run(["export", "--data-dir", copy, "--output", second]).status == 0)
@@ -138,7 +117,7 @@ struct ExchangeCommandTests {
             let first = directory.appending("first.jsonl")
             #expect(try run(["export", "--data-dir", source, "--output", first]).status == 0)
             let imported = try run(["import", first, "--store", database, "--batch", "200"])
-            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(imported.status == 0, "\(imported.errorOutput)")
             #expect(try summary(imported)["imported"] == 600)
             #expect(try server.psql(#"SELECT count(*) FROM "WORKFLOW_STATE""#, database: Self.name(database)) != "0\n")
             let fromPostgres = directory.appending("postgres.jsonl")
@@ -154,7 +133,7 @@ struct ExchangeCommandTests {
             // A second import changes nothing; Hyades' rows arrive as on LMDB.
             #expect(try summary(try run(["import", first, "--store", database]))["unchanged"] == 600)
             let hyades = try run(["import", "--hyades", fixture("hyades_workflow_state.csv"), "--store", database])
-            #expect(try summary(hyades)["imported"] == 4, "\(hyades.stderr)")
+            #expect(try summary(hyades)["imported"] == 4, "\(hyades.errorOutput)")
         }
 
         /// `bomflow import --hyades postgres://…` reads Hyades' own database: its rows (with a
@@ -182,11 +161,11 @@ struct ExchangeCommandTests {
                 """, database: Self.name(hyades))
             let data = directory.appending("data")
             let imported = try run(["import", "--hyades", hyades, "--data-dir", data, "--sync", "none"])
-            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(imported.status == 0, "\(imported.errorOutput)")
             #expect(try summary(imported)["imported"] == 2)
             let status = try run(["status", "bbbbbbbb-0000-4000-8000-000000000001", "--data-dir", data])
-            #expect(status.stdout.contains(#""failureReason":"parse error, \"line 3\"""#), "\(status.stdout)")
-            #expect(status.stdout.contains(#""startedAt":1795860000123"#))
+            #expect(status.output.contains(#""failureReason":"parse error, \"line 3\"""#), "\(status.output)")
+            #expect(status.output.contains(#""startedAt":1795860000123"#))
             #expect(try summary(try run(["import", "--hyades", hyades, "--data-dir", data]))["unchanged"] == 2)
         }
 

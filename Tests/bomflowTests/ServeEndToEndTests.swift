@@ -102,26 +102,18 @@ struct ServeEndToEndTests {
         let tag = try #require(try request(port, "GET", "/health/live")?.header("bomflow-store"))
         #expect(tag.count == 16)
 
-        let other = SpawnedProcess()
-        other.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
-        other.arguments = try TestBackend.adapt([
-            "serve", "--data-dir", directory.appending("other"), "--port", String(port), "--insecure-no-auth",
-            "--sync", "none", "--loops", "1",
-        ])
-        let output = Pipe()
-        other.standardOutput = output
-        other.standardError = output
-        try other.run()
         // A process that serves instead of refusing never exits: give it 20 s, then stop it.
-        let deadline = Date().addingTimeInterval(20)
-        while other.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        let refused = !other.isRunning
-        if !refused { other.terminate() }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        other.waitUntilExit()
-        #expect(refused, "a serve of another store joined the port")
-        #expect(other.terminationStatus == 78)
-        #expect(text.contains("already served by a bomflow process of another store (tag \(tag)"), "\(text)")
+        let other = try ProgramRun.product(
+            "bomflow",
+            try TestBackend.adapt([
+                "serve", "--data-dir", directory.appending("other"), "--port", String(port), "--insecure-no-auth",
+                "--sync", "none", "--loops", "1",
+            ]), seconds: 20)
+        #expect(!other.timedOut, "a serve of another store joined the port")
+        #expect(other.status == 78)
+        #expect(
+            other.output.contains("already served by a bomflow process of another store (tag \(tag)"),
+            "\(other.output)")
         // The first process still answers alone, from its own store.
         for _ in 0..<20 {
             #expect(
@@ -174,19 +166,14 @@ struct ServeEndToEndTests {
         #expect(
             try call(admin, "POST", "/api/v1/workflow", #"{"token":"\#(token)","template":"BOM_UPLOAD"}"#)?.status
                 == 201)
-        let created = SpawnedProcess()
-        created.executableURL = RepositoryPaths.products.appendingPathComponent("bomflow")
         // The server writes with --sync none; a writer beside it must use the same (issue 16 §5).
-        created.arguments = try TestBackend.adapt([
-            "keys", "create", "--name", "ci", "--permission", "read", "--data-dir", data, "--sync", "none",
-        ])
-        let output = Pipe()
-        created.standardOutput = output
-        try created.run()
-        let ciKey = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        created.waitUntilExit()
-        #expect(created.terminationStatus == 0)
+        let created = try ProgramRun.product(
+            "bomflow",
+            try TestBackend.adapt([
+                "keys", "create", "--name", "ci", "--permission", "read", "--data-dir", data, "--sync", "none",
+            ]), standardError: .inherited)
+        let ciKey = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(created.status == 0)
         #expect(
             try call(ciKey, "GET", "/api/v1/event/token/\(token)")?.text == #"{"processing":true,"status":"PENDING"}"#)
         #expect(try call(ciKey, "DELETE", "/api/v1/workflow/token/\(token)")?.status == 403)

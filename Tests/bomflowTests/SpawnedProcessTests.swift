@@ -68,3 +68,49 @@ struct SpawnedProcessTests {
         #expect(printed == "ONLY=this\n")
     }
 }
+
+/// TestSupport's ProgramRun: the streams as asked, the exit status, and the time limit.
+@Suite(.timeLimit(.minutes(1)))
+struct ProgramRunTests {
+    let shell = URL(fileURLWithPath: "/bin/sh")
+
+    @Test func mergedAndCapturedStreams() throws {
+        let script = "echo out; echo err >&2; echo more; exit 3"
+        let merged = try ProgramRun.run(shell, ["-c", script])
+        #expect(merged.status == 3)
+        #expect(!merged.signalled && !merged.timedOut)
+        #expect(merged.output.split(separator: "\n").sorted() == ["err", "more", "out"])
+        #expect(merged.errorOutput.isEmpty)
+        let apart = try ProgramRun.run(shell, ["-c", script], standardError: .captured)
+        #expect(apart.output == "out\nmore\n")
+        #expect(apart.errorOutput == "err\n")
+        let quiet = try ProgramRun.run(shell, ["-c", script], standardError: .discarded)
+        #expect(quiet.output == "out\nmore\n")
+    }
+
+    @Test func muchOutputOnBothStreamsDoesNotBlock() throws {
+        // 1 MiB on each stream: far over a pipe's 64 KiB, so each must be read as it comes.
+        let script = "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2"
+        let run = try ProgramRun.run(shell, ["-c", script], standardError: .captured, seconds: 30)
+        #expect(!run.timedOut)
+        #expect(run.output.utf8.count == 1_048_576)
+        #expect(run.errorOutput.utf8.count == 1_048_576)
+    }
+
+    @Test func aProgramOverItsTimeIsTerminated() throws {
+        let started = Date()
+        let run = try ProgramRun.run(shell, ["-c", "echo started; exec sleep 30"], seconds: 0.5)
+        #expect(run.timedOut)
+        #expect(run.signalled)
+        #expect(run.status == SIGTERM)
+        #expect(run.output == "started\n")
+        #expect(Date().timeIntervalSince(started) < 20)
+    }
+
+    @Test func theEnvironmentIsAddedToThisProcesss() throws {
+        let run = try ProgramRun.run(
+            shell, ["-c", "echo \"$PROGRAM_RUN_TEST:$PATH\""], environment: ["PROGRAM_RUN_TEST": "x"])
+        #expect(run.output.hasPrefix("x:"))
+        #expect(run.output.count > "x:\n".count, "PATH is inherited")
+    }
+}

@@ -285,15 +285,11 @@ struct WebhookDeliveryTests {
         let bodies = directory.appending("bodies.jsonl")
         try receiver.records.compactMap { $0["body"] as? String }.joined(separator: "\n")
             .write(toFile: bodies, atomically: true, encoding: .utf8)
-        let process = SpawnedProcess()
-        process.executableURL = RepositoryPaths.root.appendingPathComponent("scripts/validate-json")
-        process.arguments = [RepositoryPaths.root.appendingPathComponent("docs/notification.schema.json").path, bodies]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(report)")
+        let validated = try ProgramRun.run(
+            RepositoryPaths.root.appendingPathComponent("scripts/validate-json"),
+            [RepositoryPaths.root.appendingPathComponent("docs/notification.schema.json").path, bodies],
+            standardError: .inherited)
+        #expect(validated.status == 0, "\(validated.output)")
         let processed = try #require(
             receiver.records.compactMap { $0["body"] as? String }.first { $0.contains(#""group":"BOM_PROCESSED""#) })
         #expect(processed.contains(#""content":"\#(bom)""#), "includeBom sends the BOM as uploaded, in base64")
