@@ -82,6 +82,10 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// The largest key LMDB accepts (`mdb_env_get_maxkeysize`, 511 in 0.9.24).
     public let maxKeySize: Int
 
+    /// The data directory's device and inode: what names this environment within a host (one
+    /// environment per directory per process, and the same for every process of the directory,
+    /// whatever path, symlink or bind mount led to it).
+    public let directoryIdentity: FileIdentity
     let handle: OpaquePointer
     private let openPID: pid_t
     /// Reset read transactions kept for reuse (`mdb_txn_reset`/`mdb_txn_renew`), so a read
@@ -174,6 +178,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
         }
         unsafe self.handle = env
         self.path = path
+        self.directoryIdentity = identity
         self.options = options
         self.openPID = getpid()
         self.maxKeySize = Int(unsafe mdb_env_get_maxkeysize(env))
@@ -565,9 +570,9 @@ public enum SyncMode: String, Sendable, CaseIterable {
 }
 
 /// Device and inode of a directory: the identity of an environment within a host.
-struct FileIdentity: Hashable {
-    let device: UInt64
-    let inode: UInt64
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
 
     init(path: String) throws(LMDBError) {
         var info = stat()

@@ -109,14 +109,12 @@ extension LMDBStore {
         do { return try environment.checkStaleReaders() } catch { throw Self.storeError(error) }
     }
 
-    /// ``WorkflowStorage/identity``: `lmdb:` and the device and inode of `data.mdb`, the file every
-    /// process of the directory maps (a path can differ by symlinks or bind mounts; the file
-    /// cannot).
+    /// ``WorkflowStorage/identity``: `lmdb:` and the device and inode of the data directory, as
+    /// the environment found them when it opened (a path can differ by symlinks or bind mounts;
+    /// the directory cannot).
     public var identity: String {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/data.mdb")
-        let device = attributes?[.systemNumber].map { "\($0)" } ?? "?"
-        let inode = attributes?[.systemFileNumber].map { "\($0)" } ?? path
-        return "lmdb:\(device):\(inode)"
+        let directory = environment.directoryIdentity
+        return "lmdb:\(directory.device):\(directory.inode)"
     }
 
     /// ``WorkflowStorage/housekeep()``: clears reader slots of dead processes (L1).

@@ -38,7 +38,7 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     func condition() -> StorageCondition
 
     /// Names the state this store reads and writes: processes whose stores give the same identity
-    /// share their workflows (LMDB: the device and inode of `data.mdb`; PostgreSQL: the server,
+    /// share their workflows (LMDB: the device and inode of the data directory; PostgreSQL: the server,
     /// port and database). `bomflow serve` compares it with the process already on its port.
     var identity: String { get }
 

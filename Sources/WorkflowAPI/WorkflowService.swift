@@ -82,10 +82,7 @@ public final class WorkflowService: Sendable {
     /// of one store, and it shows no path, inode or database name on the unauthenticated health
     /// endpoints.
     public static func storeTag(of identity: String) -> String {
-        SHA256.hash(Array(identity.utf8)).prefix(8).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
+        Hex.encode(Array(SHA256.hash(Array(identity.utf8)).prefix(8)))
     }
 
     /// Answers every waiting watch and claim at once (the server is shutting down); later ones

@@ -81,12 +81,8 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// The 16 bytes, big-endian.
     public var bytes: [UInt8] {
-        var out = [UInt8](repeating: 0, count: 16)
-        for index in 0..<8 {
-            out[index] = UInt8(truncatingIfNeeded: high >> (56 - 8 * index))
-            out[8 + index] = UInt8(truncatingIfNeeded: low >> (56 - 8 * index))
-        }
-        return out
+        let inline = inlineBytes
+        return (0..<16).map { inline[$0] }
     }
 
     /// The canonical lower-case form.
