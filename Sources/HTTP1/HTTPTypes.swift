@@ -2,9 +2,33 @@
 public struct HTTPMethod: Hashable, Sendable, CustomStringConvertible {
     /// The method token, case-sensitive.
     public let rawValue: String
+    /// The method's number among the known ones (1...9), 0 for any other token: two known
+    /// methods compare as two bytes (comparing the tokens of two different methods, even short
+    /// ones, took the string comparison's slow path, several times per request).
+    private let code: UInt8
 
     /// Creates a method from its token.
-    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) {
+        self.rawValue = rawValue
+        switch rawValue {
+        case "GET": code = 1
+        case "HEAD": code = 2
+        case "POST": code = 3
+        case "PUT": code = 4
+        case "PATCH": code = 5
+        case "DELETE": code = 6
+        case "OPTIONS": code = 7
+        case "TRACE": code = 8
+        case "QUERY": code = 9
+        default: code = 0
+        }
+    }
+
+    public static func == (lhs: HTTPMethod, rhs: HTTPMethod) -> Bool {
+        lhs.code == rhs.code && (lhs.code != 0 || lhs.rawValue == rhs.rawValue)
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     public static let get = HTTPMethod("GET")
     public static let head = HTTPMethod("HEAD")
@@ -126,6 +150,9 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
         // The lengths first (stored in the string): most names compared differ in length, and
         // taking a string's span costs more than that.
         guard lhs.utf8.count == rhs.utf8.count else { return false }
+        // The same spelling (clients send the usual case): for names of up to 15 bytes, both
+        // stored inline, this is a comparison of two words.
+        if lhs == rhs { return true }
         let left = lhs.utf8.span
         let right = rhs.utf8.span
         var index = 0
@@ -184,6 +211,21 @@ public struct HTTPRequest: Sendable {
         let split = Self.splitTarget(target)
         self.path = split.path
         self.query = split.query
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.keepAlive = keepAlive
+    }
+
+    /// A request whose target the parser has already split into path and query.
+    init(
+        method: HTTPMethod, target: String, path: String, query: String?, version: HTTPVersion, headers: HTTPHeaders,
+        body: [UInt8], keepAlive: Bool
+    ) {
+        self.method = method
+        self.target = target
+        self.path = path
+        self.query = query
         self.version = version
         self.headers = headers
         self.body = body

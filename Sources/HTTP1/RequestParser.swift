@@ -32,6 +32,11 @@ public struct RequestParser: Sendable {
     private struct Head: Sendable {
         var method = HTTPMethod.get
         var target = ""
+        /// Where the query's `?` is in an origin-form target (nil without a query; the path is
+        /// then the whole target); found while the target is checked, so it is not looked for
+        /// again. Absolute-form and asterisk-form targets are split by the request itself.
+        var originQuery: Int?
+        var originForm = false
         var version = HTTPVersion.http11
         var headers = HTTPHeaders()
         var headerBytes = 0
@@ -129,10 +134,7 @@ public struct RequestParser: Sendable {
                         state = .requestLine(skippedEmptyLine: true)
                         continue
                     }
-                    switch parseRequestLine(range) {
-                    case .success(let parsed): head = parsed
-                    case .failure(let error): return fail(error)
-                    }
+                    if let error = parseRequestLine(range) { return fail(error) }
                     state = .headers
                 }
 
@@ -267,15 +269,32 @@ public struct RequestParser: Sendable {
 
     private mutating func complete() -> Event {
         state = .requestLine(skippedEmptyLine: false)
-        let request = makeRequest()
-        head = Head()
-        return .request(request)
+        // The finished head is moved out, not copied: its strings and arrays change hands
+        // without a retain here and a release when the head is reset.
+        var finished = Head()
+        swap(&finished, &head)
+        return .request(Self.request(from: finished))
     }
 
-    private func makeRequest() -> HTTPRequest {
-        HTTPRequest(
-            method: head.method, target: head.target, version: head.version, headers: head.headers, body: head.body,
-            keepAlive: head.keepAlive)
+    private func makeRequest() -> HTTPRequest { Self.request(from: head) }
+
+    private static func request(from head: Head) -> HTTPRequest {
+        guard head.originForm else {
+            return HTTPRequest(
+                method: head.method, target: head.target, version: head.version, headers: head.headers,
+                body: head.body, keepAlive: head.keepAlive)
+        }
+        var path = head.target
+        var query: String?
+        if let mark = head.originQuery {
+            let utf8 = head.target.utf8
+            let index = utf8.index(utf8.startIndex, offsetBy: mark)
+            path = String(head.target[..<index])
+            query = String(head.target[utf8.index(after: index)...])
+        }
+        return HTTPRequest(
+            method: head.method, target: head.target, path: path, query: query, version: head.version,
+            headers: head.headers, body: head.body, keepAlive: head.keepAlive)
     }
 
     // MARK: Lines
@@ -290,30 +309,82 @@ public struct RequestParser: Sendable {
     /// `maxLength` bytes. Bare LF and CR not followed by LF are errors (RFC 9112 §2.2, R2).
     private func findLine(maxLength: Int, overflow: ParseError) -> LineResult {
         let bytes = buffer.span
-        var index = start
         let end = bytes.count
-        while index < end {
-            let byte = bytes[index]
-            // One comparison for the common case: every byte above CR is line content.
-            if byte <= 0x0D {
-                if byte == 0x0A { return .error(.badRequest("bare LF")) }
-                if byte == 0x0D {
-                    if index - start > maxLength { return .error(overflow) }
-                    guard index + 1 < end else { return .incomplete }
-                    guard bytes[index + 1] == 0x0A else { return .error(.badRequest("bare CR")) }
-                    return .line(start..<index)
+        // Offsets 0...maxLength of the line are looked at: a CR there ends a line of at most
+        // maxLength bytes, content there is one byte too many.
+        let limit = start + min(end - start, maxLength + 1)
+        var index = start
+        while true {
+            // Every byte above CR is line content. Eight at a time first: `hit` marks the bytes
+            // of `word` below 0x0E, and its lowest mark is exact (the bytes are little-endian,
+            // the lowest the first in the buffer).
+            while limit - index >= 8 {
+                let word = Self.word(bytes, at: index)
+                let hit = (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word & 0x8080_8080_8080_8080
+                if hit != 0 {
+                    index += hit.trailingZeroBitCount / 8
+                    break
                 }
+                index += 8
             }
+            while index < limit && bytes[index] > 0x0D { index += 1 }
+            guard index < limit else { return limit - start > maxLength ? .error(overflow) : .incomplete }
+            let byte = bytes[index]
+            if byte == 0x0A { return .error(.badRequest("bare LF")) }
+            if byte == 0x0D {
+                guard index + 1 < end else { return .incomplete }
+                guard bytes[index + 1] == 0x0A else { return .error(.badRequest("bare CR")) }
+                return .line(start..<index)
+            }
+            // Another byte at or below CR is content to this scan (the field value's or the
+            // target's own check refuses it).
             if index - start >= maxLength { return .error(overflow) }
             index += 1
         }
-        return .incomplete
+    }
+
+    /// The eight bytes at `index` as one little-endian word (the compiler makes it one load).
+    @inline(__always)
+    private static func word(_ bytes: Span<UInt8>, at index: Int) -> UInt64 {
+        let eight = bytes.extracting(index..<index + 8)
+        return UInt64(eight[0]) | UInt64(eight[1]) << 8 | UInt64(eight[2]) << 16 | UInt64(eight[3]) << 24
+            | UInt64(eight[4]) << 32 | UInt64(eight[5]) << 40 | UInt64(eight[6]) << 48 | UInt64(eight[7]) << 56
     }
 
     // MARK: Request line (RFC 9112 §3)
 
-    /// The head a request line starts, or why it is refused.
-    private func parseRequestLine(_ range: Range<Int>) -> Result<Head, ParseError> {
+    /// Starts ``head`` from a request line, or says why the line is refused.
+    private mutating func parseRequestLine(_ range: Range<Int>) -> ParseError? {
+        let line: RequestLine
+        switch checkRequestLine(range) {
+        case .success(let checked): line = checked
+        case .failure(let error): return error
+        }
+        head = Head()
+        // Room for a typical request's fields in the first allocation (not 1, then 2, then 4).
+        head.headers.reserveCapacity(8)
+        head.method = line.method
+        head.target = String(decoding: buffer[line.target], as: UTF8.self)
+        head.originForm = line.originForm
+        head.originQuery = line.query
+        head.version = line.version
+        head.bodyLimit = limits.bodyBytes(method: line.method, target: head.target)
+        return nil
+    }
+
+    /// What a valid request line says.
+    private struct RequestLine {
+        var method: HTTPMethod
+        var version: HTTPVersion
+        /// The target's bytes in the buffer.
+        var target: Range<Int>
+        /// The offset of the query's `?` in the target, if any.
+        var query: Int?
+        var originForm: Bool
+    }
+
+    /// The request line at `range`, checked, or why it is refused.
+    private func checkRequestLine(_ range: Range<Int>) -> Result<RequestLine, ParseError> {
         let line = buffer.span
         guard let firstSpace = Self.offset(of: 0x20, in: line, range.lowerBound..<range.upperBound),
             let secondSpace = Self.offset(of: 0x20, in: line, (firstSpace + 1)..<range.upperBound)
@@ -334,15 +405,12 @@ public struct RequestParser: Sendable {
             let shown = buffer[range.lowerBound..<firstSpace].prefix(32)
             return .failure(.notImplemented("method \(String(decoding: shown, as: UTF8.self))"))
         }
-        if let error = validateTarget(targetBytes, method: method) { return .failure(error) }
-        var parsed = Head()
-        // Room for a typical request's fields in the first allocation (not 1, then 2, then 4).
-        parsed.headers.reserveCapacity(8)
-        parsed.method = method
-        parsed.target = String(decoding: buffer[(firstSpace + 1)..<secondSpace], as: UTF8.self)
-        parsed.version = version
-        parsed.bodyLimit = limits.bodyBytes(method: method, target: parsed.target)
-        return .success(parsed)
+        var query: Int?
+        if let error = validateTarget(targetBytes, method: method, query: &query) { return .failure(error) }
+        return .success(
+            RequestLine(
+                method: method, version: version, target: (firstSpace + 1)..<secondSpace, query: query,
+                originForm: targetBytes[0] == UInt8(ascii: "/")))
     }
 
     /// The offset of the first `byte` in `range` of `bytes`, or nil.
@@ -404,7 +472,8 @@ public struct RequestParser: Sendable {
     /// origin-form, absolute-form (http/https), or `*` for OPTIONS (RFC 9112 §3.2). Only
     /// visible ASCII that RFC 3986 allows; `%` must start a valid escape; no fragment; no `.` or
     /// `..` path segments.
-    private func validateTarget(_ bytes: Span<UInt8>, method: HTTPMethod) -> ParseError? {
+    /// `query` is set to the offset of the query's `?`, if there is one.
+    private func validateTarget(_ bytes: Span<UInt8>, method: HTTPMethod, query: inout Int?) -> ParseError? {
         if bytes.count == 1 && bytes[0] == UInt8(ascii: "*") {
             return method == .options ? nil : .badRequest("asterisk-form is only for OPTIONS")
         }
@@ -435,6 +504,7 @@ public struct RequestParser: Sendable {
         if Self.hasDotSegment(bytes.extracting(pathStart..<(queryStart ?? bytes.count))) {
             return .badRequest("dot-segment in the request-target")
         }
+        query = queryStart
         return nil
     }
 
@@ -505,6 +575,19 @@ public struct RequestParser: Sendable {
         while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
         var index = valueStart
         while index < valueEnd {
+            // Eight bytes at a time while none is below SP or DEL (a mark may be false only above
+            // a true one, and a marked word is checked byte by byte).
+            if valueEnd - index >= 8 {
+                let word = Self.word(bytes, at: index)
+                let other = word ^ 0x7F7F_7F7F_7F7F_7F7F
+                let marks =
+                    ((word &- 0x2020_2020_2020_2020) & ~word | (other &- 0x0101_0101_0101_0101) & ~other)
+                    & 0x8080_8080_8080_8080
+                if marks == 0 {
+                    index += 8
+                    continue
+                }
+            }
             let byte = bytes[index]
             if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
                 return .failure(.badRequest("control character in a field value"))
@@ -651,82 +734,4 @@ public struct RequestParser: Sendable {
         }
         return .success(size)
     }
-}
-
-// MARK: Character classes
-
-@inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
-
-@inline(__always) func isHexDigit(_ byte: UInt8) -> Bool { hexValue(byte) != nil }
-
-@inline(__always) func hexValue(_ byte: UInt8) -> Int? {
-    switch byte {
-    case 0x30...0x39: Int(byte - 0x30)
-    case 0x41...0x46: Int(byte - 0x41 + 10)
-    case 0x61...0x66: Int(byte - 0x61 + 10)
-    default: nil
-    }
-}
-
-/// `tchar` of RFC 9110 §5.6.2.
-@inline(__always) func isTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-        UInt8(ascii: "'"),
-        UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"),
-        UInt8(ascii: "_"),
-        UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-        true
-    default: false
-    }
-}
-
-/// RFC 3986 `unreserved` / `sub-delims` / ":": the characters a path, a query and a Host share.
-@inline(__always) func isUnreservedSubDelimOrColon(_ byte: UInt8) -> Bool {
-    switch byte {
-    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-    case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),
-        UInt8(ascii: "$"),
-        UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"),
-        UInt8(ascii: "+"),
-        UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"):
-        true
-    default: false
-    }
-}
-
-/// Characters RFC 3986 allows in a path or query (pchar / "/" / "?"), `%` handled by the caller.
-@inline(__always) func isTargetByte(_ byte: UInt8) -> Bool {
-    isUnreservedSubDelimOrColon(byte) || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "/")
-        || byte == UInt8(ascii: "?")
-}
-
-/// Characters of a Host value: reg-name / IP-literal / IPv4 and an optional port; no `@`,
-/// no whitespace (RFC 9112 §3.2, RFC 3986 §3.2.2).
-@inline(__always) func isHostByte(_ byte: UInt8) -> Bool {
-    isUnreservedSubDelimOrColon(byte) || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
-        || byte == UInt8(ascii: "%")
-}
-
-/// `bytes` without leading and trailing SP and HTAB, trimmed as bytes.
-func trimmedSpaces(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
-    var lower = bytes.startIndex
-    var upper = bytes.endIndex
-    while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower = bytes.index(after: lower) }
-    while upper > lower {
-        let before = bytes.index(before: upper)
-        guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
-        upper = before
-    }
-    return bytes[lower..<upper]
-}
-
-extension StringProtocol {
-    /// Without leading and trailing SP and HTAB, trimmed as bytes: a space followed by a
-    /// combining mark is one Character, which a Character-wise trim would keep (found by the
-    /// multipart fuzz target's round trip).
-    var trimmingSpaces: String { String(decoding: trimmedSpaces(Substring(self).utf8), as: UTF8.self) }
-
-    var lowercasedASCII: String { String(decoding: utf8.map(asciiLower), as: UTF8.self) }
 }

@@ -129,6 +129,91 @@ struct RequestParserTests {
         guard case .failed(.uriTooLong)? = tooLong.first else { return #expect(Bool(false), "\(tooLong)") }
     }
 
+    /// Whether `text` parses to a request, or the error it fails with; fed whole and byte by
+    /// byte (the line scan takes eight bytes at a time, so a split must not change a verdict).
+    func verdict(_ text: String, limits: HTTPLimits = HTTPLimits()) -> ParseError? {
+        var verdicts: [ParseError?] = []
+        for step in [text.utf8.count, 1, 3] {
+            let bytes = Array(text.utf8)
+            var parser = RequestParser(limits: limits)
+            var offset = 0
+            var outcome: ParseError?? = nil
+            feeding: while offset < bytes.count {
+                parser.append(bytes[offset..<min(offset + step, bytes.count)])
+                offset += step
+                while true {
+                    switch parser.next() {
+                    case .needMoreBytes: continue feeding
+                    case .head: continue
+                    case .request: outcome = .some(nil)
+                    case .failed(let error): outcome = .some(error)
+                    }
+                    break feeding
+                }
+            }
+            guard let outcome else {
+                Issue.record("no verdict for \(text.debugDescription)")
+                return nil
+            }
+            verdicts.append(outcome)
+        }
+        #expect(verdicts.dropFirst().allSatisfy { $0 == verdicts[0] }, "\(verdicts)")
+        return verdicts[0]
+    }
+
+    @Test func lineLimitsHoldAtEveryLength() {
+        // Around every length the word-wise scan can stop at: a line of exactly the limit is
+        // read, one byte more is refused.
+        for limit in 16...40 {
+            var limits = HTTPLimits()
+            limits.requestLineBytes = limit
+            limits.headerLineBytes = limit
+            let target = "/" + String(repeating: "a", count: limit - "GET  HTTP/1.1".utf8.count - 1)
+            #expect(verdict("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n", limits: limits) == nil, "\(limit)")
+            #expect(verdict("GET \(target)b HTTP/1.1\r\nHost: x\r\n\r\n", limits: limits) == .uriTooLong, "\(limit)")
+            let value = String(repeating: "v", count: limit - "X-F: ".utf8.count)
+            #expect(verdict("GET / HTTP/1.1\r\nHost: x\r\nX-F: \(value)\r\n\r\n", limits: limits) == nil, "\(limit)")
+            guard
+                case .headerFieldsTooLarge? = verdict(
+                    "GET / HTTP/1.1\r\nHost: x\r\nX-F: \(value)v\r\n\r\n", limits: limits)
+            else {
+                Issue.record("a header line of \(limit + 1) bytes was not refused")
+                continue
+            }
+        }
+    }
+
+    @Test func everyPositionOfAHeaderLineIsLookedAt() {
+        // A 40-byte value with one byte changed at each position: controls and DEL are refused,
+        // HTAB and obs-text (0x80 and up) are content, a lone LF or CR is a framing error.
+        let value = Array(String(repeating: "abcdefgh", count: 5).utf8)
+        func text(_ bytes: [UInt8]) -> String {
+            "GET / HTTP/1.1\r\nHost: x\r\nX-F: " + String(decoding: bytes, as: UTF8.self) + "\r\n\r\n"
+        }
+        for position in 1..<(value.count - 1) {
+            for byte: UInt8 in [0x00, 0x01, 0x0B, 0x0C, 0x1F, 0x7F] {
+                var changed = value
+                changed[position] = byte
+                #expect(
+                    verdict(text(changed)) == .badRequest("control character in a field value"),
+                    "byte \(byte) at \(position)")
+            }
+            var tab = value
+            tab[position] = 0x09
+            #expect(verdict(text(tab)) == nil, "HTAB at \(position)")
+            var lineFeed = value
+            lineFeed[position] = 0x0A
+            #expect(verdict(text(lineFeed)) == .badRequest("bare LF"), "LF at \(position)")
+            var carriageReturn = value
+            carriageReturn[position] = 0x0D
+            #expect(verdict(text(carriageReturn)) == .badRequest("bare CR"), "CR at \(position)")
+        }
+        // obs-text is kept as received (as bytes: the value is no valid UTF-8 then).
+        var parser = RequestParser()
+        parser.append(Array("GET / HTTP/1.1\r\nHost: x\r\nX-F: ab".utf8) + [0x80, 0xFF] + Array("cd\r\n\r\n".utf8))
+        guard case .request = parser.next() else { return #expect(Bool(false), "obs-text was refused") }
+    }
+
     @Test func bodyLargerThanTheLimitIsRefusedBeforeItArrives() {
         var parser = RequestParser()
         parser.append(Array("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n".utf8))

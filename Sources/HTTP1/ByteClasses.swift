@@ -1,0 +1,79 @@
+/// The byte classes and byte helpers of the request parser (and of the serializers' checks).
+
+// MARK: Character classes
+
+@inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+@inline(__always) func isHexDigit(_ byte: UInt8) -> Bool { hexValue(byte) != nil }
+
+@inline(__always) func hexValue(_ byte: UInt8) -> Int? {
+    switch byte {
+    case 0x30...0x39: Int(byte - 0x30)
+    case 0x41...0x46: Int(byte - 0x41 + 10)
+    case 0x61...0x66: Int(byte - 0x61 + 10)
+    default: nil
+    }
+}
+
+/// `tchar` of RFC 9110 §5.6.2.
+@inline(__always) func isTokenByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+        UInt8(ascii: "'"),
+        UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"),
+        UInt8(ascii: "_"),
+        UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+        true
+    default: false
+    }
+}
+
+/// RFC 3986 `unreserved` / `sub-delims` / ":": the characters a path, a query and a Host share.
+@inline(__always) func isUnreservedSubDelimOrColon(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+    case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),
+        UInt8(ascii: "$"),
+        UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"),
+        UInt8(ascii: "+"),
+        UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"):
+        true
+    default: false
+    }
+}
+
+/// Characters RFC 3986 allows in a path or query (pchar / "/" / "?"), `%` handled by the caller.
+@inline(__always) func isTargetByte(_ byte: UInt8) -> Bool {
+    isUnreservedSubDelimOrColon(byte) || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "/")
+        || byte == UInt8(ascii: "?")
+}
+
+/// Characters of a Host value: reg-name / IP-literal / IPv4 and an optional port; no `@`,
+/// no whitespace (RFC 9112 §3.2, RFC 3986 §3.2.2).
+@inline(__always) func isHostByte(_ byte: UInt8) -> Bool {
+    isUnreservedSubDelimOrColon(byte) || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+        || byte == UInt8(ascii: "%")
+}
+
+/// `bytes` without leading and trailing SP and HTAB, trimmed as bytes.
+func trimmedSpaces(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+    var lower = bytes.startIndex
+    var upper = bytes.endIndex
+    while lower < upper, bytes[lower] == 0x20 || bytes[lower] == 0x09 { lower = bytes.index(after: lower) }
+    while upper > lower {
+        let before = bytes.index(before: upper)
+        guard bytes[before] == 0x20 || bytes[before] == 0x09 else { break }
+        upper = before
+    }
+    return bytes[lower..<upper]
+}
+
+extension StringProtocol {
+    /// Without leading and trailing SP and HTAB, trimmed as bytes: a space followed by a
+    /// combining mark is one Character, which a Character-wise trim would keep (found by the
+    /// multipart fuzz target's round trip).
+    var trimmingSpaces: String { String(decoding: trimmedSpaces(Substring(self).utf8), as: UTF8.self) }
+
+    var lowercasedASCII: String { String(decoding: utf8.map(asciiLower), as: UTF8.self) }
+}
