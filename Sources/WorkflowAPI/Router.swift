@@ -1,4 +1,5 @@
 public import HTTP1
+internal import WorkflowModel
 
 /// One endpoint, declared once: method, path pattern, the permission an API key needs, and the
 /// handler. The route files (`Routes/`) declare them by resource; the OpenAPI tests check that
@@ -75,29 +76,57 @@ public final class Route: Sendable {
     public var signature: String { "\(method.rawValue) \(path)" }
 }
 
-/// The decoded path parameters of a matched route, kept inline (a route has at most
-/// ``capacity``): matching a request allocates no dictionary.
+/// The path parameters of a matched route, kept as byte ranges of the path (a route has at most
+/// ``capacity``): matching a request allocates nothing, a parameter becomes a String only when a
+/// handler asks for one, and a token is parsed from the path's own bytes. A percent-encoded
+/// parameter is decoded (and checked) when the route is matched and kept decoded.
 struct PathParameters: Sendable {
-    private typealias Values = InlineArray<4, String>
-    static var capacity: Int { Values.count }
+    static var capacity: Int { 4 }
     private let names: [String]
-    private var values = Values(repeating: "")
+    private let path: String
+    private var starts = InlineArray<4, Int>(repeating: 0)
+    private var ends = InlineArray<4, Int>(repeating: 0)
+    /// The decoded text of each percent-encoded parameter; nil for a plain one.
+    private var decoded = InlineArray<4, String?>(repeating: nil)
 
-    /// No parameters yet for a route with these parameter names.
-    init(names: [String]) { self.names = names }
+    /// No parameters yet for a route with these parameter names, in `path`.
+    init(names: [String], path: String) {
+        self.names = names
+        self.path = path
+    }
 
-    /// The value of the parameter called `name`.
-    subscript(name: String) -> String? {
+    private func position(_ name: String) -> Int? {
         var index = 0
         while index < names.count {
-            if names[index] == name { return values[index] }
+            if names[index] == name { return index }
             index += 1
         }
         return nil
     }
 
-    /// Sets the `index`th parameter of the route.
-    mutating func set(_ index: Int, _ value: String) { values[index] = value }
+    /// The value of the parameter called `name`, decoded.
+    subscript(name: String) -> String? {
+        guard let index = position(name) else { return nil }
+        if let text = decoded[index] { return text }
+        return String(Router.text(path, starts[index], ends[index]))
+    }
+
+    /// The parameter called `name` parsed as a token: from the path's bytes when it is plain;
+    /// nil when it is missing or not a token.
+    func token(_ name: String) -> Token? {
+        guard let index = position(name) else { return nil }
+        if let text = decoded[index] { return Token(text) }
+        let bytes = path.utf8.span
+        return Token(utf8: bytes.extracting(starts[index]..<ends[index]))
+    }
+
+    /// Sets the `index`th parameter of the route: bytes `start..<end` of the path, and its
+    /// decoded text when it was percent-encoded.
+    mutating func set(_ index: Int, start: Int, end: Int, decoded text: String?) {
+        starts[index] = start
+        ends[index] = end
+        decoded[index] = text
+    }
 }
 
 /// What a handler gets: the request, its path parameters and who asks.
@@ -115,6 +144,9 @@ struct RequestContext: Sendable {
 
     /// The `{uuid}` parameter as sent.
     var rawToken: String { parameters["uuid"] ?? "" }
+
+    /// The `{uuid}` parameter as a token, parsed from the path's bytes; nil when it is none.
+    var token: Token? { parameters.token("uuid") }
 }
 
 /// The routes, frozen at start, matched on the raw path bytes.
@@ -278,15 +310,22 @@ struct Router: Sendable {
             return .failure(Problem.methodNotAllowed(allowed))
         }
         let route = routes[match.chosen]
-        var parameters = PathParameters(names: route.parameterNames)
+        var parameters = PathParameters(names: route.parameterNames, path: path)
         var parameter = 0
         for index in 0..<segments.count {
             guard case .parameter = route.segments[index] else { continue }
-            guard let decoded = PercentDecoding.decode(Self.text(path, segments.starts[index], segments.ends[index]))
-            else {
-                return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
+            let start = segments.starts[index]
+            let end = segments.ends[index]
+            var decoded: String?
+            // A plain segment is valid as it is (the parser admitted only ASCII); an escaped one
+            // is decoded now, so that an invalid escape is the request's 400 whoever asks.
+            if segments.escaped & (1 << index) != 0 {
+                guard let text = PercentDecoding.decode(Self.text(path, start, end)) else {
+                    return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
+                }
+                decoded = text
             }
-            parameters.set(parameter, decoded)
+            parameters.set(parameter, start: start, end: end, decoded: decoded)
             parameter += 1
         }
         return .success((route, parameters))
@@ -366,7 +405,7 @@ struct Router: Sendable {
     }
 
     /// The segment at byte offsets `start..<end` of `path` (ASCII: the parser admitted no other).
-    private static func text(_ path: String, _ start: Int, _ end: Int) -> Substring {
+    static func text(_ path: String, _ start: Int, _ end: Int) -> Substring {
         let utf8 = path.utf8
         let from = utf8.index(utf8.startIndex, offsetBy: start)
         return path[from..<utf8.index(from, offsetBy: end - start)]

@@ -27,22 +27,48 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
         self = parsed
     }
 
+    /// Parses the canonical form from UTF-8 bytes (a request path's, without a String).
+    public init?(utf8: Span<UInt8>) {
+        guard let parsed = Token.parse(utf8) else { return nil }
+        self = parsed
+    }
+
     private static func parse(_ utf8: Span<UInt8>) -> Token? {
-        guard utf8.count == 36 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        var digits = 0
-        for offset in 0..<36 {
-            let byte = utf8[offset]
-            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
-                guard byte == UInt8(ascii: "-") else { return nil }
-                continue
-            }
-            guard let nibble = Self.hexValue(byte) else { return nil }
-            if digits < 16 { high = high << 4 | UInt64(nibble) } else { low = low << 4 | UInt64(nibble) }
-            digits += 1
+        guard utf8.count == 36, utf8[8] == UInt8(ascii: "-"), utf8[13] == UInt8(ascii: "-"),
+            utf8[18] == UInt8(ascii: "-"), utf8[23] == UInt8(ascii: "-")
+        else { return nil }
+        // The 32 digits by group, high half then low half; `invalid` collects every digit's
+        // verdict, so a digit costs no branch of its own.
+        var invalid = false
+        var high = Self.digits(utf8, 0..<8, &invalid)
+        high = high << 16 | Self.digits(utf8, 9..<13, &invalid)
+        high = high << 16 | Self.digits(utf8, 14..<18, &invalid)
+        var low = Self.digits(utf8, 19..<23, &invalid)
+        low = low << 48 | Self.digits(utf8, 24..<36, &invalid)
+        return invalid ? nil : Token(high: high, low: low)
+    }
+
+    /// The hexadecimal digits at `range` as a number; `invalid` is set when one is none.
+    @inline(__always)
+    private static func digits(_ utf8: Span<UInt8>, _ range: Range<Int>, _ invalid: inout Bool) -> UInt64 {
+        var value: UInt64 = 0
+        var bad: UInt8 = 0
+        for offset in range {
+            let (nibble, wrong) = Self.nibble(utf8[offset])
+            value = value << 4 | nibble
+            bad |= wrong
         }
-        return Token(high: high, low: low)
+        invalid = invalid || bad != 0
+        return value
+    }
+
+    /// The value of a hexadecimal digit (either case), and 1 when the byte is none (else 0).
+    @inline(__always)
+    private static func nibble(_ byte: UInt8) -> (UInt64, UInt8) {
+        let digit = byte &- UInt8(ascii: "0")
+        let letter = (byte | 0x20) &- UInt8(ascii: "a")
+        let isDigit = digit < 10
+        return (UInt64(isDigit ? digit : letter &+ 10), !isDigit && letter >= 6 ? 1 : 0)
     }
 
     /// Creates a token from 16 bytes (big-endian); nil unless exactly 16 bytes are given.
@@ -100,15 +126,6 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (lhs: Token, rhs: Token) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 import HTTP1
 import TestSupport
 import Testing
+import WorkflowModel
 
 @testable import WorkflowAPI
 
@@ -114,5 +115,34 @@ struct RouterTests {
         for path in ["/", "//", "/api", "/api/v1/event/token/", "/api//v1///event/token/x", "/%61pi/v1/event/token/x"] {
             #expect(actual(.get, path) == expected(.get, path), "\(path)")
         }
+    }
+
+    @Test(arguments: [
+        "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab", "3D0D3C5E-7D4B-4A5E-9C1F-0123456789AB",
+        "3d0d3c5e%2D7d4b-4a5e-9c1f-0123456789ab", "%33d0d3c5e-7d4b-4a5e-9c1f-0123456789ab",
+        "3d0d3c5e-7d4b-4a5e-9c1f-0123456789a", "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ag", "x", "%41",
+    ])
+    func aTokenParameterParsesAsItsDecodedText(segment: String) throws {
+        // The poll parses `{uuid}` from the path's bytes; an escaped one from its decoded text.
+        // Both must agree with parsing the decoded parameter.
+        guard
+            case .success(let (_, parameters)) = router.resolve(
+                HTTPRequest(method: .get, target: "/api/v1/event/token/" + segment))
+        else { return #expect(Bool(false), "no route") }
+        let text = try #require(parameters["uuid"])
+        #expect(text == PercentDecoding.decode(Substring(segment)))
+        #expect(parameters.token("uuid") == Token(text))
+        #expect(parameters.token("step") == nil, "no such parameter")
+    }
+
+    @Test func methodsCompareByToken() {
+        #expect(HTTPMethod("GET") == .get)
+        #expect(HTTPMethod("get") != .get, "methods are case-sensitive")
+        #expect(HTTPMethod("BREW") == HTTPMethod("BREW"))
+        #expect(HTTPMethod("BREW") != HTTPMethod("BREWS"))
+        #expect(HTTPMethod("BREW") != .get)
+        #expect(Set([HTTPMethod("GET"), .get, HTTPMethod("BREW"), HTTPMethod("BREW")]).count == 2)
+        #expect(HTTPMethod.known.contains(HTTPMethod("QUERY")))
+        #expect(!HTTPMethod.known.contains(HTTPMethod("CONNECT")))
     }
 }

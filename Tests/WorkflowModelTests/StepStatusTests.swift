@@ -126,6 +126,33 @@ struct TokenTests {
         #expect(Token(text) == nil)
     }
 
+    @Test func everyPositionRefusesEveryNonDigit() throws {
+        // The parse decides a whole group without a branch per digit: each position must still
+        // refuse each byte that is no hexadecimal digit (and no dash at a dash's place).
+        let text = Array("3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab".utf8)
+        let digits = Set("0123456789abcdefABCDEF".utf8)
+        for position in text.indices {
+            for value in 0...255 {
+                var bytes = text
+                bytes[position] = UInt8(value)
+                let isDash = [8, 13, 18, 23].contains(position)
+                let valid = isDash ? value == Int(UInt8(ascii: "-")) : digits.contains(UInt8(value))
+                let parsed = Token(utf8: bytes.span)
+                #expect((parsed != nil) == valid, "byte \(value) at \(position)")
+            }
+        }
+    }
+
+    @Test func bytesAndTextParseAlike() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<100 {
+            let token = Token.random(using: &generator)
+            let upper = Array(token.description.uppercased().utf8)
+            #expect(Token(utf8: Array(token.description.utf8).span) == token)
+            #expect(Token(utf8: upper.span) == token)
+        }
+    }
+
     @Test func randomTokensAreVersion4() {
         let token = Token.random()
         let text = token.description

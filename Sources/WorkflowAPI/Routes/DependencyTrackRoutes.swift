@@ -27,7 +27,7 @@ extension WorkflowService {
 
     /// A `{uuid}` for DT's endpoints: a malformed one gets DT's own 400 body.
     func dependencyTrackToken(_ context: RequestContext, method: String) throws(Problem) -> Token {
-        guard let token = Token(context.rawToken) else {
+        guard let token = context.token else {
             throw Problem.dependencyTrackInvalidUUID(context.rawToken, method: method)
         }
         return token
