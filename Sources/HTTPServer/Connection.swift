@@ -47,3 +47,35 @@ final class Connection {
 
     var pendingOutputBytes: Int { output.count - outputOffset }
 }
+
+/// The loop's connections by descriptor: an array indexed by the descriptor (descriptors are
+/// small integers the kernel reuses lowest first), so finding a connection for an event or a
+/// response is one index instead of a dictionary's hash and probe.
+struct ConnectionTable {
+    private var slots: [Connection?] = []
+    /// The number of connections.
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    subscript(fd: Int32) -> Connection? {
+        get {
+            let index = Int(fd)
+            return index >= 0 && index < slots.count ? slots[index] : nil
+        }
+        set {
+            let index = Int(fd)
+            guard index >= 0 else { return }
+            if index >= slots.count {
+                guard newValue != nil else { return }
+                slots.append(contentsOf: repeatElement(nil, count: max(index + 1 - slots.count, slots.count)))
+            }
+            if slots[index] == nil && newValue != nil { count += 1 }
+            if slots[index] != nil && newValue == nil { count -= 1 }
+            slots[index] = newValue
+        }
+    }
+
+    /// Every connection, in descriptor order (a copy: closing them while iterating is fine).
+    func all() -> [Connection] { slots.compactMap { $0 } }
+}

@@ -31,7 +31,7 @@ final class EventLoop: @unchecked Sendable {
     private var listener: Int32?
     private var listenerPausedUntil: ContinuousClock.Instant?
     private var reserveDescriptor: Int32?
-    private var connections: [Int32: Connection] = [:]
+    private var connections = ConnectionTable()
     private var nextGeneration: UInt64 = 1
     private var draining = false
     private var drainDeadline = ContinuousClock.now
@@ -45,6 +45,9 @@ final class EventLoop: @unchecked Sendable {
     private let origin = ContinuousClock.now
     private var now = Duration.zero
     private let sweepInterval: Duration
+    /// ``sweepInterval`` in milliseconds, epoll's timeout (worked out once: reading a
+    /// `Duration`'s components is a 128-bit division).
+    private let waitMilliseconds: Int32
 
     init(
         index: Int, listener: Int32, configuration: HTTPServerConfiguration, handler: any HTTPHandler,
@@ -62,6 +65,8 @@ final class EventLoop: @unchecked Sendable {
             configuration.headerTimeout, configuration.bodyTimeout, configuration.keepAliveTimeout,
             configuration.sendTimeout)
         self.sweepInterval = max(.milliseconds(10), min(.milliseconds(250), shortest / 4))
+        let (seconds, attoseconds) = sweepInterval.components
+        self.waitMilliseconds = Int32(max(seconds * 1000 + attoseconds / 1_000_000_000_000_000, 1))
         try epoll.add(listener, events: Posix.eventIn, token: Self.listenerToken)
         try epoll.add(wakeup.fd, events: Posix.eventIn, token: Self.wakeupToken)
     }
@@ -100,9 +105,7 @@ final class EventLoop: @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: 256)
         var events = [UInt32](repeating: 0, count: 256)
         while true {
-            let timeout = Int32(
-                sweepInterval.components.seconds * 1000 + sweepInterval.components.attoseconds / 1_000_000_000_000_000)
-            let count = epoll.wait(tokens: &tokens, events: &events, timeout: max(timeout, 1))
+            let count = epoll.wait(tokens: &tokens, events: &events, timeout: waitMilliseconds)
             now = ContinuousClock.now - origin
             for slot in 0..<count {
                 switch tokens[slot] {
@@ -121,7 +124,7 @@ final class EventLoop: @unchecked Sendable {
             }
             if draining && (connections.isEmpty || instant >= drainDeadline) { break }
         }
-        for connection in Array(connections.values) { close(connection) }
+        for connection in connections.all() { close(connection) }
         if let listener { Posix.close(listener) }
         listener = nil
         if let reserveDescriptor { Posix.close(reserveDescriptor) }
@@ -152,7 +155,7 @@ final class EventLoop: @unchecked Sendable {
             self.listener = nil
         }
         listenerPausedUntil = nil
-        for connection in Array(connections.values) where isIdle(connection) { close(connection) }
+        for connection in connections.all() where isIdle(connection) { close(connection) }
     }
 
     private func isIdle(_ connection: Connection) -> Bool {
@@ -435,7 +438,7 @@ final class EventLoop: @unchecked Sendable {
             listenerPausedUntil = nil
             try? epoll.add(listener, events: Posix.eventIn, token: Self.listenerToken)
         }
-        for connection in Array(connections.values) {
+        for connection in connections.all() {
             if connection.lingering {
                 if now >= connection.lingerDeadline { close(connection) }
                 continue
