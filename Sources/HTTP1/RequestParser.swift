@@ -319,7 +319,7 @@ public struct RequestParser: Sendable {
             // of `word` below 0x0E, and its lowest mark is exact (the bytes are little-endian,
             // the lowest the first in the buffer).
             while limit - index >= 8 {
-                let word = Self.word(bytes, at: index)
+                let word = littleEndianWord(bytes, at: index)
                 let hit = (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word & 0x8080_8080_8080_8080
                 if hit != 0 {
                     index += hit.trailingZeroBitCount / 8
@@ -341,14 +341,6 @@ public struct RequestParser: Sendable {
             if index - start >= maxLength { return .error(overflow) }
             index += 1
         }
-    }
-
-    /// The eight bytes at `index` as one little-endian word (the compiler makes it one load).
-    @inline(__always)
-    private static func word(_ bytes: Span<UInt8>, at index: Int) -> UInt64 {
-        let eight = bytes.extracting(index..<index + 8)
-        return UInt64(eight[0]) | UInt64(eight[1]) << 8 | UInt64(eight[2]) << 16 | UInt64(eight[3]) << 24
-            | UInt64(eight[4]) << 32 | UInt64(eight[5]) << 40 | UInt64(eight[6]) << 48 | UInt64(eight[7]) << 56
     }
 
     // MARK: Request line (RFC 9112 §3)
@@ -487,25 +479,53 @@ public struct RequestParser: Sendable {
             index = schemeLength
         }
         var queryStart: Int?
+        // A dot segment needs a `.` or an escape (`%2e`); without either the path has none.
+        var mayHaveDotSegment = false
         while index < bytes.count {
+            // Eight plain bytes (letters, digits, `-`, `/`: a token's path is nothing else) at
+            // once; any other byte is looked at on its own below.
+            if bytes.count - index >= 8 && Self.isPlainTargetWord(littleEndianWord(bytes, at: index)) {
+                index += 8
+                continue
+            }
             let byte = bytes[index]
             if byte == UInt8(ascii: "%") {
                 guard index + 2 < bytes.count, isHexDigit(bytes[index + 1]), isHexDigit(bytes[index + 2]) else {
                     return .badRequest("invalid percent-encoding in the request-target")
                 }
+                mayHaveDotSegment = true
                 index += 3
                 continue
             }
             if byte == UInt8(ascii: "#") { return .badRequest("fragment in the request-target") }
             guard isTargetByte(byte) else { return .badRequest("invalid character in the request-target") }
             if byte == UInt8(ascii: "?") && queryStart == nil && index >= pathStart { queryStart = index }
+            if byte == UInt8(ascii: ".") { mayHaveDotSegment = true }
             index += 1
         }
-        if Self.hasDotSegment(bytes.extracting(pathStart..<(queryStart ?? bytes.count))) {
+        if mayHaveDotSegment && Self.hasDotSegment(bytes.extracting(pathStart..<(queryStart ?? bytes.count))) {
             return .badRequest("dot-segment in the request-target")
         }
         query = queryStart
         return nil
+    }
+
+    /// Whether all eight bytes of `word` are ASCII letters, digits, `-` or `/`. Each range test
+    /// marks bit 7 of the bytes inside it, lane by lane without carries between lanes (the
+    /// low seven bits of a byte plus at most 127 stay below 256), and only bytes below 0x80.
+    @inline(__always)
+    static func isPlainTargetWord(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let low = word & 0x7F7F_7F7F_7F7F_7F7F
+        let ascii = ~word
+        /// Bytes strictly between `above` and `below`.
+        func between(_ above: UInt64, _ below: UInt64) -> UInt64 {
+            (ones &* (127 + below) &- low) & ascii & (low &+ ones &* (127 - above)) & high
+        }
+        let marks =
+            between(0x2C, 0x2E) | between(0x2E, 0x3A) | between(0x40, 0x5B) | between(0x60, 0x7B)
+        return marks == high
     }
 
     /// 7 for `http://`, 8 for `https://` (case-insensitive scheme), else 0.
@@ -578,7 +598,7 @@ public struct RequestParser: Sendable {
             // Eight bytes at a time while none is below SP or DEL (a mark may be false only above
             // a true one, and a marked word is checked byte by byte).
             if valueEnd - index >= 8 {
-                let word = Self.word(bytes, at: index)
+                let word = littleEndianWord(bytes, at: index)
                 let other = word ^ 0x7F7F_7F7F_7F7F_7F7F
                 let marks =
                     ((word &- 0x2020_2020_2020_2020) & ~word | (other &- 0x0101_0101_0101_0101) & ~other)

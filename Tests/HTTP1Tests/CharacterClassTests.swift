@@ -29,4 +29,35 @@ struct CharacterClassTests {
     @Test func hostIsRegNameIPLiteralAndPort() {
         check("host", isHostByte, Self.unreserved + Self.subDelims + ":[]%")
     }
+
+    @Test func aPlainWordIsEightLettersDigitsDashesOrSlashes() {
+        // The target's eight-byte test against the byte-wise rule: every byte value in every
+        // lane, the other lanes plain; then words of random bytes drawn mostly from near the
+        // ranges' edges.
+        let plain = Set((Self.alpha + Self.digit + "-/").utf8)
+        func word(_ bytes: [UInt8]) -> UInt64 {
+            bytes.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        }
+        for lane in 0..<8 {
+            for value in 0...255 {
+                var bytes = Array("aZ09-/az".utf8)
+                bytes[lane] = UInt8(value)
+                #expect(
+                    RequestParser.isPlainTargetWord(word(bytes)) == plain.contains(UInt8(value)),
+                    "byte \(value) in lane \(lane)")
+            }
+        }
+        let edges: [UInt8] = [
+            0x00, 0x2C, 0x2D, 0x2E, 0x2F, 0x30, 0x39, 0x3A, 0x40, 0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B,
+            0x7F, 0x80, 0xAD, 0xAF, 0xB0, 0xC1, 0xE1, 0xFF,
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let bytes = (0..<8).map { _ in
+                Bool.random(using: &generator)
+                    ? edges.randomElement(using: &generator)! : UInt8.random(in: 0...255, using: &generator)
+            }
+            #expect(RequestParser.isPlainTargetWord(word(bytes)) == bytes.allSatisfy(plain.contains), "\(bytes)")
+        }
+    }
 }
