@@ -76,6 +76,39 @@ public final class Route: Sendable {
     public var signature: String { "\(method.rawValue) \(path)" }
 }
 
+/// The bounds of the parameter segments met on the way down the tree (a route has at most
+/// four), carried by the walk so that the chosen route's need no second scan of the path.
+/// Plain stored integers: an element of an inline array was read by copying the whole array.
+struct ParameterSegments {
+    private var starts: (Int, Int, Int, Int) = (0, 0, 0, 0)
+    private var ends: (Int, Int, Int, Int) = (0, 0, 0, 0)
+    /// Bit `n` is set when parameter `n` holds a `%`.
+    private var escapes: UInt8 = 0
+    private(set) var count = 0
+
+    mutating func append(start: Int, end: Int, escaped: Bool) {
+        switch count {
+        case 0: (starts.0, ends.0) = (start, end)
+        case 1: (starts.1, ends.1) = (start, end)
+        case 2: (starts.2, ends.2) = (start, end)
+        default: (starts.3, ends.3) = (start, end)
+        }
+        if escaped { escapes |= 1 << count }
+        count += 1
+    }
+
+    /// The bounds of parameter `index` and whether it holds a `%`.
+    func segment(_ index: Int) -> (start: Int, end: Int, escaped: Bool) {
+        let escaped = escapes & (1 << index) != 0
+        switch index {
+        case 0: return (starts.0, ends.0, escaped)
+        case 1: return (starts.1, ends.1, escaped)
+        case 2: return (starts.2, ends.2, escaped)
+        default: return (starts.3, ends.3, escaped)
+        }
+    }
+}
+
 /// The path parameters of a matched route, kept as byte ranges of the path (a route has at most
 /// ``capacity``): matching a request allocates nothing, a parameter becomes a String only when a
 /// handler asks for one, and a token is parsed from the path's own bytes. A percent-encoded
@@ -84,15 +117,16 @@ struct PathParameters: Sendable {
     static var capacity: Int { 4 }
     private let names: [String]
     private let path: String
-    private var starts = InlineArray<4, Int>(repeating: 0)
-    private var ends = InlineArray<4, Int>(repeating: 0)
-    /// The decoded text of each percent-encoded parameter; nil for a plain one.
-    private var decoded = InlineArray<4, String?>(repeating: nil)
+    private let segments: ParameterSegments
+    /// The decoded text of each percent-encoded parameter, nil for a plain one; empty (nothing
+    /// allocated) while no parameter was escaped.
+    private var decoded: [String?] = []
 
-    /// No parameters yet for a route with these parameter names, in `path`.
-    init(names: [String], path: String) {
+    /// The parameters `segments` of `path` for a route with these parameter names.
+    init(names: [String], path: String, segments: ParameterSegments) {
         self.names = names
         self.path = path
+        self.segments = segments
     }
 
     private func position(_ name: String) -> Int? {
@@ -107,24 +141,23 @@ struct PathParameters: Sendable {
     /// The value of the parameter called `name`, decoded.
     subscript(name: String) -> String? {
         guard let index = position(name) else { return nil }
-        if let text = decoded[index] { return text }
-        return String(Router.text(path, starts[index], ends[index]))
+        if index < decoded.count, let text = decoded[index] { return text }
+        let (start, end, _) = segments.segment(index)
+        return String(Router.text(path, start, end))
     }
 
     /// The parameter called `name` parsed as a token: from the path's bytes when it is plain;
     /// nil when it is missing or not a token.
     func token(_ name: String) -> Token? {
         guard let index = position(name) else { return nil }
-        if let text = decoded[index] { return Token(text) }
-        let bytes = path.utf8.span
-        return Token(utf8: bytes.extracting(starts[index]..<ends[index]))
+        if index < decoded.count, let text = decoded[index] { return Token(text) }
+        let (start, end, _) = segments.segment(index)
+        return Token(utf8: path.utf8.span.extracting(start..<end))
     }
 
-    /// Sets the `index`th parameter of the route: bytes `start..<end` of the path, and its
-    /// decoded text when it was percent-encoded.
-    mutating func set(_ index: Int, start: Int, end: Int, decoded text: String?) {
-        starts[index] = start
-        ends[index] = end
+    /// Keeps the decoded text of the `index`th parameter (a percent-encoded one).
+    mutating func setDecoded(_ index: Int, _ text: String) {
+        if decoded.isEmpty { decoded = Array(repeating: nil, count: Self.capacity) }
         decoded[index] = text
     }
 }
@@ -165,7 +198,7 @@ struct Router: Sendable {
     private let literalBytes: [UInt8]
     /// The routes ending at each node, each node's consecutive, in the router's order.
     private let endings: [Int]
-    /// No route has more segments; a longer path is answered 404 without looking.
+    /// No route has more segments (a longer path matches nothing: the tree is no deeper).
     static let maxSegments = 16
 
     /// One node of the tree: the patterns that share its leading segments.
@@ -239,39 +272,32 @@ struct Router: Sendable {
         self.endings = endings
     }
 
-    /// The byte offsets of a path's non-empty segments, found without allocating.
-    private struct Segments {
-        var starts = InlineArray<16, Int>(repeating: 0)
-        var ends = InlineArray<16, Int>(repeating: 0)
-        var count = 0
-        /// Bit `n` is set when segment `n` holds a `%` (it must be decoded before comparing).
-        var escaped: UInt32 = 0
-        /// False when the path has more than ``Router/maxSegments`` segments.
-        var fits = true
-
-        init(_ path: Span<UInt8>) {
-            var index = 0
-            while index < path.count {
-                if path[index] == UInt8(ascii: "/") {
-                    index += 1
-                    continue
-                }
-                let start = index
-                var percent = false
-                while index < path.count && path[index] != UInt8(ascii: "/") {
-                    percent = percent || path[index] == UInt8(ascii: "%")
-                    index += 1
-                }
-                guard count < Router.maxSegments else {
-                    fits = false
-                    return
-                }
-                if percent { escaped |= 1 << count }
-                starts[count] = start
-                ends[count] = index
-                count += 1
-            }
+    /// The path's next non-empty segment from byte `offset` on (slashes skipped): its bounds
+    /// and whether it holds a `%` (it must be decoded before comparing); nil at the path's end.
+    /// Segments are found as the walk goes, not collected first: bounds kept in an inline array
+    /// were copied whole at every read of one of them (128 bytes per read, several per level).
+    @inline(__always)
+    private static func segment(after offset: Int, in path: Span<UInt8>) -> (start: Int, end: Int, escaped: Bool)? {
+        var index = offset
+        while index < path.count && path[index] == UInt8(ascii: "/") { index += 1 }
+        guard index < path.count else { return nil }
+        let start = index
+        var escaped = false
+        // Eight bytes at a time while none is `/` or `%` (a zero byte of `word ^ pattern` is a
+        // match; the test's lowest mark is exact and the byte loop below finds it).
+        while path.count - index >= 8 {
+            let word = littleEndianWord(path, at: index)
+            let slash = word ^ 0x2F2F_2F2F_2F2F_2F2F
+            let percent = word ^ 0x2525_2525_2525_2525
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            guard ((slash &- ones) & ~slash | (percent &- ones) & ~percent) & 0x8080_8080_8080_8080 == 0 else { break }
+            index += 8
         }
+        while index < path.count && path[index] != UInt8(ascii: "/") {
+            escaped = escaped || path[index] == UInt8(ascii: "%")
+            index += 1
+        }
+        return (start, index, escaped)
     }
 
     /// What a walk of the tree found: of the patterns matching the path, the most literal
@@ -284,6 +310,8 @@ struct Router: Sendable {
         var others = false
         /// When collecting (for a 405's `Allow`): the routes matching with `specificity` literals.
         var collected: [Int]? = nil
+        /// The parameter segments of the path on the way to `chosen`.
+        var parameters = ParameterSegments()
     }
 
     /// The route a request would reach, with its parameters, or the 404/405/400.
@@ -297,70 +325,63 @@ struct Router: Sendable {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let path = request.path
         let bytes = path.utf8.span
-        let segments = Segments(bytes)
-        guard segments.fits else { return .failure(Problem.notFound("No resource at \(request.path)")) }
         var match = Match()
-        walk(0, depth: 0, literals: 0, segments, bytes, path, method, &match)
+        walk(0, from: 0, literals: 0, ParameterSegments(), bytes, path, method, &match)
         guard match.chosen >= 0 else {
             guard match.others else { return .failure(Problem.notFound("No resource at \(request.path)")) }
             var all = Match(specificity: match.specificity, collected: [])
-            walk(0, depth: 0, literals: 0, segments, bytes, path, method, &all)
+            walk(0, from: 0, literals: 0, ParameterSegments(), bytes, path, method, &all)
             var allowed = (all.collected ?? []).sorted().map { routes[$0].method }
             if allowed.contains(.get) { allowed.append(.head) }
             return .failure(Problem.methodNotAllowed(allowed))
         }
         let route = routes[match.chosen]
-        var parameters = PathParameters(names: route.parameterNames, path: path)
-        var parameter = 0
-        for index in 0..<segments.count {
-            guard case .parameter = route.segments[index] else { continue }
-            let start = segments.starts[index]
-            let end = segments.ends[index]
-            var decoded: String?
+        var parameters = PathParameters(names: route.parameterNames, path: path, segments: match.parameters)
+        for index in 0..<match.parameters.count {
             // A plain segment is valid as it is (the parser admitted only ASCII); an escaped one
             // is decoded now, so that an invalid escape is the request's 400 whoever asks.
-            if segments.escaped & (1 << index) != 0 {
-                guard let text = PercentDecoding.decode(Self.text(path, start, end)) else {
-                    return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
-                }
-                decoded = text
+            let (start, end, escaped) = match.parameters.segment(index)
+            guard escaped else { continue }
+            guard let text = PercentDecoding.decode(Self.text(path, start, end)) else {
+                return .failure(Problem.validation("The path is not valid percent-encoded UTF-8"))
             }
-            parameters.set(parameter, start: start, end: end, decoded: decoded)
-            parameter += 1
+            parameters.setDecoded(index, text)
         }
         return .success((route, parameters))
     }
 
-    /// Follows every branch of the tree from `node` that the path's segments from `depth` on
-    /// match, `literals` literal segments matched so far, into `match`.
+    /// Follows every branch of the tree from `node` that the path's segments from byte `offset`
+    /// on match, `literals` literal segments matched so far, into `match`. The tree is at most
+    /// ``maxSegments`` deep, so a path with more segments matches nothing and costs no more.
     private func walk(
-        _ node: Int, depth: Int, literals: Int, _ segments: Segments, _ bytes: Span<UInt8>, _ path: String,
-        _ method: HTTPMethod, _ match: inout Match
+        _ node: Int, from offset: Int, literals: Int, _ parameters: ParameterSegments, _ bytes: Span<UInt8>,
+        _ path: String, _ method: HTTPMethod, _ match: inout Match
     ) {
         let here = nodes[node]
-        guard depth < segments.count else {
+        guard let (start, end, escaped) = Self.segment(after: offset, in: bytes) else {
             for ending in here.firstEnding..<here.firstEnding + here.endingCount {
-                record(endings[ending], literals: literals, method, &match)
+                record(endings[ending], literals: literals, parameters, method, &match)
             }
             return
         }
-        let start = segments.starts[depth]
-        let end = segments.ends[depth]
-        let escaped = segments.escaped & (1 << depth) != 0
         let pool = literalBytes.span
         for index in here.firstEdge..<here.firstEdge + here.edgeCount {
             let edge = edges[index]
             let literal = pool.extracting(edge.start..<edge.start + edge.count)
             guard Self.segment(bytes, start, end, escaped: escaped, path, equals: literal) else { continue }
-            walk(edge.child, depth: depth + 1, literals: literals + 1, segments, bytes, path, method, &match)
+            walk(edge.child, from: end, literals: literals + 1, parameters, bytes, path, method, &match)
         }
-        if here.parameter >= 0 {
-            walk(here.parameter, depth: depth + 1, literals: literals, segments, bytes, path, method, &match)
+        if here.parameter >= 0 && parameters.count < PathParameters.capacity {
+            var deeper = parameters
+            deeper.append(start: start, end: end, escaped: escaped)
+            walk(here.parameter, from: end, literals: literals, deeper, bytes, path, method, &match)
         }
     }
 
     /// Counts route `route`, whose pattern matches with `literals` literal segments, into `match`.
-    private func record(_ route: Int, literals: Int, _ method: HTTPMethod, _ match: inout Match) {
+    private func record(
+        _ route: Int, literals: Int, _ parameters: ParameterSegments, _ method: HTTPMethod, _ match: inout Match
+    ) {
         if match.collected != nil {
             if literals == match.specificity { match.collected?.append(route) }
             return
@@ -375,6 +396,7 @@ struct Router: Sendable {
         if routes[route].method == method && (match.chosen < 0 || route < match.chosen) {
             if match.chosen >= 0 { match.others = true }
             match.chosen = route
+            match.parameters = parameters
         } else {
             match.others = true
         }
