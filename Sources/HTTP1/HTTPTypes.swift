@@ -181,23 +181,75 @@ func asciiLower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 
 
 /// A parsed request: what the handler sees.
 public struct HTTPRequest: Sendable {
+    /// What the parser read, shared by every copy of the request: a request is handed from the
+    /// event loop to the handler, into its context and its closures, and each copy of eight
+    /// separate fields retained (and released) every string and array in them. A copy now
+    /// retains one object. A setter (tests, handlers building requests) replaces the object.
+    private struct Parsed: Sendable {
+        var method: HTTPMethod
+        var target: String
+        var path: String
+        var query: String?
+        var version: HTTPVersion
+        var headers: HTTPHeaders
+        var body: [UInt8]
+        var keepAlive: Bool
+    }
+
+    private final class Box: Sendable {
+        let parsed: Parsed
+        init(_ parsed: Parsed) { self.parsed = parsed }
+    }
+
+    private var box: Box
+
+    private mutating func change(_ update: (inout Parsed) -> Void) {
+        var parsed = box.parsed
+        update(&parsed)
+        box = Box(parsed)
+    }
+
     /// The method.
-    public var method: HTTPMethod
+    public var method: HTTPMethod {
+        get { box.parsed.method }
+        set { change { $0.method = newValue } }
+    }
     /// The request-target exactly as received (origin-form, or absolute-form).
-    public var target: String
+    public var target: String {
+        get { box.parsed.target }
+        set { change { $0.target = newValue } }
+    }
     /// The path of the target, still percent-encoded (`/api/v1/event/token/…`).
-    public var path: String
+    public var path: String {
+        get { box.parsed.path }
+        set { change { $0.path = newValue } }
+    }
     /// The query without `?`, still percent-encoded; nil when absent.
-    public var query: String?
+    public var query: String? {
+        get { box.parsed.query }
+        set { change { $0.query = newValue } }
+    }
     /// The protocol version.
-    public var version: HTTPVersion
+    public var version: HTTPVersion {
+        get { box.parsed.version }
+        set { change { $0.version = newValue } }
+    }
     /// The header fields.
-    public var headers: HTTPHeaders
+    public var headers: HTTPHeaders {
+        get { box.parsed.headers }
+        set { change { $0.headers = newValue } }
+    }
     /// The body (empty without one).
-    public var body: [UInt8]
+    public var body: [UInt8] {
+        get { box.parsed.body }
+        set { change { $0.body = newValue } }
+    }
     /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`;
     /// HTTP/1.0 only with `Connection: keep-alive`).
-    public var keepAlive: Bool
+    public var keepAlive: Bool {
+        get { box.parsed.keepAlive }
+        set { change { $0.keepAlive = newValue } }
+    }
     /// The client's IP address, set by the server (nil in tests that build requests directly).
     public var remoteAddress: String?
 
@@ -206,15 +258,10 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders = HTTPHeaders(),
         body: [UInt8] = [], keepAlive: Bool = true
     ) {
-        self.method = method
-        self.target = target
         let split = Self.splitTarget(target)
-        self.path = split.path
-        self.query = split.query
-        self.version = version
-        self.headers = headers
-        self.body = body
-        self.keepAlive = keepAlive
+        self.init(
+            method: method, target: target, path: split.path, query: split.query, version: version, headers: headers,
+            body: body, keepAlive: keepAlive)
     }
 
     /// A request whose target the parser has already split into path and query.
@@ -222,14 +269,10 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, target: String, path: String, query: String?, version: HTTPVersion, headers: HTTPHeaders,
         body: [UInt8], keepAlive: Bool
     ) {
-        self.method = method
-        self.target = target
-        self.path = path
-        self.query = query
-        self.version = version
-        self.headers = headers
-        self.body = body
-        self.keepAlive = keepAlive
+        box = Box(
+            Parsed(
+                method: method, target: target, path: path, query: query, version: version, headers: headers,
+                body: body, keepAlive: keepAlive))
     }
 
     /// Path and query of an origin-form or absolute-form target.
