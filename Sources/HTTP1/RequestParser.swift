@@ -155,7 +155,7 @@ public struct RequestParser: Sendable {
                         case .success(let expectContinue):
                             if head.chunked || head.contentLength > 0 {
                                 state = .headDelivered
-                                return .head(makeRequest(), expectContinue: expectContinue)
+                                return .head(Self.request(from: head), expectContinue: expectContinue)
                             }
                             if let event = startBody() { return event }
                         }
@@ -276,8 +276,6 @@ public struct RequestParser: Sendable {
         return .request(Self.request(from: finished))
     }
 
-    private func makeRequest() -> HTTPRequest { Self.request(from: head) }
-
     private static func request(from head: Head) -> HTTPRequest {
         guard head.originForm else {
             return HTTPRequest(
@@ -352,7 +350,8 @@ public struct RequestParser: Sendable {
         case .success(let checked): line = checked
         case .failure(let error): return error
         }
-        head = Head()
+        // `head` is fresh here: the parser starts with one, and a completed request swaps in a
+        // new one, a failure resets it.
         // Room for a typical request's fields in the first allocation (not 1, then 2, then 4).
         head.headers.reserveCapacity(8)
         head.method = line.method
