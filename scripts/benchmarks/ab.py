@@ -3,9 +3,9 @@
 performance rules: side by side, alternating rounds, medians, ratios).
 
 Each build serves its own copy of a store of WORKFLOWS BOM_UPLOAD workflows (loaded by its own
-bomflow-store-driver), sync full, with an API key; wrk runs the DT poll (-t2 -c64) and durable
-step updates (-t2 -c64) against A, then B, ROUNDS times, alternating; the table gives each
-round, the medians and B/A.
+bomflow-store-driver), sync full, with an API key; wrk runs the DT poll, durable step updates
+and durable creates (each -t2 -c64) against A, then B, ROUNDS times, alternating; the table
+gives each round, the medians and B/A.
 Usage: ab.py BIN_DIR_A BIN_DIR_B [WORKFLOWS] [SECONDS] [ROUNDS]"""
 import os
 import shutil
@@ -36,6 +36,7 @@ common = 'local n = tonumber(os.getenv("WORKFLOWS")); local key = os.getenv("API
 scripts = {
     "poll": lua("poll.lua", common + f'request = function() return wrk.format("GET", string.format("/api/v1/event/token/{TOKEN}", math.random(0, n - 1)), {{["X-Api-Key"] = key}}) end\n'),
     "update": lua("update.lua", common + f'request = function() return wrk.format("PATCH", string.format("/api/v1/workflow/token/{TOKEN}/step/BOM_CONSUMPTION", math.random(0, n - 1)), {{["X-Api-Key"] = key, ["Content-Type"] = "application/json"}}, \'{{"started":true}}\') end\n'),
+    "create": lua("create.lua", common + 'request = function() return wrk.format("POST", "/api/v1/workflow", {["X-Api-Key"] = key, ["Content-Type"] = "application/json"}, \'{"template":"BOM_UPLOAD"}\') end\n'),
 }
 try:
     keys = []
