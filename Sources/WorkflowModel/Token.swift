@@ -98,6 +98,28 @@ public struct Token: Hashable, Comparable, Sendable, CustomStringConvertible {
         return random(using: &generator)
     }
 
+    /// A version-7 UUID (RFC 9562, 5.7) for `time`: the Unix time in milliseconds in the first
+    /// 48 bits, then the version, 12 random bits, the variant and 62 random bits.
+    ///
+    /// The tokens the server hands out are these: made one after another, they sort by time, so
+    /// each lands next to the last in a B-tree keyed by token (LMDB's `tokens`) instead of on a
+    /// random leaf page, and a group commit of creates writes a few pages of that index rather
+    /// than one per create. They are as unique as version-4 ones in practice (74 random bits per
+    /// millisecond) and no more secret: a token names a workflow, the API key guards it.
+    public static func timeOrdered(at time: Timestamp) -> Token {
+        var generator = SystemRandomNumberGenerator()
+        return timeOrdered(at: time, using: &generator)
+    }
+
+    /// ``timeOrdered(at:)`` with the random bits from `generator`. A time before 1970 counts as
+    /// 1970; one past the 48 bits wraps (in the year 10889).
+    public static func timeOrdered(at time: Timestamp, using generator: inout some RandomNumberGenerator) -> Token {
+        let milliseconds = UInt64(max(0, time.milliseconds)) & 0xFFFF_FFFF_FFFF
+        let high = milliseconds << 16 | 0x7000 | (generator.next() as UInt64) & 0x0FFF
+        let low = (generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
+        return Token(high: high, low: low)
+    }
+
     /// A version-4 UUID drawn from `generator` (seeded generators give reproducible tokens).
     public static func random(using generator: inout some RandomNumberGenerator) -> Token {
         let high = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000

@@ -57,6 +57,41 @@ struct BomAPITests {
         #expect(api.call(.get, "/api/v1/workflow/token/3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab/bom").status == .notFound)
     }
 
+    /// Tokens the server makes (an upload's, a create's without one) are version-7 UUIDs of the
+    /// store's clock (Token.timeOrdered): later ones sort after earlier ones.
+    @Test func tokensTheServerMakesAreTimeOrdered() throws {
+        let api = try ServiceFixture()
+        let before = api.store.options.clock().milliseconds
+        var tokens: [Token] = []
+        for number in 0..<3 {
+            let upload = api.call(
+                .put, "/api/v1/bom",
+                Self.put([
+                    "bom": Self.base64(Self.bom), "projectName": "acme", "projectVersion": "\(number)",
+                    "autoCreate": true,
+                ]))
+            #expect(upload.status == .ok, "\(upload.text)")
+            let uploaded = try #require(api.json(upload) as? [String: String])
+            tokens.append(try #require(Token(uploaded["token"] ?? "")))
+            usleep(2_000)
+            let created = api.call(.post, "/api/v1/workflow", #"{"template":"BOM_UPLOAD"}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let workflow = try #require(api.json(created) as? [String: Any])
+            tokens.append(try #require(Token(workflow["token"] as? String ?? "")))
+            usleep(2_000)
+        }
+        let after = api.store.options.clock().milliseconds
+        for token in tokens {
+            #expect(Array(token.description)[14] == "7", "\(token)")
+            #expect((before...after).contains(Int64(token.high >> 16)), "\(token)")
+        }
+        #expect(tokens == tokens.sorted())
+        // A client's own token is kept as given.
+        let own = "3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab"
+        let created = api.call(.post, "/api/v1/workflow", #"{"token":"\#(own)","template":"BOM_UPLOAD"}"#)
+        #expect((api.json(created) as? [String: Any])?["token"] as? String == own)
+    }
+
     @Test func postMultipartAsClientsSendIt() throws {
         let api = try ServiceFixture()
         let parts = [

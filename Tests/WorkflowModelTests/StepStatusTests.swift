@@ -159,4 +159,44 @@ struct TokenTests {
         #expect(Array(text)[14] == "4")
         #expect("89ab".contains(Array(text)[19]))
     }
+
+    /// RFC 9562, 5.7: the milliseconds in the first 48 bits, version 7, variant 10, the rest random.
+    @Test func timeOrderedTokensAreVersion7WithTheirMilliseconds() {
+        let time = Timestamp(milliseconds: 1_796_331_367_778)  // 2026-12-03T21:36:07.778Z
+        let token = Token.timeOrdered(at: time)
+        let text = Array(token.description)
+        #expect(
+            String(text[0..<8]) + String(text[9..<13])
+                == String(UInt64(time.milliseconds), radix: 16, uppercase: false)
+                .leftPadded(to: 12))
+        #expect(text[14] == "7")
+        #expect("89ab".contains(text[19]))
+        #expect(Token(token.description) == token)
+        // The random bits differ; the time does not.
+        let other = Token.timeOrdered(at: time)
+        #expect(other != token)
+        #expect(other.high >> 16 == token.high >> 16)
+        // Before 1970 counts as 1970.
+        #expect(Token.timeOrdered(at: Timestamp(milliseconds: -5)).high >> 16 == 0)
+    }
+
+    /// Tokens of later milliseconds sort after earlier ones, whatever their random bits: a B-tree
+    /// keyed by token takes them at one edge.
+    @Test func timeOrderedTokensSortByTime() {
+        var generator = SystemRandomNumberGenerator()
+        var previous: Token?
+        var milliseconds: Int64 = 1_700_000_000_000
+        for step in 0..<2_000 {
+            milliseconds += Int64.random(in: 1...3)
+            let token = Token.timeOrdered(at: Timestamp(milliseconds: milliseconds), using: &generator)
+            if let previous { #expect(previous < token, "step \(step)") }
+            previous = token
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
 }
