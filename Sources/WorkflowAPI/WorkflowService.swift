@@ -261,6 +261,10 @@ public final class WorkflowService: Sendable {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
     }
 
+    /// A token the server makes for a new workflow (an upload's, a create's without one): time-ordered,
+    /// so that consecutive ones share a leaf of the store's token index (``Token/timeOrdered(at:)``).
+    func newToken() -> Token { Token.timeOrdered(at: store.options.clock()) }
+
     /// A token for bomflow's own endpoints (problem+json on error).
     func ownToken(_ context: RequestContext) throws(Problem) -> Token {
         guard let token = context.token else {

@@ -162,7 +162,7 @@ struct TokenTests {
 
     /// RFC 9562, 5.7: the milliseconds in the first 48 bits, version 7, variant 10, the rest random.
     @Test func timeOrderedTokensAreVersion7WithTheirMilliseconds() {
-        let time = Timestamp(milliseconds: 1_796_331_367_778)  // 2026-12-03T21:36:07.778Z
+        let time = Timestamp(milliseconds: 1_796_331_367_778)  // 2026-12-03T20:56:07.778Z
         let token = Token.timeOrdered(at: time)
         let text = Array(token.description)
         #expect(

@@ -59,8 +59,7 @@ extension WorkflowService {
 
     /// One upload as one write: DT's `{"token","projectUuid"}` after the commit, or its refusal.
     func upload(_ fields: BomUploadFields, _ context: RequestContext, _ respond: @escaping Respond) throws(Problem) {
-        let upload = try fields.upload(
-            token: Token.timeOrdered(at: store.options.clock()), createdBy: context.keyName, maxBomBytes: maxBomBytes)
+        let upload = try fields.upload(token: newToken(), createdBy: context.keyName, maxBomBytes: maxBomBytes)
         write([.upload(upload)], context, respond) { [self] results in
             switch results[0] {
             case .success(.uploaded(let workflow, let project)):

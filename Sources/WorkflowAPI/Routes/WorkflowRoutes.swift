@@ -19,10 +19,9 @@ extension WorkflowService {
         },
         Route(.post, "/api/v1/workflow", .write) { service, context, respond throws(Problem) in
             let body = try CreateWorkflowRequest.decode(context.request.body)
-            let token = body.token ?? Token.timeOrdered(at: service.store.options.clock())
             let operation = WriteOperation.create(
-                token: token, definition: body.definition, labels: body.labels, createdBy: context.keyName,
-                concurrencyKey: body.concurrencyKey)
+                token: body.token ?? service.newToken(), definition: body.definition, labels: body.labels,
+                createdBy: context.keyName, concurrencyKey: body.concurrencyKey)
             service.write([operation], context, respond) { service.single($0, context, created: .created) }
         },
         Route(.get, "/api/v1/workflow", .read) { service, context, respond throws(Problem) in
