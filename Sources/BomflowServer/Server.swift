@@ -255,7 +255,7 @@ struct ServiceHandler: HTTPHandler {
     let service: WorkflowService
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
-        service.handle(request) { responder.respond($0) }
+        service.handle(request, respond: responder.send)
     }
 
     func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {

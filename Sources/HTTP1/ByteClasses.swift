@@ -3,8 +3,9 @@
 // MARK: Words
 
 /// The eight bytes at `index` as one little-endian word, the first in the lowest byte (the
-/// compiler makes it one load): the unit of the scans that test eight bytes at once.
-@inline(__always)
+/// compiler makes it one load): the unit of the scans that test eight bytes at once. Inlinable,
+/// so that the router's scans in another module make it one load too instead of a call.
+@inlinable @inline(__always)
 public func littleEndianWord(_ bytes: Span<UInt8>, at index: Int) -> UInt64 {
     let eight = bytes.extracting(index..<index + 8)
     return UInt64(eight[0]) | UInt64(eight[1]) << 8 | UInt64(eight[2]) << 16 | UInt64(eight[3]) << 24

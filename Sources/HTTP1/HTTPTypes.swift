@@ -303,16 +303,30 @@ public struct HTTPRequest: Sendable {
 /// A response a handler returns.
 public struct HTTPResponse: Sendable {
     /// The status.
-    public var status: HTTPStatus
+    public var status: HTTPStatus {
+        didSet { preparedForm = nil }
+    }
     /// Header fields; the writer adds `Date`, `Content-Length` and `Connection` itself.
     public var headers: HTTPHeaders {
-        didSet { preparedFields = nil }
+        didSet { preparedForm = nil }
     }
     /// The body.
-    public var body: [UInt8]
-    /// The header fields as the serializer writes them, kept by ``prepared()`` for a response
-    /// sent many times; any change of `headers` drops it.
-    var preparedFields: [UInt8]? = nil
+    public var body: [UInt8] {
+        didSet { preparedForm = nil }
+    }
+    /// The serialized form kept by ``prepared()`` for a response sent many times; any change of
+    /// status, headers or body drops it.
+    var preparedForm: Prepared? = nil
+
+    /// What ``prepared()`` keeps: the header fields as the serializer writes them, and the whole
+    /// keep-alive HTTP/1.1 answer around its `Date` value (the common case: two copies and the date).
+    struct Prepared: Sendable {
+        var fields: [UInt8]
+        /// The status line and `Date: `.
+        var beforeDate: [UInt8]
+        /// From the CRLF after the date: `Content-Length`, the fields, the empty line, the body.
+        var afterDate: [UInt8]
+    }
 
     /// This response with its header fields serialized once, for a canned answer sent many
     /// times (the serializer then copies them as one block).
@@ -320,7 +334,7 @@ public struct HTTPResponse: Sendable {
         var response = self
         var fields: [UInt8] = []
         ResponseSerializer.appendFields(headers, to: &fields)
-        response.preparedFields = fields
+        response.preparedForm = ResponseSerializer.prepare(self, fields: fields)
         return response
     }
 

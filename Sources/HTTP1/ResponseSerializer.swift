@@ -16,6 +16,13 @@ public enum ResponseSerializer {
         _ response: HTTPResponse, isHead: Bool, keepAlive: Bool, version: HTTPVersion, date: [UInt8],
         into output: inout [UInt8]
     ) {
+        if let prepared = response.preparedForm, keepAlive, version == .http11, !isHead {
+            output.reserveCapacity(output.count + prepared.beforeDate.count + date.count + prepared.afterDate.count)
+            output.append(contentsOf: prepared.beforeDate)
+            output.append(contentsOf: date)
+            output.append(contentsOf: prepared.afterDate)
+            return
+        }
         let status = response.status
         output.reserveCapacity(output.count + 128 + response.body.count)
         output.append(contentsOf: statusLineAndDateName(status))
@@ -30,13 +37,25 @@ public enum ResponseSerializer {
         } else if version == .http10 {
             output.append(contentsOf: Self.connectionKeepAlive)
         }
-        if let fields = response.preparedFields {
+        if let fields = response.preparedForm?.fields {
             output.append(contentsOf: fields)
         } else {
             appendFields(response.headers, to: &output)
         }
         output.append(contentsOf: Self.crlf)
         if !isHead && !status.forbidsBody { output.append(contentsOf: response.body) }
+    }
+
+    /// The keep-alive HTTP/1.1 answer of `response` (whose serialized `fields` are given) split
+    /// around its date, as ``serialize(_:isHead:keepAlive:version:date:into:)`` writes it.
+    static func prepare(_ response: HTTPResponse, fields: [UInt8]) -> HTTPResponse.Prepared {
+        var unprepared = response
+        unprepared.preparedForm = nil
+        var whole: [UInt8] = []
+        serialize(unprepared, isHead: false, keepAlive: true, version: .http11, date: [], into: &whole)
+        let beforeDate = statusLineAndDateName(response.status)
+        return HTTPResponse.Prepared(
+            fields: fields, beforeDate: beforeDate, afterDate: Array(whole[beforeDate.count...]))
     }
 
     /// Appends each field a handler may set (``isSafe(_:)``) as `name: value` CRLF.

@@ -36,6 +36,8 @@ final class Connection {
     var lastSendProgress: Duration
     var isProcessing = false
     var isClosed = false
+    /// This connection's responder, made at its first request and given to every one after it.
+    var responder: HTTPResponder?
 
     init(id: ConnectionID, remoteAddress: String?, limits: HTTPLimits, now: Duration) {
         self.id = id

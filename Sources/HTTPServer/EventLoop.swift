@@ -297,7 +297,9 @@ final class EventLoop: @unchecked Sendable {
                         request.keepAlive && !draining
                         && connection.requestsServed + 1 < configuration.maxRequestsPerConnection
                     server.requestsHandled.add(1, ordering: .relaxed)
-                    handler.handle(request, responder: HTTPResponder(loop: self, connection: connection.id))
+                    let responder = connection.responder ?? HTTPResponder(loop: self, connection: connection.id)
+                    connection.responder = responder
+                    handler.handle(request, responder: responder)
                     if connection.isClosed { return }
                 case .failed(let error):
                     server.parseErrors.add(1, ordering: .relaxed)

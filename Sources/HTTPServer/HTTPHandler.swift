@@ -29,13 +29,16 @@ extension HTTPHandler {
 /// started before the previous one was answered. A response for a connection that has since
 /// closed is dropped.
 public struct HTTPResponder: Sendable {
-    let loop: EventLoop
-    let connection: ConnectionID
+    /// ``respond(_:)`` as a closure, made once per connection (at its first request): a handler
+    /// that passes it on as its answer callback allocates nothing per request.
+    public let send: @Sendable (HTTPResponse) -> Void
+
+    init(loop: EventLoop, connection: ConnectionID) {
+        send = { response in loop.deliver(response, to: connection) }
+    }
 
     /// Sends `response`. Calling it more than once has no effect after the first call.
-    public func respond(_ response: HTTPResponse) {
-        loop.deliver(response, to: connection)
-    }
+    public func respond(_ response: HTTPResponse) { send(response) }
 }
 
 /// A connection's identity: the fd and a generation, so that a late response never reaches a

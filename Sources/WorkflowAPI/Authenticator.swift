@@ -52,8 +52,14 @@ public final class Authenticator: Sendable {
 
     private struct CachedKey {
         let record: APIKeyRecord?
-        let expires: ContinuousClock.Instant
+        /// Since ``origin``. A `Duration`, not a `ContinuousClock.Instant`: the instant's layout is
+        /// resilient (another library's), which made every copy of a cached entry on the request
+        /// path go through runtime metadata and value witnesses.
+        let expires: Duration
     }
+
+    /// The instant the cache's expiry times count from.
+    private let origin = ContinuousClock.now
 
     /// One thread's cached lookups, and the last one again: a thread serving one client's polls
     /// (the common case) finds its key by one comparison instead of hashing 72 bytes.
@@ -179,7 +185,8 @@ public final class Authenticator: Sendable {
         // which of the three it was (RELIABILITY.md A2).
         let single = Self.presentedKey(headers) ?? ""
         let key = single.utf8.count <= 512 ? single : ""
-        if let cached = cache.withLock({ $0.entry(key) }), cached.expires > now {
+        let elapsed = origin.duration(to: now)
+        if let cached = cache.withLock({ $0.entry(key) }), cached.expires > elapsed {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
         if cachedOnly { return nil }
@@ -195,7 +202,7 @@ public final class Authenticator: Sendable {
         }
         // Into every thread's copy: a key looked up on a request thread is then known to the event
         // loops too (they judge a body's request from the cache alone when the store's calls block).
-        let entry = CachedKey(record: record, expires: now + Self.cacheLifetime)
+        let entry = CachedKey(record: record, expires: elapsed + Self.cacheLifetime)
         cache.withEach { $0.store(entry, for: key, limit: 4096) }
         return record.map { .success($0) } ?? .failure(Self.unauthorized)
     }

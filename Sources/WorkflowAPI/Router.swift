@@ -11,6 +11,8 @@ public final class Route: Sendable {
     typealias Handler =
         @Sendable (WorkflowService, RequestContext, @escaping WorkflowService.Respond) throws(Problem) ->
         Void
+    /// Handles a matched, authorized request whose answer is ready when it returns (reads).
+    typealias Answer = @Sendable (WorkflowService, RequestContext) throws(Problem) -> HTTPResponse
 
     /// One segment of a pattern, compiled once so that matching compares bytes.
     enum Segment: Sendable {
@@ -28,6 +30,9 @@ public final class Route: Sendable {
     /// The names of the parameters, in the order of the path.
     let parameterNames: [String]
     let handler: Handler
+    /// The handler of a route declared with ``init(_:_:_:answer:)``: the request is answered on
+    /// return, so no response closure is made for it (``handler`` calls it too).
+    let answer: Answer?
     /// The route's position in the router (the metrics label).
     let index: Int
     /// The handler never waits on the store (it answers from memory: the version, the OpenAPI
@@ -36,7 +41,21 @@ public final class Route: Sendable {
     /// waits for the database.
     let answersFromMemory: Bool
 
-    init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler) {
+    convenience init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler) {
+        self.init(method, path, permission, handler: handler, answer: nil)
+    }
+
+    /// A route whose answer is ready when `answer` returns.
+    convenience init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, answer: @escaping Answer) {
+        self.init(
+            method, path, permission,
+            handler: { service, context, respond throws(Problem) in respond(try answer(service, context)) },
+            answer: answer)
+    }
+
+    private init(
+        _ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler, answer: Answer?
+    ) {
         self.method = method
         self.path = path
         self.permission = permission
@@ -53,6 +72,7 @@ public final class Route: Sendable {
         }
         precondition(parameterNames.count <= PathParameters.capacity, "\(path) has too many parameters")
         self.handler = handler
+        self.answer = answer
     }
 
     private init(_ route: Route, index: Int, answersFromMemory: Bool) {
@@ -62,6 +82,7 @@ public final class Route: Sendable {
         segments = route.segments
         parameterNames = route.parameterNames
         handler = route.handler
+        answer = route.answer
         self.index = index
         self.answersFromMemory = answersFromMemory
     }
@@ -218,6 +239,24 @@ struct Router: Sendable {
         var start: Int
         var count: Int
         var child: Int
+        /// The literal's first eight bytes (``prefixKey(_:_:_:)``): a segment whose key and
+        /// length differ is rejected by one comparison, without reading the literal's bytes.
+        var key: UInt64
+    }
+
+    /// Up to the first eight bytes of `bytes[start..<end]` as one little-endian word, zeros after
+    /// a shorter segment (literal segments hold no zero byte, so with the length it is exact for
+    /// up to eight bytes).
+    @inline(__always)
+    private static func prefixKey(_ bytes: Span<UInt8>, _ start: Int, _ end: Int) -> UInt64 {
+        if end - start >= 8 { return littleEndianWord(bytes, at: start) }
+        var key: UInt64 = 0
+        var index = end
+        while index > start {
+            index -= 1
+            key = key << 8 | UInt64(bytes[index])
+        }
+        return key
     }
 
     init(_ groups: [[Route]]) {
@@ -261,7 +300,10 @@ struct Router: Sendable {
                     firstEdge: edges.count, edgeCount: literals[node].count, parameter: parameters[node],
                     firstEnding: endings.count, endingCount: ending[node].count))
             for literal in literals[node] {
-                edges.append(Edge(start: literalBytes.count, count: literal.bytes.count, child: literal.child))
+                edges.append(
+                    Edge(
+                        start: literalBytes.count, count: literal.bytes.count, child: literal.child,
+                        key: Self.prefixKey(literal.bytes.span, 0, literal.bytes.count)))
                 literalBytes.append(contentsOf: literal.bytes)
             }
             endings.append(contentsOf: ending[node])
@@ -365,10 +407,17 @@ struct Router: Sendable {
             return
         }
         let pool = literalBytes.span
+        let length = end - start
+        let key = escaped ? 0 : Self.prefixKey(bytes, start, end)
         for index in here.firstEdge..<here.firstEdge + here.edgeCount {
             let edge = edges[index]
-            let literal = pool.extracting(edge.start..<edge.start + edge.count)
-            guard Self.segment(bytes, start, end, escaped: escaped, path, equals: literal) else { continue }
+            // A plain segment: its length and first eight bytes decide, the rest is compared only
+            // for a literal longer than eight bytes. An escaped one is decoded and compared whole.
+            if !escaped && (edge.count != length || edge.key != key) { continue }
+            if escaped || length > 8 {
+                let literal = pool.extracting(edge.start..<edge.start + edge.count)
+                guard Self.segment(bytes, start, end, escaped: escaped, path, equals: literal) else { continue }
+            }
             walk(edge.child, from: end, literals: literals + 1, parameters, bytes, path, method, &match)
         }
         if here.parameter >= 0 && parameters.count < PathParameters.capacity {

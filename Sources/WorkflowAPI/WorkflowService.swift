@@ -189,14 +189,9 @@ public final class WorkflowService: Sendable {
         let metrics = self.metrics
         let index = routeIndex
         let incoming = incomingRequestID(request)
-        let respond: Respond = { response in
-            var response = response
-            if let incoming, response.headers["X-Request-Id"] == nil { response.headers.add("X-Request-Id", incoming) }
-            // One read of the duration's components (each is a 128-bit division).
-            let (seconds, attoseconds) = (ContinuousClock.now - started).components
-            metrics.recordRequest(
-                route: index, status: response.status.code, seconds: Double(seconds) + Double(attoseconds) / 1e18)
-            answer(response)
+        // A function, not a closure value: its context is made only where a handler keeps it.
+        @Sendable func respond(_ response: HTTPResponse) {
+            Self.finish(response, incoming: incoming, started: started, route: index, metrics: metrics, answer)
         }
         switch resolved {
         case .failure(let problem):
@@ -209,13 +204,38 @@ public final class WorkflowService: Sendable {
                 let context = RequestContext(
                     request: request, parameters: parameters, keyName: key?.name, isAdmin: key?.isAdmin ?? false,
                     incomingRequestID: incoming, route: route)
-                do {
-                    try route.handler(self, context, respond)
-                } catch {
-                    respond(self.answer(error, context))
+                // A route whose answer is ready on return is finished here, without the closure.
+                guard let ready = route.answer else {
+                    do {
+                        try route.handler(self, context, respond)
+                    } catch {
+                        respond(self.answer(error, context))
+                    }
+                    return
                 }
+                let response: HTTPResponse
+                do {
+                    response = try ready(self, context)
+                } catch {
+                    response = self.answer(error, context)
+                }
+                respond(response)
             }
         }
+    }
+
+    /// Sends `response` through `answer`: the client's request id echoed, the request counted.
+    private static func finish(
+        _ response: HTTPResponse, incoming: String?, started: ContinuousClock.Instant, route: Int, metrics: Metrics,
+        _ answer: Respond
+    ) {
+        var response = response
+        if let incoming, response.headers["X-Request-Id"] == nil { response.headers.add("X-Request-Id", incoming) }
+        // One read of the duration's components (each is a 128-bit division).
+        let (seconds, attoseconds) = (ContinuousClock.now - started).components
+        metrics.recordRequest(
+            route: route, status: response.status.code, seconds: Double(seconds) + Double(attoseconds) / 1e18)
+        answer(response)
     }
 
     /// The one mapping of a problem to its response: the request id (the client's, else a new

@@ -67,6 +67,34 @@ struct ResponseSerializerTests {
             text(response.prepared(), isHead: true, keepAlive: false) == text(response, isHead: true, keepAlive: false))
     }
 
+    @Test(arguments: [HTTPStatus.ok, .created, .noContent, .notModified, HTTPStatus(code: 299, reason: "Odd")])
+    func aPreparedAnswerIsWrittenAsTheResponseWouldBe(status: HTTPStatus) {
+        let response = HTTPResponse(
+            status: status, headers: HTTPHeaders([("Content-Type", "application/json"), ("X-Ok", "fine")]),
+            body: Array(#"{"processing":false}"#.utf8))
+        for isHead in [false, true] {
+            for keepAlive in [false, true] {
+                for version in [HTTPVersion.http10, .http11] {
+                    #expect(
+                        text(response.prepared(), isHead: isHead, keepAlive: keepAlive, version: version)
+                            == text(response, isHead: isHead, keepAlive: keepAlive, version: version))
+                }
+            }
+        }
+    }
+
+    @Test func changingAPreparedAnswersStatusOrBodyDropsIt() {
+        var response = HTTPResponse(status: .ok, body: Array("one".utf8)).prepared()
+        response.body = Array("three".utf8)
+        #expect(text(response).hasSuffix("Content-Length: 5\r\n\r\nthree"))
+        response = response.prepared()
+        response.body.append(UInt8(ascii: "!"))
+        #expect(text(response).hasSuffix("Content-Length: 6\r\n\r\nthree!"))
+        response = response.prepared()
+        response.status = .created
+        #expect(text(response).hasPrefix("HTTP/1.1 201 Created\r\n"))
+    }
+
     @Test func changingThePreparedFieldsDropsTheBlock() {
         var response = HTTPResponse(status: .ok, headers: HTTPHeaders([("X-One", "1")])).prepared()
         response.headers.add("X-Two", "2")

@@ -89,6 +89,17 @@ struct RouterTests {
                     switch segment {
                     case .literal(let bytes):
                         var text = String(decoding: bytes, as: UTF8.self)
+                        // A near miss: one byte changed (before, at or after the eighth, which
+                        // the tree compares as one word), the last byte dropped or one added.
+                        switch generator.next() % 12 {
+                        case 0:
+                            var changed = bytes
+                            changed[Int(generator.next() % UInt64(changed.count))] = UInt8(ascii: "q")
+                            text = String(decoding: changed, as: UTF8.self)
+                        case 1: text = String(text.dropLast())
+                        case 2: text += "s"
+                        default: break
+                        }
                         if generator.next() % 5 == 0, let first = text.utf8.first {
                             text =
                                 "%" + String(first, radix: 16, uppercase: generator.next() % 2 == 0)

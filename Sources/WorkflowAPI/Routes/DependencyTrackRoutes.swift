@@ -6,14 +6,14 @@ internal import WorkflowModel
 /// The endpoints Dependency-Track clients call, answered in DT's own shapes (DESIGN.md §2).
 extension WorkflowService {
     static let dependencyTrackRoutes: [Route] = [
-        Route(.get, "/api/v1/event/token/{uuid}", .read) { service, context, respond throws(Problem) in
-            respond(try service.poll(context, method: "isTokenBeingProcessed"))
+        Route(.get, "/api/v1/event/token/{uuid}", .read) { service, context throws(Problem) in
+            try service.poll(context, method: "isTokenBeingProcessed")
         },
-        Route(.get, "/api/v1/bom/token/{uuid}", .read) { service, context, respond throws(Problem) in
-            respond(try service.poll(context, method: "isTokenBeingProcessed"))
+        Route(.get, "/api/v1/bom/token/{uuid}", .read) { service, context throws(Problem) in
+            try service.poll(context, method: "isTokenBeingProcessed")
         },
-        Route(.get, "/api/v1/workflow/token/{uuid}/status", .read) { service, context, respond throws(Problem) in
-            respond(try service.status(context))
+        Route(.get, "/api/v1/workflow/token/{uuid}/status", .read) { service, context throws(Problem) in
+            try service.status(context)
         },
     ]
 
