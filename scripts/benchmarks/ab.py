@@ -3,9 +3,9 @@
 performance rules: side by side, alternating rounds, medians, ratios).
 
 Each build serves its own copy of a store of WORKFLOWS BOM_UPLOAD workflows (loaded by its own
-bomflow-store-driver), sync full, with an API key; wrk runs the DT poll, durable step updates
-and durable creates (each -t2 -c64) against A, then B, ROUNDS times, alternating; the table
-gives each round, the medians and B/A.
+bomflow-store-driver), sync full, with an API key; wrk runs the DT poll (-t2 -c64, then -t1 -c1),
+durable step updates and durable creates (each -t2 -c64) against A, then B, ROUNDS times,
+alternating; the table gives each round, the medians and B/A.
 Usage: ab.py BIN_DIR_A BIN_DIR_B [WORKFLOWS] [SECONDS] [ROUNDS]"""
 import os
 import shutil
@@ -53,15 +53,18 @@ try:
                 break
             time.sleep(0.05)
         keys.append(open(f"{data}/admin.key").read().strip())
-    results = {name: ([], []) for name in scripts}
+    # (name, script, wrk threads, connections)
+    runs = [("poll", scripts["poll"], 2, 64), ("poll -c1", scripts["poll"], 1, 1),
+            ("update", scripts["update"], 2, 64), ("create", scripts["create"], 2, 64)]
+    results = {name: ([], []) for name, _, _, _ in runs}
     for round_ in range(rounds):
-        for name, script in scripts.items():
+        for name, script, threads, connections in runs:
             for index in (0, 1) if round_ % 2 == 0 else (1, 0):
-                out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{ports[index]}/"],
+                out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, f"http://127.0.0.1:{ports[index]}/"],
                                      capture_output=True, text=True, check=True,
                                      env={**os.environ, "WORKFLOWS": str(workflows), "APIKEY": keys[index]}).stdout
                 results[name][index].append(parse_wrk(out))
-    print(f"## A/B: {workflows:,} workflows, wrk -t2 -c64, {seconds} s per run, {rounds} alternating rounds\n")
+    print(f"## A/B: {workflows:,} workflows, wrk -t2 -c64 (poll -c1: -t1 -c1), {seconds} s per run, {rounds} alternating rounds\n")
     print(f"A = {bins[0]}\n\nB = {bins[1]}\n")
     print("| operation | A req/s (rounds) | B req/s (rounds) | A median | B median | B/A | A p99 ms (median) | B p99 ms (median) | non-2xx A/B |")
     print("|---|---|---|---:|---:|---:|---:|---:|---|")

@@ -14,7 +14,9 @@ The poll and the create run ROUNDS alternating rounds (bomflow, nginx, PostgreSQ
 order reversed every other round) and report the run with the median rate; the durable update and
 the cascade change what the next round would find (a started step, a failed workflow), so they
 run once.
-Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS]"""
+The server is SERVE_BIN when given (scripts/bench passes the static dist/bomflow, the binary users
+run: measured 1.06x the dynamically linked build's poll at 64 connections), else BIN_DIR/bomflow.
+Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS] [SERVE_BIN]"""
 import os
 import re
 import shutil
@@ -32,6 +34,7 @@ workflows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 raw_lmdb = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
 rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
+serve_bin = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else f"{bin_dir}/bomflow"
 BOMFLOW_PORT, NGINX_PORT, PG_PORT = 18391, 18392, 15432
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
@@ -83,7 +86,7 @@ try:
     data = os.path.join(work, "data")
     load = subprocess.run([f"{bin_dir}/bomflow-store-driver", "bench", "--dir", data, "--workflows", str(workflows), "--ops", "1000"],
                           capture_output=True, text=True, check=True).stdout
-    server = subprocess.Popen([f"{bin_dir}/bomflow", "serve", "--data-dir", data, "--port", str(BOMFLOW_PORT), "--loops", "2", "--log-level", "warning"],
+    server = subprocess.Popen([serve_bin, "serve", "--data-dir", data, "--port", str(BOMFLOW_PORT), "--loops", "2", "--log-level", "warning"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     processes.append(server)
     wait_port(BOMFLOW_PORT)
@@ -174,6 +177,7 @@ COMMIT;
     print(f"## API: {workflows:,} BOM_UPLOAD workflows; bomflow serve (2 loops, sync full, API key) vs nginx-light (fixed body) vs PostgreSQL 15 "
           f"(Hyades WORKFLOW_STATE, synchronous_commit=on, pgbench -M prepared); {seconds} s per run\n")
     print(f"bomflow load: {load.strip()}\n")
+    print(f"bomflow binary: {serve_bin}\n")
     print("| operation | load | bomflow req/s | p50 ms | p99 ms | non-2xx | nginx req/s | nginx p99 ms | PostgreSQL tps | PG avg ms | bomflow/nginx | bomflow/PG |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     spread = []
