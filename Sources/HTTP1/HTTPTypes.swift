@@ -332,9 +332,7 @@ public struct HTTPResponse: Sendable {
     /// times (the serializer then copies them as one block).
     public func prepared() -> HTTPResponse {
         var response = self
-        var fields: [UInt8] = []
-        ResponseSerializer.appendFields(headers, to: &fields)
-        response.preparedForm = ResponseSerializer.prepare(self, fields: fields)
+        response.preparedForm = ResponseSerializer.prepare(self)
         return response
     }
 

@@ -46,9 +46,11 @@ public enum ResponseSerializer {
         if !isHead && !status.forbidsBody { output.append(contentsOf: response.body) }
     }
 
-    /// The keep-alive HTTP/1.1 answer of `response` (whose serialized `fields` are given) split
-    /// around its date, as ``serialize(_:isHead:keepAlive:version:date:into:)`` writes it.
-    static func prepare(_ response: HTTPResponse, fields: [UInt8]) -> HTTPResponse.Prepared {
+    /// The serialized fields of `response` and its keep-alive HTTP/1.1 answer split around its
+    /// date, as ``serialize(_:isHead:keepAlive:version:date:into:)`` writes them.
+    static func prepare(_ response: HTTPResponse) -> HTTPResponse.Prepared {
+        var fields: [UInt8] = []
+        appendFields(response.headers, to: &fields)
         var unprepared = response
         unprepared.preparedForm = nil
         var whole: [UInt8] = []

@@ -29,10 +29,13 @@ public final class Route: Sendable {
     let segments: [Segment]
     /// The names of the parameters, in the order of the path.
     let parameterNames: [String]
-    let handler: Handler
-    /// The handler of a route declared with ``init(_:_:_:answer:)``: the request is answered on
-    /// return, so no response closure is made for it (``handler`` calls it too).
-    let answer: Answer?
+    /// What the route runs: a ``Handler`` that answers through a callback, or an ``Answer``
+    /// returned at once (dispatch then makes no response closure for it).
+    enum Action: Sendable {
+        case responds(Handler)
+        case answers(Answer)
+    }
+    let action: Action
     /// The route's position in the router (the metrics label).
     let index: Int
     /// The handler never waits on the store (it answers from memory: the version, the OpenAPI
@@ -42,20 +45,15 @@ public final class Route: Sendable {
     let answersFromMemory: Bool
 
     convenience init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler) {
-        self.init(method, path, permission, handler: handler, answer: nil)
+        self.init(method, path, permission, .responds(handler))
     }
 
     /// A route whose answer is ready when `answer` returns.
     convenience init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, answer: @escaping Answer) {
-        self.init(
-            method, path, permission,
-            handler: { service, context, respond throws(Problem) in respond(try answer(service, context)) },
-            answer: answer)
+        self.init(method, path, permission, .answers(answer))
     }
 
-    private init(
-        _ method: HTTPMethod, _ path: String, _ permission: Permission?, handler: @escaping Handler, answer: Answer?
-    ) {
+    private init(_ method: HTTPMethod, _ path: String, _ permission: Permission?, _ action: Action) {
         self.method = method
         self.path = path
         self.permission = permission
@@ -71,8 +69,7 @@ public final class Route: Sendable {
             return name
         }
         precondition(parameterNames.count <= PathParameters.capacity, "\(path) has too many parameters")
-        self.handler = handler
-        self.answer = answer
+        self.action = action
     }
 
     private init(_ route: Route, index: Int, answersFromMemory: Bool) {
@@ -81,8 +78,7 @@ public final class Route: Sendable {
         permission = route.permission
         segments = route.segments
         parameterNames = route.parameterNames
-        handler = route.handler
-        answer = route.answer
+        action = route.action
         self.index = index
         self.answersFromMemory = answersFromMemory
     }

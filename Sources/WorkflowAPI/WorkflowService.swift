@@ -204,22 +204,23 @@ public final class WorkflowService: Sendable {
                 let context = RequestContext(
                     request: request, parameters: parameters, keyName: key?.name, isAdmin: key?.isAdmin ?? false,
                     incomingRequestID: incoming, route: route)
-                // A route whose answer is ready on return is finished here, without the closure.
-                guard let ready = route.answer else {
+                switch route.action {
+                case .responds(let handler):
                     do {
-                        try route.handler(self, context, respond)
+                        try handler(self, context, respond)
                     } catch {
                         respond(self.answer(error, context))
                     }
-                    return
+                case .answers(let ready):
+                    // Answered here on return: no closure is made for `respond`.
+                    let response: HTTPResponse
+                    do {
+                        response = try ready(self, context)
+                    } catch {
+                        response = self.answer(error, context)
+                    }
+                    respond(response)
                 }
-                let response: HTTPResponse
-                do {
-                    response = try ready(self, context)
-                } catch {
-                    response = self.answer(error, context)
-                }
-                respond(response)
             }
         }
     }
