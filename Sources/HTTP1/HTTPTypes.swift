@@ -301,46 +301,82 @@ public struct HTTPRequest: Sendable {
 }
 
 /// A response a handler returns.
+///
+/// A value type whose fields live in one immutable object: a response is handed from the
+/// handler through the API's finishing step to the event loop, and a copy of four separate
+/// fields retained (and released) six buffers; a copy now retains one object. A setter makes a
+/// new object (responses are built once and rarely changed), and drops the prepared form.
 public struct HTTPResponse: Sendable {
+    private final class Storage: Sendable {
+        let status: HTTPStatus
+        let headers: HTTPHeaders
+        let body: [UInt8]
+        let prepared: Prepared?
+
+        init(status: HTTPStatus, headers: HTTPHeaders, body: [UInt8], prepared: Prepared?) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.prepared = prepared
+        }
+    }
+
+    private var storage: Storage
+
     /// The status.
     public var status: HTTPStatus {
-        didSet { preparedForm = nil }
+        get { storage.status }
+        set { storage = Storage(status: newValue, headers: storage.headers, body: storage.body, prepared: nil) }
     }
     /// Header fields; the writer adds `Date`, `Content-Length` and `Connection` itself.
     public var headers: HTTPHeaders {
-        didSet { preparedForm = nil }
+        get { storage.headers }
+        set { storage = Storage(status: storage.status, headers: newValue, body: storage.body, prepared: nil) }
     }
     /// The body.
     public var body: [UInt8] {
-        didSet { preparedForm = nil }
+        get { storage.body }
+        set { storage = Storage(status: storage.status, headers: storage.headers, body: newValue, prepared: nil) }
     }
     /// The serialized form kept by ``prepared()`` for a response sent many times; any change of
     /// status, headers or body drops it.
-    var preparedForm: Prepared? = nil
+    var preparedForm: Prepared? { storage.prepared }
 
     /// What ``prepared()`` keeps: the header fields as the serializer writes them, and the whole
     /// keep-alive HTTP/1.1 answer around its `Date` value (the common case: two copies and the date).
-    struct Prepared: Sendable {
-        var fields: [UInt8]
+    /// A class: the serializer takes it out of the response with one retain, not three.
+    final class Prepared: Sendable {
+        let fields: [UInt8]
         /// The status line and `Date: `.
-        var beforeDate: [UInt8]
+        let beforeDate: [UInt8]
         /// From the CRLF after the date: `Content-Length`, the fields, the empty line, the body.
-        var afterDate: [UInt8]
+        let afterDate: [UInt8]
+
+        init(fields: [UInt8], beforeDate: [UInt8], afterDate: [UInt8]) {
+            self.fields = fields
+            self.beforeDate = beforeDate
+            self.afterDate = afterDate
+        }
     }
 
     /// This response with its header fields serialized once, for a canned answer sent many
     /// times (the serializer then copies them as one block).
     public func prepared() -> HTTPResponse {
         var response = self
-        response.preparedForm = ResponseSerializer.prepare(self)
+        response.storage = Storage(
+            status: status, headers: headers, body: body, prepared: ResponseSerializer.prepare(self))
         return response
+    }
+
+    /// This response without its prepared form (what the serializer writes when it cannot use it).
+    var unprepared: HTTPResponse {
+        guard storage.prepared != nil else { return self }
+        return HTTPResponse(status: status, headers: headers, body: body)
     }
 
     /// Creates a response.
     public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
-        self.status = status
-        self.headers = headers
-        self.body = body
+        storage = Storage(status: status, headers: headers, body: body, prepared: nil)
     }
 
     /// A `text/plain; charset=utf-8` response.

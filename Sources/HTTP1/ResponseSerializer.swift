@@ -51,10 +51,8 @@ public enum ResponseSerializer {
     static func prepare(_ response: HTTPResponse) -> HTTPResponse.Prepared {
         var fields: [UInt8] = []
         appendFields(response.headers, to: &fields)
-        var unprepared = response
-        unprepared.preparedForm = nil
         var whole: [UInt8] = []
-        serialize(unprepared, isHead: false, keepAlive: true, version: .http11, date: [], into: &whole)
+        serialize(response.unprepared, isHead: false, keepAlive: true, version: .http11, date: [], into: &whole)
         let beforeDate = statusLineAndDateName(response.status)
         return HTTPResponse.Prepared(
             fields: fields, beforeDate: beforeDate, afterDate: Array(whole[beforeDate.count...]))

@@ -199,6 +199,13 @@ struct RequestContext: Sendable {
     var token: Token? { parameters.token("uuid") }
 }
 
+/// The route a request reaches and its path parameters. A struct, not a tuple: a tuple in a
+/// `Result` was copied and destroyed through the runtime's generic tuple witnesses.
+struct Resolution: Sendable {
+    let route: Route
+    let parameters: PathParameters
+}
+
 /// The routes, frozen at start, matched on the raw path bytes.
 ///
 /// The patterns are kept as a tree with one node per distinct run of leading segments, so a
@@ -359,7 +366,7 @@ struct Router: Sendable {
     /// routes whose pattern matches the path, only the most specific (the most literal segments)
     /// count, so `/api/v1/project/lookup` is never the `{uuid}` of `/api/v1/project/{uuid}`,
     /// whatever the method.
-    func resolve(_ request: HTTPRequest) -> Result<(Route, PathParameters), Problem> {
+    func resolve(_ request: HTTPRequest) -> Result<Resolution, Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let path = request.path
         let bytes = path.utf8.span
@@ -385,7 +392,7 @@ struct Router: Sendable {
             }
             parameters.setDecoded(index, text)
         }
-        return .success((route, parameters))
+        return .success(Resolution(route: route, parameters: parameters))
     }
 
     /// Follows every branch of the tree from `node` that the path's segments from byte `offset`

@@ -134,7 +134,8 @@ public final class WorkflowService: Sendable {
         let problem: Problem
         switch Self.router.resolve(head) {
         case .failure(let refusal): problem = refusal
-        case .success(let (route, _)):
+        case .success(let resolution):
+            let route = resolution.route
             // With a store whose calls block, only a key the cache knows is judged here; any other
             // is looked up with the whole request, on a worker thread.
             if requestThreads != nil, let authenticator, route.permission != nil {
@@ -176,34 +177,33 @@ public final class WorkflowService: Sendable {
     private func answersOnLoop(_ request: HTTPRequest) -> Bool {
         switch Self.router.resolve(request) {
         case .failure: true
-        case .success(let (route, _)): route.answersFromMemory
+        case .success(let resolution): resolution.route.answersFromMemory
         }
     }
 
     /// ``handle(_:respond:)`` on the thread that runs it.
     private func dispatch(_ request: HTTPRequest, respond answer: @escaping Respond) {
         let started = ContinuousClock.now
-        let resolved = Self.router.resolve(request)
-        var routeIndex = -1
-        if case .success(let (route, _)) = resolved { routeIndex = route.index }
-        let metrics = self.metrics
-        let index = routeIndex
         let incoming = incomingRequestID(request)
-        // A function, not a closure value: its context is made only where a handler keeps it.
-        @Sendable func respond(_ response: HTTPResponse) {
-            Self.finish(response, incoming: incoming, started: started, route: index, metrics: metrics, answer)
-        }
-        switch resolved {
+        let metrics = self.metrics
+        switch Self.router.resolve(request) {
         case .failure(let problem):
-            respond(self.answer(problem, requestID: incoming, at: "\(request.method.rawValue) \(request.path)"))
-        case .success(let (route, parameters)):
+            let response = self.answer(problem, requestID: incoming, at: "\(request.method.rawValue) \(request.path)")
+            Self.finish(response, incoming: incoming, started: started, route: -1, metrics: metrics, answer)
+        case .success(let resolution):
+            let route = resolution.route
+            let index = route.index
+            // A function, not a closure value: its context is made only where a handler keeps it.
+            @Sendable func respond(_ response: HTTPResponse) {
+                Self.finish(response, incoming: incoming, started: started, route: index, metrics: metrics, answer)
+            }
             switch authorize(request, for: route, now: started) {
             case .failure(let problem):
                 respond(self.answer(problem, requestID: incoming, at: route.signature))
             case .success(let key):
                 let context = RequestContext(
-                    request: request, parameters: parameters, keyName: key?.name, isAdmin: key?.isAdmin ?? false,
-                    incomingRequestID: incoming, route: route)
+                    request: request, parameters: resolution.parameters, keyName: key?.name,
+                    isAdmin: key?.isAdmin ?? false, incomingRequestID: incoming, route: route)
                 switch route.action {
                 case .responds(let handler):
                     do {
@@ -230,13 +230,18 @@ public final class WorkflowService: Sendable {
         _ response: HTTPResponse, incoming: String?, started: ContinuousClock.Instant, route: Int, metrics: Metrics,
         _ answer: Respond
     ) {
-        var response = response
-        if let incoming, response.headers["X-Request-Id"] == nil { response.headers.add("X-Request-Id", incoming) }
         // One read of the duration's components (each is a 128-bit division).
         let (seconds, attoseconds) = (ContinuousClock.now - started).components
         metrics.recordRequest(
             route: route, status: response.status.code, seconds: Double(seconds) + Double(attoseconds) / 1e18)
-        answer(response)
+        // The response is copied only to add the echo (most requests send no id).
+        if let incoming, response.headers["X-Request-Id"] == nil {
+            var echoed = response
+            echoed.headers.add("X-Request-Id", incoming)
+            answer(echoed)
+        } else {
+            answer(response)
+        }
     }
 
     /// The one mapping of a problem to its response: the request id (the client's, else a new

@@ -30,8 +30,9 @@ struct RouterTests {
 
     func actual(_ method: HTTPMethod, _ path: String) -> Outcome {
         switch router.resolve(HTTPRequest(method: method, target: path)) {
-        case .success(let (route, parameters)):
-            return .route(route.index, route.parameterNames.map { parameters[$0] ?? "?" })
+        case .success(let resolution):
+            let route = resolution.route
+            return .route(route.index, route.parameterNames.map { resolution.parameters[$0] ?? "?" })
         case .failure(let problem):
             switch problem.status {
             case .methodNotAllowed: return .methodNotAllowed(problem.headers.first { $0.0 == "Allow" }?.1 ?? "")
@@ -137,9 +138,10 @@ struct RouterTests {
         // The poll parses `{uuid}` from the path's bytes; an escaped one from its decoded text.
         // Both must agree with parsing the decoded parameter.
         guard
-            case .success(let (_, parameters)) = router.resolve(
+            case .success(let resolution) = router.resolve(
                 HTTPRequest(method: .get, target: "/api/v1/event/token/" + segment))
         else { return #expect(Bool(false), "no route") }
+        let parameters = resolution.parameters
         let text = try #require(parameters["uuid"])
         #expect(text == PercentDecoding.decode(Substring(segment)))
         #expect(parameters.token("uuid") == Token(text))
