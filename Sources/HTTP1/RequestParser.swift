@@ -406,8 +406,20 @@ public struct RequestParser: Sendable {
 
     /// The offset of the first `byte` in `range` of `bytes`, or nil.
     @inline(__always)
-    private static func offset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
+    static func offset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
         var index = range.lowerBound
+        // Eight bytes at a time: a zero byte of `word ^ pattern` is a match. The test can mark a
+        // byte falsely only above a true match, so its lowest mark is exact (little-endian: the
+        // lowest byte is the first). A byte-by-byte scan of the request line cost 11 instructions
+        // per byte of the target.
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let pattern = ones &* UInt64(byte)
+        while range.upperBound - index >= 8 {
+            let word = littleEndianWord(bytes, at: index) ^ pattern
+            let marks = (word &- ones) & ~word & 0x8080_8080_8080_8080
+            if marks != 0 { return index + marks.trailingZeroBitCount / 8 }
+            index += 8
+        }
         while index < range.upperBound {
             if bytes[index] == byte { return index }
             index += 1
