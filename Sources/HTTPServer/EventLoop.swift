@@ -35,7 +35,6 @@ final class EventLoop: @unchecked Sendable {
     private var nextGeneration: UInt64 = 1
     private var draining = false
     private var drainDeadline = ContinuousClock.now
-    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
     private var dateSecond: Int64 = -1
     private var dateBytes: [UInt8] = []
     private var lastSweep = ContinuousClock.now
@@ -104,6 +103,9 @@ final class EventLoop: @unchecked Sendable {
         loopThread.store(System.currentThread, ordering: .releasing)
         var tokens = [UInt64](repeating: 0, count: 256)
         var events = [UInt32](repeating: 0, count: 256)
+        // The buffer every read of this loop goes through. Owned by this frame and passed down,
+        // not a property: reading into a property is a runtime exclusivity check per read.
+        var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = epoll.wait(tokens: &tokens, events: &events, timeout: waitMilliseconds)
             now = ContinuousClock.now - origin
@@ -113,7 +115,9 @@ final class EventLoop: @unchecked Sendable {
                 case Self.wakeupToken: drainMailbox()
                 default:
                     let fd = Int32(truncatingIfNeeded: tokens[slot])
-                    if let connection = connections[fd] { handleEvents(events[slot], on: connection) }
+                    if let connection = connections[fd] {
+                        handleEvents(events[slot], on: connection, readBuffer: &readBuffer)
+                    }
                 }
             }
             let instant = ContinuousClock.now
@@ -214,7 +218,7 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: Connection events
 
-    private func handleEvents(_ events: UInt32, on connection: Connection) {
+    private func handleEvents(_ events: UInt32, on connection: Connection, readBuffer: inout [UInt8]) {
         if events & (Posix.eventHangUp | Posix.eventError) != 0 && events & Posix.eventIn == 0 {
             close(connection)
             return
@@ -226,11 +230,11 @@ final class EventLoop: @unchecked Sendable {
             if connection.isClosed { return }
         }
         if events & (Posix.eventIn | Posix.eventReadHangUp) != 0 {
-            readAvailable(connection)
+            readAvailable(connection, readBuffer: &readBuffer)
         }
     }
 
-    private func readAvailable(_ connection: Connection) {
+    private func readAvailable(_ connection: Connection, readBuffer: inout [UInt8]) {
         for _ in 0..<4 {
             switch Posix.read(connection.id.fd, into: &readBuffer) {
             case .transferred(let count):
@@ -359,14 +363,28 @@ final class EventLoop: @unchecked Sendable {
     private func queue(
         _ response: HTTPResponse, on connection: Connection, isHead: Bool, keepAlive: Bool, version: HTTPVersion
     ) {
-        if connection.outputOffset == connection.output.count {
-            connection.output.removeAll(keepingCapacity: true)
+        let date = currentDate()
+        if Self.append(
+            response, isHead: isHead, keepAlive: keepAlive, version: version, date: date, to: &connection.output,
+            consumed: connection.outputOffset)
+        {
             connection.outputOffset = 0
         }
-        ResponseSerializer.serialize(
-            response, isHead: isHead, keepAlive: keepAlive, version: version, date: currentDate(),
-            into: &connection.output)
         if !keepAlive { connection.closeAfterOutput = true }
+    }
+
+    /// Serializes `response` onto `output`, first emptying it when all of it (`consumed` bytes)
+    /// was sent; says whether it did. One access to the output for both: each access to a
+    /// connection's output from the loop is a runtime exclusivity check.
+    private static func append(
+        _ response: HTTPResponse, isHead: Bool, keepAlive: Bool, version: HTTPVersion, date: [UInt8],
+        to output: inout [UInt8], consumed: Int
+    ) -> Bool {
+        let emptied = consumed == output.count
+        if emptied { output.removeAll(keepingCapacity: true) }
+        ResponseSerializer.serialize(
+            response, isHead: isHead, keepAlive: keepAlive, version: version, date: date, into: &output)
+        return emptied
     }
 
     private func flush(_ connection: Connection) {
@@ -412,13 +430,15 @@ final class EventLoop: @unchecked Sendable {
     private func updateInterest(_ connection: Connection) {
         guard !connection.isClosed else { return }
         var wanted: UInt32 = 0
+        // Read once: each read of the output array is a runtime exclusivity check.
+        let pending = connection.pendingOutputBytes
         let wantsRead =
             connection.lingering
             || (!connection.awaitingResponse && !connection.closeAfterOutput && !connection.peerClosedWriting
-                && connection.pendingOutputBytes < configuration.maxPendingOutputBytes)
+                && pending < configuration.maxPendingOutputBytes)
         if wantsRead { wanted |= Posix.eventIn }
         if !connection.peerClosedWriting { wanted |= Posix.eventReadHangUp }
-        if connection.pendingOutputBytes > 0 { wanted |= Posix.eventOut }
+        if pending > 0 { wanted |= Posix.eventOut }
         if wanted != connection.interest {
             connection.interest = wanted
             epoll.modify(connection.id.fd, events: wanted, token: UInt64(UInt32(bitPattern: connection.id.fd)))
