@@ -109,7 +109,9 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
         public let value: String
     }
 
-    private var fields: [Field] = []
+    /// The fields in order. Looking fields up through `fields.span` borrows each in place;
+    /// iterating the headers copies each field (a retain and release of both strings).
+    public private(set) var fields: [Field] = []
 
     /// No fields.
     public init() {}

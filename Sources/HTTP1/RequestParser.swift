@@ -650,18 +650,22 @@ public struct RequestParser: Sendable {
         var expectation = Occurrences()
         var close = false
         var keepAlive = false
-        for field in head.headers {
-            switch field.name.utf8.count {
-            case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Host"): host.add(field.value)
-            case 6 where HTTPHeaders.equalsIgnoringCase(field.name, "Expect"): expectation.add(field.value)
-            case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"):
-                for option in field.value.utf8.split(separator: UInt8(ascii: ",")) {
+        // Each field borrowed in place (iterating the headers would copy every field's strings).
+        let fields = head.headers.fields
+        let span = fields.span
+        for index in span.indices {
+            let name = span[index].name
+            switch name.utf8.count {
+            case 4 where HTTPHeaders.equalsIgnoringCase(name, "Host"): host.add(span[index].value)
+            case 6 where HTTPHeaders.equalsIgnoringCase(name, "Expect"): expectation.add(span[index].value)
+            case 10 where HTTPHeaders.equalsIgnoringCase(name, "Connection"):
+                for option in span[index].value.utf8.split(separator: UInt8(ascii: ",")) {
                     let trimmed = trimmedSpaces(option)
                     if Self.equalsLowercase(trimmed, "close") { close = true }
                     if Self.equalsLowercase(trimmed, "keep-alive") { keepAlive = true }
                 }
-            case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): length.add(field.value)
-            case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): coding.add(field.value)
+            case 14 where HTTPHeaders.equalsIgnoringCase(name, "Content-Length"): length.add(span[index].value)
+            case 17 where HTTPHeaders.equalsIgnoringCase(name, "Transfer-Encoding"): coding.add(span[index].value)
             default: break
             }
         }

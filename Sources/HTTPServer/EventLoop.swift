@@ -389,20 +389,19 @@ final class EventLoop: @unchecked Sendable {
 
     private func flush(_ connection: Connection) {
         guard !connection.isClosed else { return }
-        while connection.outputOffset < connection.output.count {
-            switch Posix.send(connection.id.fd, connection.output, from: connection.outputOffset) {
-            case .transferred(let count):
-                connection.outputOffset += count
-                connection.lastSendProgress = now
-            case .wouldBlock:
-                updateInterest(connection)
-                return
-            case .endOfStream, .failed:
-                close(connection)
-                return
-            }
+        let start = connection.outputOffset
+        switch Self.drain(&connection.output, to: connection.id.fd, from: start) {
+        case .blocked(let offset):
+            connection.outputOffset = offset
+            if offset > start { connection.lastSendProgress = now }
+            updateInterest(connection)
+            return
+        case .failed:
+            close(connection)
+            return
+        case .sent:
+            break
         }
-        connection.output.removeAll(keepingCapacity: connection.output.capacity <= 64 * 1024)
         connection.outputOffset = 0
         connection.lastSendProgress = now
         if connection.closeAfterOutput {
@@ -414,6 +413,32 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         updateInterest(connection)
+    }
+
+    /// How far ``drain(_:to:from:)`` got.
+    private enum Drained {
+        /// Everything was sent and the output emptied.
+        case sent
+        /// The socket is full; sent up to this offset.
+        case blocked(Int)
+        /// The peer is gone or the send failed.
+        case failed
+    }
+
+    /// Sends `output` from `offset` until all of it is sent (then empties it, keeping a buffer of
+    /// up to 64 KiB) or the socket is full. One access to the connection's output for the whole
+    /// send: each access from the loop is a runtime exclusivity check.
+    private static func drain(_ output: inout [UInt8], to fd: Int32, from offset: Int) -> Drained {
+        var offset = offset
+        while offset < output.count {
+            switch Posix.send(fd, output, from: offset) {
+            case .transferred(let count): offset += count
+            case .wouldBlock: return .blocked(offset)
+            case .endOfStream, .failed: return .failed
+            }
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+        return .sent
     }
 
     private func startLingering(_ connection: Connection) {

@@ -211,12 +211,14 @@ public final class Authenticator: Sendable {
     /// of times), or nil when it presents none or several different ones.
     static func presentedKey(_ headers: HTTPHeaders) -> String? {
         var presented: String?
-        for field in headers {
+        let fields = headers.fields
+        let span = fields.span
+        for index in span.indices {
             let candidate: String
-            if HTTPHeaders.equalsIgnoringCase(field.name, "X-Api-Key") {
-                candidate = field.value
-            } else if HTTPHeaders.equalsIgnoringCase(field.name, "Authorization") {
-                let parts = field.value.split(separator: " ", omittingEmptySubsequences: false)
+            if HTTPHeaders.equalsIgnoringCase(span[index].name, "X-Api-Key") {
+                candidate = span[index].value
+            } else if HTTPHeaders.equalsIgnoringCase(span[index].name, "Authorization") {
+                let parts = span[index].value.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { continue }
                 candidate = String(parts[1])
             } else {
