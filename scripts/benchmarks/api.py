@@ -16,7 +16,10 @@ the cascade change what the next round would find (a started step, a failed work
 run once.
 The server is SERVE_BIN when given (scripts/bench passes the static dist/bomflow, the binary users
 run: measured 1.06x the dynamically linked build's poll at 64 connections), else BIN_DIR/bomflow.
-Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS] [SERVE_BIN]"""
+The poll's rounds also run FIXTURE_BIN when given: our own HTTP layer serving the same body
+fixed (bomflow-http-fixture's /fixed, linked like SERVE_BIN), so that what the API adds on top of
+the HTTP layer is measured in the same run.
+Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS] [SERVE_BIN] [FIXTURE_BIN]"""
 import os
 import re
 import shutil
@@ -35,7 +38,8 @@ seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 raw_lmdb = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
 rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 serve_bin = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else f"{bin_dir}/bomflow"
-BOMFLOW_PORT, NGINX_PORT, PG_PORT = 18391, 18392, 15432
+fixture_bin = sys.argv[7] if len(sys.argv) > 7 and sys.argv[7] else None
+BOMFLOW_PORT, NGINX_PORT, PG_PORT, FIXTURE_PORT = 18391, 18392, 15432, 18393
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
 processes = []
@@ -104,6 +108,11 @@ http {{ access_log off; keepalive_requests 1000000;
 """)
     processes.append(subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     wait_port(NGINX_PORT)
+    # --- our own HTTP layer alone: the same body, fixed.
+    if fixture_bin:
+        processes.append(subprocess.Popen([fixture_bin, "--port", str(FIXTURE_PORT), "--loops", "2"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(FIXTURE_PORT)
     # --- PostgreSQL 15, private cluster on loopback, Hyades schema, same rows.
     pg_bin = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
     pg_bin = f"/usr/lib/postgresql/{pg_bin}/bin"
@@ -181,11 +190,19 @@ COMMIT;
     print("| operation | load | bomflow req/s | p50 ms | p99 ms | non-2xx | nginx req/s | nginx p99 ms | PostgreSQL tps | PG avg ms | bomflow/nginx | bomflow/PG |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     spread = []
+    layer = []
+    fixed = lua("fixed.lua", 'request = function() return wrk.format("GET", "/fixed") end\n')
     for threads, connections in [(2, 64), (1, 1)]:
-        (mine, theirs, pg), rates = median_runs([lambda: wrk(BOMFLOW_PORT, poll, threads, connections),
-                                                 lambda: wrk(NGINX_PORT, nginx_poll, threads, connections),
-                                                 lambda: pgbench(pg_poll, connections, threads)])
-        spread.append((f"poll -t{threads} -c{connections}", ["bomflow", "nginx", "PostgreSQL"], rates))
+        runs = [lambda: wrk(BOMFLOW_PORT, poll, threads, connections),
+                lambda: wrk(NGINX_PORT, nginx_poll, threads, connections),
+                lambda: pgbench(pg_poll, connections, threads)]
+        if fixture_bin:
+            runs.append(lambda: wrk(FIXTURE_PORT, fixed, threads, connections))
+        medians, rates = median_runs(runs)
+        mine, theirs, pg = medians[:3]
+        spread.append((f"poll -t{threads} -c{connections}", ["bomflow", "nginx", "PostgreSQL", "HTTP layer"][:len(runs)], rates))
+        if fixture_bin:
+            layer.append((f"-t{threads} -c{connections}", mine, medians[3]))
         print(f"| poll (event/token) | -t{threads} -c{connections} | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | {theirs[0]:,.0f} | {theirs[2]:.3f} | "
               f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
@@ -207,6 +224,9 @@ COMMIT;
                                           "formateight": "format-8 update shape (record in `workflows`)",
                                           "formatseven": "format-7 update shape (and the deadline moved)"}[variant] + ", 32/commit"
                 print(f"| {name} | 1 thread | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
+    for load, mine, fixed_run in layer:
+        print(f"\nThe poll on our own HTTP layer, {load}: the layer's fixed response (bomflow-http-fixture /fixed, same body) "
+              f"{fixed_run[0]:,.0f} req/s, p99 {fixed_run[2]:.3f} ms; the poll {mine[0]:,.0f} req/s = {mine[0] / fixed_run[0]:.2f}x of it")
     print(f"\nRates of the {rounds} alternating rounds (the table shows each side's median run):\n")
     for label, names, rates in spread:
         print(f"- {label}: " + "; ".join(f"{name} " + " / ".join(f"{rate:,.0f}" for rate in runs) for name, runs in zip(names, rates)))
