@@ -166,18 +166,6 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     }
 }
 
-/// The offset of the first `byte` in `bytes`, or nil: a plain loop over contiguous bytes (the
-/// generic `firstIndex(of:)` of a UTF8View steps a String index per byte).
-@inline(__always)
-func firstOffset(of byte: UInt8, in bytes: Span<UInt8>) -> Int? {
-    var index = 0
-    while index < bytes.count {
-        if bytes[index] == byte { return index }
-        index += 1
-    }
-    return nil
-}
-
 @inline(__always)
 func asciiLower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 

@@ -377,8 +377,8 @@ public struct RequestParser: Sendable {
     /// The request line at `range`, checked, or why it is refused.
     private func checkRequestLine(_ range: Range<Int>) -> Result<RequestLine, ParseError> {
         let line = buffer.span
-        guard let firstSpace = Self.offset(of: 0x20, in: line, range.lowerBound..<range.upperBound),
-            let secondSpace = Self.offset(of: 0x20, in: line, (firstSpace + 1)..<range.upperBound)
+        guard let firstSpace = firstOffset(of: 0x20, in: line, range.lowerBound..<range.upperBound),
+            let secondSpace = firstOffset(of: 0x20, in: line, (firstSpace + 1)..<range.upperBound)
         else { return .failure(.badRequest("malformed request line")) }
         let methodBytes = line.extracting(range.lowerBound..<firstSpace)
         let targetBytes = line.extracting((firstSpace + 1)..<secondSpace)
@@ -402,29 +402,6 @@ public struct RequestParser: Sendable {
             RequestLine(
                 method: method, version: version, target: (firstSpace + 1)..<secondSpace, query: query,
                 originForm: targetBytes[0] == UInt8(ascii: "/")))
-    }
-
-    /// The offset of the first `byte` in `range` of `bytes`, or nil.
-    @inline(__always)
-    static func offset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
-        var index = range.lowerBound
-        // Eight bytes at a time: a zero byte of `word ^ pattern` is a match. The test can mark a
-        // byte falsely only above a true match, so its lowest mark is exact (little-endian: the
-        // lowest byte is the first). A byte-by-byte scan of the request line cost 11 instructions
-        // per byte of the target.
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let pattern = ones &* UInt64(byte)
-        while range.upperBound - index >= 8 {
-            let word = littleEndianWord(bytes, at: index) ^ pattern
-            let marks = (word &- ones) & ~word & 0x8080_8080_8080_8080
-            if marks != 0 { return index + marks.trailingZeroBitCount / 8 }
-            index += 8
-        }
-        while index < range.upperBound {
-            if bytes[index] == byte { return index }
-            index += 1
-        }
-        return nil
     }
 
     private static func allTokenBytes(_ bytes: Span<UInt8>) -> Bool {
@@ -485,7 +462,7 @@ public struct RequestParser: Sendable {
         if bytes[0] != UInt8(ascii: "/") {
             let schemeLength = Self.schemeLength(bytes)
             guard schemeLength > 0 else { return .badRequest("request-target must be origin-form or absolute-form") }
-            pathStart = Self.offset(of: UInt8(ascii: "/"), in: bytes, schemeLength..<bytes.count) ?? bytes.count
+            pathStart = firstOffset(of: UInt8(ascii: "/"), in: bytes, schemeLength..<bytes.count) ?? bytes.count
             guard pathStart > schemeLength else { return .badRequest("absolute-form without a host") }
             index = schemeLength
         }
@@ -594,7 +571,7 @@ public struct RequestParser: Sendable {
         guard count < limits.headerCount else {
             return .failure(.headerFieldsTooLarge("more than \(limits.headerCount) fields"))
         }
-        guard let colon = Self.offset(of: UInt8(ascii: ":"), in: bytes, range) else {
+        guard let colon = firstOffset(of: UInt8(ascii: ":"), in: bytes, range) else {
             return .failure(.badRequest("field line without a colon"))
         }
         guard colon > range.lowerBound, Self.allTokenBytes(bytes.extracting(range.lowerBound..<colon)) else {

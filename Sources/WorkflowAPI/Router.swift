@@ -328,14 +328,11 @@ struct Router: Sendable {
         guard index < path.count else { return nil }
         let start = index
         var escaped = false
-        // Eight bytes at a time while none is `/` or `%` (a zero byte of `word ^ pattern` is a
-        // match; the test's lowest mark is exact and the byte loop below finds it).
+        // Eight bytes at a time while none is `/` or `%` (the byte loop below finds which).
         while path.count - index >= 8 {
             let word = littleEndianWord(path, at: index)
-            let slash = word ^ 0x2F2F_2F2F_2F2F_2F2F
-            let percent = word ^ 0x2525_2525_2525_2525
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            guard ((slash &- ones) & ~slash | (percent &- ones) & ~percent) & 0x8080_8080_8080_8080 == 0 else { break }
+            guard zeroByteMarks(word ^ 0x2F2F_2F2F_2F2F_2F2F) | zeroByteMarks(word ^ 0x2525_2525_2525_2525) == 0
+            else { break }
             index += 8
         }
         while index < path.count && path[index] != UInt8(ascii: "/") {

@@ -79,7 +79,7 @@ struct CharacterClassTests {
             let upper = Int.random(in: lower...count, using: &generator)
             let expected = bytes[lower..<upper].firstIndex(of: byte)
             #expect(
-                RequestParser.offset(of: byte, in: bytes.span, lower..<upper) == expected,
+                firstOffset(of: byte, in: bytes.span, lower..<upper) == expected,
                 "\(byte) in \(bytes) \(lower)..<\(upper)")
         }
     }
