@@ -8,8 +8,10 @@ internal import WorkflowAPI
     internal import Glibc
 #endif
 
-/// Periodic work of a serving process: the backend's upkeep every 10 s (LMDB: stale reader
-/// slots, L1) and a maintenance pass every interval (only one process at a time runs it: the
+/// Periodic work of a serving process: every tick (100 ms, or the maintenance interval if
+/// shorter) the release of read snapshots that other processes' commits made old (or that
+/// threads that stopped reading keep), the backend's
+/// upkeep every 10 s (LMDB: stale reader slots, L1) and a maintenance pass every interval (only one process at a time runs it: the
 /// store's lease).
 final class Housekeeping: @unchecked Sendable {
     let logger = Logger(label: "bomflow.housekeeping")
@@ -29,11 +31,12 @@ final class Housekeeping: @unchecked Sendable {
         PosixThread.start(name: "bomflow-housekeeping") { [self] in
             var nextMaintenance = ContinuousClock.now
             var nextUpkeep = ContinuousClock.now + .seconds(10)
-            let tick = min(Duration.milliseconds(500), maintenanceEvery)
+            let tick = min(Duration.milliseconds(100), maintenanceEvery)
             let tickMilliseconds = Int(
                 tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000)
             while stopped.wait(timeout: .now() + .milliseconds(max(tickMilliseconds, 10))) == .timedOut {
                 let now = ContinuousClock.now
+                store.releaseIdleReaders()
                 if now >= nextUpkeep {
                     nextUpkeep = now + .seconds(10)
                     do { _ = try store.housekeep() } catch {

@@ -88,12 +88,20 @@ public enum SyncMode: String, Sendable, CaseIterable {
     public let directoryIdentity: FileIdentity
     let handle: OpaquePointer
     private let openPID: pid_t
-    /// Reset read transactions kept for reuse (`mdb_txn_reset`/`mdb_txn_renew`), so a read
-    /// does not claim a fresh reader slot each time.
-    private let readPool = Mutex<[PooledTransaction]>([])
-    private static let readPoolCapacity = 64
-    /// Held shared by every transaction of this process and exclusively while adopting a
-    /// map size grown by another process (`mdb_env_set_mapsize` needs no active transaction).
+    /// Numbers this environment among those the process has opened (a thread's ``ReaderSlot``
+    /// is found by it).
+    private let serial: Int
+    private static let serials = Atomic<Int>(0)
+    /// Every thread's ``ReaderSlot`` for this environment: each read runs in its thread's slot
+    /// and holds the slot's mutex; adopting a grown map takes them all.
+    private let readerSlots = Mutex<[ReaderSlot]>([])
+    /// Grows whenever a database handle is opened: a kept snapshot older than the handle does
+    /// not know it (`mdb_txn_renew` refreshes a transaction's handles).
+    private let databasesGeneration = Atomic<Int>(0)
+    /// Held shared by every write (and the opening of databases) and exclusively, together
+    /// with every reader slot, while adopting a map size grown by another process
+    /// (`mdb_env_set_mapsize` needs no active transaction). Lock order: this, then the slot list,
+    /// then slots.
     private let quiesce: UnsafeMutablePointer<pthread_rwlock_t>
     private let panicked = Atomic<Bool>(false)
     private let staleReadersCleared = Atomic<Int>(0)
@@ -183,6 +191,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
         self.openPID = getpid()
         self.maxKeySize = Int(unsafe mdb_env_get_maxkeysize(env))
         self.writerSlot = WriterSlot(directory: path)
+        self.serial = Self.serials.add(1, ordering: .relaxed).newValue
         unsafe self.quiesce = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
         unsafe quiesce.initialize(to: pthread_rwlock_t())
         precondition(unsafe pthread_rwlock_init(quiesce, nil) == 0, "pthread_rwlock_init failed")
@@ -190,7 +199,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
     }
 
     deinit {
-        for pooled in readPool.withLock({ pool in pool }) { unsafe mdb_txn_abort(pooled.handle) }
+        for slot in readerSlots.withLock({ slots in slots }) { slot.retire() }
         unsafe mdb_env_close(handle)
         unsafe pthread_rwlock_destroy(quiesce)
         unsafe quiesce.deinitialize(count: 1)
@@ -201,27 +210,104 @@ public enum SyncMode: String, Sendable, CaseIterable {
 
     /// Runs `body` in a read-only snapshot of the environment.
     ///
-    /// The transaction comes from a pool of reset transactions and goes back to it afterwards,
-    /// so no reader slot is claimed per call. Keep `body` short: a live reader stops LMDB from
-    /// reusing pages written after its snapshot (lmdb.h l.106-114).
+    /// The transaction is the calling thread's, kept between reads (``ReaderSlot``): while
+    /// nothing was committed since its snapshot it is used as it is, otherwise renewed
+    /// (`mdb_txn_renew`), so a read claims no new reader slot and sees every commit that
+    /// finished before it began. Keep `body` short: a live reader stops LMDB from reusing pages
+    /// written after its snapshot (lmdb.h l.106-114); call ``releaseIdleReaders()`` periodically
+    /// so that threads that stopped reading do not keep an old snapshot.
     ///
+    /// - Warning: Do not write inside `body` (a write would wait behind a map adoption that
+    ///   waits for this read).
     /// - Throws: what `body` throws, or ``LMDBError`` (`readersFull`, `panic`, …).
     @available(*, noasync)
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         debugCheckPID()
-        unsafe pthread_rwlock_rdlock(quiesce)
-        defer { unsafe pthread_rwlock_unlock(quiesce) }
-        let txn = unsafe try beginRead()
-        defer {
-            unsafe mdb_txn_reset(txn)
-            let kept = readPool.withLock { pool -> Bool in
-                guard pool.count < Self.readPoolCapacity else { return false }
-                pool.append(unsafe PooledTransaction(handle: txn))
-                return true
-            }
-            if !kept { unsafe mdb_txn_abort(txn) }
+        let slot = ReaderSlot.current(for: serial, make: makeReaderSlot)
+        if slot.inRead { return try nestedRead(body) }
+        slot.enterRead()
+        defer { slot.leaveRead() }
+        let txn = unsafe try snapshot(in: slot)
+        do {
+            return try unsafe body(ReadTransaction(handle: txn))
+        } catch {
+            // The next read renews it, which also clears any error state the failure left.
+            slot.reset()
+            throw error
         }
-        return unsafe try body(ReadTransaction(handle: txn))
+    }
+
+    /// A snapshot no older than the last commit, in the slot's transaction. Slot mutex held.
+    @inline(__always)
+    private func snapshot(in slot: ReaderSlot) throws(LMDBError) -> OpaquePointer {
+        let generation = databasesGeneration.load(ordering: .acquiring)
+        if let txn = unsafe slot.keptSnapshot(generation: generation, lastCommitted: lastCommittedTransaction()) {
+            return unsafe txn
+        }
+        var code: Int32 = 0
+        if let txn = unsafe slot.renew(generation: generation, code: &code) { return unsafe txn }
+        if code != 0 {
+            guard code == MDB_MAP_RESIZED else {
+                try noteFatal(code)
+                throw LMDBError(code: code)
+            }
+            try adoptGrownMap(holding: .slot(slot))
+        }
+        let txn = unsafe try begin(flags: UInt32(MDB_RDONLY), holding: .slot(slot))
+        unsafe slot.keep(txn, generation: generation)
+        return unsafe txn
+    }
+
+    /// A read inside a read of the same thread: its own transaction, begun and ended here. The
+    /// outer read holds the thread's slot, which already keeps a map adoption out.
+    private func nestedRead<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        let txn = unsafe try begin(flags: UInt32(MDB_RDONLY), holding: nil)
+        defer { unsafe mdb_txn_abort(txn) }
+        return try unsafe body(ReadTransaction(handle: txn))
+    }
+
+    private func makeReaderSlot() -> ReaderSlot {
+        let slot = ReaderSlot()
+        readerSlots.withLock { slots in
+            slots.removeAll { $0.retired.load(ordering: .acquiring) }
+            slots.append(slot)
+        }
+        return slot
+    }
+
+    /// Resets the kept snapshots that are no longer the newest (a transaction was committed since,
+    /// here or by another process) or that were not used since the last call, of every thread
+    /// not reading right now: an old snapshot stops LMDB from reusing the pages freed after it,
+    /// so the file would grow by what is written while a thread sits idle. The thread's next read
+    /// renews it. A commit of this process does this for the other threads at once; a serving
+    /// process calls it ten times a second for commits of other processes.
+    public func releaseIdleReaders() {
+        releaseReaders(unused: true)
+    }
+
+    private func releaseReaders(unused: Bool) {
+        let slots = readerSlots.withLock { slots in
+            slots.removeAll { $0.retired.load(ordering: .acquiring) }
+            return slots
+        }
+        let generation = databasesGeneration.load(ordering: .acquiring)
+        let lastCommitted = lastCommittedTransaction()
+        for slot in slots where slot.tryLock() {
+            slot.sweep(generation: generation, lastCommitted: lastCommitted, unused: unused)
+            slot.unlock()
+        }
+    }
+
+    /// How many threads keep a snapshot of this environment (live reader slots of this process).
+    public var keptSnapshots: Int {
+        let slots = readerSlots.withLock { slots in slots }
+        var count = 0
+        for slot in slots {
+            slot.lock()
+            if slot.holdsSnapshot { count += 1 }
+            slot.unlock()
+        }
+        return count
     }
 
     /// Runs `body` in a write transaction and commits it when `body` returns.
@@ -250,12 +336,22 @@ public enum SyncMode: String, Sendable, CaseIterable {
         debugCheckPID()
         if panicked.load(ordering: .relaxed) { throw LMDBError.panic }
         if committedLast() { handOverWriteLock() }
+        if let slot = ReaderSlot.existing(for: serial) {
+            assert(!slot.inRead, "a write inside a read of the same thread")
+            // The write makes the thread's kept snapshot old; it must not keep the pages the
+            // write frees from being reused.
+            if !slot.inRead {
+                slot.lock()
+                slot.reset()
+                slot.unlock()
+            }
+        }
         unsafe pthread_rwlock_rdlock(quiesce)
         defer { unsafe pthread_rwlock_unlock(quiesce) }
         writerSlot.startWaiting()
         let transaction: WriteTransaction
         do {
-            transaction = unsafe WriteTransaction(handle: try beginWrite())
+            transaction = unsafe WriteTransaction(handle: try begin(flags: 0, holding: .quiesce))
             writerSlot.stopWaiting()
         } catch {
             writerSlot.stopWaiting()
@@ -268,6 +364,8 @@ public enum SyncMode: String, Sendable, CaseIterable {
         do {
             try transaction.commit()
             noteCommit(transactionID)
+            // Every other thread's kept snapshot is now old: let go of those not in a read.
+            releaseReaders(unused: false)
         } catch {
             // A failed commit is fatal only when LMDB itself says so: MDB_PANIC, or the state it
             // enters when a meta page could not be written (the next begin answers MDB_PANIC).
@@ -288,27 +386,16 @@ public enum SyncMode: String, Sendable, CaseIterable {
         return code == MDB_PANIC
     }
 
-    private func beginRead() throws(LMDBError) -> OpaquePointer {
-        if let pooled = unsafe readPool.withLock({ pool in pool.popLast() })?.handle {
-            let code = unsafe mdb_txn_renew(pooled)
-            if code == 0 { return unsafe pooled }
-            unsafe mdb_txn_abort(pooled)
-            if code != MDB_MAP_RESIZED {
-                try noteFatal(code)
-                throw LMDBError(code: code)
-            }
-            try adoptGrownMap()
-        }
-        return unsafe try begin(flags: UInt32(MDB_RDONLY))
-    }
-
-    private func beginWrite() throws(LMDBError) -> OpaquePointer {
-        unsafe try begin(flags: 0)
+    /// What the caller of ``begin(flags:holding:)`` holds that a map adoption needs released.
+    private enum Held {
+        case quiesce
+        case slot(ReaderSlot)
     }
 
     /// `mdb_txn_begin` with the recovery rules of DESIGN.md §3: a grown map is adopted and the
     /// begin retried; a full reader table is cleared of dead processes and retried once.
-    private func begin(flags: UInt32) throws(LMDBError) -> OpaquePointer {
+    /// A nested read (`holding` nil) cannot adopt a grown map: its thread holds a live snapshot.
+    private func begin(flags: UInt32, holding held: Held?) throws(LMDBError) -> OpaquePointer {
         var retriedReaders = false
         var resizes = 0
         while true {
@@ -316,9 +403,9 @@ public enum SyncMode: String, Sendable, CaseIterable {
             let code = unsafe mdb_txn_begin(handle, nil, flags, &txn)
             if code == 0, let txn = unsafe txn { return unsafe txn }
             switch code {
-            case MDB_MAP_RESIZED where resizes < 3:
+            case MDB_MAP_RESIZED where resizes < 3 && held != nil:
                 resizes += 1
-                try adoptGrownMap()
+                try adoptGrownMap(holding: held)
             case MDB_READERS_FULL where !retriedReaders:
                 retriedReaders = true
                 _ = try checkStaleReaders()
@@ -335,25 +422,41 @@ public enum SyncMode: String, Sendable, CaseIterable {
 
     /// Another process wrote beyond our mapping: wait until no transaction of this process is
     /// live, then `mdb_env_set_mapsize(env, 0)` adopts the size recorded in the file (L7).
-    /// Called with the quiesce lock held shared, which is released around the exclusive section.
-    private func adoptGrownMap() throws(LMDBError) {
-        unsafe pthread_rwlock_unlock(quiesce)
-        defer { unsafe pthread_rwlock_rdlock(quiesce) }
+    /// What the caller holds (the quiesce lock shared, or its reader slot) is released around the
+    /// exclusive section.
+    private func adoptGrownMap(holding held: Held?) throws(LMDBError) {
+        switch held {
+        case .quiesce: unsafe pthread_rwlock_unlock(quiesce)
+        case .slot(let slot): slot.unlock()
+        case nil: break
+        }
+        defer {
+            switch held {
+            case .quiesce: unsafe pthread_rwlock_rdlock(quiesce)
+            case .slot(let slot): slot.lock()
+            case nil: break
+            }
+        }
         _ = try adoptRecordedMapSize()
     }
 
-    /// Takes the quiesce lock exclusively (no transaction of this process is live), adopts the
-    /// map size recorded in the file if it is larger than ours, and reports whether it was.
-    /// Must be called without the quiesce lock held.
+    /// Takes the quiesce lock exclusively and every reader slot (no transaction of this process
+    /// is live once the kept snapshots are reset), adopts the map size recorded in the file if
+    /// it is larger than ours, and reports whether it was. Must be called holding neither.
     private func adoptRecordedMapSize() throws(LMDBError) -> Bool {
         unsafe pthread_rwlock_wrlock(quiesce)
         defer { unsafe pthread_rwlock_unlock(quiesce) }
-        let before = try info().mapSize
-        // Reset pooled readers hold no snapshot; mdb_env_set_mapsize only refuses a live write txn.
-        try LMDBError.check(unsafe mdb_env_set_mapsize(handle, 0))
-        let after = try info().mapSize
-        if after > before { mapResizes.add(1, ordering: .relaxed) }
-        return after > before
+        return try readerSlots.withLock { (slots) throws(LMDBError) -> Bool in
+            for slot in slots { slot.lock() }
+            defer { for slot in slots { slot.unlock() } }
+            for slot in slots { slot.reset() }
+            let before = try info().mapSize
+            // Reset readers hold no snapshot; mdb_env_set_mapsize only refuses a live write txn.
+            try LMDBError.check(unsafe mdb_env_set_mapsize(handle, 0))
+            let after = try info().mapSize
+            if after > before { mapResizes.add(1, ordering: .relaxed) }
+            return after > before
+        }
     }
 
     @inline(__always)
@@ -372,11 +475,13 @@ public enum SyncMode: String, Sendable, CaseIterable {
     /// - Throws: ``LMDBError`` (`databasesFull`, `mapFull`, …).
     @available(*, noasync)
     public func openDatabase(named name: String) throws -> Database {
-        try write { txn in
+        let database = try write { txn in
             var dbi: MDB_dbi = 0
             try LMDBError.check(unsafe mdb_dbi_open(txn.handle, name, UInt32(MDB_CREATE), &dbi))
             return Database(handle: dbi, name: name)
         }
+        databasesGeneration.add(1, ordering: .releasing)
+        return database
     }
 
     /// Opens the named databases `names` if they all exist, in one read transaction: no writer
@@ -387,7 +492,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
         debugCheckPID()
         unsafe pthread_rwlock_rdlock(quiesce)
         defer { unsafe pthread_rwlock_unlock(quiesce) }
-        let txn = unsafe try begin(flags: UInt32(MDB_RDONLY))
+        let txn = unsafe try begin(flags: UInt32(MDB_RDONLY), holding: .quiesce)
         var databases: [Database] = []
         for name in names {
             var dbi: MDB_dbi = 0
@@ -404,6 +509,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
         }
         // Committing a read-only transaction keeps the handles it opened for the environment.
         try LMDBError.check(unsafe mdb_txn_commit(txn))
+        databasesGeneration.add(1, ordering: .releasing)
         return databases
     }
 
@@ -547,8 +653,9 @@ public enum SyncMode: String, Sendable, CaseIterable {
     private final class ReaderLines { var lines: [String] = [] }
 
     static func parseReaderLine(_ line: String) -> (pid: Int32, transactionID: Int?)? {
-        // mdb_reader_list prints "    pid     thread     txnid" then one "%10d %zx %s" line a slot.
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        // mdb_reader_list prints "    pid     thread     txnid\n" then one "%10d %zx %s\n" line a
+        // slot (the transaction ID, or "-" for a reset slot); each line ends with its newline.
+        let fields = line.split(omittingEmptySubsequences: true) { $0 == " " || $0 == "\n" }
         guard fields.count == 3, let pid = Int32(fields[0]) else { return nil }
         return (pid, fields[2] == "-" ? nil : Int(fields[2]))
     }
@@ -580,11 +687,6 @@ public struct FileIdentity: Hashable, Sendable {
         device = UInt64(info.st_dev)
         inode = UInt64(info.st_ino)
     }
-}
-
-/// A reset read transaction waiting in the pool; only ever used by one thread at a time.
-@safe private struct PooledTransaction: @unchecked Sendable {
-    let handle: OpaquePointer
 }
 
 private struct WeakEnvironment {

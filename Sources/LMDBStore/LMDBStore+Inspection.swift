@@ -120,6 +120,13 @@ extension LMDBStore {
     /// ``WorkflowStorage/housekeep()``: clears reader slots of dead processes (L1).
     public func housekeep() throws(StoreError) -> Int { try clearStaleReaders() }
 
+    /// ``WorkflowStorage/releaseIdleReaders()``: resets the kept snapshots that are old or were
+    /// not used since the last call, of threads not reading now (`Environment.releaseIdleReaders`).
+    public func releaseIdleReaders() { environment.releaseIdleReaders() }
+
+    /// How many threads of this process keep a read snapshot (for tests).
+    package var keptSnapshots: Int { environment.keptSnapshots }
+
     /// Writes a compacted, consistent copy of the store into the empty directory
     /// `destination` while other processes keep working (`mdb_env_copyfd2` with `MDB_CP_COMPACT`)
     /// into `data.mdb.partial` (mode 0600), syncs it, and only then renames it to `data.mdb` and

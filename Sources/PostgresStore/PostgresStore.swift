@@ -219,6 +219,10 @@
 
         public func housekeep() throws(StoreError) -> Int { 0 }
 
+        /// ``WorkflowStorage/releaseIdleReaders()``: nothing; a session keeps no snapshot between
+        /// statements.
+        public func releaseIdleReaders() {}
+
         // MARK: Reads
 
         public func workflow(_ token: Token) throws(StoreError) -> Workflow? {

@@ -122,6 +122,12 @@ public protocol WorkflowStorage: AnyObject, Sendable {
     /// - Returns: what was cleaned up, for logs.
     func housekeep() throws(StoreError) -> Int
 
+    /// Lets go of what threads that are not using the store right now still keep (LMDB: the
+    /// read snapshot a thread keeps between reads, once another process's commit made it old,
+    /// since it stops LMDB from reusing the pages freed after it). Cheap; a serving process calls
+    /// it ten times a second.
+    func releaseIdleReaders()
+
     // MARK: API keys
 
     /// Stores a key's digest under a unique name. - Returns: false when the name is taken.

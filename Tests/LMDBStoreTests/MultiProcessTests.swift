@@ -1,6 +1,7 @@
 import Foundation
 import LMDBStore
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 import WorkflowModel
@@ -145,6 +146,85 @@ struct MultiProcessTests {
         #expect(try fixture.db.mapUsage().used > 2 << 20)
         #expect(fixture.db.mapResizeCount >= 1)
         #expect(operations > 0)
+        #expect(try fixture.db.verifyIntegrity() == [])
+    }
+
+    /// A thread keeps its read snapshot between reads; a write by another process must be seen
+    /// by the very next read of every thread that finished its previous read before the write.
+    @Test func anotherProcessesWriteIsSeenByTheNextRead() throws {
+        let fixture = try StoreFixture()
+        for round in 0..<5 {
+            // The hammer's second workflow stays processing (its first one fails and cascades).
+            let token = processToken(6 + round, 1)
+            // This thread's snapshot, taken before the other process writes.
+            #expect(try fixture.db.workflow(token) == nil)
+            #expect(try fixture.db.isProcessing(token) == false)
+            let writer = try ChildProcess(
+                Self.driver,
+                [
+                    "hammer", "--dir", fixture.directory.path, "--process", String(6 + round), "--count", "2", "--sync",
+                    "none",
+                ])
+            #expect(writer.wait() == 0, "\(writer.outputLines)")
+            #expect(try fixture.db.workflow(token)?.step(.bomConsumption)?.status == .completed)
+            #expect(try fixture.db.isProcessing(token) == true)
+        }
+    }
+
+    /// A snapshot an idle thread keeps is reset by the next sweep once another process has
+    /// committed (it would stop LMDB from reusing the pages that commit freed).
+    @Test func aSweepLetsGoOfSnapshotsAnotherProcessMadeOld() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.db.workflow(processToken(11, 0))
+        fixture.db.releaseIdleReaders()
+        #expect(fixture.db.keptSnapshots == 1, "current and used: kept")
+        let writer = try ChildProcess(
+            Self.driver,
+            ["hammer", "--dir", fixture.directory.path, "--process", "11", "--count", "1", "--sync", "none"])
+        #expect(writer.wait() == 0, "\(writer.outputLines)")
+        fixture.db.releaseIdleReaders()
+        #expect(fixture.db.keptSnapshots == 0, "old: reset")
+        #expect(try fixture.db.workflow(processToken(11, 0)) != nil)
+    }
+
+    /// Threads that keep a snapshot while another process grows the map: the adoption resets
+    /// them (a live snapshot would read the old mapping), and each thread's next read renews it
+    /// on the new map.
+    @Test func threadsKeepingASnapshotWhileTheMapGrows() throws {
+        let fixture = try StoreFixture { $0.mapSize = 2 << 20 }
+        try fixture.create(.make(1), .projectClone)
+        let store = fixture.db
+        let go = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let seen = Mutex<[Bool]>([])
+        for _ in 0..<3 {
+            Thread.detachNewThread {
+                // Keep a snapshot, then wait idle while the map grows.
+                _ = try? store.workflow(.make(1))
+                done.signal()
+                go.wait()
+                let found = (try? store.workflow(MultiProcessTests().processToken(5, 999))) != nil
+                seen.withLock { $0.append(found) }
+                done.signal()
+            }
+        }
+        for _ in 0..<3 { done.wait() }
+        #expect(store.keptSnapshots >= 3)
+        // No sweep runs here, so the kept snapshots pin every page the grower frees: it gets
+        // room for that (1,000 workflows in 256 MiB).
+        let grower = try ChildProcess(
+            Self.driver,
+            [
+                "hammer", "--dir", fixture.directory.path, "--process", "5", "--count", "1000", "--sync", "none",
+                "--map-size", String(256 << 20), "--pad", "250",
+            ])
+        #expect(grower.wait() == 0, "\(grower.outputLines)")
+        // This thread's write runs into the old map's end and adopts the grown one.
+        try fixture.set(.make(1), .projectClone, .completed)
+        #expect(store.mapResizeCount >= 1)
+        for _ in 0..<3 { go.signal() }
+        for _ in 0..<3 { done.wait() }
+        #expect(seen.withLock { $0 } == [true, true, true])
         #expect(try fixture.db.verifyIntegrity() == [])
     }
 }
