@@ -224,6 +224,11 @@ struct Router: Sendable {
     private let endings: [Int]
     /// No route has more segments (a longer path matches nothing: the tree is no deeper).
     static let maxSegments = 16
+    /// The patterns made of literal segments and one last parameter (the poll's
+    /// `/api/v1/event/token/{uuid}`), matched without the walk when that gives the walk's answer.
+    private let trailing: [TrailingParameter]
+    /// The bytes of every ``TrailingParameter``'s prefix, then of its excluded last segments.
+    private let trailingBytes: [UInt8]
 
     /// One node of the tree: the patterns that share its leading segments.
     private struct Node {
@@ -245,6 +250,27 @@ struct Router: Sendable {
         /// The literal's first eight bytes (``prefixKey(_:_:_:)``): a segment whose key and
         /// length differ is rejected by one comparison, without reading the literal's bytes.
         var key: UInt64
+    }
+
+    /// Routes that share one pattern of literal segments and a last parameter, such as
+    /// `/api/v1/event/token/{uuid}`: a path that is exactly their prefix (`/api/v1/event/token/`,
+    /// one slash between segments) and then one plain segment (no `/`, no `%`) reaches the first
+    /// of them with the request's method — unless the segment equals a literal that another
+    /// pattern of the same length has last while its other segments fit the prefix (as
+    /// `/api/v1/project/lookup` beside `/api/v1/project/{uuid}`): those, other methods and all
+    /// other paths take the walk. This is the walk's own answer (`RouterTests` compares the two
+    /// with the plain rule), found with a few word comparisons instead of a walk of the tree.
+    private struct TrailingParameter {
+        /// The prefix's bytes, `trailingBytes[start..<start + count]`, ending with `/`.
+        var start: Int
+        var count: Int
+        /// The prefix's last eight bytes (every prefix is longer): most entries are told apart
+        /// by this one comparison.
+        var tail: UInt64
+        /// The routes of this pattern, in the router's order.
+        var routes: [Int]
+        /// The excluded last segments: `(start, count)` in `trailingBytes`.
+        var excluded: [(start: Int, count: Int)]
     }
 
     /// Up to the first eight bytes of `bytes[start..<end]` as one little-endian word, zeros after
@@ -315,6 +341,107 @@ struct Router: Sendable {
         self.edges = edges
         self.literalBytes = literalBytes
         self.endings = endings
+        (trailing, trailingBytes) = Self.trailingParameters(routes)
+    }
+
+    /// The ``TrailingParameter`` entries of `routes` and their bytes.
+    private static func trailingParameters(_ routes: [Route]) -> ([TrailingParameter], [UInt8]) {
+        var entries: [TrailingParameter] = []
+        var bytes: [UInt8] = []
+        var prefixes: [[UInt8]] = []
+        for route in routes {
+            guard case .parameter = route.segments.last else { continue }
+            var literals: [[UInt8]] = []
+            for segment in route.segments.dropLast() {
+                guard case .literal(let literal) = segment else { break }
+                literals.append(literal)
+            }
+            guard literals.count == route.segments.count - 1, !literals.isEmpty else { continue }
+            let prefix = literals.reduce(into: [UInt8]()) { $0 += [UInt8(ascii: "/")] + $1 } + [UInt8(ascii: "/")]
+            guard prefix.count >= 8 else { continue }
+            if let existing = prefixes.firstIndex(of: prefix) {
+                entries[existing].routes.append(route.index)
+                continue
+            }
+            var excluded: [[UInt8]] = []
+            for other in routes where other.segments.count == route.segments.count {
+                guard case .literal(let last) = other.segments.last else { continue }
+                let fits = zip(other.segments.dropLast(), literals).allSatisfy { segment, literal in
+                    if case .literal(let bytes) = segment { return bytes == literal }
+                    return true
+                }
+                if fits && !excluded.contains(last) { excluded.append(last) }
+            }
+            let start = bytes.count
+            bytes += prefix
+            var ranges: [(start: Int, count: Int)] = []
+            for literal in excluded {
+                ranges.append((bytes.count, literal.count))
+                bytes += literal
+            }
+            prefixes.append(prefix)
+            entries.append(
+                TrailingParameter(
+                    start: start, count: prefix.count, tail: littleEndianWord(prefix.span, at: prefix.count - 8),
+                    routes: [route.index], excluded: ranges))
+        }
+        return (entries, bytes)
+    }
+
+    /// The walk's answer for a path that is a ``TrailingParameter``'s prefix and one plain last
+    /// segment, with one of its routes' methods; nil for every other path.
+    @inline(__always)
+    private func trailingMatch(_ bytes: Span<UInt8>, _ path: String, _ method: HTTPMethod) -> Resolution? {
+        let pool = trailingBytes.span
+        for entry in trailing {
+            let count = entry.count
+            guard bytes.count > count, littleEndianWord(bytes, at: count - 8) == entry.tail,
+                Self.equal(bytes, 0, pool, entry.start, count - 8)
+            else { continue }
+            // The last segment: no `/` (one segment, not a deeper path) and no `%` (it would be
+            // decoded first), eight bytes at a time.
+            var index = count
+            while bytes.count - index >= 8 {
+                let word = littleEndianWord(bytes, at: index)
+                if zeroByteMarks(word ^ 0x2F2F_2F2F_2F2F_2F2F) | zeroByteMarks(word ^ 0x2525_2525_2525_2525) != 0 {
+                    return nil
+                }
+                index += 8
+            }
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "/") || bytes[index] == UInt8(ascii: "%") { return nil }
+                index += 1
+            }
+            let length = bytes.count - count
+            for excluded in entry.excluded where excluded.count == length {
+                if Self.equal(bytes, count, pool, excluded.start, length) { return nil }
+            }
+            for route in entry.routes where routes[route].method == method {
+                var segments = ParameterSegments()
+                segments.append(start: count, end: bytes.count, escaped: false)
+                let chosen = routes[route]
+                return Resolution(
+                    route: chosen,
+                    parameters: PathParameters(names: chosen.parameterNames, path: path, segments: segments))
+            }
+            return nil
+        }
+        return nil
+    }
+
+    /// Whether `a[aStart..<aStart + count]` and `b[bStart..<bStart + count]` hold the same bytes.
+    @inline(__always)
+    private static func equal(_ a: Span<UInt8>, _ aStart: Int, _ b: Span<UInt8>, _ bStart: Int, _ count: Int) -> Bool {
+        var offset = 0
+        while count - offset >= 8 {
+            if littleEndianWord(a, at: aStart + offset) != littleEndianWord(b, at: bStart + offset) { return false }
+            offset += 8
+        }
+        while offset < count {
+            if a[aStart + offset] != b[bStart + offset] { return false }
+            offset += 1
+        }
+        return true
     }
 
     /// The path's next non-empty segment from byte `offset` on (slashes skipped): its bounds
@@ -367,6 +494,7 @@ struct Router: Sendable {
         let method = request.method == .head ? HTTPMethod.get : request.method
         let path = request.path
         let bytes = path.utf8.span
+        if let resolution = trailingMatch(bytes, path, method) { return .success(resolution) }
         var match = Match()
         walk(0, from: 0, literals: 0, ParameterSegments(), bytes, path, method, &match)
         guard match.chosen >= 0 else {
