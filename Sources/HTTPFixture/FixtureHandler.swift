@@ -2,7 +2,9 @@ import Dispatch
 import HTTP1
 import HTTPServer
 
-/// Answers by path, for the HTTP layer's tests and benchmark: `/fixed` a 20-byte JSON body,
+/// Answers by path, for the HTTP layer's tests and benchmark: `/fixed` a 20-byte JSON body (and
+/// so does every path under `/api/v1/event/token/`, so that the benchmark can send the API's
+/// poll request, bytes for bytes, to the HTTP layer alone),
 /// `/echo` the request body, `/delay?ms=N` from another thread after N ms, `/big?bytes=N` N bytes;
 /// anything else its path as text. `/private` is refused before its body is read (401).
 struct FixtureHandler: HTTPHandler {
@@ -11,6 +13,9 @@ struct FixtureHandler: HTTPHandler {
         status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]),
         body: Array(#"{"processing":false}"#.utf8)
     ).prepared()
+
+    /// The poll's path up to its token (WorkflowAPI's `GET /api/v1/event/token/{uuid}`).
+    static let pollPrefix = "/api/v1/event/token/"
 
     func handle(_ request: HTTPRequest, responder: HTTPResponder) {
         switch request.path {
@@ -30,7 +35,11 @@ struct FixtureHandler: HTTPHandler {
                 HTTPResponse(status: .ok, body: [UInt8](repeating: UInt8(ascii: "b"), count: number(in: request.query)))
             )
         default:
-            responder.respond(HTTPResponse.text(.ok, request.path))
+            if request.path.utf8.starts(with: Self.pollPrefix.utf8) {
+                responder.respond(Self.fixed)
+            } else {
+                responder.respond(HTTPResponse.text(.ok, request.path))
+            }
         }
     }
 

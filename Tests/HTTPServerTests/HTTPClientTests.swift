@@ -28,6 +28,10 @@ struct HTTPClientTests {
         let fixed = try client.request("GET", "/fixed")
         #expect(fixed.status == 200)
         #expect(String(decoding: fixed.body, as: UTF8.self) == #"{"processing":false}"#)
+        // The benchmark sends the API's poll request to the fixture: the same answer.
+        let poll = try client.request(
+            "GET", "/api/v1/event/token/00000001-0000-4000-8000-000000000001", headers: [("X-Api-Key", "k")])
+        #expect(poll.status == 200 && poll.body == fixed.body)
         let echo = try client.request("POST", "/echo", body: Array("hello".utf8))
         #expect(String(decoding: echo.body, as: UTF8.self) == "hello")
         #expect(fixture.waitForOpenConnections(1), "one kept-alive connection for both")

@@ -17,7 +17,8 @@ run once.
 The server is SERVE_BIN when given (scripts/bench passes the static dist/bomflow, the binary users
 run: measured 1.06x the dynamically linked build's poll at 64 connections), else BIN_DIR/bomflow.
 The poll's rounds also run FIXTURE_BIN when given: our own HTTP layer serving the same body
-fixed (bomflow-http-fixture's /fixed, linked like SERVE_BIN), so that what the API adds on top of
+fixed (bomflow-http-fixture's /fixed, linked like SERVE_BIN; and the same fixture sent the poll's
+own request, target and API key header included, which it answers with that body), so that what the API adds on top of
 the HTTP layer is measured in the same run.
 Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS] [SERVE_BIN] [FIXTURE_BIN]"""
 import os
@@ -198,11 +199,13 @@ COMMIT;
                 lambda: pgbench(pg_poll, connections, threads)]
         if fixture_bin:
             runs.append(lambda: wrk(FIXTURE_PORT, fixed, threads, connections))
+            runs.append(lambda: wrk(FIXTURE_PORT, poll, threads, connections))
         medians, rates = median_runs(runs)
         mine, theirs, pg = medians[:3]
-        spread.append((f"poll -t{threads} -c{connections}", ["bomflow", "nginx", "PostgreSQL", "HTTP layer"][:len(runs)], rates))
+        spread.append((f"poll -t{threads} -c{connections}",
+                       ["bomflow", "nginx", "PostgreSQL", "HTTP layer /fixed", "HTTP layer, the poll's request"][:len(runs)], rates))
         if fixture_bin:
-            layer.append((f"-t{threads} -c{connections}", mine, medians[3]))
+            layer.append((f"-t{threads} -c{connections}", mine, medians[3], medians[4]))
         print(f"| poll (event/token) | -t{threads} -c{connections} | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | {theirs[0]:,.0f} | {theirs[2]:.3f} | "
               f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
@@ -224,9 +227,11 @@ COMMIT;
                                           "formateight": "format-8 update shape (record in `workflows`)",
                                           "formatseven": "format-7 update shape (and the deadline moved)"}[variant] + ", 32/commit"
                 print(f"| {name} | 1 thread | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
-    for load, mine, fixed_run in layer:
+    for load, mine, fixed_run, same_run in layer:
         print(f"\nThe poll on our own HTTP layer, {load}: the layer's fixed response (bomflow-http-fixture /fixed, same body) "
-              f"{fixed_run[0]:,.0f} req/s, p99 {fixed_run[2]:.3f} ms; the poll {mine[0]:,.0f} req/s = {mine[0] / fixed_run[0]:.2f}x of it")
+              f"{fixed_run[0]:,.0f} req/s, p99 {fixed_run[2]:.3f} ms; the poll {mine[0]:,.0f} req/s = {mine[0] / fixed_run[0]:.2f}x of it. "
+              f"The layer answering the poll's own request (same target and X-Api-Key header, same fixed body) {same_run[0]:,.0f} req/s, "
+              f"p99 {same_run[2]:.3f} ms: the poll = {mine[0] / same_run[0]:.2f}x of it")
     print(f"\nRates of the {rounds} alternating rounds (the table shows each side's median run):\n")
     for label, names, rates in spread:
         print(f"- {label}: " + "; ".join(f"{name} " + " / ".join(f"{rate:,.0f}" for rate in runs) for name, runs in zip(names, rates)))

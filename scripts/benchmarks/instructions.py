@@ -105,7 +105,7 @@ try:
     rows = [
         ("HTTP layer, fixed response (`GET /fixed`, Host only)",
          counted(fixture_command, "-", [f"http://127.0.0.1:{PORT}/fixed"], "fixed")),
-        ("HTTP layer, the poll's request (same path, Host and X-Api-Key; answers its path)",
+        ("HTTP layer, the poll's request (same path, Host and X-Api-Key; answers the fixed body)",
          counted(fixture_command, "bomflow_" + "0" * 64, ["-s", poll, f"http://127.0.0.1:{PORT}/"], "fixture-poll")),
         ("bomflow serve, DT poll (`GET /api/v1/event/token/{uuid}`)", bomflow(bin_dir, "poll")),
     ]
