@@ -9,10 +9,9 @@ internal import WorkflowAPI
 #endif
 
 /// Periodic work of a serving process: every tick (100 ms, or the maintenance interval if
-/// shorter) the release of read snapshots that other processes' commits made old (or that
-/// threads that stopped reading keep), the backend's
-/// upkeep every 10 s (LMDB: stale reader slots, L1) and a maintenance pass every interval (only one process at a time runs it: the
-/// store's lease).
+/// shorter) the release of read snapshots that other processes' commits made old or that idle
+/// threads keep; the backend's upkeep every 10 s (LMDB: stale reader slots, L1); a maintenance
+/// pass every interval (only one process at a time runs it: the store's lease).
 final class Housekeeping: @unchecked Sendable {
     let logger = Logger(label: "bomflow.housekeeping")
     let store: any WorkflowStorage

@@ -230,8 +230,9 @@ public enum SyncMode: String, Sendable, CaseIterable {
         let txn = unsafe try snapshot(in: slot)
         do {
             return try unsafe body(ReadTransaction(handle: txn))
-        } catch {
-            // The next read renews it, which also clears any error state the failure left.
+        } catch let error as LMDBError {
+            // LMDB may have marked the transaction failed; the next read renews it, which
+            // clears that. (Other errors of `body` leave the transaction as it was.)
             slot.reset()
             throw error
         }
@@ -336,16 +337,9 @@ public enum SyncMode: String, Sendable, CaseIterable {
         debugCheckPID()
         if panicked.load(ordering: .relaxed) { throw LMDBError.panic }
         if committedLast() { handOverWriteLock() }
-        if let slot = ReaderSlot.existing(for: serial) {
-            assert(!slot.inRead, "a write inside a read of the same thread")
-            // The write makes the thread's kept snapshot old; it must not keep the pages the
-            // write frees from being reused.
-            if !slot.inRead {
-                slot.lock()
-                slot.reset()
-                slot.unlock()
-            }
-        }
+        // Lock order: a write inside a read would wait for the quiesce lock while holding its
+        // slot, which a map adoption holding the quiesce lock waits for.
+        assert(ReaderSlot.existing(for: serial)?.inRead != true, "a write inside a read of the same thread")
         unsafe pthread_rwlock_rdlock(quiesce)
         defer { unsafe pthread_rwlock_unlock(quiesce) }
         writerSlot.startWaiting()
@@ -364,7 +358,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
         do {
             try transaction.commit()
             noteCommit(transactionID)
-            // Every other thread's kept snapshot is now old: let go of those not in a read.
+            // Every kept snapshot is now old (this thread's too): let go of those not in a read.
             releaseReaders(unused: false)
         } catch {
             // A failed commit is fatal only when LMDB itself says so: MDB_PANIC, or the state it

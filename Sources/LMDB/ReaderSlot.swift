@@ -12,9 +12,10 @@ internal import Synchronization
 /// the newest there is and the next read uses it as it is — no `mdb_txn_reset`/`mdb_txn_renew`,
 /// no reader-table write, no main-database lookup to refresh the named databases. A snapshot
 /// that has fallen behind pins the pages freed after it, so it is not kept while its thread
-/// idles: it is reset before the thread writes, by every commit of the process for the threads
-/// not reading at that moment, and by ``Environment/releaseIdleReaders()`` (called ten times a
-/// second by a server) for commits of other processes; the thread's next read renews it.
+/// idles: every commit of the process resets those of the threads not reading at that moment
+/// (the committing thread's own included), and ``Environment/releaseIdleReaders()`` (called ten
+/// times a second by a server) those that commits of other processes made old; the thread's
+/// next read renews it.
 ///
 /// The slot's mutex is held for the whole read: it is what excludes reads while the process
 /// adopts a grown map (which takes every slot's mutex) or a sweep resets the slot. It is only
@@ -30,9 +31,9 @@ internal import Synchronization
     @exclusivity(unchecked) private var generation = 0
     /// Whether a read used the slot since the last sweep. Guarded by the mutex.
     @exclusivity(unchecked) private var used = false
-    /// How many reads of the owning thread are running in it (nested reads); only the owning
-    /// thread touches it.
-    @exclusivity(unchecked) private var depth = 0
+    /// Whether a read of the owning thread runs in the slot (a read inside it gets a transaction
+    /// of its own); only the owning thread touches it.
+    @exclusivity(unchecked) private var reading = false
     /// Set once the owning thread has ended or the environment was closed: the slot holds no
     /// transaction and is dropped from the lists.
     let retired = Atomic<Bool>(false)
@@ -63,26 +64,32 @@ internal import Synchronization
     func tryLock() -> Bool { unsafe pthread_mutex_trylock(mutex) == 0 }
 
     /// Whether a read of the owning thread runs in the slot (owning thread only).
-    var inRead: Bool { unsafe depth > 0 }
+    var inRead: Bool { unsafe reading }
 
     /// Takes the mutex for a read of the owning thread.
     func enterRead() {
         lock()
-        unsafe depth = 1
+        unsafe reading = true
     }
 
     func leaveRead() {
-        unsafe depth = 0
+        unsafe reading = false
         unlock()
     }
 
-    /// The kept transaction when its snapshot is still the newest: taken at database
-    /// generation `generation` and at the transaction `lastCommitted`. Otherwise it is reset
-    /// and nil returned. Mutex held.
+    /// Whether the live snapshot `txn` is the newest there is: taken at database generation
+    /// `generation` and at the last committed transaction `lastCommitted`.
+    @inline(__always)
+    private func isCurrent(_ txn: OpaquePointer, generation: Int, lastCommitted: Int?) -> Bool {
+        unsafe self.generation == generation && Int(mdb_txn_id(txn)) == lastCommitted
+    }
+
+    /// The kept transaction when its snapshot is still the newest (``isCurrent``); otherwise it
+    /// is reset and nil returned. Mutex held.
     @inline(__always)
     func keptSnapshot(generation: Int, lastCommitted: Int?) -> OpaquePointer? {
         guard unsafe live, let txn = unsafe transaction else { return nil }
-        if unsafe self.generation == generation, unsafe Int(mdb_txn_id(txn)) == lastCommitted {
+        if unsafe isCurrent(txn, generation: generation, lastCommitted: lastCommitted) {
             unsafe used = true
             return unsafe txn
         }
@@ -110,12 +117,11 @@ internal import Synchronization
         unsafe (live, self.generation, used) = (true, generation, true)
     }
 
-    /// For a sweep: resets a snapshot that is not the newest (see ``keptSnapshot(generation:lastCommitted:)``)
-    /// and, with `unused`, one not used since the last such sweep. Mutex held.
+    /// For a sweep: resets a snapshot that is not the newest (``isCurrent``) and, with `unused`,
+    /// one not used since the last such sweep. Mutex held.
     func sweep(generation: Int, lastCommitted: Int?, unused: Bool) {
         guard unsafe live, let txn = unsafe transaction else { return }
-        let current = unsafe self.generation == generation && Int(mdb_txn_id(txn)) == lastCommitted
-        if !current {
+        if unsafe !isCurrent(txn, generation: generation, lastCommitted: lastCommitted) {
             reset()
         } else if unused {
             if unsafe used { unsafe used = false } else { reset() }
@@ -154,15 +160,12 @@ internal import Synchronization
     @inline(__always)
     static func current(for serial: Int, make: () -> ReaderSlot) -> ReaderSlot {
         let slots = ThreadSlots.current()
-        if let first = unsafe slots.first, first.serial == serial { return first.slot }
-        return slots.slot(for: serial, make: make)
+        return slots.find(serial) ?? slots.add(serial, make())
     }
 
     /// The calling thread's slot for the environment numbered `serial`, if it has read from it.
     static func existing(for serial: Int) -> ReaderSlot? {
-        guard let slots = ThreadSlots.existing() else { return nil }
-        if let first = unsafe slots.first, first.serial == serial { return first.slot }
-        return slots.others.first { $0.serial == serial }?.slot
+        ThreadSlots.existing()?.find(serial)
     }
 }
 
@@ -190,9 +193,15 @@ internal import Synchronization
         return slots
     }
 
-    func slot(for serial: Int, make: () -> ReaderSlot) -> ReaderSlot {
-        if let entry = others.first(where: { $0.serial == serial }) { return entry.slot }
-        let slot = make()
+    /// The slot for the environment numbered `serial`, if the thread has one.
+    @inline(__always)
+    func find(_ serial: Int) -> ReaderSlot? {
+        if let first = unsafe first, first.serial == serial { return first.slot }
+        return others.first { $0.serial == serial }?.slot
+    }
+
+    /// Adds `slot` for the environment numbered `serial` and returns it.
+    func add(_ serial: Int, _ slot: ReaderSlot) -> ReaderSlot {
         // Environments closed since leave retired slots behind; drop them here.
         others.removeAll { $0.slot.retired.load(ordering: .acquiring) }
         if let old = unsafe first, !old.slot.retired.load(ordering: .acquiring) {

@@ -254,7 +254,7 @@ struct Router: Sendable {
 
     /// Routes that share one pattern of literal segments and a last parameter, such as
     /// `/api/v1/event/token/{uuid}`: a path that is exactly their prefix (`/api/v1/event/token/`,
-    /// one slash between segments) and then one plain segment (no `/`, no `%`) reaches the first
+    /// one slash between segments) and then one plain segment (no `%`) reaches the first
     /// of them with the request's method — unless the segment equals a literal that another
     /// pattern of the same length has last while its other segments fit the prefix (as
     /// `/api/v1/project/lookup` beside `/api/v1/project/{uuid}`): those, other methods and all
@@ -398,27 +398,16 @@ struct Router: Sendable {
             guard bytes.count > count, littleEndianWord(bytes, at: count - 8) == entry.tail,
                 Self.equal(bytes, 0, pool, entry.start, count - 8)
             else { continue }
-            // The last segment: no `/` (one segment, not a deeper path) and no `%` (it would be
-            // decoded first), eight bytes at a time.
-            var index = count
-            while bytes.count - index >= 8 {
-                let word = littleEndianWord(bytes, at: index)
-                if zeroByteMarks(word ^ 0x2F2F_2F2F_2F2F_2F2F) | zeroByteMarks(word ^ 0x2525_2525_2525_2525) != 0 {
-                    return nil
-                }
-                index += 8
-            }
-            while index < bytes.count {
-                if bytes[index] == UInt8(ascii: "/") || bytes[index] == UInt8(ascii: "%") { return nil }
-                index += 1
-            }
-            let length = bytes.count - count
-            for excluded in entry.excluded where excluded.count == length {
-                if Self.equal(bytes, count, pool, excluded.start, length) { return nil }
+            // One plain last segment (the walk's own segment scan): not a deeper path, no `%`
+            // (it would be decoded first).
+            guard let (start, end, escaped) = Self.segment(after: count, in: bytes), end == bytes.count, !escaped
+            else { return nil }
+            for excluded in entry.excluded where excluded.count == end - start {
+                if Self.equal(bytes, start, pool, excluded.start, end - start) { return nil }
             }
             for route in entry.routes where routes[route].method == method {
                 var segments = ParameterSegments()
-                segments.append(start: count, end: bytes.count, escaped: false)
+                segments.append(start: start, end: end, escaped: false)
                 let chosen = routes[route]
                 return Resolution(
                     route: chosen,
@@ -585,13 +574,7 @@ struct Router: Sendable {
         _ bytes: Span<UInt8>, _ start: Int, _ end: Int, escaped: Bool, _ path: String, equals expected: Span<UInt8>
     ) -> Bool {
         if !escaped {
-            guard end - start == expected.count else { return false }
-            var offset = 0
-            while offset < expected.count {
-                if bytes[start + offset] != expected[offset] { return false }
-                offset += 1
-            }
-            return true
+            return end - start == expected.count && equal(bytes, start, expected, 0, expected.count)
         }
         guard let decoded = PercentDecoding.decode(text(path, start, end)), decoded.utf8.count == expected.count
         else { return false }

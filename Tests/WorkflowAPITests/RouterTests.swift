@@ -124,7 +124,10 @@ struct RouterTests {
                 #expect(actual(method, path) == expected(method, path), "\(method.rawValue) \(path)")
             }
         }
-        for path in ["/", "//", "/api", "/api/v1/event/token/", "/api//v1///event/token/x", "/%61pi/v1/event/token/x"] {
+        for path in [
+            "/", "//", "/api", "/api/v1/event/token/", "/api//v1///event/token/x", "/%61pi/v1/event/token/x",
+            "/api/v1/event/token//x", "/api/v1/event/token/x/", "/api/v1/event/token/x//", "/api/v1/project//lookup",
+        ] {
             #expect(actual(.get, path) == expected(.get, path), "\(path)")
         }
     }
