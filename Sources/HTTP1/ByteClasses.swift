@@ -24,7 +24,7 @@ public func zeroByteMarks(_ word: UInt64) -> UInt64 {
 /// byte-by-byte scan of the request line cost 11 instructions per byte of the target, and the
 /// generic `firstIndex(of:)` of a UTF8View steps a String index per byte).
 @inline(__always)
-func firstOffset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
+public func firstOffset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> Int? {
     var index = range.lowerBound
     let pattern = 0x0101_0101_0101_0101 &* UInt64(byte)
     while range.upperBound - index >= 8 {
@@ -42,6 +42,22 @@ func firstOffset(of byte: UInt8, in bytes: Span<UInt8>, _ range: Range<Int>) -> 
 /// The offset of the first `byte` in `bytes`, or nil.
 @inline(__always)
 func firstOffset(of byte: UInt8, in bytes: Span<UInt8>) -> Int? { firstOffset(of: byte, in: bytes, 0..<bytes.count) }
+
+/// Whether `count` bytes of `a` from `aStart` equal those of `b` from `bStart`, compared eight at
+/// a time.
+@inlinable @inline(__always)
+public func bytesEqual(_ a: Span<UInt8>, _ aStart: Int, _ b: Span<UInt8>, _ bStart: Int, _ count: Int) -> Bool {
+    var offset = 0
+    while count - offset >= 8 {
+        if littleEndianWord(a, at: aStart + offset) != littleEndianWord(b, at: bStart + offset) { return false }
+        offset += 8
+    }
+    while offset < count {
+        if a[aStart + offset] != b[bStart + offset] { return false }
+        offset += 1
+    }
+    return true
+}
 
 // MARK: Character classes
 

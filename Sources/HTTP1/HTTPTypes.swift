@@ -100,6 +100,14 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
 
 /// Header fields in the order received, with case-insensitive lookup (RFC 9110 §5.1).
 /// Duplicates are kept; the parser itself rejects duplicates that would make framing ambiguous.
+///
+/// The fields live packed in one byte buffer: a request's header section is one allocation and
+/// one copy, and no `String` is made for a field until someone asks for it as one (``fields``,
+/// the subscript, ``values(_:)``). Hot paths read them in place with ``forEachField(_:)`` or
+/// ``forEachFieldBounds(_:)`` and compare names with an ``HTTPFieldName`` (the poll's `Host` and
+/// `X-Api-Key` used to be four strings, each validated as UTF-8, one of them a heap allocation).
+/// A field's bytes are kept as received; as a `String` a value's invalid UTF-8 is repaired
+/// (U+FFFD), as it always was.
 public struct HTTPHeaders: Sendable, Sequence, Equatable {
     /// One field.
     public struct Field: Sendable, Equatable {
@@ -109,21 +117,95 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
         public let value: String
     }
 
-    /// The fields in order. Looking fields up through `fields.span` borrows each in place;
-    /// iterating the headers copies each field (a retain and release of both strings).
-    public private(set) var fields: [Field] = []
+    /// Where one field's name and value are in the bytes ``forEachFieldBounds(_:)`` and
+    /// ``withBytes(_:)`` lend.
+    public struct Bounds: Sendable, Equatable {
+        public let name: Range<Int>
+        public let value: Range<Int>
+
+        @inlinable init(name: Range<Int>, value: Range<Int>) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// Per field: a word of lengths (little-endian; bits 0–23 the name's, 24–39 the gap before
+    /// the value, 40–63 the value's), then the name's bytes, the gap, and the value's bytes. A
+    /// parsed field keeps its line's `:` and spaces as its gap, so it is copied in one piece.
+    @usableFromInline var packed: [UInt8] = []
+    /// The number of fields.
+    public private(set) var count = 0
 
     /// No fields.
     public init() {}
 
     /// Fields from name-value pairs.
-    public init(_ pairs: [(String, String)]) { fields = pairs.map { Field(name: $0.0, value: $0.1) } }
+    public init(_ pairs: [(String, String)]) {
+        for (name, value) in pairs { add(name, value) }
+    }
 
-    /// Makes room for `count` fields at once.
-    public mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+    /// Makes room for `count` typical fields at once.
+    public mutating func reserveCapacity(_ count: Int) { packed.reserveCapacity(count * 48) }
 
     /// Appends a field. Response code must never copy CR or LF from input into a value (R3).
-    public mutating func add(_ name: String, _ value: String) { fields.append(Field(name: name, value: value)) }
+    public mutating func add(_ name: String, _ value: String) {
+        appendLengths(name: name.utf8.count, gap: 0, value: value.utf8.count)
+        packed.append(contentsOf: name.utf8)
+        packed.append(contentsOf: value.utf8)
+        count += 1
+    }
+
+    /// Appends a field from a request's field line: `line` in `buffer` runs from the name's
+    /// first byte to the value's last, the value starting `gap` bytes after the name (the
+    /// parser's call).
+    mutating func append(_ line: Range<Int>, of buffer: [UInt8], nameCount: Int, gap: Int) {
+        let value = line.count - nameCount - gap
+        guard line.lowerBound >= 8 else {
+            appendLengths(name: nameCount, gap: gap, value: value)
+            packed.append(contentsOf: buffer[line])
+            count += 1
+            return
+        }
+        // The eight bytes before the line (the previous line's end, or the request line) are
+        // copied with it and then overwritten by the lengths: one copy instead of two appends.
+        precondition(nameCount < 1 << 24 && gap < 1 << 16 && value < 1 << 24, "header field too long")
+        let start = packed.count
+        packed.append(contentsOf: buffer[(line.lowerBound - 8)..<line.upperBound])
+        let lengths = UInt64(nameCount) | UInt64(gap) << 24 | UInt64(value) << 40
+        var span = packed.mutableSpan
+        for index in 0..<8 { span[start + index] = UInt8(truncatingIfNeeded: lengths >> UInt64(index * 8)) }
+        count += 1
+    }
+
+    private mutating func appendLengths(name: Int, gap: Int, value: Int) {
+        precondition(name < 1 << 24 && gap < 1 << 16 && value < 1 << 24, "header field too long")
+        packed.append(contentsOf: LengthBytes(word: UInt64(name) | UInt64(gap) << 24 | UInt64(value) << 40))
+    }
+
+    /// The eight bytes of a field's lengths word, little-endian: appended as one collection (a
+    /// capacity check and eight stores), not as eight appends.
+    private struct LengthBytes: RandomAccessCollection {
+        let word: UInt64
+        var startIndex: Int { 0 }
+        var endIndex: Int { 8 }
+        subscript(position: Int) -> UInt8 { UInt8(truncatingIfNeeded: word >> UInt64(position * 8)) }
+    }
+
+    /// Equal when the names (as spelled) and the values are, byte for byte, in the same order.
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.count == rhs.count && lhs.byteFields().elementsEqual(rhs.byteFields(), by: ==)
+    }
+
+    /// Each field's name and value bytes (without the gap).
+    private func byteFields() -> [[UInt8]] {
+        var all: [[UInt8]] = []
+        forEachFieldBounds { _, field in
+            all.append(Array(packed[field.name]))
+            all.append(Array(packed[field.value]))
+            return true
+        }
+        return all
+    }
 
     /// Replaces every field of that name with one.
     public mutating func set(_ name: String, _ value: String) {
@@ -132,20 +214,100 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     }
 
     /// Removes every field of that name.
-    public mutating func remove(_ name: String) { fields.removeAll { Self.equalsIgnoringCase($0.name, name) } }
+    public mutating func remove(_ name: String) {
+        var kept = HTTPHeaders()
+        for field in fields where !Self.equalsIgnoringCase(field.name, name) { kept.add(field.name, field.value) }
+        self = kept
+    }
 
     /// The first value of `name` (case-insensitive).
-    public subscript(name: String) -> String? { fields.first { Self.equalsIgnoringCase($0.name, name) }?.value }
+    public subscript(name: String) -> String? {
+        var found: String?
+        forEachField { fieldName, value in
+            guard Self.equalsIgnoringCase(fieldName, name) else { return true }
+            found = Self.string(value)
+            return false
+        }
+        return found
+    }
+
+    /// The first value of `name`.
+    public subscript(name: HTTPFieldName) -> String? {
+        var found: String?
+        forEachField { fieldName, value in
+            guard name.matches(fieldName) else { return true }
+            found = Self.string(value)
+            return false
+        }
+        return found
+    }
 
     /// Every value of `name`, in order.
     public func values(_ name: String) -> [String] {
-        fields.filter { Self.equalsIgnoringCase($0.name, name) }.map(\.value)
+        var found: [String] = []
+        forEachField { fieldName, value in
+            if Self.equalsIgnoringCase(fieldName, name) { found.append(Self.string(value)) }
+            return true
+        }
+        return found
     }
 
-    /// The number of fields.
-    public var count: Int { fields.count }
+    /// The fields in order, each as two strings (made on every call).
+    public var fields: [Field] {
+        var all: [Field] = []
+        all.reserveCapacity(count)
+        forEachField { name, value in
+            all.append(Field(name: Self.string(name), value: Self.string(value)))
+            return true
+        }
+        return all
+    }
 
     public func makeIterator() -> IndexingIterator<[Field]> { fields.makeIterator() }
+
+    /// Calls `body` with each field's name and value bytes, in order, until it returns false.
+    @inlinable
+    public func forEachField(_ body: (_ name: Span<UInt8>, _ value: Span<UInt8>) throws -> Bool) rethrows {
+        try forEachFieldBounds { bytes, field in try body(bytes.extracting(field.name), bytes.extracting(field.value)) }
+    }
+
+    /// Calls `body` with the bytes of all fields and each field's ``Bounds`` in them, in order,
+    /// until it returns false: one walk with one borrow of the bytes, for code that keeps a
+    /// field's bounds beyond the call.
+    @inlinable
+    public func forEachFieldBounds(_ body: (_ bytes: Span<UInt8>, _ field: Bounds) throws -> Bool) rethrows {
+        let bytes = packed.span
+        var offset = 0
+        while offset < bytes.count {
+            let lengths = littleEndianWord(bytes, at: offset)
+            let nameStart = offset + 8
+            let nameEnd = nameStart + Int(truncatingIfNeeded: lengths & 0xFF_FFFF)
+            let valueStart = nameEnd + Int(truncatingIfNeeded: lengths >> 24 & 0xFFFF)
+            offset = valueStart + Int(truncatingIfNeeded: lengths >> 40)
+            guard try body(bytes, Bounds(name: nameStart..<nameEnd, value: valueStart..<offset)) else { return }
+        }
+    }
+
+    /// Lends the bytes that ``Bounds`` locate the fields in.
+    public func withBytes<Result>(_ body: (Span<UInt8>) throws -> Result) rethrows -> Result {
+        try body(packed.span)
+    }
+
+    /// Field bytes as a string, invalid UTF-8 repaired.
+    public static func string(_ bytes: Span<UInt8>) -> String {
+        do {
+            return String(copying: try UTF8Span(validating: bytes))
+        } catch {
+            var copy: [UInt8] = []
+            copy.reserveCapacity(bytes.count)
+            var index = 0
+            while index < bytes.count {
+                copy.append(bytes[index])
+                index += 1
+            }
+            return String(decoding: copy, as: UTF8.self)
+        }
+    }
 
     /// ASCII case-insensitive comparison (header names are ASCII tokens).
     public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
@@ -155,18 +317,98 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
         // The same spelling (clients send the usual case): for names of up to 15 bytes, both
         // stored inline, this is a comparison of two words.
         if lhs == rhs { return true }
-        let left = lhs.utf8.span
-        let right = rhs.utf8.span
+        return equalsIgnoringCase(lhs.utf8.span, rhs)
+    }
+
+    /// ASCII case-insensitive comparison of a field name's bytes with a name.
+    @inlinable @inline(__always)
+    public static func equalsIgnoringCase(_ bytes: Span<UInt8>, _ name: String) -> Bool {
+        // The lengths first: most names compared differ in length, and taking a string's span
+        // costs more than that.
+        guard bytes.count == name.utf8.count else { return false }
+        let other = name.utf8.span
         var index = 0
-        while index < left.count {
-            guard asciiLower(left[index]) == asciiLower(right[index]) else { return false }
+        while index < bytes.count {
+            guard asciiLower(bytes[index]) == asciiLower(other[index]) else { return false }
             index += 1
         }
         return true
     }
 }
 
-@inline(__always)
+/// A field name to look for among received ones: its ASCII-lowercase bytes kept as words, so
+/// that a received name is compared eight bytes at a time, lowercased lane by lane (names are
+/// compared several times per request; byte-wise, each comparison with a string literal first
+/// had to make the literal's bytes addressable).
+public struct HTTPFieldName: Sendable {
+    @usableFromInline let count: Int
+    /// The lowercase name's first eight bytes and its last eight (overlapping for names shorter
+    /// than 16 bytes; for names shorter than 8, the bytes zero-padded).
+    @usableFromInline let first: UInt64
+    @usableFromInline let last: UInt64
+    /// The whole lowercase name, for names longer than 16 bytes (their middle words).
+    @usableFromInline let lowercase: [UInt8]
+
+    public static let host = HTTPFieldName("Host")
+    public static let date = HTTPFieldName("Date")
+    public static let expect = HTTPFieldName("Expect")
+    public static let connection = HTTPFieldName("Connection")
+    public static let contentLength = HTTPFieldName("Content-Length")
+    public static let transferEncoding = HTTPFieldName("Transfer-Encoding")
+
+    /// A name of visible ASCII (a token).
+    public init(_ name: String) {
+        let lowercase = name.utf8.map(asciiLower)
+        let first = Self.word(lowercase.span, at: 0, count: min(8, lowercase.count))
+        self.lowercase = lowercase
+        count = lowercase.count
+        self.first = first
+        last = lowercase.count >= 8 ? littleEndianWord(lowercase.span, at: lowercase.count - 8) : first
+    }
+
+    /// Whether `bytes` are this name, in any case.
+    @inlinable @inline(__always)
+    public func matches(_ bytes: Span<UInt8>) -> Bool {
+        guard bytes.count == count else { return false }
+        guard count >= 8 else { return Self.lowered(Self.word(bytes, at: 0, count: count)) == first }
+        guard Self.lowered(littleEndianWord(bytes, at: 0)) == first,
+            Self.lowered(littleEndianWord(bytes, at: count - 8)) == last
+        else { return false }
+        var offset = 8
+        while offset < count - 8 {
+            guard Self.lowered(littleEndianWord(bytes, at: offset)) == littleEndianWord(lowercase.span, at: offset)
+            else { return false }
+            offset += 8
+        }
+        return true
+    }
+
+    /// `count` (at most 8) bytes from `index` as a little-endian word, zero above them.
+    @inlinable
+    static func word(_ bytes: Span<UInt8>, at index: Int, count: Int) -> UInt64 {
+        var word: UInt64 = 0
+        var offset = 0
+        while offset < count {
+            word |= UInt64(bytes[index + offset]) << UInt64(offset * 8)
+            offset += 1
+        }
+        return word
+    }
+
+    /// `word` with each byte `A`–`Z` made lowercase; every other byte (bytes from 0x80 too) kept.
+    /// Adding 0x3F to a byte's low seven bits sets its bit 7 from `A` on, adding 0x25 from past
+    /// `Z` on; neither carries into the next lane.
+    @inlinable @inline(__always)
+    static func lowered(_ word: UInt64) -> UInt64 {
+        let low = word & 0x7F7F_7F7F_7F7F_7F7F
+        let fromA = low &+ 0x3F3F_3F3F_3F3F_3F3F
+        let pastZ = low &+ 0x2525_2525_2525_2525
+        let upper = fromA & ~pastZ & ~word & 0x8080_8080_8080_8080
+        return word | upper >> 2
+    }
+}
+
+@inlinable @inline(__always)
 func asciiLower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
 /// A parsed request: what the handler sees.

@@ -163,9 +163,9 @@ public struct RequestParser: Sendable {
                     }
                     switch parseField(range, count: head.headers.count) {
                     case .success(let (name, value)):
-                        head.headers.add(
-                            String(decoding: buffer[name], as: UTF8.self),
-                            String(decoding: buffer[value], as: UTF8.self))
+                        head.headers.append(
+                            name.lowerBound..<value.upperBound, of: buffer, nameCount: name.count,
+                            gap: value.lowerBound - name.upperBound)
                     case .failure(let error): return fail(error)
                     }
                     head.headerBytes += range.count + 2
@@ -605,12 +605,12 @@ public struct RequestParser: Sendable {
         return .success((range.lowerBound..<colon, valueStart..<valueEnd))
     }
 
-    /// How often a field occurs in a head, and its first value.
+    /// How often a field occurs in a head, and where its first value is.
     private struct Occurrences {
         var count = 0
-        var first = ""
+        var first = 0..<0
 
-        mutating func add(_ value: String) {
+        mutating func add(_ value: Range<Int>) {
             if count == 0 { first = value }
             count += 1
         }
@@ -627,32 +627,44 @@ public struct RequestParser: Sendable {
         var expectation = Occurrences()
         var close = false
         var keepAlive = false
-        // Each field borrowed in place (iterating the headers would copy every field's strings).
-        let fields = head.headers.fields
-        let span = fields.span
-        for index in span.indices {
-            let name = span[index].name
-            switch name.utf8.count {
-            case 4 where HTTPHeaders.equalsIgnoringCase(name, "Host"): host.add(span[index].value)
-            case 6 where HTTPHeaders.equalsIgnoringCase(name, "Expect"): expectation.add(span[index].value)
-            case 10 where HTTPHeaders.equalsIgnoringCase(name, "Connection"):
-                for option in span[index].value.utf8.split(separator: UInt8(ascii: ",")) {
-                    let trimmed = trimmedSpaces(option)
-                    if Self.equalsLowercase(trimmed, "close") { close = true }
-                    if Self.equalsLowercase(trimmed, "keep-alive") { keepAlive = true }
+        let headers = head.headers
+        headers.forEachFieldBounds { bytes, field in
+            let name = bytes.extracting(field.name)
+            switch name.count {
+            case 4 where HTTPFieldName.host.matches(name): host.add(field.value)
+            case 6 where HTTPFieldName.expect.matches(name): expectation.add(field.value)
+            case 10 where HTTPFieldName.connection.matches(name):
+                var start = field.value.lowerBound
+                while start <= field.value.upperBound {
+                    let end = firstOffset(of: UInt8(ascii: ","), in: bytes, start..<field.value.upperBound)
+                    let option = bytes.extracting(Self.trimmed(bytes, start..<(end ?? field.value.upperBound)))
+                    if Self.equalsLowercase(option, "close") { close = true }
+                    if Self.equalsLowercase(option, "keep-alive") { keepAlive = true }
+                    start = (end ?? field.value.upperBound) + 1
                 }
-            case 14 where HTTPHeaders.equalsIgnoringCase(name, "Content-Length"): length.add(span[index].value)
-            case 17 where HTTPHeaders.equalsIgnoringCase(name, "Transfer-Encoding"): coding.add(span[index].value)
+            case 14 where HTTPFieldName.contentLength.matches(name): length.add(field.value)
+            case 17 where HTTPFieldName.transferEncoding.matches(name): coding.add(field.value)
             default: break
             }
+            return true
         }
-        guard host.count == 1 else {
-            return .failure(.badRequest(host.count == 0 ? "missing Host" : "more than one Host"))
+        let framing = headers.withBytes { bytes -> Result<Void, ParseError> in
+            guard host.count == 1 else {
+                return .failure(.badRequest(host.count == 0 ? "missing Host" : "more than one Host"))
+            }
+            var index = host.first.lowerBound
+            while index < host.first.upperBound && isHostByte(bytes[index]) { index += 1 }
+            guard index == host.first.upperBound else { return .failure(.badRequest("invalid Host")) }
+            if coding.count == 0 && length.count == 1 {
+                guard let parsed = Self.parseContentLength(bytes.extracting(length.first)) else {
+                    return .failure(.badRequest("invalid Content-Length"))
+                }
+                guard parsed <= head.bodyLimit else { return .failure(.contentTooLarge) }
+                head.contentLength = parsed
+            }
+            return .success(())
         }
-        let hostBytes = host.first.utf8.span
-        var index = 0
-        while index < hostBytes.count && isHostByte(hostBytes[index]) { index += 1 }
-        guard index == hostBytes.count else { return .failure(.badRequest("invalid Host")) }
+        if case .failure(let error) = framing { return .failure(error) }
 
         if coding.count > 0 {
             guard head.version == .http11 else {
@@ -660,27 +672,24 @@ public struct RequestParser: Sendable {
             }
             guard length.count == 0 else { return .failure(.badRequest("both Content-Length and Transfer-Encoding")) }
             guard coding.count == 1 else { return .failure(.badRequest("more than one Transfer-Encoding field")) }
-            let list = coding.first.split(separator: ",", omittingEmptySubsequences: false).map {
+            let value = headers.withBytes { HTTPHeaders.string($0.extracting(coding.first)) }
+            let list = value.split(separator: ",", omittingEmptySubsequences: false).map {
                 $0.trimmingSpaces.lowercasedASCII
             }
             guard let last = list.last, last == "chunked" else {
                 return .failure(.badRequest("chunked is not the final transfer coding"))
             }
-            guard list.count == 1 else { return .failure(.notImplemented("transfer coding \(coding.first)")) }
+            guard list.count == 1 else { return .failure(.notImplemented("transfer coding \(value)")) }
             head.chunked = true
-        } else if length.count > 0 {
-            guard length.count == 1 else { return .failure(.badRequest("more than one Content-Length")) }
-            guard let parsed = Self.parseContentLength(length.first) else {
-                return .failure(.badRequest("invalid Content-Length"))
-            }
-            guard parsed <= head.bodyLimit else { return .failure(.contentTooLarge) }
-            head.contentLength = parsed
+        } else if length.count > 1 {
+            return .failure(.badRequest("more than one Content-Length"))
         }
 
         head.keepAlive = head.version == .http11 ? !close : keepAlive && !close
 
         if head.version == .http11, expectation.count > 0 {
-            guard expectation.count == 1, expectation.first.lowercasedASCII == "100-continue" else {
+            let value = headers.withBytes { HTTPHeaders.string($0.extracting(expectation.first)) }
+            guard expectation.count == 1, value.lowercasedASCII == "100-continue" else {
                 return .failure(.expectationFailed)
             }
             head.expectContinue = head.chunked || head.contentLength > 0
@@ -688,14 +697,25 @@ public struct RequestParser: Sendable {
         return .success(head.expectContinue)
     }
 
+    /// `range` in `bytes` without leading and trailing spaces and tabs.
+    private static func trimmed(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound
+        var upper = range.upperBound
+        while lower < upper && (bytes[lower] == 0x20 || bytes[lower] == 0x09) { lower += 1 }
+        while upper > lower && (bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09) { upper -= 1 }
+        return lower..<upper
+    }
+
     /// Whether `bytes`, ASCII-lowercased, are `lowercase`.
-    private static func equalsLowercase(_ bytes: Substring.UTF8View, _ lowercase: String) -> Bool {
-        bytes.count == lowercase.utf8.count && zip(bytes, lowercase.utf8).allSatisfy { asciiLower($0) == $1 }
+    private static func equalsLowercase(_ bytes: Span<UInt8>, _ lowercase: String) -> Bool {
+        HTTPHeaders.equalsIgnoringCase(bytes, lowercase)
     }
 
     /// `1*DIGIT` without sign, spaces or leading zeros, at most 15 digits (RFC 9110 §8.6, H4).
-    static func parseContentLength(_ text: String) -> Int? {
-        let digits = text.utf8.span
+    static func parseContentLength(_ text: String) -> Int? { parseContentLength(text.utf8.span) }
+
+    /// ``parseContentLength(_:)`` of a value's bytes.
+    static func parseContentLength(_ digits: Span<UInt8>) -> Int? {
         guard (1...15).contains(digits.count) else { return nil }
         guard digits.count == 1 || digits[0] != UInt8(ascii: "0") else { return nil }
         var value = 0

@@ -60,11 +60,14 @@ public enum ResponseSerializer {
 
     /// Appends each field a handler may set (``isSafe(_:)``) as `name: value` CRLF.
     static func appendFields(_ headers: HTTPHeaders, to output: inout [UInt8]) {
-        for field in headers where isSafe(field) {
-            output.append(contentsOf: field.name.utf8)
+        let packed = headers.packed
+        headers.forEachFieldBounds { bytes, field in
+            guard isSafe(name: bytes.extracting(field.name), value: bytes.extracting(field.value)) else { return true }
+            output.append(contentsOf: packed[field.name])
             output.append(contentsOf: Self.colonSpace)
-            output.append(contentsOf: field.value.utf8)
+            output.append(contentsOf: packed[field.value])
             output.append(contentsOf: Self.crlf)
+            return true
         }
     }
 
@@ -121,15 +124,25 @@ public enum ResponseSerializer {
     }
 
     /// A token name that is not one the serializer owns, and a value without CR, LF or NUL.
-    private static func isSafe(_ field: HTTPHeaders.Field) -> Bool {
-        let name = field.name.utf8
-        guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return false }
+    private static func isSafe(name: Span<UInt8>, value: Span<UInt8>) -> Bool {
+        guard !name.isEmpty else { return false }
+        var index = 0
+        while index < name.count {
+            guard isTokenByte(name[index]) else { return false }
+            index += 1
+        }
         switch name.count {
-        case 4 where HTTPHeaders.equalsIgnoringCase(field.name, "Date"): return false
-        case 10 where HTTPHeaders.equalsIgnoringCase(field.name, "Connection"): return false
-        case 14 where HTTPHeaders.equalsIgnoringCase(field.name, "Content-Length"): return false
-        case 17 where HTTPHeaders.equalsIgnoringCase(field.name, "Transfer-Encoding"): return false
-        default: return !field.value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+        case 4 where HTTPFieldName.date.matches(name): return false
+        case 10 where HTTPFieldName.connection.matches(name): return false
+        case 14 where HTTPFieldName.contentLength.matches(name): return false
+        case 17 where HTTPFieldName.transferEncoding.matches(name): return false
+        default:
+            index = 0
+            while index < value.count {
+                guard value[index] != 0x0D && value[index] != 0x0A && value[index] != 0x00 else { return false }
+                index += 1
+            }
+            return true
         }
     }
 }

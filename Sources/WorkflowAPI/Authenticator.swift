@@ -62,17 +62,24 @@ public final class Authenticator: Sendable {
     private let origin = ContinuousClock.now
 
     /// One thread's cached lookups, and the last one again: a thread serving one client's polls
-    /// (the common case) finds its key by one comparison instead of hashing 72 bytes.
+    /// (the common case) finds its key by comparing the presented bytes with the last key's,
+    /// without making a string of the key or hashing its 72 bytes.
     private struct KeyCache {
         private var table: [String: CachedKey] = [:]
-        private var lastKey = ""
+        private var lastKey: [UInt8] = []
         private var last: CachedKey?
 
+        /// The last entry found or stored, when `key` is its key's bytes.
+        func lastEntry(_ key: Span<UInt8>) -> CachedKey? {
+            guard let last, key.count == lastKey.count, bytesEqual(key, 0, lastKey.span, 0, key.count) else {
+                return nil
+            }
+            return last
+        }
+
         mutating func entry(_ key: String) -> CachedKey? {
-            if let last, key == lastKey { return last }
             guard let found = table[key] else { return nil }
-            lastKey = key
-            last = found
+            remember(found, key)
             return found
         }
 
@@ -80,7 +87,12 @@ public final class Authenticator: Sendable {
         mutating func store(_ entry: CachedKey, for key: String, limit: Int) {
             if table.count >= limit { table.removeAll() }
             table[key] = entry
-            lastKey = key
+            remember(entry, key)
+        }
+
+        private mutating func remember(_ entry: CachedKey, _ key: String) {
+            lastKey.removeAll(keepingCapacity: true)
+            lastKey.append(contentsOf: key.utf8)
             last = entry
         }
     }
@@ -137,8 +149,16 @@ public final class Authenticator: Sendable {
         return result
     }
 
+    private static let xApiKey = HTTPFieldName("X-Api-Key")
+    private static let authorization = HTTPFieldName("Authorization")
+
     static func presentsKey(_ headers: HTTPHeaders) -> Bool {
-        !headers.values("X-Api-Key").isEmpty || !headers.values("Authorization").isEmpty
+        var presents = false
+        headers.forEachField { name, _ in
+            presents = xApiKey.matches(name) || authorization.matches(name)
+            return !presents
+        }
+        return presents
     }
 
     /// Seconds until the address may try again, or nil when it is not throttled.
@@ -183,9 +203,18 @@ public final class Authenticator: Sendable {
         // A missing or malformed key takes the wrong key's path: the empty key, which no stored key
         // has, is looked up and cached like any other, so neither the answer nor its timing tells
         // which of the three it was (RELIABILITY.md A2).
-        let single = Self.presentedKey(headers) ?? ""
-        let key = single.utf8.count <= 512 ? single : ""
+        let presented = Self.presentedKey(headers)
         let elapsed = origin.duration(to: now)
+        let last = headers.withBytes { bytes in
+            let key = bytes.extracting(presented.flatMap { $0.count <= 512 ? $0 : nil } ?? 0..<0)
+            return cache.withLock { $0.lastEntry(key) }
+        }
+        if let last, last.expires > elapsed {
+            return last.record.map { .success($0) } ?? .failure(Self.unauthorized)
+        }
+        let key = headers.withBytes { bytes in
+            presented.flatMap { $0.count <= 512 ? HTTPHeaders.string(bytes.extracting($0)) : nil } ?? ""
+        }
         if let cached = cache.withLock({ $0.entry(key) }), cached.expires > elapsed {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
@@ -207,27 +236,46 @@ public final class Authenticator: Sendable {
         return record.map { .success($0) } ?? .failure(Self.unauthorized)
     }
 
-    /// The one key the request presents (in `X-Api-Key` or as `Authorization: Bearer`, any number
-    /// of times), or nil when it presents none or several different ones.
-    static func presentedKey(_ headers: HTTPHeaders) -> String? {
-        var presented: String?
-        let fields = headers.fields
-        let span = fields.span
-        for index in span.indices {
-            let candidate: String
-            if HTTPHeaders.equalsIgnoringCase(span[index].name, "X-Api-Key") {
-                candidate = span[index].value
-            } else if HTTPHeaders.equalsIgnoringCase(span[index].name, "Authorization") {
-                let parts = span[index].value.split(separator: " ", omittingEmptySubsequences: false)
-                guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { continue }
-                candidate = String(parts[1])
+    /// Where the one key the request presents is in `headers`' bytes (in `X-Api-Key`, or as
+    /// `Authorization: Bearer`, any number of times), or nil when it presents none or several
+    /// different ones.
+    static func presentedKey(_ headers: HTTPHeaders) -> Range<Int>? {
+        var presented: Range<Int>?
+        var several = false
+        headers.forEachFieldBounds { bytes, field in
+            let name = bytes.extracting(field.name)
+            let candidate: Range<Int>
+            if Self.xApiKey.matches(name) {
+                candidate = field.value
+            } else if Self.authorization.matches(name) {
+                guard let token = bearerToken(bytes, field.value) else { return true }
+                candidate = token
             } else {
-                continue
+                return true
             }
-            if let earlier = presented, earlier != candidate { return nil }
+            if let earlier = presented {
+                guard earlier.count == candidate.count,
+                    bytesEqual(bytes, earlier.lowerBound, bytes, candidate.lowerBound, candidate.count)
+                else {
+                    several = true
+                    return false
+                }
+            }
             presented = candidate
+            return true
         }
-        return presented
+        return several ? nil : presented
+    }
+
+    /// The token of an `Authorization` value that is `Bearer` (any case), one space and a
+    /// token without spaces; nil for any other value.
+    private static func bearerToken(_ bytes: Span<UInt8>, _ value: Range<Int>) -> Range<Int>? {
+        guard let space = firstOffset(of: 0x20, in: bytes, value),
+            firstOffset(of: 0x20, in: bytes, (space + 1)..<value.upperBound) == nil,
+            space + 1 < value.upperBound,
+            HTTPHeaders.equalsIgnoringCase(bytes.extracting(value.lowerBound..<space), "bearer")
+        else { return nil }
+        return (space + 1)..<value.upperBound
     }
 
     /// The one 401, whether the key is missing, malformed or wrong (RELIABILITY.md A2: the

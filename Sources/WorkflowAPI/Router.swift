@@ -396,14 +396,14 @@ struct Router: Sendable {
         for entry in trailing {
             let count = entry.count
             guard bytes.count > count, littleEndianWord(bytes, at: count - 8) == entry.tail,
-                Self.equal(bytes, 0, pool, entry.start, count - 8)
+                bytesEqual(bytes, 0, pool, entry.start, count - 8)
             else { continue }
             // One plain last segment (the walk's own segment scan): not a deeper path, no `%`
             // (it would be decoded first).
             guard let (start, end, escaped) = Self.segment(after: count, in: bytes), end == bytes.count, !escaped
             else { return nil }
             for excluded in entry.excluded where excluded.count == end - start {
-                if Self.equal(bytes, start, pool, excluded.start, end - start) { return nil }
+                if bytesEqual(bytes, start, pool, excluded.start, end - start) { return nil }
             }
             for route in entry.routes where routes[route].method == method {
                 var segments = ParameterSegments()
@@ -416,21 +416,6 @@ struct Router: Sendable {
             return nil
         }
         return nil
-    }
-
-    /// Whether `a[aStart..<aStart + count]` and `b[bStart..<bStart + count]` hold the same bytes.
-    @inline(__always)
-    private static func equal(_ a: Span<UInt8>, _ aStart: Int, _ b: Span<UInt8>, _ bStart: Int, _ count: Int) -> Bool {
-        var offset = 0
-        while count - offset >= 8 {
-            if littleEndianWord(a, at: aStart + offset) != littleEndianWord(b, at: bStart + offset) { return false }
-            offset += 8
-        }
-        while offset < count {
-            if a[aStart + offset] != b[bStart + offset] { return false }
-            offset += 1
-        }
-        return true
     }
 
     /// The path's next non-empty segment from byte `offset` on (slashes skipped): its bounds
@@ -574,7 +559,7 @@ struct Router: Sendable {
         _ bytes: Span<UInt8>, _ start: Int, _ end: Int, escaped: Bool, _ path: String, equals expected: Span<UInt8>
     ) -> Bool {
         if !escaped {
-            return end - start == expected.count && equal(bytes, start, expected, 0, expected.count)
+            return end - start == expected.count && bytesEqual(bytes, start, expected, 0, expected.count)
         }
         guard let decoded = PercentDecoding.decode(text(path, start, end)), decoded.utf8.count == expected.count
         else { return false }

@@ -264,8 +264,10 @@ public final class WorkflowService: Sendable {
 
     /// The client's `X-Request-Id` when it is 1 to 128 characters from `A-Z a-z 0-9 . _ : + / = -`
     /// (safe in logs, headers and URNs); nil otherwise (a new id is made where one is needed).
+    private static let requestIDField = HTTPFieldName("X-Request-Id")
+
     func incomingRequestID(_ request: HTTPRequest) -> String? {
-        guard let incoming = request.headers["X-Request-Id"], (1...128).contains(incoming.utf8.count),
+        guard let incoming = request.headers[Self.requestIDField], (1...128).contains(incoming.utf8.count),
             incoming.utf8.allSatisfy(Self.isRequestIDByte)
         else { return nil }
         return incoming

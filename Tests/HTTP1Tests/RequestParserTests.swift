@@ -211,7 +211,19 @@ struct RequestParserTests {
         // obs-text is kept as received (as bytes: the value is no valid UTF-8 then).
         var parser = RequestParser()
         parser.append(Array("GET / HTTP/1.1\r\nHost: x\r\nX-F: ab".utf8) + [0x80, 0xFF] + Array("cd\r\n\r\n".utf8))
-        guard case .request = parser.next() else { return #expect(Bool(false), "obs-text was refused") }
+        guard case .request(let request) = parser.next() else {
+            return #expect(Bool(false), "obs-text was refused")
+        }
+        // The field's bytes are kept as received; as a string the invalid UTF-8 is repaired.
+        var bytes: [UInt8] = []
+        request.headers.forEachField { name, value in
+            if HTTPHeaders.equalsIgnoringCase(name, "x-f") {
+                for index in value.indices { bytes.append(value[index]) }
+            }
+            return true
+        }
+        #expect(bytes == Array("ab".utf8) + [0x80, 0xFF] + Array("cd".utf8))
+        #expect(request.headers["X-F"] == "ab\u{FFFD}\u{FFFD}cd")
     }
 
     @Test func bodyLargerThanTheLimitIsRefusedBeforeItArrives() {
@@ -233,5 +245,118 @@ struct RequestParserTests {
         }
         guard case .request(let request) = event else { return #expect(Bool(false)) }
         #expect(request.body.count == value)
+    }
+}
+
+/// `HTTPHeaders` keeps its fields packed in one buffer; what it answers must be what a list of
+/// name-value pairs would.
+struct HTTPHeadersTests {
+    @Test func lookupsAndChangesActAsOnAListOfPairs() {
+        var headers = HTTPHeaders([("Host", "h"), ("X-Api-Key", "k1"), ("x-api-key", "k2"), ("Accept", "")])
+        #expect(headers.count == 4)
+        #expect(headers["X-API-KEY"] == "k1", "the first value, names case-insensitive")
+        #expect(headers.values("x-Api-key") == ["k1", "k2"])
+        #expect(headers["Accept"] == "", "an empty value is a value")
+        #expect(headers["Missing"] == nil && headers.values("Missing").isEmpty)
+        #expect(headers.fields.map(\.name) == ["Host", "X-Api-Key", "x-api-key", "Accept"], "in order, as given")
+        headers.set("X-Api-Key", "k3")
+        #expect(headers.values("X-Api-Key") == ["k3"] && headers.count == 3)
+        #expect(headers.fields.last?.name == "X-Api-Key" && headers.fields.last?.value == "k3", "set appends")
+        headers.remove("host")
+        #expect(headers["Host"] == nil && headers.count == 2)
+        #expect(Array(headers).map(\.value) == ["", "k3"])
+    }
+
+    @Test func equalityIsOrderAndSpelling() {
+        #expect(HTTPHeaders([("A", "1"), ("B", "2")]) == HTTPHeaders([("A", "1"), ("B", "2")]))
+        #expect(HTTPHeaders([("A", "1"), ("B", "2")]) != HTTPHeaders([("B", "2"), ("A", "1")]))
+        #expect(HTTPHeaders([("A", "12")]) != HTTPHeaders([("A1", "2")]), "where the name ends counts")
+        #expect(HTTPHeaders([("a", "1")]) != HTTPHeaders([("A", "1")]))
+        var built = HTTPHeaders()
+        built.add("A", "1")
+        #expect(built == HTTPHeaders([("A", "1")]))
+    }
+
+    @Test func boundsLocateEveryField() {
+        let long = String(repeating: "v", count: 70_000)
+        let headers = HTTPHeaders([("N", long), ("", "empty name"), ("Ü", "ä")])
+        var seen: [(String, String)] = []
+        headers.forEachFieldBounds { bytes, field in
+            seen.append(
+                (HTTPHeaders.string(bytes.extracting(field.name)), HTTPHeaders.string(bytes.extracting(field.value))))
+            return true
+        }
+        let values = headers.withBytes { bytes in
+            var found: [String] = []
+            headers.forEachFieldBounds { _, field in
+                found.append(HTTPHeaders.string(bytes.extracting(field.value)))
+                return true
+            }
+            return found
+        }
+        #expect(values == [long, "empty name", "ä"], "bounds are into the bytes withBytes lends too")
+        #expect(seen.map(\.0) == ["N", "", "Ü"] && seen.map(\.1) == [long, "empty name", "ä"])
+        var names: [String] = []
+        headers.forEachField { name, _ in
+            names.append(HTTPHeaders.string(name))
+            return names.count < 2
+        }
+        #expect(names == ["N", ""], "the walk stops when the body says so")
+    }
+
+    /// A name compared eight bytes at a time agrees with the byte-wise rule, for names of every
+    /// length up to 30 and received bytes that differ from them by case, by the bit that case
+    /// flips (`@` and `` ` `` beside the letters, `[` and `{` after them), or by bytes from 0x80.
+    @Test func fieldNamesMatchAsTheByteWiseRule() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcxyzABCXYZ-_09@[`{".utf8) + [0x80, 0xC1, 0xDA, 0xFF]
+        func plain(_ name: [UInt8], _ bytes: [UInt8]) -> Bool {
+            name.count == bytes.count && zip(name, bytes).allSatisfy { lower($0) == lower($1) }
+        }
+        func lower(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+        for length in 0...30 {
+            for _ in 0..<200 {
+                let name = (0..<length).map { _ in Array("abcxyzABCXYZ-_09`^|~{".utf8).randomElement(using: &generator)!
+                }
+                let fieldName = HTTPFieldName(String(decoding: name, as: UTF8.self))
+                var bytes = name.map { byte in Bool.random(using: &generator) ? lower(byte) : byte }
+                if !bytes.isEmpty && Bool.random(using: &generator) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = alphabet.randomElement(
+                        using: &generator)!
+                }
+                if Int.random(in: 0..<10, using: &generator) == 0 { bytes.append(0x41) }
+                let matches = fieldName.matches(bytes.span)
+                #expect(matches == plain(name, bytes), "\(name) \(bytes)")
+            }
+        }
+        let upper = HTTPFieldName("Content-Length").matches(Array("CONTENT-LENGTH".utf8).span)
+        let delete = HTTPFieldName("Host").matches(Array("Hos\u{7F}".utf8).span)
+        #expect(upper && !delete)
+    }
+
+    /// A parsed field keeps its line's colon and spaces between name and value; it still equals
+    /// the same field built from strings, and is copied out as name and value.
+    @Test func parsedFieldsEqualBuiltOnes() throws {
+        let text = Array("GET / HTTP/1.1\r\nHost:   h  \r\nX-A:v\r\nX-B: \r\n\r\n".utf8)
+        var parser = RequestParser()
+        parser.append(text)
+        guard case .request(let request) = parser.next() else { return #expect(Bool(false)) }
+        #expect(request.headers == HTTPHeaders([("Host", "h"), ("X-A", "v"), ("X-B", "")]))
+        // Byte by byte, the consumed request line is dropped before a field line arrives, which
+        // then starts the buffer (the copy without the eight bytes before it).
+        var byteWise = RequestParser()
+        var last: HTTPRequest?
+        for byte in text {
+            byteWise.append([byte])
+            if case .request(let parsed) = byteWise.next() { last = parsed }
+        }
+        #expect(last?.headers.fields == request.headers.fields && last?.headers.count == 3)
+        #expect(request.headers != HTTPHeaders([("Host", "h"), ("X-A", "v"), ("X-B", " ")]))
+        #expect(request.headers[HTTPFieldName("x-a")] == "v" && request.headers["X-B"] == "")
+        var serialized: [UInt8] = []
+        ResponseSerializer.serialize(
+            HTTPResponse(status: .ok, headers: request.headers), isHead: false, keepAlive: true, version: .http11,
+            date: [], into: &serialized)
+        #expect(String(decoding: serialized, as: UTF8.self).contains("\r\nHost: h\r\nX-A: v\r\nX-B: \r\n"))
     }
 }

@@ -93,6 +93,49 @@ struct AuthenticationTests {
         #expect(api.service.respondBeforeBody(to: readerHead)?.status == .forbidden)
     }
 
+    /// Dependency-Track's two ways of presenting a key, each any number of times, as long as
+    /// all name one key.
+    @Test(
+        arguments: [
+            ([("X-Api-Key", "k")], "k"),
+            ([("x-api-key", "k"), ("X-API-KEY", "k")], "k"),
+            ([("X-Api-Key", "k"), ("X-Api-Key", "j")], nil),
+            ([("X-Api-Key", "k"), ("Authorization", "Bearer k")], "k"),
+            ([("Authorization", "bEaReR k"), ("X-Api-Key", "kk")], nil),
+            ([("Authorization", "Bearer")], nil),
+            ([("Authorization", "Bearer ")], nil),
+            ([("Authorization", "Bearer  k")], nil),
+            ([("Authorization", "Bearer k j")], nil),
+            ([("Authorization", "Basic k")], nil),
+            ([("Authorization", "Basic k"), ("X-Api-Key", "k")], "k"),
+            ([("X-Api-Key", "")], ""),
+            ([("Host", "h")], nil),
+        ] as [([(String, String)], String?)])
+    func thePresentedKey(fields: [(String, String)], key: String?) {
+        let headers = HTTPHeaders(fields)
+        let found = Authenticator.presentedKey(headers).map { range in
+            headers.withBytes { HTTPHeaders.string($0.extracting(range)) }
+        }
+        #expect(found == key)
+        #expect(Authenticator.presentsKey(headers) == fields.contains { $0.0 != "Host" })
+    }
+
+    /// The cache's fast path compares the presented bytes with the thread's last key: a key that
+    /// differs from it in one byte, or extends it, is a different key.
+    @Test func theLastKeyMatchesOnlyItself() throws {
+        let api = try ServiceFixture(authenticated: true)
+        let good = try key(api, "reader", .read)
+        let path = "/api/v1/event/token/\(token)"
+        var changed = Array(good.utf8)
+        changed[changed.count - 1] = changed.last == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+        let variants = [String(decoding: changed, as: UTF8.self), good + "0", String(good.dropLast()), ""]
+        for variant in variants {
+            #expect(api.call(.get, path, headers: [("X-Api-Key", good)]).status == .ok, "the good key first")
+            #expect(api.call(.get, path, headers: [("X-Api-Key", variant)]).status == .unauthorized, "\(variant)")
+        }
+        #expect(api.call(.get, path, headers: [("X-Api-Key", good)]).status == .ok)
+    }
+
     @Test func keysAreUniqueByNameAndRevocable() throws {
         let api = try ServiceFixture()
         let first = Authenticator.generateKey()
