@@ -133,6 +133,9 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     /// the value, 40–63 the value's), then the name's bytes, the gap, and the value's bytes. A
     /// parsed field keeps its line's `:` and spaces as its gap, so it is copied in one piece.
     @usableFromInline var packed: [UInt8] = []
+    /// Where the fields start in ``packed``: a parsed request's target goes first, so that target
+    /// and fields are one allocation (``HTTPRequest`` reads the target from there).
+    @usableFromInline var fieldsStart = 0
     /// The number of fields.
     public private(set) var count = 0
 
@@ -142,6 +145,14 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     /// Fields from name-value pairs.
     public init(_ pairs: [(String, String)]) {
         for (name, value) in pairs { add(name, value) }
+    }
+
+    /// No fields yet, after `prefix` (a request's target, which ``HTTPRequest`` reads from
+    /// ``packed``), with room for `fields` typical fields.
+    init(prefix: ArraySlice<UInt8>, fields: Int) {
+        packed.reserveCapacity(prefix.count + fields * 48)
+        packed.append(contentsOf: prefix)
+        fieldsStart = packed.count
     }
 
     /// Makes room for `count` typical fields at once.
@@ -277,7 +288,7 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     @inlinable
     public func forEachFieldBounds(_ body: (_ bytes: Span<UInt8>, _ field: Bounds) throws -> Bool) rethrows {
         let bytes = packed.span
-        var offset = 0
+        var offset = fieldsStart
         while offset < bytes.count {
             let lengths = littleEndianWord(bytes, at: offset)
             let nameStart = offset + 8
@@ -411,17 +422,55 @@ public struct HTTPFieldName: Sendable {
 @inlinable @inline(__always)
 func asciiLower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
 
+/// A part of a request (its target, path or query) as the bytes the parser kept, in a buffer it
+/// may share with other parts: reading it as bytes copies nothing; ``string`` makes a String.
+public struct RequestText: Sendable {
+    @usableFromInline let storage: [UInt8]
+    @usableFromInline let range: Range<Int>
+
+    init(_ storage: [UInt8], _ range: Range<Int>) {
+        self.storage = storage
+        self.range = range
+    }
+
+    init(_ text: String) {
+        storage = Array(text.utf8)
+        range = 0..<storage.count
+    }
+
+    /// The number of bytes.
+    public var count: Int { range.count }
+
+    /// Lends the bytes (indexed from 0).
+    @inlinable
+    public func withSpan<Result>(_ body: (Span<UInt8>) throws -> Result) rethrows -> Result {
+        try body(storage.span.extracting(range))
+    }
+
+    /// The bytes at offsets `bounds` as a string (the parser admitted only ASCII into a target).
+    public func text(_ bounds: Range<Int>) -> String {
+        String(
+            decoding: storage[(range.lowerBound + bounds.lowerBound)..<(range.lowerBound + bounds.upperBound)],
+            as: UTF8.self)
+    }
+
+    /// All of it as a string.
+    public var string: String { text(0..<count) }
+}
+
 /// A parsed request: what the handler sees.
 public struct HTTPRequest: Sendable {
     /// What the parser read, shared by every copy of the request: a request is handed from the
     /// event loop to the handler, into its context and its closures, and each copy of eight
     /// separate fields retained (and released) every string and array in them. A copy now
     /// retains one object. A setter (tests, handlers building requests) replaces the object.
+    /// Target, path and query are bytes: a parsed request keeps them in its header fields'
+    /// buffer (one allocation for the head, no String made unless a handler asks for one).
     private struct Parsed: Sendable {
         var method: HTTPMethod
-        var target: String
-        var path: String
-        var query: String?
+        var target: RequestText
+        var path: RequestText
+        var query: RequestText?
         var version: HTTPVersion
         var headers: HTTPHeaders
         var body: [UInt8]
@@ -448,18 +497,20 @@ public struct HTTPRequest: Sendable {
     }
     /// The request-target exactly as received (origin-form, or absolute-form).
     public var target: String {
-        get { box.parsed.target }
-        set { change { $0.target = newValue } }
+        get { box.parsed.target.string }
+        set { change { $0.target = RequestText(newValue) } }
     }
     /// The path of the target, still percent-encoded (`/api/v1/event/token/…`).
     public var path: String {
-        get { box.parsed.path }
-        set { change { $0.path = newValue } }
+        get { box.parsed.path.string }
+        set { change { $0.path = RequestText(newValue) } }
     }
+    /// The path's bytes, as ``path`` spells them (no String made).
+    public var pathBytes: RequestText { box.parsed.path }
     /// The query without `?`, still percent-encoded; nil when absent.
     public var query: String? {
-        get { box.parsed.query }
-        set { change { $0.query = newValue } }
+        get { box.parsed.query?.string }
+        set { change { $0.query = newValue.map(RequestText.init) } }
     }
     /// The protocol version.
     public var version: HTTPVersion {
@@ -491,19 +542,26 @@ public struct HTTPRequest: Sendable {
         body: [UInt8] = [], keepAlive: Bool = true
     ) {
         let split = Self.splitTarget(target)
-        self.init(
-            method: method, target: target, path: split.path, query: split.query, version: version, headers: headers,
-            body: body, keepAlive: keepAlive)
-    }
-
-    /// A request whose target the parser has already split into path and query.
-    init(
-        method: HTTPMethod, target: String, path: String, query: String?, version: HTTPVersion, headers: HTTPHeaders,
-        body: [UInt8], keepAlive: Bool
-    ) {
         box = Box(
             Parsed(
-                method: method, target: target, path: path, query: query, version: version, headers: headers,
+                method: method, target: RequestText(target), path: RequestText(split.path),
+                query: split.query.map(RequestText.init), version: version, headers: headers, body: body,
+                keepAlive: keepAlive))
+    }
+
+    /// A parsed origin-form request: its target is `headers`' prefix, its query (if any) after
+    /// the `?` at offset `queryMark` of it.
+    init(
+        method: HTTPMethod, originFormIn headers: HTTPHeaders, queryMark: Int?, version: HTTPVersion, body: [UInt8],
+        keepAlive: Bool
+    ) {
+        let storage = headers.packed
+        let end = headers.fieldsStart
+        box = Box(
+            Parsed(
+                method: method, target: RequestText(storage, 0..<end),
+                path: RequestText(storage, 0..<(queryMark ?? end)),
+                query: queryMark.map { RequestText(storage, ($0 + 1)..<end) }, version: version, headers: headers,
                 body: body, keepAlive: keepAlive))
     }
 

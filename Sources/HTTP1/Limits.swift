@@ -22,9 +22,13 @@ public struct HTTPLimits: Sendable, Equatable {
 
     /// The body limit for a request with this method and request target.
     public func bodyBytes(method: HTTPMethod, target: String) -> Int {
+        bodyBytes(method: method, target: target.utf8.span)
+    }
+
+    /// ``bodyBytes(method:target:)`` for the target's bytes.
+    public func bodyBytes(method: HTTPMethod, target bytes: Span<UInt8>) -> Int {
         // Most requests (every GET) have no route limit for their method: no look at the path.
         guard bodyLimits.contains(where: { $0.method == method }) else { return bodyBytes }
-        let bytes = target.utf8.span
         let path = bytes.extracting(..<(firstOffset(of: UInt8(ascii: "?"), in: bytes) ?? bytes.count))
         for route in bodyLimits where route.method == method && path.count == route.path.utf8.count {
             let expected = route.path.utf8.span

@@ -31,7 +31,6 @@ public struct RequestParser: Sendable {
     /// appending a field or body bytes mutates it in place and no line moves it in or out.
     private struct Head: Sendable {
         var method = HTTPMethod.get
-        var target = ""
         /// Where the query's `?` is in an origin-form target (nil without a query; the path is
         /// then the whole target); found while the target is checked, so it is not looked for
         /// again. Absolute-form and asterisk-form targets are split by the request itself.
@@ -278,21 +277,15 @@ public struct RequestParser: Sendable {
 
     private static func request(from head: Head) -> HTTPRequest {
         guard head.originForm else {
+            // Absolute-form and asterisk-form (rare): the target as a String, split by the request.
+            let target = head.headers.withBytes { HTTPHeaders.string($0.extracting(0..<head.headers.fieldsStart)) }
             return HTTPRequest(
-                method: head.method, target: head.target, version: head.version, headers: head.headers,
-                body: head.body, keepAlive: head.keepAlive)
-        }
-        var path = head.target
-        var query: String?
-        if let mark = head.originQuery {
-            let utf8 = head.target.utf8
-            let index = utf8.index(utf8.startIndex, offsetBy: mark)
-            path = String(head.target[..<index])
-            query = String(head.target[utf8.index(after: index)...])
+                method: head.method, target: target, version: head.version, headers: head.headers, body: head.body,
+                keepAlive: head.keepAlive)
         }
         return HTTPRequest(
-            method: head.method, target: head.target, path: path, query: query, version: head.version,
-            headers: head.headers, body: head.body, keepAlive: head.keepAlive)
+            method: head.method, originFormIn: head.headers, queryMark: head.originQuery, version: head.version,
+            body: head.body, keepAlive: head.keepAlive)
     }
 
     // MARK: Lines
@@ -352,14 +345,13 @@ public struct RequestParser: Sendable {
         }
         // `head` is fresh here: the parser starts with one, and a completed request swaps in a
         // new one, a failure resets it.
-        // Room for a typical request's fields in the first allocation (not 1, then 2, then 4).
-        head.headers.reserveCapacity(8)
+        // The target first, then room for a typical request's fields in the same allocation.
+        head.headers = HTTPHeaders(prefix: buffer[line.target], fields: 8)
         head.method = line.method
-        head.target = String(decoding: buffer[line.target], as: UTF8.self)
         head.originForm = line.originForm
         head.originQuery = line.query
         head.version = line.version
-        head.bodyLimit = limits.bodyBytes(method: line.method, target: head.target)
+        head.bodyLimit = limits.bodyBytes(method: line.method, target: buffer.span.extracting(line.target))
         return nil
     }
 

@@ -133,14 +133,14 @@ struct ParameterSegments {
 struct PathParameters: Sendable {
     static var capacity: Int { 4 }
     private let names: [String]
-    private let path: String
+    private let path: RequestText
     private let segments: ParameterSegments
     /// The decoded text of each percent-encoded parameter, nil for a plain one; empty (nothing
     /// allocated) while no parameter was escaped.
     private var decoded: [String?] = []
 
     /// The parameters `segments` of `path` for a route with these parameter names.
-    init(names: [String], path: String, segments: ParameterSegments) {
+    init(names: [String], path: RequestText, segments: ParameterSegments) {
         self.names = names
         self.path = path
         self.segments = segments
@@ -160,7 +160,7 @@ struct PathParameters: Sendable {
         guard let index = position(name) else { return nil }
         if index < decoded.count, let text = decoded[index] { return text }
         let (start, end, _) = segments.segment(index)
-        return String(Router.text(path, start, end))
+        return path.text(start..<end)
     }
 
     /// The parameter called `name` parsed as a token: from the path's bytes when it is plain;
@@ -169,7 +169,7 @@ struct PathParameters: Sendable {
         guard let index = position(name) else { return nil }
         if index < decoded.count, let text = decoded[index] { return Token(text) }
         let (start, end, _) = segments.segment(index)
-        return Token(utf8: path.utf8.span.extracting(start..<end))
+        return path.withSpan { Token(utf8: $0.extracting(start..<end)) }
     }
 
     /// Keeps the decoded text of the `index`th parameter (a percent-encoded one).
@@ -391,7 +391,7 @@ struct Router: Sendable {
     /// The walk's answer for a path that is a ``TrailingParameter``'s prefix and one plain last
     /// segment, with one of its routes' methods; nil for every other path.
     @inline(__always)
-    private func trailingMatch(_ bytes: Span<UInt8>, _ path: String, _ method: HTTPMethod) -> Resolution? {
+    private func trailingMatch(_ bytes: Span<UInt8>, _ path: RequestText, _ method: HTTPMethod) -> Resolution? {
         let pool = trailingBytes.span
         for entry in trailing {
             let count = entry.count
@@ -466,13 +466,17 @@ struct Router: Sendable {
     /// whatever the method.
     func resolve(_ request: HTTPRequest) -> Result<Resolution, Problem> {
         let method = request.method == .head ? HTTPMethod.get : request.method
-        let path = request.path
-        let bytes = path.utf8.span
+        let path = request.pathBytes
+        return path.withSpan { bytes in resolve(bytes, path, method) }
+    }
+
+    private func resolve(_ bytes: Span<UInt8>, _ path: RequestText, _ method: HTTPMethod) -> Result<Resolution, Problem>
+    {
         if let resolution = trailingMatch(bytes, path, method) { return .success(resolution) }
         var match = Match()
         walk(0, from: 0, literals: 0, ParameterSegments(), bytes, path, method, &match)
         guard match.chosen >= 0 else {
-            guard match.others else { return .failure(Problem.notFound("No resource at \(request.path)")) }
+            guard match.others else { return .failure(Problem.notFound("No resource at \(path.string)")) }
             var all = Match(specificity: match.specificity, collected: [])
             walk(0, from: 0, literals: 0, ParameterSegments(), bytes, path, method, &all)
             var allowed = (all.collected ?? []).sorted().map { routes[$0].method }
@@ -499,7 +503,7 @@ struct Router: Sendable {
     /// ``maxSegments`` deep, so a path with more segments matches nothing and costs no more.
     private func walk(
         _ node: Int, from offset: Int, literals: Int, _ parameters: ParameterSegments, _ bytes: Span<UInt8>,
-        _ path: String, _ method: HTTPMethod, _ match: inout Match
+        _ path: RequestText, _ method: HTTPMethod, _ match: inout Match
     ) {
         let here = nodes[node]
         guard let (start, end, escaped) = Self.segment(after: offset, in: bytes) else {
@@ -556,7 +560,7 @@ struct Router: Sendable {
     /// The path's segment at `start..<end` is the literal `expected`: the same bytes, or, when
     /// the segment is percent-encoded (`escaped`), the same text once decoded.
     private static func segment(
-        _ bytes: Span<UInt8>, _ start: Int, _ end: Int, escaped: Bool, _ path: String, equals expected: Span<UInt8>
+        _ bytes: Span<UInt8>, _ start: Int, _ end: Int, escaped: Bool, _ path: RequestText, equals expected: Span<UInt8>
     ) -> Bool {
         if !escaped {
             return end - start == expected.count && bytesEqual(bytes, start, expected, 0, expected.count)
@@ -572,9 +576,5 @@ struct Router: Sendable {
     }
 
     /// The segment at byte offsets `start..<end` of `path` (ASCII: the parser admitted no other).
-    static func text(_ path: String, _ start: Int, _ end: Int) -> Substring {
-        let utf8 = path.utf8
-        let from = utf8.index(utf8.startIndex, offsetBy: start)
-        return path[from..<utf8.index(from, offsetBy: end - start)]
-    }
+    static func text(_ path: RequestText, _ start: Int, _ end: Int) -> Substring { Substring(path.text(start..<end)) }
 }

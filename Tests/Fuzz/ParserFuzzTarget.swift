@@ -20,9 +20,10 @@ func outcomes(_ chunks: [ArraySlice<UInt8>], limits: HTTPLimits) -> [String] {
             case .head(let head, let expectContinue):
                 result.append("head \(head.method) \(head.path) \(expectContinue)")
             case .request(let request):
+                // The fields themselves too: whole and split input copy them by different paths.
+                let fields = request.headers.fields.map { "\($0.name)=\($0.value)" }
                 result.append(
-                    "request \(request.method) \(request.target) \(request.body.count) \(request.keepAlive) \(request.headers.count)"
-                )
+                    "request \(request.method) \(request.target) \(request.body.count) \(request.keepAlive) \(fields)")
                 var output: [UInt8] = []
                 ResponseSerializer.serialize(
                     HTTPResponse(status: .ok, headers: HTTPHeaders([("X-Echo", request.target)]), body: request.body),

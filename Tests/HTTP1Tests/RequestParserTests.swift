@@ -37,6 +37,31 @@ struct RequestParserTests {
         #expect(request.keepAlive)
     }
 
+    /// Target, path and query are kept as the parser's bytes (in the header fields' buffer,
+    /// before the fields); as strings and as bytes they say the same, and a setter changes only
+    /// its own part.
+    @Test func targetPathAndQueryAreTheParsersBytes() throws {
+        let fields = (0..<40).map { "X-F\($0): \(String(repeating: "v", count: $0))\r\n" }.joined()
+        var request = try request("GET /a/b%20c?x=1&y=%41 HTTP/1.1\r\nHost: h\r\n\(fields)\r\n")
+        #expect(request.target == "/a/b%20c?x=1&y=%41" && request.path == "/a/b%20c" && request.query == "x=1&y=%41")
+        #expect(request.pathBytes.string == "/a/b%20c" && request.pathBytes.count == 8)
+        #expect(
+            request.pathBytes.withSpan { $0.count == 8 && $0[0] == UInt8(ascii: "/") && $0[7] == UInt8(ascii: "c") })
+        #expect(request.headers.count == 41 && request.headers["X-F39"] == String(repeating: "v", count: 39))
+        #expect(request.headers.fields.first?.name == "Host", "the target is no field")
+        request.path = "/z"
+        #expect(request.path == "/z" && request.pathBytes.string == "/z" && request.target == "/a/b%20c?x=1&y=%41")
+        request.query = nil
+        #expect(request.query == nil && request.headers.count == 41)
+        let bare = try self.request("GET /p HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(bare.target == "/p" && bare.path == "/p" && bare.query == nil && bare.headers.count == 1)
+        let empty = try self.request("GET /p? HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(empty.path == "/p" && empty.query == "")
+        let absolute = try self.request("GET http://h/q?r HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(absolute.target == "http://h/q?r" && absolute.pathBytes.string == "/q" && absolute.query == "r")
+        #expect(absolute.headers.count == 1 && absolute.headers["Host"] == "h")
+    }
+
     @Test func slicesOfAReadBufferParseAsOneAppend() throws {
         // The server appends `readBuffer[0..<count]`; slices that start anywhere must give the
         // same requests, across the buffer's compaction of consumed bytes.
