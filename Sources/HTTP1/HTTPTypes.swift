@@ -226,8 +226,16 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
 
     /// Removes every field of that name.
     public mutating func remove(_ name: String) {
+        // The kept fields byte for byte (a received value's obs-text stays as it was).
         var kept = HTTPHeaders()
-        for field in fields where !Self.equalsIgnoringCase(field.name, name) { kept.add(field.name, field.value) }
+        forEachFieldBounds { bytes, field in
+            guard !Self.equalsIgnoringCase(bytes.extracting(field.name), name) else { return true }
+            kept.appendLengths(name: field.name.count, gap: 0, value: field.value.count)
+            kept.packed.append(contentsOf: packed[field.name])
+            kept.packed.append(contentsOf: packed[field.value])
+            kept.count += 1
+            return true
+        }
         self = kept
     }
 

@@ -249,6 +249,15 @@ struct RequestParserTests {
         }
         #expect(bytes == Array("ab".utf8) + [0x80, 0xFF] + Array("cd".utf8))
         #expect(request.headers["X-F"] == "ab\u{FFFD}\u{FFFD}cd")
+        // Removing another field keeps this one's bytes.
+        var headers = request.headers
+        headers.remove("Host")
+        var kept: [UInt8] = []
+        headers.forEachField { _, value in
+            for index in value.indices { kept.append(value[index]) }
+            return true
+        }
+        #expect(kept == bytes && headers.count == 1)
     }
 
     @Test func bodyLargerThanTheLimitIsRefusedBeforeItArrives() {
