@@ -61,6 +61,16 @@ public func bytesEqual(_ a: Span<UInt8>, _ aStart: Int, _ b: Span<UInt8>, _ bSta
 
 // MARK: Character classes
 
+/// Whether every byte is a token byte (RFC 9110 §5.6.2): methods and field names.
+func allTokenBytes(_ bytes: Span<UInt8>) -> Bool {
+    var index = 0
+    while index < bytes.count {
+        guard isTokenByte(bytes[index]) else { return false }
+        index += 1
+    }
+    return true
+}
+
 @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
 @inline(__always) func isHexDigit(_ byte: UInt8) -> Bool { hexValue(byte) != nil }

@@ -155,14 +155,14 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
         fieldsStart = packed.count
     }
 
-    /// Makes room for `count` typical fields at once.
-    public mutating func reserveCapacity(_ count: Int) { packed.reserveCapacity(count * 48) }
-
     /// Appends a field. Response code must never copy CR or LF from input into a value (R3).
-    public mutating func add(_ name: String, _ value: String) {
-        appendLengths(name: name.utf8.count, gap: 0, value: value.utf8.count)
-        packed.append(contentsOf: name.utf8)
-        packed.append(contentsOf: value.utf8)
+    public mutating func add(_ name: String, _ value: String) { append(name.utf8, value.utf8) }
+
+    /// Appends a field of these name and value bytes (no gap).
+    private mutating func append(_ name: some Collection<UInt8>, _ value: some Collection<UInt8>) {
+        packed.append(contentsOf: LengthBytes(word: Self.lengths(name: name.count, gap: 0, value: value.count)))
+        packed.append(contentsOf: name)
+        packed.append(contentsOf: value)
         count += 1
     }
 
@@ -170,27 +170,25 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
     /// first byte to the value's last, the value starting `gap` bytes after the name (the
     /// parser's call).
     mutating func append(_ line: Range<Int>, of buffer: [UInt8], nameCount: Int, gap: Int) {
-        let value = line.count - nameCount - gap
+        let lengths = Self.lengths(name: nameCount, gap: gap, value: line.count - nameCount - gap)
+        count += 1
         guard line.lowerBound >= 8 else {
-            appendLengths(name: nameCount, gap: gap, value: value)
+            packed.append(contentsOf: LengthBytes(word: lengths))
             packed.append(contentsOf: buffer[line])
-            count += 1
             return
         }
         // The eight bytes before the line (the previous line's end, or the request line) are
         // copied with it and then overwritten by the lengths: one copy instead of two appends.
-        precondition(nameCount < 1 << 24 && gap < 1 << 16 && value < 1 << 24, "header field too long")
         let start = packed.count
         packed.append(contentsOf: buffer[(line.lowerBound - 8)..<line.upperBound])
-        let lengths = UInt64(nameCount) | UInt64(gap) << 24 | UInt64(value) << 40
         var span = packed.mutableSpan
-        for index in 0..<8 { span[start + index] = UInt8(truncatingIfNeeded: lengths >> UInt64(index * 8)) }
-        count += 1
+        for (index, byte) in LengthBytes(word: lengths).enumerated() { span[start + index] = byte }
     }
 
-    private mutating func appendLengths(name: Int, gap: Int, value: Int) {
+    /// A field's lengths word (the layout ``packed`` describes; ``forEachFieldBounds(_:)`` reads it).
+    private static func lengths(name: Int, gap: Int, value: Int) -> UInt64 {
         precondition(name < 1 << 24 && gap < 1 << 16 && value < 1 << 24, "header field too long")
-        packed.append(contentsOf: LengthBytes(word: UInt64(name) | UInt64(gap) << 24 | UInt64(value) << 40))
+        return UInt64(name) | UInt64(gap) << 24 | UInt64(value) << 40
     }
 
     /// The eight bytes of a field's lengths word, little-endian: appended as one collection (a
@@ -229,32 +227,25 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable {
         // The kept fields byte for byte (a received value's obs-text stays as it was).
         var kept = HTTPHeaders()
         forEachFieldBounds { bytes, field in
-            guard !Self.equalsIgnoringCase(bytes.extracting(field.name), name) else { return true }
-            kept.appendLengths(name: field.name.count, gap: 0, value: field.value.count)
-            kept.packed.append(contentsOf: packed[field.name])
-            kept.packed.append(contentsOf: packed[field.value])
-            kept.count += 1
+            if !Self.equalsIgnoringCase(bytes.extracting(field.name), name) {
+                kept.append(packed[field.name], packed[field.value])
+            }
             return true
         }
         self = kept
     }
 
     /// The first value of `name` (case-insensitive).
-    public subscript(name: String) -> String? {
-        var found: String?
-        forEachField { fieldName, value in
-            guard Self.equalsIgnoringCase(fieldName, name) else { return true }
-            found = Self.string(value)
-            return false
-        }
-        return found
-    }
+    public subscript(name: String) -> String? { firstValue { Self.equalsIgnoringCase($0, name) } }
 
     /// The first value of `name`.
-    public subscript(name: HTTPFieldName) -> String? {
+    public subscript(name: HTTPFieldName) -> String? { firstValue { name.matches($0) } }
+
+    /// The first value of a field whose name `isName` accepts.
+    private func firstValue(_ isName: (Span<UInt8>) -> Bool) -> String? {
         var found: String?
         forEachField { fieldName, value in
-            guard name.matches(fieldName) else { return true }
+            guard isName(fieldName) else { return true }
             found = Self.string(value)
             return false
         }

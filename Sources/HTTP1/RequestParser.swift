@@ -375,7 +375,7 @@ public struct RequestParser: Sendable {
         let methodBytes = line.extracting(range.lowerBound..<firstSpace)
         let targetBytes = line.extracting((firstSpace + 1)..<secondSpace)
         let versionBytes = line.extracting((secondSpace + 1)..<range.upperBound)
-        guard !methodBytes.isEmpty, Self.allTokenBytes(methodBytes) else {
+        guard !methodBytes.isEmpty, allTokenBytes(methodBytes) else {
             return .failure(.badRequest("invalid method"))
         }
         guard !targetBytes.isEmpty else { return .failure(.badRequest("empty request-target")) }
@@ -394,15 +394,6 @@ public struct RequestParser: Sendable {
             RequestLine(
                 method: method, version: version, target: (firstSpace + 1)..<secondSpace, query: query,
                 originForm: targetBytes[0] == UInt8(ascii: "/")))
-    }
-
-    private static func allTokenBytes(_ bytes: Span<UInt8>) -> Bool {
-        var index = 0
-        while index < bytes.count {
-            guard isTokenByte(bytes[index]) else { return false }
-            index += 1
-        }
-        return true
     }
 
     /// The implemented method these bytes spell, without allocating; nil for any other token.
@@ -566,13 +557,11 @@ public struct RequestParser: Sendable {
         guard let colon = firstOffset(of: UInt8(ascii: ":"), in: bytes, range) else {
             return .failure(.badRequest("field line without a colon"))
         }
-        guard colon > range.lowerBound, Self.allTokenBytes(bytes.extracting(range.lowerBound..<colon)) else {
+        guard colon > range.lowerBound, allTokenBytes(bytes.extracting(range.lowerBound..<colon)) else {
             return .failure(.badRequest("invalid field name"))
         }
-        var valueStart = colon + 1
-        var valueEnd = range.upperBound
-        while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
-        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        let value = Self.trimmed(bytes, (colon + 1)..<range.upperBound)
+        let (valueStart, valueEnd) = (value.lowerBound, value.upperBound)
         var index = valueStart
         while index < valueEnd {
             // Eight bytes at a time while none is below SP or DEL (a mark may be false only above
@@ -630,8 +619,8 @@ public struct RequestParser: Sendable {
                 while start <= field.value.upperBound {
                     let end = firstOffset(of: UInt8(ascii: ","), in: bytes, start..<field.value.upperBound)
                     let option = bytes.extracting(Self.trimmed(bytes, start..<(end ?? field.value.upperBound)))
-                    if Self.equalsLowercase(option, "close") { close = true }
-                    if Self.equalsLowercase(option, "keep-alive") { keepAlive = true }
+                    if HTTPHeaders.equalsIgnoringCase(option, "close") { close = true }
+                    if HTTPHeaders.equalsIgnoringCase(option, "keep-alive") { keepAlive = true }
                     start = (end ?? field.value.upperBound) + 1
                 }
             case 14 where HTTPFieldName.contentLength.matches(name): length.add(field.value)
@@ -696,11 +685,6 @@ public struct RequestParser: Sendable {
         while lower < upper && (bytes[lower] == 0x20 || bytes[lower] == 0x09) { lower += 1 }
         while upper > lower && (bytes[upper - 1] == 0x20 || bytes[upper - 1] == 0x09) { upper -= 1 }
         return lower..<upper
-    }
-
-    /// Whether `bytes`, ASCII-lowercased, are `lowercase`.
-    private static func equalsLowercase(_ bytes: Span<UInt8>, _ lowercase: String) -> Bool {
-        HTTPHeaders.equalsIgnoringCase(bytes, lowercase)
     }
 
     /// `1*DIGIT` without sign, spaces or leading zeros, at most 15 digits (RFC 9110 §8.6, H4).

@@ -125,19 +125,14 @@ public enum ResponseSerializer {
 
     /// A token name that is not one the serializer owns, and a value without CR, LF or NUL.
     private static func isSafe(name: Span<UInt8>, value: Span<UInt8>) -> Bool {
-        guard !name.isEmpty else { return false }
-        var index = 0
-        while index < name.count {
-            guard isTokenByte(name[index]) else { return false }
-            index += 1
-        }
+        guard !name.isEmpty, allTokenBytes(name) else { return false }
         switch name.count {
         case 4 where HTTPFieldName.date.matches(name): return false
         case 10 where HTTPFieldName.connection.matches(name): return false
         case 14 where HTTPFieldName.contentLength.matches(name): return false
         case 17 where HTTPFieldName.transferEncoding.matches(name): return false
         default:
-            index = 0
+            var index = 0
             while index < value.count {
                 guard value[index] != 0x0D && value[index] != 0x0A && value[index] != 0x00 else { return false }
                 index += 1

@@ -203,18 +203,16 @@ public final class Authenticator: Sendable {
         // A missing or malformed key takes the wrong key's path: the empty key, which no stored key
         // has, is looked up and cached like any other, so neither the answer nor its timing tells
         // which of the three it was (RELIABILITY.md A2).
-        let presented = Self.presentedKey(headers)
+        let presented = Self.presentedKey(headers).flatMap { $0.count <= 512 ? $0 : nil } ?? 0..<0
         let elapsed = origin.duration(to: now)
         let last = headers.withBytes { bytes in
-            let key = bytes.extracting(presented.flatMap { $0.count <= 512 ? $0 : nil } ?? 0..<0)
+            let key = bytes.extracting(presented)
             return cache.withLock { $0.lastEntry(key) }
         }
         if let last, last.expires > elapsed {
             return last.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
-        let key = headers.withBytes { bytes in
-            presented.flatMap { $0.count <= 512 ? HTTPHeaders.string(bytes.extracting($0)) : nil } ?? ""
-        }
+        let key = headers.withBytes { HTTPHeaders.string($0.extracting(presented)) }
         if let cached = cache.withLock({ $0.entry(key) }), cached.expires > elapsed {
             return cached.record.map { .success($0) } ?? .failure(Self.unauthorized)
         }
