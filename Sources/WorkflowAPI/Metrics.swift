@@ -14,14 +14,48 @@ public final class Metrics: Sendable {
     /// Request counts, kept per thread (``PerThread``: each event loop counts in its own copy,
     /// without a shared lock on the poll path) and added up for a scrape.
     private struct Requests {
-        /// Keyed by route index × 1,000 + status (route −1: no route matched).
-        var counts: [Int: Int] = [:]
+        /// Answers by route and status, indexed without hashing: row route index + 1 (0: no
+        /// route matched), column status − 100; a row is made on its route's first answer.
+        var counts: [[Int]] = []
+        /// Answers with a status outside 100...599 (none the API sends), keyed by route index
+        /// × 1,000 + status.
+        var otherCounts: [Int: Int] = [:]
         var latencyCounts = [Int](repeating: 0, count: Metrics.buckets.count + 1)
         var latencySum = 0.0
         var latencyCount = 0
 
+        static let columns = 500
+
+        mutating func count(route: Int, status: Int, times: Int = 1) {
+            let row = route + 1
+            let column = status - 100
+            guard row >= 0, column >= 0, column < Self.columns else {
+                otherCounts[row * 1000 + status, default: 0] += times
+                return
+            }
+            if row >= counts.count { counts += repeatElement([], count: row + 1 - counts.count) }
+            if counts[row].isEmpty { counts[row] = [Int](repeating: 0, count: Self.columns) }
+            counts[row][column] += times
+        }
+
+        /// Every count keyed by route index × 1,000 + status (route −1: no route matched).
+        var keyed: [Int: Int] {
+            var keyed = otherCounts
+            for (row, columns) in counts.enumerated() {
+                for (column, count) in columns.enumerated() where count > 0 {
+                    keyed[row * 1000 + column + 100, default: 0] += count
+                }
+            }
+            return keyed
+        }
+
         mutating func add(_ other: Requests) {
-            counts.merge(other.counts, uniquingKeysWith: +)
+            for (row, columns) in other.counts.enumerated() {
+                for (column, count) in columns.enumerated() where count > 0 {
+                    self.count(route: row - 1, status: column + 100, times: count)
+                }
+            }
+            otherCounts.merge(other.otherCounts, uniquingKeysWith: +)
             for index in latencyCounts.indices { latencyCounts[index] += other.latencyCounts[index] }
             latencySum += other.latencySum
             latencyCount += other.latencyCount
@@ -42,11 +76,19 @@ public final class Metrics: Sendable {
     /// Empty counters.
     public init() {}
 
+    /// `duration` in seconds. Its `components` would be two 128-bit divisions per request; a
+    /// duration under 9.2 s (any a request takes) fits its attoseconds in 64 bits.
+    static func seconds(_ duration: Duration) -> Double {
+        let attoseconds = duration.attoseconds
+        if let small = Int64(exactly: attoseconds) { return Double(small) / 1e18 }
+        return Double(attoseconds) / 1e18
+    }
+
     /// Counts one answered request.
     func recordRequest(route: Int, status: Int, seconds: Double) {
         let bucket = Metrics.buckets.firstIndex { seconds <= $0 } ?? Metrics.buckets.count
         requests.withLock { requests in
-            requests.counts[(route + 1) * 1000 + status, default: 0] += 1
+            requests.count(route: route, status: status)
             requests.latencyCounts[bucket] += 1
             requests.latencySum += seconds
             requests.latencyCount += 1
@@ -79,7 +121,7 @@ public final class Metrics: Sendable {
             for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
         }
         let signatures = WorkflowService.routeSignatures
-        let requestCounts = served.counts.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
+        let requestCounts = served.keyed.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
             let route = key / 1000 - 1
             let name = route >= 0 && route < signatures.count ? signatures[route] : "unmatched"
             return ("{route=\"\(name)\",status=\"\(key % 1000)\"}", String(count))

@@ -230,10 +230,8 @@ public final class WorkflowService: Sendable {
         _ response: HTTPResponse, incoming: String?, started: ContinuousClock.Instant, route: Int, metrics: Metrics,
         _ answer: Respond
     ) {
-        // One read of the duration's components (each is a 128-bit division).
-        let (seconds, attoseconds) = (ContinuousClock.now - started).components
         metrics.recordRequest(
-            route: route, status: response.status.code, seconds: Double(seconds) + Double(attoseconds) / 1e18)
+            route: route, status: response.status.code, seconds: Metrics.seconds(ContinuousClock.now - started))
         // The response is copied only to add the echo (most requests send no id).
         if let incoming, response.headers["X-Request-Id"] == nil {
             var echoed = response

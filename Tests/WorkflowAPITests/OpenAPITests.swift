@@ -152,4 +152,44 @@ struct MetricsTests {
         #expect(text.contains("# TYPE bomflow_lmdb_used_bytes gauge"))
         #expect(text.contains("bomflow_lmdb_write_lock_handovers_total 0\n"), "one writer alone never hands over")
     }
+
+    /// Counts kept per thread add up on a scrape, per route and exact status, in route then
+    /// status order; no route matched is `unmatched`; a status the table has no column for
+    /// (outside 100...599) is still counted under its own code.
+    @Test func countsOfEveryThreadAndStatusAddUp() throws {
+        let api = try ServiceFixture()
+        let poll = "/api/v1/event/token/3d0d3c5e-7d4b-4a5e-9c1f-0123456789ab"
+        let service = api.service
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<25 {
+                let done = DispatchSemaphore(value: 0)
+                service.handle(HTTPRequest(method: .get, target: poll)) { _ in done.signal() }
+                done.wait()
+            }
+        }
+        _ = api.call(.get, "/no/such/route")
+        _ = api.call(.get, "/no/such/route")
+        api.service.metrics.recordRequest(route: -1, status: 999, seconds: 3)
+        api.service.metrics.recordRequest(route: -1, status: 99, seconds: 0.000_1)
+        let text = api.call(.get, "/metrics").text
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix("bomflow_http_requests_total{") }
+        #expect(
+            lines == [
+                #"bomflow_http_requests_total{route="unmatched",status="99"} 1"#,
+                #"bomflow_http_requests_total{route="unmatched",status="404"} 2"#,
+                #"bomflow_http_requests_total{route="unmatched",status="999"} 1"#,
+                #"bomflow_http_requests_total{route="GET /api/v1/event/token/{uuid}",status="200"} 200"#,
+            ])
+        #expect(text.contains(#"bomflow_http_request_duration_seconds_bucket{le="+Inf"} 204"#))
+        #expect(text.contains(#"bomflow_http_request_duration_seconds_bucket{le="2.5"} 203"#))
+    }
+
+    @Test func secondsOfADuration() {
+        #expect(Metrics.seconds(.zero) == 0)
+        #expect(Metrics.seconds(.milliseconds(1)) == 0.001)
+        #expect(Metrics.seconds(.microseconds(1_500)) == 0.0015)
+        // Beyond 64 bits of attoseconds (about 9.2 s) the 128-bit conversion takes over.
+        #expect(Metrics.seconds(.seconds(10)) == 10)
+        #expect(Metrics.seconds(.seconds(86_400) + .milliseconds(250)) == 86_400.25)
+    }
 }
