@@ -223,7 +223,7 @@ public enum SyncMode: String, Sendable, CaseIterable {
     @available(*, noasync)
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         debugCheckPID()
-        let slot = ReaderSlot.current(for: serial, make: makeReaderSlot)
+        let slot = ReaderSlot.found(for: serial) ?? ReaderSlot.adopt(makeReaderSlot(), for: serial)
         if slot.inRead { return try nestedRead(body) }
         slot.enterRead()
         defer { slot.leaveRead() }

@@ -155,12 +155,17 @@ internal import Synchronization
 
     // MARK: The calling thread's slots
 
-    /// The calling thread's slot for the environment numbered `serial`, made by `make` (which
-    /// also lists it with the environment) the first time.
+    /// The calling thread's slot for the environment numbered `serial`, if it has one (the
+    /// read path: no closure to make a slot is formed, and so nothing retained for it).
     @inline(__always)
-    static func current(for serial: Int, make: () -> ReaderSlot) -> ReaderSlot {
-        let slots = ThreadSlots.current()
-        return slots.find(serial) ?? slots.add(serial, make())
+    static func found(for serial: Int) -> ReaderSlot? {
+        ThreadSlots.current().find(serial)
+    }
+
+    /// Adds `slot` (made and listed with the environment by the caller) as the calling
+    /// thread's slot for the environment numbered `serial`.
+    static func adopt(_ slot: ReaderSlot, for serial: Int) -> ReaderSlot {
+        ThreadSlots.current().add(serial, slot)
     }
 
     /// The calling thread's slot for the environment numbered `serial`, if it has read from it.
