@@ -50,12 +50,19 @@ public final class Authenticator: Sendable {
         var keys: Set<Int>
     }
 
-    private struct CachedKey {
+    /// A class: a cache hit hands out one reference (one retain) instead of copying the record's
+    /// strings.
+    private final class CachedKey: Sendable {
         let record: APIKeyRecord?
         /// Since ``origin``. A `Duration`, not a `ContinuousClock.Instant`: the instant's layout is
         /// resilient (another library's), which made every copy of a cached entry on the request
         /// path go through runtime metadata and value witnesses.
         let expires: Duration
+
+        init(record: APIKeyRecord?, expires: Duration) {
+            self.record = record
+            self.expires = expires
+        }
     }
 
     /// The instant the cache's expiry times count from.
