@@ -15,7 +15,8 @@ public final class Metrics: Sendable {
     /// without a shared lock on the poll path) and added up for a scrape.
     private struct Requests {
         /// Answers by route and status, indexed without hashing: row route index + 1 (0: no
-        /// route matched), column status − 100; a row is made on its route's first answer.
+        /// route matched), column status − 100; a row (4 KiB) is made on its route's first
+        /// answer on this thread's copy.
         var counts: [[Int]] = []
         /// Answers with a status outside 100...599 (none the API sends), keyed by route index
         /// × 1,000 + status.
@@ -120,7 +121,8 @@ public final class Metrics: Sendable {
             lines.append("# TYPE \(name) \(type)")
             for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
         }
-        let signatures = WorkflowService.routeSignatures
+        // Indexed as the router numbers its routes: every route, the operator page's too.
+        let signatures = WorkflowService.routes.map(\.signature)
         let requestCounts = served.keyed.sorted { $0.key < $1.key }.map { key, count -> (String, String) in
             let route = key / 1000 - 1
             let name = route >= 0 && route < signatures.count ? signatures[route] : "unmatched"
