@@ -27,16 +27,21 @@ public final class Metrics: Sendable {
 
         static let columns = 500
 
-        mutating func count(route: Int, status: Int, times: Int = 1) {
+        mutating func count(route: Int, status: Int) {
             let row = route + 1
             let column = status - 100
             guard row >= 0, column >= 0, column < Self.columns else {
-                otherCounts[row * 1000 + status, default: 0] += times
+                otherCounts[row * 1000 + status, default: 0] += 1
                 return
             }
+            makeRow(row)
+            counts[row][column] += 1
+        }
+
+        /// Makes row `row` (and the rows before it) if it is not there yet.
+        private mutating func makeRow(_ row: Int) {
             if row >= counts.count { counts += repeatElement([], count: row + 1 - counts.count) }
             if counts[row].isEmpty { counts[row] = [Int](repeating: 0, count: Self.columns) }
-            counts[row][column] += times
         }
 
         /// Every count keyed by route index × 1,000 + status (route −1: no route matched).
@@ -51,10 +56,9 @@ public final class Metrics: Sendable {
         }
 
         mutating func add(_ other: Requests) {
-            for (row, columns) in other.counts.enumerated() {
-                for (column, count) in columns.enumerated() where count > 0 {
-                    self.count(route: row - 1, status: column + 100, times: count)
-                }
+            for (row, columns) in other.counts.enumerated() where !columns.isEmpty {
+                makeRow(row)
+                for column in columns.indices { counts[row][column] += columns[column] }
             }
             otherCounts.merge(other.otherCounts, uniquingKeysWith: +)
             for index in latencyCounts.indices { latencyCounts[index] += other.latencyCounts[index] }
