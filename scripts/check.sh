@@ -80,6 +80,42 @@ if [ -n "$long" ]; then echo "check: Swift files over 800 lines:"; echo "$long";
 hits=$(grep -rnE --include='*.swift' '\bProcess\(\)|: Process\b' Tests || true)
 if [ -n "$hits" ]; then echo "check: Foundation's Process in the tests (use SpawnedProcess):"; echo "$hits"; status=1; fi
 
+# Tests/Sanitized (the HTTP server's tests alone, for the ThreadSanitizer step) mirrors the root
+# package's targets: same sources, dependencies and settings, or the sanitized build would test
+# something else than the shipped one.
+if ! mirror=$(python3 - <<'PY'
+import json, os, subprocess, sys
+import tempfile
+def dump(path):
+    # A scratch directory of its own: the build directory's lock may be held by a build.
+    with tempfile.TemporaryDirectory() as scratch:
+        return json.loads(subprocess.run(["swift", "package", "--package-path", path, "--scratch-path", scratch,
+                                          "dump-package"], check=True, capture_output=True, text=True).stdout)
+root, sanitized = dump("."), dump("Tests/Sanitized")
+targets = {target["name"]: target for target in root["targets"]}
+def where(package, target):
+    default = "Tests" if target["type"] == "test" else "Sources"
+    return os.path.realpath(os.path.join(package, target.get("path") or f"{default}/{target['name']}"))
+def names(target):
+    return [json.dumps(dependency, sort_keys=True) for dependency in target["dependencies"]]
+problems = []
+for target in sanitized["targets"]:
+    mine = targets.get(target["name"])
+    if mine is None:
+        problems.append(f"{target['name']} is not a target of the root package")
+        continue
+    for label, ours, theirs in [("sources", where("Tests/Sanitized", target), where(".", mine)),
+                                ("type", target["type"], mine["type"]),
+                                ("dependencies", names(target), names(mine)),
+                                ("settings", target["settings"], mine["settings"])]:
+        if ours != theirs: problems.append(f"{target['name']}: its {label} differ from the root package's")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+); then
+    echo "check: Tests/Sanitized/Package.swift no longer mirrors Package.swift:"; echo "$mirror"; status=1
+fi
+
 if ! swift format lint --strict -r Sources Tests Package.swift; then
     echo "check: swift format lint --strict failed (run: swift format format -i -r Sources Tests Package.swift)"; status=1
 fi
