@@ -7,7 +7,14 @@ import HTTPServer
 /// poll request, bytes for bytes, to the HTTP layer alone),
 /// `/echo` the request body, `/delay?ms=N` from another thread after N ms, `/big?bytes=N` N bytes;
 /// anything else its path as text. `/private` is refused before its body is read (401).
+///
+/// With ``pollWork`` (`--poll-cpu-ns`), the poll's path first keeps the loop's thread busy that
+/// long: the benchmark's control of what the API's own CPU time per poll does to the latency of
+/// the HTTP layer (scripts/benchmarks/api.py).
 struct FixtureHandler: HTTPHandler {
+    /// How long a poll spins on the loop's thread before its answer.
+    var pollWork = Duration.zero
+
     /// The canned answer, its header fields serialized once as the API's poll answers are.
     static let fixed = HTTPResponse(
         status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]),
@@ -36,6 +43,7 @@ struct FixtureHandler: HTTPHandler {
             )
         default:
             if request.path.utf8.starts(with: Self.pollPrefix.utf8) {
+                if pollWork > .zero { spin(for: pollWork) }
                 responder.respond(Self.fixed)
             } else {
                 responder.respond(HTTPResponse.text(.ok, request.path))
@@ -45,6 +53,12 @@ struct FixtureHandler: HTTPHandler {
 
     func respondBeforeBody(to head: HTTPRequest) -> HTTPResponse? {
         head.path == "/private" ? HTTPResponse.text(.unauthorized, "no\n") : nil
+    }
+
+    /// Busy until `duration` has passed (reading the clock, in user space through the vDSO).
+    private func spin(for duration: Duration) {
+        let end = ContinuousClock.now + duration
+        while ContinuousClock.now < end {}
     }
 
     /// The integer after the last `=` of the query (`ms=80` → 80), 0 if none.

@@ -11,12 +11,14 @@ final class ServerFixture {
     let server: HTTPServer
     let port: Int
 
-    init(_ configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws {
+    init(
+        handler: FixtureHandler = FixtureHandler(), _ configure: (inout HTTPServerConfiguration) -> Void = { _ in }
+    ) throws {
         var configuration = HTTPServerConfiguration()
         configuration.port = 0
         configuration.loops = 2
         configure(&configuration)
-        server = HTTPServer(configuration: configuration, handler: FixtureHandler())
+        server = HTTPServer(configuration: configuration, handler: handler)
         port = try server.start()
     }
 

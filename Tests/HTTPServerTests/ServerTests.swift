@@ -4,6 +4,8 @@ import HTTPServer
 import TestSupport
 import Testing
 
+@testable import HTTPFixture
+
 @Suite(.timeLimit(.minutes(2)))
 struct ServerTests {
     @Test func answersWithDateAndContentLength() throws {
@@ -16,6 +18,26 @@ struct ServerTests {
         #expect(response.header("Content-Length") == "20")
         #expect(response.header("Date")?.hasSuffix(" GMT") == true)
         #expect(response.header("Connection") == nil)
+    }
+
+    /// The benchmark's control (`--poll-cpu-ns`): a poll keeps its loop's thread busy for the
+    /// given time before it is answered, so another connection of that loop waits as long.
+    @Test func pollWorkKeepsTheLoopBusyBeforeTheAnswer() throws {
+        let fixture = try ServerFixture(handler: FixtureHandler(pollWork: .milliseconds(300))) { $0.loops = 1 }
+        let polling = try fixture.client()
+        let other = try fixture.client()
+        let sent = ContinuousClock.now
+        polling.send(get("/api/v1/event/token/7a3b2c1d-0000-4000-8000-000000000001"))
+        Thread.sleep(forTimeInterval: 0.05)
+        let otherSent = ContinuousClock.now
+        other.send(get("/fixed"))
+        let otherAnswer = try #require(other.readResponse())
+        let otherWaited = ContinuousClock.now - otherSent
+        let answer = try #require(polling.readResponse())
+        #expect(answer.text == #"{"processing":false}"#)
+        #expect(otherAnswer.status == 200)
+        #expect(ContinuousClock.now - sent >= .milliseconds(300))
+        #expect(otherWaited >= .milliseconds(200), "the one loop was busy with the poll: \(otherWaited)")
     }
 
     @Test func keepAliveServesManyRequestsOnOneConnection() throws {

@@ -218,6 +218,13 @@ struct ProcessTests {
         }
     }
 
+    /// A negative `--poll-cpu-ns` is refused (status 64) before a port is bound and announced.
+    @Test func negativePollWorkIsRefused() throws {
+        let child = try ChildProcess("bomflow-http-fixture", ["--poll-cpu-ns", "-5", "--port", "0"])
+        #expect(child.wait() == 64)
+        #expect(child.outputLines.isEmpty)
+    }
+
     /// SIGINT stops an idle server at once.
     @Test func sigintStopsAnIdleServer() throws {
         let (child, port) = try start()

@@ -19,7 +19,11 @@ run: measured 1.06x the dynamically linked build's poll at 64 connections), else
 The poll's rounds also run FIXTURE_BIN when given: our own HTTP layer serving the same body
 fixed (bomflow-http-fixture's /fixed, linked like SERVE_BIN; and the same fixture sent the poll's
 own request, target and API key header included, which it answers with that body), so that what the API adds on top of
-the HTTP layer is measured in the same run.
+the HTTP layer is measured in the same run. And the control of the p99 at 64 connections: one calibration run of each
+measures the user CPU time per poll of bomflow serve and of the layer answering the poll's request (/proc/PID/stat);
+a second fixture spends the difference (the API's own CPU per poll) as a busy loop on its loop's thread
+(--poll-cpu-ns) and runs in the same alternating rounds: if its p99 matches the poll's, the p99 follows from the
+API's CPU time per request on these two shared cores, not from anything else the API does.
 Usage: api.py BIN_DIR [WORKFLOWS] [SECONDS] [RAW_LMDB] [ROUNDS] [SERVE_BIN] [FIXTURE_BIN]"""
 import os
 import re
@@ -40,7 +44,7 @@ raw_lmdb = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
 rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 3
 serve_bin = sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else f"{bin_dir}/bomflow"
 fixture_bin = sys.argv[7] if len(sys.argv) > 7 and sys.argv[7] else None
-BOMFLOW_PORT, NGINX_PORT, PG_PORT, FIXTURE_PORT = 18391, 18392, 15432, 18393
+BOMFLOW_PORT, NGINX_PORT, PG_PORT, FIXTURE_PORT, SPIN_PORT = 18391, 18392, 15432, 18393, 18394
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
 processes = []
@@ -67,6 +71,19 @@ def pgbench(script, clients, threads):
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out)
     return tps, latency, int(failed.group(1)) if failed else 0
+
+
+def user_seconds(pid):
+    """User CPU seconds of process `pid` so far (/proc/PID/stat's utime)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK")
+
+
+def user_ns_per_request(pid, port, script):
+    """One wrk -t2 -c64 run against `port`: the user CPU time of `pid` per answered request, in ns."""
+    before = user_seconds(pid)
+    rate = wrk(port, script, 2, 64)[0]
+    return (user_seconds(pid) - before) * 1e9 / (rate * seconds)
 
 
 def median_runs(runs):
@@ -111,8 +128,9 @@ http {{ access_log off; keepalive_requests 1000000;
     wait_port(NGINX_PORT)
     # --- our own HTTP layer alone: the same body, fixed.
     if fixture_bin:
-        processes.append(subprocess.Popen([fixture_bin, "--port", str(FIXTURE_PORT), "--loops", "2"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        fixture = subprocess.Popen([fixture_bin, "--port", str(FIXTURE_PORT), "--loops", "2"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(fixture)
         wait_port(FIXTURE_PORT)
     # --- PostgreSQL 15, private cluster on loopback, Hyades schema, same rows.
     pg_bin = sorted(d for d in os.listdir("/usr/lib/postgresql"))[-1]
@@ -192,6 +210,7 @@ COMMIT;
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     spread = []
     layer = []
+    control = None
     fixed = lua("fixed.lua", 'request = function() return wrk.format("GET", "/fixed") end\n')
     for threads, connections in [(2, 64), (1, 1)]:
         runs = [lambda: wrk(BOMFLOW_PORT, poll, threads, connections),
@@ -200,12 +219,24 @@ COMMIT;
         if fixture_bin:
             runs.append(lambda: wrk(FIXTURE_PORT, fixed, threads, connections))
             runs.append(lambda: wrk(FIXTURE_PORT, poll, threads, connections))
+        if fixture_bin and connections == 64:
+            # The p99's control: the layer spending the API's own user CPU per poll (calibrated here).
+            api_ns = user_ns_per_request(server.pid, BOMFLOW_PORT, poll)
+            layer_ns = user_ns_per_request(fixture.pid, FIXTURE_PORT, poll)
+            spin_ns = max(0, round(api_ns - layer_ns))
+            processes.append(subprocess.Popen([fixture_bin, "--port", str(SPIN_PORT), "--loops", "2", "--poll-cpu-ns", str(spin_ns)],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(SPIN_PORT)
+            runs.append(lambda: wrk(SPIN_PORT, poll, threads, connections))
         medians, rates = median_runs(runs)
         mine, theirs, pg = medians[:3]
         spread.append((f"poll -t{threads} -c{connections}",
-                       ["bomflow", "nginx", "PostgreSQL", "HTTP layer /fixed", "HTTP layer, the poll's request"][:len(runs)], rates))
+                       ["bomflow", "nginx", "PostgreSQL", "HTTP layer /fixed", "HTTP layer, the poll's request",
+                        "HTTP layer, the poll's request + the API's CPU as a busy loop"][:len(runs)], rates))
         if fixture_bin:
             layer.append((f"-t{threads} -c{connections}", mine, medians[3], medians[4]))
+        if len(medians) > 5:
+            control = (api_ns, layer_ns, spin_ns, mine, medians[4], medians[5])
         print(f"| poll (event/token) | -t{threads} -c{connections} | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | {theirs[0]:,.0f} | {theirs[2]:.3f} | "
               f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
@@ -232,6 +263,12 @@ COMMIT;
               f"{fixed_run[0]:,.0f} req/s, p99 {fixed_run[2]:.3f} ms; the poll {mine[0]:,.0f} req/s = {mine[0] / fixed_run[0]:.2f}x of it. "
               f"The layer answering the poll's own request (same target and X-Api-Key header, same fixed body) {same_run[0]:,.0f} req/s, "
               f"p99 {same_run[2]:.3f} ms: the poll = {mine[0] / same_run[0]:.2f}x of it")
+    if control:
+        api_ns, layer_ns, spin_ns, mine, same_run, spin_run = control
+        print(f"\nThe p99's control, -t2 -c64: user CPU per poll {api_ns:,.0f} ns in bomflow serve, {layer_ns:,.0f} ns in the layer "
+              f"answering the poll's request (one calibration run each); the layer spending the difference, {spin_ns:,} ns, as a busy "
+              f"loop per poll (--poll-cpu-ns): {spin_run[0]:,.0f} req/s, p50 {spin_run[1]:.3f} ms, p99 {spin_run[2]:.3f} ms; the poll: "
+              f"p50 {mine[1]:.3f} ms, p99 {mine[2]:.3f} ms; the layer without it: p99 {same_run[2]:.3f} ms")
     print(f"\nRates of the {rounds} alternating rounds (the table shows each side's median run):\n")
     for label, names, rates in spread:
         print(f"- {label}: " + "; ".join(f"{name} " + " / ".join(f"{rate:,.0f}" for rate in runs) for name, runs in zip(names, rates)))
