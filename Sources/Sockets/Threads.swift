@@ -60,6 +60,14 @@ public enum PosixThread {
     }()
     private static let nextNumber = Atomic<Int>(0)
 
+    /// Lets the threads waiting for the calling thread's core run before it goes on
+    /// (`sched_yield`); returns at once when none waits. It cannot fail on Linux (POSIX defines
+    /// no error for it), so a failure would be a broken platform: reported, not thrown.
+    public static func yield() {
+        let result = sched_yield()
+        precondition(result == 0, "sched_yield failed: errno \(errno)")
+    }
+
     /// Sleeps the calling thread for `seconds` (interrupted sleeps are resumed).
     public static func sleep(seconds: Double) {
         guard seconds > 0 else { return }
