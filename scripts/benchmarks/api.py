@@ -88,10 +88,10 @@ def user_ns_per_request(pid, port, script):
 
 def median_runs(runs):
     """`runs` in alternating rounds (common.alternating); the run with the median rate of each, and
-    every run's rate."""
+    every run's result (wrk's: rate, p50, p99, non-2xx; pgbench's: tps, latency, failed)."""
     results = alternating(runs, rounds)
     medians = [sorted(r, key=lambda run: run[0])[len(r) // 2] for r in results]
-    return medians, [[run[0] for run in r] for r in results]
+    return medians, results
 
 
 def sql(name, body):
@@ -271,9 +271,11 @@ COMMIT;
               f"answering the poll's request (the second of two calibration runs each); the layer spending the difference, {spin_ns:,} ns, as a busy "
               f"loop per poll (--poll-cpu-ns): {spin_run[0]:,.0f} req/s, p50 {spin_run[1]:.3f} ms, p99 {spin_run[2]:.3f} ms; the poll: "
               f"p50 {mine[1]:.3f} ms, p99 {mine[2]:.3f} ms; the layer without it: p99 {same_run[2]:.3f} ms")
-    print(f"\nRates of the {rounds} alternating rounds (the table shows each side's median run):\n")
+    print(f"\nRates (and wrk's p99) of the {rounds} alternating rounds (the table shows each side's median run):\n")
     for label, names, rates in spread:
-        print(f"- {label}: " + "; ".join(f"{name} " + " / ".join(f"{rate:,.0f}" for rate in runs) for name, runs in zip(names, rates)))
+        # A wrk run's p99 with its rate: the p99 varies between rounds more than the rate does.
+        print(f"- {label}: " + "; ".join(f"{name} " + " / ".join(f"{run[0]:,.0f}" + (f" (p99 {run[2]:.2f} ms)" if len(run) == 4 else "")
+                                                                   for run in runs) for name, runs in zip(names, rates)))
 finally:
     for process in processes:
         process.terminate()
