@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks of the house rules (STYLE.md, docs/ARCHITECTURE.md): unsafe code only in the two
 # C-boundary modules, each C module imported only by its wrapper, every module importing only
-# what the module table allows, no JSON built by hand, no Swift file over ~800 lines, no Foundation `Process` in the tests, formatting.
+# what the module table allows, no JSON built by hand, no Swift file over ~800 lines, no Foundation `Process` in the tests,
+# Tests/Sanitized (the ThreadSanitizer step's package) mirroring Package.swift's targets, formatting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
