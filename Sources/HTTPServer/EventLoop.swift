@@ -21,6 +21,8 @@ final class EventLoop: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let handler: any HTTPHandler
     unowned let server: HTTPServer
+    /// This loop's own per-request counters (no cache line shared with the other loops).
+    let counters: LoopCounters
 
     private let epoll: Epoll
     private let wakeup: EventFD
@@ -50,12 +52,13 @@ final class EventLoop: @unchecked Sendable {
 
     init(
         index: Int, listener: Int32, configuration: HTTPServerConfiguration, handler: any HTTPHandler,
-        server: HTTPServer
+        server: HTTPServer, counters: LoopCounters
     ) throws(SyscallError) {
         self.index = index
         self.configuration = configuration
         self.handler = handler
         self.server = server
+        self.counters = counters
         self.epoll = try Epoll()
         self.wakeup = try EventFD()
         self.listener = listener
@@ -305,13 +308,13 @@ final class EventLoop: @unchecked Sendable {
                     connection.responseKeepAlive =
                         request.keepAlive && !draining
                         && connection.requestsServed + 1 < configuration.maxRequestsPerConnection
-                    server.requestsHandled.add(1, ordering: .relaxed)
+                    counters.requestsHandled.add(1, ordering: .relaxed)
                     let responder = connection.responder ?? HTTPResponder(loop: self, connection: connection.id)
                     connection.responder = responder
                     handler.handle(request, responder: responder)
                     if connection.isClosed { return }
                 case .failed(let error):
-                    server.parseErrors.add(1, ordering: .relaxed)
+                    counters.parseErrors.add(1, ordering: .relaxed)
                     queue(
                         HTTPResponse.problem(for: error), on: connection, isHead: false,
                         keepAlive: false, version: .http11)
@@ -496,7 +499,7 @@ final class EventLoop: @unchecked Sendable {
                 continue
             }
             if connection.pendingOutputBytes > 0 && now - connection.lastSendProgress > configuration.sendTimeout {
-                server.timeouts.add(1, ordering: .relaxed)
+                counters.timeouts.add(1, ordering: .relaxed)
                 close(connection)
                 continue
             }
@@ -514,7 +517,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// 408 and close (H29, H30).
     private func timeOut(_ connection: Connection) {
-        server.timeouts.add(1, ordering: .relaxed)
+        counters.timeouts.add(1, ordering: .relaxed)
         queue(
             HTTPResponse.layerProblem(
                 .requestTimeout, kind: "request-timeout", detail: "The request did not arrive in time"), on: connection,

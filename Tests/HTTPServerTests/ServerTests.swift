@@ -75,6 +75,25 @@ struct ServerTests {
         #expect(fixture.server.statistics.requestsHandled == 1)
     }
 
+    /// Each loop counts its own requests and parse errors (no cache line shared per request);
+    /// the statistics are their sum. 16 connections over the fixture's two loops (the kernel
+    /// spreads them between the two listeners; all on one would be a 1-in-32,768 chance).
+    @Test func statisticsSumEveryLoopsCounts() throws {
+        let fixture = try ServerFixture()
+        let clients = try (0..<16).map { _ in try fixture.client() }
+        for (index, client) in clients.enumerated() {
+            client.send(get("/a") + get("/b") + get("/c"))
+            for _ in 0..<3 { #expect(client.readResponse()?.status == 200) }
+            if index % 4 == 0 {
+                client.send("GET /bad HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n")
+                #expect(client.readResponse()?.status == 400)
+            }
+        }
+        let statistics = fixture.server.statistics
+        #expect(statistics.requestsHandled == 48)
+        #expect(statistics.parseErrors == 4)
+    }
+
     /// H2: a request smuggled behind CL+TE is never answered.
     @Test func smuggledRequestIsNeverAnswered() throws {
         let fixture = try ServerFixture()
