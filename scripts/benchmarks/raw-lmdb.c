@@ -7,7 +7,7 @@
  *   raw-lmdb bench DIR WORKFLOWS OPS   load WORKFLOWS five-step workflows (if not loaded), then
  *                                      time isProcessing, get, durable single update, 64 updates
  *                                      per transaction; one JSON line of operations per second.
- *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven]
+ *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven|recached]
  *                                      load WORKFLOWS, then durable commits of GROUP random
  *                                      updates shaped like bomflow's format 9 (tokens lookup,
  *                                      workflow record at the ID and step row in `steps`, an event
@@ -17,7 +17,9 @@
  *                                      lever; `formateight` keeps the workflow record in a
  *                                      `workflows` tree of its own, as formats up to 8 did;
  *                                      `formatseven` also moves the step's deadline entry on every
- *                                      update, as format 7 did.
+ *                                      update, as format 7 did; `recached` drops the data file
+ *                                      from the page cache after the load and reads it back a page
+ *                                      at a time before the updates (see recache()).
  *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
  *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
  *                                      of 64 updates to the 2,000 newest workflows, each phase
@@ -31,7 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #define CHECK(call) do { int rc_ = (call); if (rc_ != 0) { fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, mdb_strerror(rc_)); exit(1); } } while (0)
@@ -256,20 +261,49 @@ static int layout(const char *base, uint64_t workflows) {
  * writes (the step's deadline entry stays where it is filed). Without `one_record` the record is
  * in `workflows` (format 8); with `move_deadline` also the format-7 work: the step's deadline entry
  * moved (delete the old key, insert one at "now"). */
+static void open_updates_env(const char *dir, unsigned flags, MDB_env **env, MDB_dbi *tokens, MDB_dbi *flows,
+                             MDB_dbi *steps, MDB_dbi *deadlines) {
+    MDB_txn *txn;
+    CHECK(mdb_env_create(env));
+    CHECK(mdb_env_set_mapsize(*env, (size_t)64 << 30));
+    CHECK(mdb_env_set_maxdbs(*env, 8));
+    CHECK(mdb_env_open(*env, dir, MDB_NOTLS | MDB_NORDAHEAD | flags, 0600));
+    CHECK(mdb_txn_begin(*env, NULL, 0, &txn));
+    CHECK(mdb_dbi_open(txn, "tokens", MDB_CREATE, tokens));
+    CHECK(mdb_dbi_open(txn, "workflows", MDB_CREATE, flows));
+    CHECK(mdb_dbi_open(txn, "steps", MDB_CREATE, steps));
+    CHECK(mdb_dbi_open(txn, "deadlines", MDB_CREATE, deadlines));
+    CHECK(mdb_txn_commit(txn));
+}
+
+/* Drops DIR/data.mdb from the page cache and reads it back a page at a time through a map with
+ * MADV_RANDOM (as LMDB's own map reads): the load's multi-page writes leave large folios in the
+ * page cache (Linux 6.16+ ext4), which make every later single-page write cost the kernel work
+ * per page of its folio. Nothing may map the file meanwhile. */
+static void recache(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) {
+        perror(path);
+        exit(1);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { perror(path); exit(1); }
+    volatile unsigned char *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED || madvise((void *)map, (size_t)st.st_size, MADV_RANDOM) != 0) { perror(path); exit(1); }
+    unsigned sum = 0;
+    for (off_t offset = 0; offset < st.st_size; offset += 4096) sum += map[offset];
+    if (munmap((void *)map, (size_t)st.st_size) != 0) { perror(path); exit(1); }
+    close(fd);
+    (void)sum;
+}
+
 static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline,
-                   int one_record) {
+                   int one_record, int recached) {
     MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
     mkdir(dir, 0700);
-    CHECK(mdb_env_create(&env));
-    CHECK(mdb_env_set_mapsize(env, (size_t)64 << 30));
-    CHECK(mdb_env_set_maxdbs(env, 8));
-    CHECK(mdb_env_open(env, dir, MDB_NOTLS | MDB_NORDAHEAD | flags, 0600));
-    CHECK(mdb_txn_begin(env, NULL, 0, &txn));
-    CHECK(mdb_dbi_open(txn, "tokens", MDB_CREATE, &tokens));
-    CHECK(mdb_dbi_open(txn, "workflows", MDB_CREATE, &flows));
-    CHECK(mdb_dbi_open(txn, "steps", MDB_CREATE, &steps));
-    CHECK(mdb_dbi_open(txn, "deadlines", MDB_CREATE, &deadlines));
-    CHECK(mdb_txn_commit(txn));
+    open_updates_env(dir, flags, &env, &tokens, &flows, &steps, &deadlines);
     uint64_t *stamp = calloc(workflows, sizeof *stamp), *seq = calloc(workflows, sizeof *seq);
     if (!stamp || !seq) { fprintf(stderr, "out of memory\n"); return 1; }
     unsigned char token[16], idk[8], key[24], rec[64];
@@ -295,6 +329,11 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
     }
     double loaded = now_seconds() - started;
+    if (recached) {
+        mdb_env_close(env);
+        recache(dir);
+        open_updates_env(dir, flags, &env, &tokens, &flows, &steps, &deadlines);
+    }
     uint64_t clock = workflows, done = 0;
     started = now_seconds();
     while (now_seconds() - started < seconds) {
@@ -326,8 +365,8 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         done += group;
     }
     double elapsed = now_seconds() - started;
-    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"deadlineMoved\":%s,\"oneRecord\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
-           flags ? "false" : "true", move_deadline ? "true" : "false", one_record ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
+    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"deadlineMoved\":%s,\"oneRecord\":%s,\"recached\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
+           flags ? "false" : "true", move_deadline ? "true" : "false", one_record ? "true" : "false", recached ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
     mdb_env_close(env);
     free(stamp); free(seq);
     return 0;
@@ -338,9 +377,10 @@ int main(int argc, char **argv) {
         return updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]),
                        argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0,
                        argc >= 7 && strcmp(argv[6], "formatseven") == 0,
-                       !(argc >= 7 && (strcmp(argv[6], "formateight") == 0 || strcmp(argv[6], "formatseven") == 0)));
+                       !(argc >= 7 && (strcmp(argv[6], "formateight") == 0 || strcmp(argv[6], "formatseven") == 0)),
+                       argc >= 7 && strcmp(argv[6], "recached") == 0);
     if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
-    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven] | raw-lmdb layout DIR WORKFLOWS\n");
+    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven|recached] | raw-lmdb layout DIR WORKFLOWS\n");
     return 2;
 }
