@@ -104,8 +104,10 @@ def folio_census(pid, name):
     with pagemap, flags:
         for fields in maps:
             low, high = (int(x, 16) for x in fields[0].split("-"))
+            # LMDB maps its whole map size (64 GiB); only the file's own pages can be present.
+            mapped_file_bytes = max(0, os.stat(fields[-1]).st_size - int(fields[2], 16))
             pagemap.seek(low // 4096 * 8)
-            data = pagemap.read((high - low) // 4096 * 8)
+            data = pagemap.read(min(high - low, mapped_file_bytes) // 4096 * 8)
             for index in range(len(data) // 8):
                 entry = struct.unpack_from("<Q", data, 8 * index)[0]
                 frame = entry & ((1 << 55) - 1) if entry >> 63 & 1 else 0
