@@ -254,13 +254,6 @@ static int layout(const char *base, uint64_t workflows) {
     return 0;
 }
 
-/* The work of one bomflow step update, with no model and no codec: for each of GROUP random
- * workflows per durable commit, look the token up, rewrite the workflow record (64 B, in `steps`
- * at the ID, before the rows) and one step row (48 B), and append one event after the workflow's
- * rows in the same tree (id || 0xFF || sequence -> 48 B): the B-trees a format-9 bomflow update
- * writes (the step's deadline entry stays where it is filed). Without `one_record` the record is
- * in `workflows` (format 8); with `move_deadline` also the format-7 work: the step's deadline entry
- * moved (delete the old key, insert one at "now"). */
 static void open_updates_env(const char *dir, unsigned flags, MDB_env **env, MDB_dbi *tokens, MDB_dbi *flows,
                              MDB_dbi *steps, MDB_dbi *deadlines) {
     MDB_txn *txn;
@@ -284,10 +277,9 @@ static void recache(const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     int fd = open(path, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) {
-        perror(path);
-        exit(1);
-    }
+    if (fd < 0 || fsync(fd) != 0) { perror(path); exit(1); }
+    int advice = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* returns the error, errno untouched */
+    if (advice != 0) { fprintf(stderr, "%s: posix_fadvise: %s\n", path, strerror(advice)); exit(1); }
     struct stat st;
     if (fstat(fd, &st) != 0) { perror(path); exit(1); }
     volatile unsigned char *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -299,6 +291,13 @@ static void recache(const char *dir) {
     (void)sum;
 }
 
+/* The work of one bomflow step update, with no model and no codec: for each of GROUP random
+ * workflows per durable commit, look the token up, rewrite the workflow record (64 B, in `steps`
+ * at the ID, before the rows) and one step row (48 B), and append one event after the workflow's
+ * rows in the same tree (id || 0xFF || sequence -> 48 B): the B-trees a format-9 bomflow update
+ * writes (the step's deadline entry stays where it is filed). Without `one_record` the record is
+ * in `workflows` (format 8); with `move_deadline` also the format-7 work: the step's deadline entry
+ * moved (delete the old key, insert one at "now"). */
 static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline,
                    int one_record, int recached) {
     MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
