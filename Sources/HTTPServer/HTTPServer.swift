@@ -164,5 +164,5 @@ final class LoopCounters: Sendable {
     let parseErrors = Atomic<Int>(0)
     let timeouts = Atomic<Int>(0)
     /// Keeps the next loop's counters (allocated right after) off these counters' cache line.
-    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private let padding = CacheLinePadding()
 }

@@ -143,6 +143,14 @@ public enum StandardStreams {
     public static func write(_ bytes: [UInt8], to fd: Int32) -> Bool { FileStream.writeAll(bytes, to: fd) == nil }
 }
 
+/// 64 bytes of nothing: a stored property of this type after a class's hot fields keeps the next
+/// object's fields (an object allocated right after) off their cache line, so that threads
+/// updating one object each do not share a line.
+public struct CacheLinePadding: Sendable {
+    private let words: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    public init() {}
+}
+
 /// A value kept in several copies, each behind its own lock, a thread using the copy its
 /// ``PosixThread/number`` picks: the event loops (one thread each) update counters and caches
 /// without sharing a lock or a cache line. Readers that need the whole merge the copies.
@@ -150,7 +158,7 @@ public final class PerThread<Value: Sendable>: Sendable {
     @usableFromInline final class Shard: Sendable {
         @usableFromInline let value: Mutex<Value>
         /// Keeps the next copy's lock off this one's cache line.
-        let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        let padding = CacheLinePadding()
         init(_ value: Value) { self.value = Mutex(value) }
     }
 

@@ -8,8 +8,9 @@ Both stores hold the same WORKFLOWS BOM_UPLOAD workflows (token i = 00000001-000
 Also the limit of the durable update on this design: raw liblmdb (scripts/benchmarks/raw-lmdb.c
 `updates`) writing the same B-trees per update as format 9 (token lookup, workflow record and step
 row in `steps`, event), 32 updates per durable commit (the mean group at 64 connections), with
-LMDB's synchronous meta page write, with MDB_NOMETASYNC (without), with the record in a
-`workflows` tree of its own as format 8 had it, and moving the deadline entry as format 7 did.
+LMDB's synchronous meta page write (on the page cache as its load left it, and read back a page at
+a time: `recached`), with MDB_NOMETASYNC (without), with the record in a `workflows` tree of its
+own as format 8 had it, and moving the deadline entry as format 7 did.
 The poll, the durable update and the create run ROUNDS alternating rounds (bomflow, nginx,
 PostgreSQL in turn; the order reversed every other round) and report the run with the median rate
 (an update marks its step started again, rewriting it as the first did: every round does the same
