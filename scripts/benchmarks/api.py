@@ -10,7 +10,11 @@ Also the limit of the durable update on this design: raw liblmdb (scripts/benchm
 row in `steps`, event), 32 updates per durable commit (the mean group at 64 connections), with
 LMDB's synchronous meta page write (on the page cache as its load left it, and read back a page at
 a time: `recached`), with MDB_NOMETASYNC (without), with the record in a `workflows` tree of its
-own as format 8 had it, and moving the deadline entry as format 7 did.
+own as format 8 had it, and moving the deadline entry as format 7 did; and two bounds of designs
+bomflow does not have: `wal` (the same updates applied with MDB_NOSYNC, made durable by one
+sequential log append and one fdatasync per commit, checkpointed every second with the snapshot
+pinned: the write-ahead-log design's cost, without its recovery) and `nosync` (no durability at
+all: the CPU and page-cache ceiling of LMDB itself).
 The poll, the durable update and the create run ROUNDS alternating rounds (bomflow, nginx,
 PostgreSQL in turn; the order reversed every other round) and report the run with the median rate
 (an update marks its step started again, rewriting it as the first did: every round does the same
@@ -54,6 +58,22 @@ BOMFLOW_PORT, NGINX_PORT, PG_PORT, FIXTURE_PORT, SPIN_PORT = 18391, 18392, 15432
 TOKEN = "00000001-0000-4000-8000-%012x"
 work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
 processes = []
+
+
+
+def block_device(path):
+    """The name of the whole disk that holds PATH (e.g. "vda"), for /sys/block/NAME/stat; "" if unknown."""
+    device = os.stat(path).st_dev
+    node = os.path.realpath(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    if os.path.exists(os.path.join(node, "partition")):
+        node = os.path.dirname(node)
+    return os.path.basename(node) if os.path.exists(os.path.join("/sys/block", os.path.basename(node), "stat")) else ""
+
+
+def disk_bytes(line):
+    """", the disk wrote N KiB per update" from a raw-lmdb JSON line that measured it."""
+    found = re.search(r'"diskBytesPerUpdate":(-?\d+)', line)
+    return f", disk {int(found.group(1)) / 1024:.1f} KiB/update" if found and int(found.group(1)) > 0 else ""
 
 
 def lua(name, body):
@@ -285,17 +305,30 @@ COMMIT;
         if label != "durable step update":
             print(f"| {label} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
         if label == "durable step update" and raw_lmdb:
+            raw_env = dict(os.environ, RAW_LMDB_DISK=block_device(work))
             for variant in ["", "recached", "nometasync", "formateight", "formatseven"]:
                 raw_dir = os.path.join(work, "raw-" + (variant or "sync"))
                 line = subprocess.run([raw_lmdb, "updates", raw_dir, str(workflows), str(seconds), "32"] + ([variant] if variant else []),
-                                      capture_output=True, text=True, check=True).stdout
+                                      capture_output=True, text=True, check=True, env=raw_env).stdout
                 rate = float(re.search(r'"updatesPerSecond":(\d+)', line).group(1))
                 shutil.rmtree(raw_dir, ignore_errors=True)
                 name = "raw liblmdb, " + {"": "format-9 update shape", "recached": "format-9 update shape, page cache re-read a page at a time",
                                           "nometasync": "format-9 update shape, MDB_NOMETASYNC",
                                           "formateight": "format-8 update shape (record in `workflows`)",
-                                          "formatseven": "format-7 update shape (and the deadline moved)"}[variant] + ", 32/commit"
+                                          "formatseven": "format-7 update shape (and the deadline moved)"}[variant] + ", 32/commit" + disk_bytes(line)
                 print(f"| {name} | 1 thread | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
+            for variant in ["wal", "nosync"]:
+                raw_dir = os.path.join(work, "raw-" + variant)
+                command = ([raw_lmdb, "wal", raw_dir, str(workflows), str(seconds), "32", "1"] if variant == "wal"
+                           else [raw_lmdb, "updates", raw_dir, str(workflows), str(seconds), "32", "nosync"])
+                line = subprocess.run(command, capture_output=True, text=True, check=True, env=raw_env).stdout
+                rate = float(re.search(r'"updatesPerSecond":(\d+)', line).group(1))
+                shutil.rmtree(raw_dir, ignore_errors=True)
+                grew = re.search(r'"mapGrowthPages":(-?\d+)', line)
+                name = {"wal": "raw liblmdb, write-ahead-log design (MDB_NOSYNC, log append + fdatasync per commit, checkpoint every 1 s; "
+                               f"the map grew {int(grew.group(1)) if grew else 0:,} pages)",
+                        "nosync": "raw liblmdb, MDB_NOSYNC (not durable: LMDB's own ceiling)"}[variant] + ", 32/commit" + disk_bytes(line)
+                print(f"| {name} | {'2 threads' if variant == 'wal' else '1 thread'} | {rate:,.0f} | | | | | | {pg[0]:,.0f} | | | {rate / pg[0]:.2f}x |")
     for load, mine, fixed_run, same_run in layer:
         print(f"\nThe poll on our own HTTP layer, {load}: the layer's fixed response (bomflow-http-fixture /fixed, same body) "
               f"{fixed_run[0]:,.0f} req/s, p99 {fixed_run[2]:.3f} ms; the poll {mine[0]:,.0f} req/s = {mine[0] / fixed_run[0]:.2f}x of it. "

@@ -7,19 +7,26 @@
  *   raw-lmdb bench DIR WORKFLOWS OPS   load WORKFLOWS five-step workflows (if not loaded), then
  *                                      time isProcessing, get, durable single update, 64 updates
  *                                      per transaction; one JSON line of operations per second.
- *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven|recached]
+ *   raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|nosync|formateight|formatseven|recached]
  *                                      load WORKFLOWS, then durable commits of GROUP random
  *                                      updates shaped like bomflow's format 9 (tokens lookup,
  *                                      workflow record at the ID and step row in `steps`, an event
  *                                      appended after the workflow's rows) for SECONDS; one JSON
  *                                      line with updates per second. `nometasync` opens with
  *                                      MDB_NOMETASYNC (no synchronous meta page write) to size that
- *                                      lever; `formateight` keeps the workflow record in a
+ *                                      lever; `nosync` opens with MDB_NOSYNC (not durable: LMDB's
+ *                                      own CPU and page-cache ceiling); `formateight` keeps the workflow record in a
  *                                      `workflows` tree of its own, as formats up to 8 did;
  *                                      `formatseven` also moves the step's deadline entry on every
  *                                      update, as format 7 did; `recached` drops the data file
  *                                      from the page cache after the load and reads it back a page
  *                                      at a time before the updates (see recache()).
+ *   raw-lmdb wal DIR WORKFLOWS SECONDS GROUP CHECKPOINT
+ *                                      the same updates in the write-ahead-log design's shape
+ *                                      (see wal_updates()): MDB_NOSYNC, one log append and one
+ *                                      fdatasync per commit, a checkpoint every CHECKPOINT seconds.
+ *   RAW_LMDB_DISK=vda (a block device's name) adds the disk's written bytes per update to the
+ *   JSON lines of `updates` and `wal`.
  *   raw-lmdb layout DIR WORKFLOWS      compare keying steps by random token vs by sequential id:
  *                                      1,000 single creates, 50 commits of 64 creates, 50 commits
  *                                      of 64 updates to the 2,000 newest workflows, each phase
@@ -29,12 +36,14 @@
  */
 #define _GNU_SOURCE
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <time.h>
@@ -291,6 +300,18 @@ static void recache(const char *dir) {
     (void)sum;
 }
 
+/* Sectors the block device DISK (e.g. "vda") has written, from /sys/block/DISK/stat; 0 if unknown. */
+static uint64_t sectors_written(const char *disk) {
+    char path[256]; unsigned long long f[7] = {0};
+    if (!disk[0]) return 0;
+    snprintf(path, sizeof path, "/sys/block/%s/stat", disk);
+    FILE *file = fopen(path, "r");
+    if (!file) return 0;
+    int n = fscanf(file, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]);
+    fclose(file);
+    return n == 7 ? f[6] : 0;
+}
+
 /* The work of one bomflow step update, with no model and no codec: for each of GROUP random
  * workflows per durable commit, look the token up, rewrite the workflow record (64 B, in `steps`
  * at the ID, before the rows) and one step row (48 B), and append one event after the workflow's
@@ -299,7 +320,7 @@ static void recache(const char *dir) {
  * in `workflows` (format 8); with `move_deadline` also the format-7 work: the step's deadline entry
  * moved (delete the old key, insert one at "now"). */
 static int updates(const char *dir, uint64_t workflows, double seconds, int group, unsigned flags, int move_deadline,
-                   int one_record, int recached) {
+                   int one_record, int recached, const char *disk) {
     MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
     mkdir(dir, 0700);
     open_updates_env(dir, flags, &env, &tokens, &flows, &steps, &deadlines);
@@ -333,7 +354,7 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         recache(dir);
         open_updates_env(dir, flags, &env, &tokens, &flows, &steps, &deadlines);
     }
-    uint64_t clock = workflows, done = 0;
+    uint64_t clock = workflows, done = 0, sectors = sectors_written(disk);
     started = now_seconds();
     while (now_seconds() - started < seconds) {
         CHECK(mdb_txn_begin(env, NULL, 0, &txn));
@@ -364,22 +385,203 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         done += group;
     }
     double elapsed = now_seconds() - started;
-    printf("{\"impl\":\"raw-lmdb\",\"metaSync\":%s,\"deadlineMoved\":%s,\"oneRecord\":%s,\"recached\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
-           flags ? "false" : "true", move_deadline ? "true" : "false", one_record ? "true" : "false", recached ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
+    uint64_t written = sectors_written(disk) - sectors;
+    printf("{\"impl\":\"raw-lmdb\",\"diskBytesPerUpdate\":%.0f,\"sync\":%s,\"metaSync\":%s,\"deadlineMoved\":%s,\"oneRecord\":%s,\"recached\":%s,\"workflows\":%llu,\"group\":%d,\"loadSeconds\":%.1f,\"updatesPerSecond\":%.0f}\n",
+           disk[0] ? written * 512.0 / done : -1.0, flags & MDB_NOSYNC ? "false" : "true", flags ? "false" : "true", move_deadline ? "true" : "false", one_record ? "true" : "false", recached ? "true" : "false", (unsigned long long)workflows, group, loaded, done / elapsed);
     mdb_env_close(env);
     free(stamp); free(seq);
+    return 0;
+}
+
+/* The write-ahead-log design's cost, not the design: the same format-9 updates, GROUP per
+ * commit, applied to LMDB opened with MDB_NOSYNC, and made durable by one sequential append of the
+ * group's changes (database, key, value of each put: what a redo replays) to a log file and one
+ * fdatasync of the log. A checkpoint every CHECKPOINT seconds (pipelined with the updates, as a
+ * server's second thread would run it): the writer pins a reader at the last commit (so that no
+ * page of that snapshot is reused until the next checkpoint), copies the two meta pages (the log's
+ * record of the checkpoint: the recovery restores the checkpoint's meta page, since a newer
+ * unsynced one may reach the disk first), and a second thread runs mdb_env_sync; once it returns
+ * the writer starts the other of two log files with the checkpoint record and releases the
+ * previous pin. No recovery here: it measures the system calls and pages the design costs. One
+ * JSON line: updates per second, checkpoints, the map's growth and the disk's written bytes per
+ * update (/sys/block/$RAW_LMDB_DISK/stat, when that variable names the data's disk). */
+typedef struct { MDB_env *env; pthread_mutex_t lock; pthread_cond_t wake; int requested, done, stop; double took; } Checkpointer;
+
+static void *checkpointer(void *arg) {
+    Checkpointer *c = arg;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stop) {
+        if (!c->requested) { pthread_cond_wait(&c->wake, &c->lock); continue; }
+        pthread_mutex_unlock(&c->lock);
+        double t = now_seconds();
+        CHECK(mdb_env_sync(c->env, 1));
+        pthread_mutex_lock(&c->lock);
+        c->took += now_seconds() - t;
+        c->requested = 0; c->done = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void append_put(unsigned char *buf, size_t *used, unsigned char dbi, const MDB_val *k, const MDB_val *v) {
+    buf[(*used)++] = dbi;
+    buf[(*used)++] = (unsigned char)k->mv_size; memcpy(buf + *used, k->mv_data, k->mv_size); *used += k->mv_size;
+    buf[(*used)++] = (unsigned char)v->mv_size; memcpy(buf + *used, v->mv_data, v->mv_size); *used += v->mv_size;
+}
+
+static int open_log(const char *dir, int which) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/wal.%d", dir, which);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) { perror(path); exit(1); }
+    return fd;
+}
+
+static void write_all(int fd, const struct iovec *iov, int count) {
+    size_t want = 0;
+    for (int i = 0; i < count; i++) want += iov[i].iov_len;
+    ssize_t wrote = writev(fd, iov, count);
+    if (wrote < 0 || (size_t)wrote != want) { perror("wal writev"); exit(1); }
+}
+
+static int wal_updates(const char *dir, uint64_t workflows, double seconds, int group, double interval, const char *disk) {
+    MDB_env *env; MDB_dbi tokens, flows, steps, deadlines; MDB_txn *txn;
+    mkdir(dir, 0700);
+    open_updates_env(dir, MDB_NOSYNC, &env, &tokens, &flows, &steps, &deadlines);
+    uint64_t *seq = calloc(workflows, sizeof *seq);
+    unsigned char *buf = malloc((size_t)group * 256 + 64);
+    if (!seq || !buf) { fprintf(stderr, "out of memory\n"); return 1; }
+    unsigned char token[16], idk[8], key[24], rec[64];
+    memset(rec, 'x', sizeof rec);
+    double started = now_seconds();
+    for (uint64_t id = 0; id < workflows; id++) {
+        if (id % 10000 == 0) CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        token_of(id, token); put_be64(idk, id);
+        MDB_val tk = {16, token}, tv = {8, idk}, fk = {8, idk}, fv = {64, rec};
+        CHECK(mdb_put(txn, tokens, &tk, &tv, 0));
+        CHECK(mdb_put(txn, steps, &fk, &fv, MDB_APPEND));
+        for (int o = 0; o < STEPS; o++) {
+            memcpy(key, idk, 8); key[8] = (unsigned char)o;
+            MDB_val k = {9, key}, v = {RECORD, rec};
+            CHECK(mdb_put(txn, steps, &k, &v, MDB_APPEND));
+        }
+        memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
+        MDB_val hk = {17, key}, hv = {48, rec};
+        CHECK(mdb_put(txn, steps, &hk, &hv, MDB_APPEND));
+        put_be64(key, id); memcpy(key + 8, idk, 8); key[16] = 0;
+        MDB_val dk = {17, key}, empty = {0, rec};
+        CHECK(mdb_put(txn, deadlines, &dk, &empty, MDB_APPEND));
+        if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
+    }
+    CHECK(mdb_env_sync(env, 1)); /* the load is checkpoint zero */
+    double loaded = now_seconds() - started;
+    (void)flows;
+    char data_path[4096];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", dir);
+    int data_fd = open(data_path, O_RDONLY | O_CLOEXEC);
+    if (data_fd < 0) { perror(data_path); return 1; }
+    MDB_envinfo info;
+    CHECK(mdb_env_info(env, &info));
+    size_t first_pages = info.me_last_pgno + 1;
+    Checkpointer cp = {.env = env};
+    pthread_mutex_init(&cp.lock, NULL); pthread_cond_init(&cp.wake, NULL);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, checkpointer, &cp) != 0) { fprintf(stderr, "pthread_create failed\n"); return 1; }
+    int which = 0, log = open_log(dir, which);
+    MDB_txn *pinned = NULL, *pinning = NULL;
+    unsigned char meta[2 * 4096];
+    double last_checkpoint = now_seconds();
+    uint64_t done = 0, checkpoints = 0, log_bytes = 0, sectors = sectors_written(disk);
+    started = now_seconds();
+    while (now_seconds() - started < seconds) {
+        CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        size_t used = 16;
+        for (int n = 0; n < group; n++) {
+            uint64_t id = next_random() % workflows;
+            token_of(id, token);
+            MDB_val tk = {16, token}, tv;
+            CHECK(mdb_get(txn, tokens, &tk, &tv));
+            memcpy(idk, tv.mv_data, 8);
+            MDB_val fk = {8, idk}, fv = {64, rec};
+            CHECK(mdb_put(txn, steps, &fk, &fv, 0));
+            append_put(buf, &used, 2, &fk, &fv);
+            memcpy(key, idk, 8); key[8] = 0;
+            MDB_val sk = {9, key}, sv = {RECORD, rec};
+            CHECK(mdb_put(txn, steps, &sk, &sv, 0));
+            append_put(buf, &used, 2, &sk, &sv);
+            memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
+            MDB_val hk = {17, key}, hv = {48, rec};
+            CHECK(mdb_put(txn, steps, &hk, &hv, 0));
+            append_put(buf, &used, 2, &hk, &hv);
+        }
+        put_be64(buf, mdb_txn_id(txn)); put_be64(buf + 8, used);
+        CHECK(mdb_txn_commit(txn));
+        int released = 0;
+        pthread_mutex_lock(&cp.lock);
+        int finished = cp.done;
+        cp.done = 0;
+        pthread_mutex_unlock(&cp.lock);
+        if (finished) { /* the pinned snapshot is on disk: a new log starts with its meta pages */
+            close(log);
+            which ^= 1; log = open_log(dir, which);
+            struct iovec record[2] = {{meta, sizeof meta}, {buf, used}};
+            write_all(log, record, 2);
+            log_bytes += sizeof meta;
+            released = 1;
+            checkpoints++;
+        } else {
+            struct iovec record[1] = {{buf, used}};
+            write_all(log, record, 1);
+        }
+        if (fdatasync(log) != 0) { perror("wal fdatasync"); return 1; }
+        log_bytes += used;
+        if (released) { if (pinned) mdb_txn_abort(pinned); pinned = pinning; pinning = NULL; }
+        done += group;
+        if (!pinning && now_seconds() - last_checkpoint >= interval) {
+            CHECK(mdb_txn_begin(env, NULL, MDB_RDONLY, &pinning));
+            if (pread(data_fd, meta, sizeof meta, 0) != (ssize_t)sizeof meta) { perror("meta pread"); return 1; }
+            last_checkpoint = now_seconds();
+            pthread_mutex_lock(&cp.lock);
+            cp.requested = 1;
+            pthread_cond_signal(&cp.wake);
+            pthread_mutex_unlock(&cp.lock);
+        }
+    }
+    double elapsed = now_seconds() - started;
+    uint64_t written = sectors_written(disk) - sectors;
+    pthread_mutex_lock(&cp.lock);
+    cp.stop = 1;
+    pthread_cond_signal(&cp.wake);
+    pthread_mutex_unlock(&cp.lock);
+    pthread_join(thread, NULL);
+    CHECK(mdb_env_info(env, &info));
+    printf("{\"impl\":\"raw-lmdb\",\"design\":\"wal\",\"workflows\":%llu,\"group\":%d,\"checkpointSeconds\":%.1f,\"loadSeconds\":%.1f,"
+           "\"updatesPerSecond\":%.0f,\"checkpoints\":%llu,\"checkpointSyncSeconds\":%.2f,\"logBytesPerUpdate\":%.0f,"
+           "\"mapGrowthPages\":%lld,\"diskBytesPerUpdate\":%.0f}\n",
+           (unsigned long long)workflows, group, interval, loaded, done / elapsed, (unsigned long long)checkpoints, cp.took,
+           (double)log_bytes / done, (long long)(info.me_last_pgno + 1) - (long long)first_pages,
+           disk[0] ? written * 512.0 / done : -1.0);
+    if (pinning) mdb_txn_abort(pinning);
+    if (pinned) mdb_txn_abort(pinned);
+    close(log); close(data_fd);
+    mdb_env_close(env);
+    free(seq); free(buf);
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc >= 6 && strcmp(argv[1], "updates") == 0)
         return updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]),
-                       argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC : 0,
+                       argc >= 7 && strcmp(argv[6], "nometasync") == 0 ? MDB_NOMETASYNC
+                       : argc >= 7 && strcmp(argv[6], "nosync") == 0 ? MDB_NOSYNC : 0,
                        argc >= 7 && strcmp(argv[6], "formatseven") == 0,
                        !(argc >= 7 && (strcmp(argv[6], "formateight") == 0 || strcmp(argv[6], "formatseven") == 0)),
-                       argc >= 7 && strcmp(argv[6], "recached") == 0);
+                       argc >= 7 && strcmp(argv[6], "recached") == 0, getenv("RAW_LMDB_DISK") ? getenv("RAW_LMDB_DISK") : "");
+    if (argc >= 7 && strcmp(argv[1], "wal") == 0)
+        return wal_updates(argv[2], strtoull(argv[3], NULL, 10), strtod(argv[4], NULL), atoi(argv[5]), strtod(argv[6], NULL),
+                           getenv("RAW_LMDB_DISK") ? getenv("RAW_LMDB_DISK") : "");
     if (argc >= 5 && strcmp(argv[1], "bench") == 0) return bench(argv[2], strtoull(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc >= 4 && strcmp(argv[1], "layout") == 0) return layout(argv[2], strtoull(argv[3], NULL, 10));
-    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|formateight|formatseven|recached] | raw-lmdb layout DIR WORKFLOWS\n");
+    fprintf(stderr, "usage: raw-lmdb bench DIR WORKFLOWS OPS | raw-lmdb updates DIR WORKFLOWS SECONDS GROUP [nometasync|nosync|formateight|formatseven|recached] | raw-lmdb wal DIR WORKFLOWS SECONDS GROUP CHECKPOINT | raw-lmdb layout DIR WORKFLOWS\n");
     return 2;
 }
