@@ -70,6 +70,23 @@ def block_device(path):
     return os.path.basename(node) if os.path.exists(os.path.join("/sys/block", os.path.basename(node), "stat")) else ""
 
 
+def sectors_written(disk):
+    """Sectors the whole disk DISK has written so far (/sys/block/DISK/stat's seventh field); 0 if unknown."""
+    try:
+        return int(open(f"/sys/block/{disk}/stat").read().split()[6]) if disk else 0
+    except OSError:
+        return 0
+
+
+def with_disk(run):
+    """`run()`'s result (rate first) with the bytes the data's disk wrote per operation during it appended
+    (0 when the disk is unknown): writes that reach the disk within the run, whoever made them."""
+    disk = block_device(work)
+    before = sectors_written(disk)
+    result = run()
+    return result + ((sectors_written(disk) - before) * 512 / (result[0] * seconds) if disk and result[0] else 0,)
+
+
 def disk_bytes(line):
     """", the disk wrote N KiB per update" from a raw-lmdb JSON line that measured it."""
     found = re.search(r'"diskBytesPerUpdate":(-?\d+)', line)
@@ -279,6 +296,7 @@ COMMIT;
         print(f"| poll (event/token) | -t{threads} -c{connections} | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | {theirs[0]:,.0f} | {theirs[2]:.3f} | "
               f"{pg[0]:,.0f} | {pg[1]:.3f} | {mine[0] / theirs[0]:.2f}x | {mine[0] / pg[0]:.2f}x |")
     caches = []
+    disk_written = []
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
         if label == "durable step update":
             # Twice: on the page cache as the bulk load left it (large folios: see common.recache),
@@ -291,7 +309,9 @@ COMMIT;
                     pages, took = recache(f"{data}/data.mdb")
                     server = start_serve()
                     state += f" ({pages:,} pages, {took:.1f} s)"
-                (mine, pg), rates = median_runs([lambda: wrk(BOMFLOW_PORT, script, 2, 64), lambda: pgbench(pg_script, 64, 2)])
+                (mine, pg), rates = median_runs([lambda: with_disk(lambda: wrk(BOMFLOW_PORT, script, 2, 64)),
+                                                 lambda: with_disk(lambda: pgbench(pg_script, 64, 2))])
+                disk_written.append((state, mine[-1], pg[-1]))
                 caches.append((state, census()))
                 spread.append((f"{label}, {state}", ["bomflow", "PostgreSQL"], rates))
                 print(f"| {label}, {state} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | "
@@ -340,6 +360,10 @@ COMMIT;
               f"answering the poll's request (the second of two calibration runs each); the layer spending the difference, {spin_ns:,} ns, as a busy "
               f"loop per poll (--poll-cpu-ns): {spin_run[0]:,.0f} req/s, p50 {spin_run[1]:.3f} ms, p99 {spin_run[2]:.3f} ms; the poll: "
               f"p50 {mine[1]:.3f} ms, p99 {mine[2]:.3f} ms; the layer without it: p99 {same_run[2]:.3f} ms")
+    for state, mine, pg in disk_written:
+        print(f"\nThe disk's writes per durable update during the median rounds, {state}: bomflow {mine / 1024:.1f} KiB, "
+              f"PostgreSQL {pg / 1024:.1f} KiB (its write-ahead log; its table pages reach the disk in place at checkpoints, "
+              f"by default every 5 minutes or 1 GB of log: what a round leaves dirty is not counted)")
     for state, found in caches:
         print(f"\nThe data file in the page cache after the durable updates, {state}: {found}")
     if caches:
