@@ -313,7 +313,7 @@ COMMIT;
                                                  lambda: with_disk(lambda: pgbench(pg_script, 64, 2))])
                 disk_written.append((state, mine[-1], pg[-1]))
                 caches.append((state, census()))
-                spread.append((f"{label}, {state}", ["bomflow", "PostgreSQL"], rates))
+                spread.append((f"{label}, {state}", ["bomflow", "PostgreSQL"], [[run[:-1] for run in side] for side in rates]))
                 print(f"| {label}, {state} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | "
                       f"{pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
         elif label == "create workflow":
