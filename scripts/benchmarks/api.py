@@ -19,11 +19,13 @@ The poll, the durable update and the create run ROUNDS alternating rounds (bomfl
 PostgreSQL in turn; the order reversed every other round) and report the run with the median rate
 (an update marks its step started again, rewriting it as the first did: every round does the same
 work); the cascade changes what the next round would find (a failed workflow), so it runs once.
-The durable update is measured twice: on the page cache as the bulk load left the data file, then
+The durable update is measured three times: on the page cache as the bulk load left the data file, then
 with bomflow serve restarted on the file dropped from the page cache and read back a page at a
 time (common.recache: on Linux 6.16+ ext4 the load's multi-page writes leave large folios, and
 every later single-page write into one costs the kernel work per page of the folio); how the
-file's pages sit in folios is printed for both. Raw liblmdb runs the same two states.
+file's pages sit in folios is printed for both. Raw liblmdb runs the same two states. The third:
+bomflow serve restarted with --sync none (no fsync at all), the server's own ceiling for the same
+requests when durability costs nothing, against PostgreSQL in the same alternating rounds.
 The server is SERVE_BIN when given (scripts/bench passes the static dist/bomflow, the binary users
 run: measured 1.06x the dynamically linked build's poll at 64 connections), else BIN_DIR/bomflow.
 The poll's rounds also run FIXTURE_BIN when given: our own HTTP layer serving the same body
@@ -152,9 +154,9 @@ try:
     load = subprocess.run([f"{bin_dir}/bomflow-store-driver", "bench", "--dir", data, "--workflows", str(workflows), "--ops", "1000"],
                           capture_output=True, text=True, check=True).stdout
 
-    def start_serve():
+    def start_serve(sync="full"):
         started = subprocess.Popen([serve_bin, "serve", "--data-dir", data, "--port", str(BOMFLOW_PORT), "--loops", "2",
-                                    "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--sync", sync, "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         processes.append(started)
         wait_port(BOMFLOW_PORT)
         return started
@@ -316,6 +318,18 @@ COMMIT;
                 spread.append((f"{label}, {state}", ["bomflow", "PostgreSQL"], [[run[:-1] for run in side] for side in rates]))
                 print(f"| {label}, {state} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | "
                       f"{pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
+            # The same requests with --sync none: the server's own ceiling when durability costs nothing (what no
+            # durable design, a write-ahead log included, can pass on this machine). Back to --sync full after.
+            for sync in ["none", "full"]:
+                server.terminate()
+                server.wait(timeout=60)
+                processes.remove(server)
+                server = start_serve(sync)
+                if sync == "none":
+                    (mine, pg), rates = median_runs([lambda: wrk(BOMFLOW_PORT, script, 2, 64), lambda: pgbench(pg_script, 64, 2)])
+                    spread.append((f"{label}, bomflow --sync none", ["bomflow", "PostgreSQL"], rates))
+                    print(f"| {label}, bomflow with --sync none (not durable: the server's ceiling without the disk's cost) | -t2 -c64 | "
+                          f"{mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
         elif label == "create workflow":
             (mine, pg), rates = median_runs([lambda: wrk(BOMFLOW_PORT, script, 2, 64), lambda: pgbench(pg_script, 64, 2)])
             spread.append((label, ["bomflow", "PostgreSQL"], rates))
