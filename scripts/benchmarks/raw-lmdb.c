@@ -312,6 +312,64 @@ static uint64_t sectors_written(const char *disk) {
     return n == 7 ? f[6] : 0;
 }
 
+/* The trees an update writes: `record` is where the workflow record sits (`steps` from format 9 on,
+ * `workflows` before). */
+typedef struct { MDB_dbi tokens, record, steps, deadlines; } Trees;
+
+/* Loads WORKFLOWS five-step workflows, 10,000 per commit: a tokens entry, the record, the step rows,
+ * one event and a deadline entry each (at `stamp[id]` = id when `stamp` is given, else at id). */
+static void load_workflows(MDB_env *env, const Trees *t, uint64_t workflows, uint64_t *seq, uint64_t *stamp) {
+    MDB_txn *txn = NULL;
+    unsigned char token[16], idk[8], key[24], rec[64];
+    memset(rec, 'x', sizeof rec);
+    for (uint64_t id = 0; id < workflows; id++) {
+        if (id % 10000 == 0) CHECK(mdb_txn_begin(env, NULL, 0, &txn));
+        token_of(id, token); put_be64(idk, id);
+        MDB_val tk = {16, token}, tv = {8, idk}, fk = {8, idk}, fv = {64, rec};
+        CHECK(mdb_put(txn, t->tokens, &tk, &tv, 0));
+        CHECK(mdb_put(txn, t->record, &fk, &fv, MDB_APPEND));
+        for (int o = 0; o < STEPS; o++) {
+            memcpy(key, idk, 8); key[8] = (unsigned char)o;
+            MDB_val k = {9, key}, v = {RECORD, rec};
+            CHECK(mdb_put(txn, t->steps, &k, &v, MDB_APPEND));
+        }
+        memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
+        MDB_val hk = {17, key}, hv = {48, rec};
+        CHECK(mdb_put(txn, t->steps, &hk, &hv, MDB_APPEND));
+        if (stamp) stamp[id] = id;
+        put_be64(key, id); memcpy(key + 8, idk, 8); key[16] = 0;
+        MDB_val dk = {17, key}, empty = {0, rec};
+        CHECK(mdb_put(txn, t->deadlines, &dk, &empty, MDB_APPEND));
+        if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
+    }
+}
+
+static void append_put(unsigned char *buf, size_t *used, unsigned char dbi, const MDB_val *k, const MDB_val *v);
+
+/* One format-9 step update of workflow `id` in `txn`: the token looked up, the record and the step
+ * row rewritten, an event appended; `idk` receives the workflow's ID (8 bytes). With `log`, each put
+ * is also appended there (wal_updates()). */
+static void update_workflow(MDB_txn *txn, const Trees *t, uint64_t id, uint64_t *seq, unsigned char *log, size_t *used,
+                            unsigned char idk[8]) {
+    unsigned char token[16], key[24], rec[64];
+    memset(rec, 'x', sizeof rec);
+    token_of(id, token);
+    MDB_val tk = {16, token}, tv;
+    CHECK(mdb_get(txn, t->tokens, &tk, &tv));
+    memcpy(idk, tv.mv_data, 8);
+    MDB_val fk = {8, idk}, fv = {64, rec};
+    CHECK(mdb_put(txn, t->record, &fk, &fv, 0));
+    if (log) append_put(log, used, 2, &fk, &fv);
+    memcpy(key, idk, 8); key[8] = 0;
+    MDB_val sk = {9, key}, sv = {RECORD, rec};
+    CHECK(mdb_put(txn, t->steps, &sk, &sv, 0));
+    if (log) append_put(log, used, 2, &sk, &sv);
+    memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
+    MDB_val hk = {17, key}, hv = {48, rec};
+    CHECK(mdb_put(txn, t->steps, &hk, &hv, 0));
+    if (log) append_put(log, used, 2, &hk, &hv);
+}
+
 /* The work of one bomflow step update, with no model and no codec: for each of GROUP random
  * workflows per durable commit, look the token up, rewrite the workflow record (64 B, in `steps`
  * at the ID, before the rows) and one step row (48 B), and append one event after the workflow's
@@ -326,33 +384,17 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
     open_updates_env(dir, flags, &env, &tokens, &flows, &steps, &deadlines);
     uint64_t *stamp = calloc(workflows, sizeof *stamp), *seq = calloc(workflows, sizeof *seq);
     if (!stamp || !seq) { fprintf(stderr, "out of memory\n"); return 1; }
-    unsigned char token[16], idk[8], key[24], rec[64];
+    unsigned char idk[8], key[24], rec[64];
     memset(rec, 'x', sizeof rec);
+    Trees trees = {tokens, one_record ? steps : flows, steps, deadlines};
     double started = now_seconds();
-    for (uint64_t id = 0; id < workflows; id++) {
-        if (id % 10000 == 0) CHECK(mdb_txn_begin(env, NULL, 0, &txn));
-        token_of(id, token); put_be64(idk, id);
-        MDB_val tk = {16, token}, tv = {8, idk}, fk = {8, idk}, fv = {64, rec};
-        CHECK(mdb_put(txn, tokens, &tk, &tv, 0));
-        CHECK(mdb_put(txn, one_record ? steps : flows, &fk, &fv, MDB_APPEND));
-        for (int o = 0; o < STEPS; o++) {
-            memcpy(key, idk, 8); key[8] = (unsigned char)o;
-            MDB_val k = {9, key}, v = {RECORD, rec};
-            CHECK(mdb_put(txn, steps, &k, &v, MDB_APPEND));
-        }
-        memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
-        MDB_val hk = {17, key}, hv = {48, rec};
-        CHECK(mdb_put(txn, steps, &hk, &hv, MDB_APPEND));
-        stamp[id] = id; put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
-        MDB_val dk = {17, key}, empty = {0, rec};
-        CHECK(mdb_put(txn, deadlines, &dk, &empty, MDB_APPEND));
-        if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
-    }
+    load_workflows(env, &trees, workflows, seq, stamp);
     double loaded = now_seconds() - started;
     if (recached) {
         mdb_env_close(env);
         recache(dir);
         open_updates_env(dir, flags, &env, &tokens, &flows, &steps, &deadlines);
+        trees = (Trees){tokens, one_record ? steps : flows, steps, deadlines};
     }
     uint64_t clock = workflows, done = 0, sectors = sectors_written(disk);
     started = now_seconds();
@@ -360,15 +402,7 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
         CHECK(mdb_txn_begin(env, NULL, 0, &txn));
         for (int n = 0; n < group; n++) {
             uint64_t id = next_random() % workflows;
-            token_of(id, token);
-            MDB_val tk = {16, token}, tv;
-            CHECK(mdb_get(txn, tokens, &tk, &tv));
-            memcpy(idk, tv.mv_data, 8);
-            MDB_val fk = {8, idk}, fv = {64, rec};
-            CHECK(mdb_put(txn, one_record ? steps : flows, &fk, &fv, 0));
-            memcpy(key, idk, 8); key[8] = 0;
-            MDB_val sk = {9, key}, sv = {RECORD, rec};
-            CHECK(mdb_put(txn, steps, &sk, &sv, 0));
+            update_workflow(txn, &trees, id, seq, NULL, NULL, idk);
             if (move_deadline) {
                 put_be64(key, stamp[id]); memcpy(key + 8, idk, 8); key[16] = 0;
                 MDB_val dk = {17, key};
@@ -377,9 +411,6 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
                 MDB_val nk = {17, key}, empty = {0, rec};
                 CHECK(mdb_put(txn, deadlines, &nk, &empty, 0));
             }
-            memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
-            MDB_val hk = {17, key}, hv = {48, rec};
-            CHECK(mdb_put(txn, steps, &hk, &hv, 0));
         }
         CHECK(mdb_txn_commit(txn));
         done += group;
@@ -451,31 +482,13 @@ static int wal_updates(const char *dir, uint64_t workflows, double seconds, int 
     uint64_t *seq = calloc(workflows, sizeof *seq);
     unsigned char *buf = malloc((size_t)group * 256 + 64);
     if (!seq || !buf) { fprintf(stderr, "out of memory\n"); return 1; }
-    unsigned char token[16], idk[8], key[24], rec[64];
-    memset(rec, 'x', sizeof rec);
+    Trees trees = {tokens, steps, steps, deadlines};
+    unsigned char idk[8];
+    (void)flows;
     double started = now_seconds();
-    for (uint64_t id = 0; id < workflows; id++) {
-        if (id % 10000 == 0) CHECK(mdb_txn_begin(env, NULL, 0, &txn));
-        token_of(id, token); put_be64(idk, id);
-        MDB_val tk = {16, token}, tv = {8, idk}, fk = {8, idk}, fv = {64, rec};
-        CHECK(mdb_put(txn, tokens, &tk, &tv, 0));
-        CHECK(mdb_put(txn, steps, &fk, &fv, MDB_APPEND));
-        for (int o = 0; o < STEPS; o++) {
-            memcpy(key, idk, 8); key[8] = (unsigned char)o;
-            MDB_val k = {9, key}, v = {RECORD, rec};
-            CHECK(mdb_put(txn, steps, &k, &v, MDB_APPEND));
-        }
-        memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
-        MDB_val hk = {17, key}, hv = {48, rec};
-        CHECK(mdb_put(txn, steps, &hk, &hv, MDB_APPEND));
-        put_be64(key, id); memcpy(key + 8, idk, 8); key[16] = 0;
-        MDB_val dk = {17, key}, empty = {0, rec};
-        CHECK(mdb_put(txn, deadlines, &dk, &empty, MDB_APPEND));
-        if (id % 10000 == 9999 || id + 1 == workflows) CHECK(mdb_txn_commit(txn));
-    }
+    load_workflows(env, &trees, workflows, seq, NULL);
     CHECK(mdb_env_sync(env, 1)); /* the load is checkpoint zero */
     double loaded = now_seconds() - started;
-    (void)flows;
     char data_path[4096];
     snprintf(data_path, sizeof data_path, "%s/data.mdb", dir);
     int data_fd = open(data_path, O_RDONLY | O_CLOEXEC);
@@ -497,22 +510,7 @@ static int wal_updates(const char *dir, uint64_t workflows, double seconds, int 
         CHECK(mdb_txn_begin(env, NULL, 0, &txn));
         size_t used = 16;
         for (int n = 0; n < group; n++) {
-            uint64_t id = next_random() % workflows;
-            token_of(id, token);
-            MDB_val tk = {16, token}, tv;
-            CHECK(mdb_get(txn, tokens, &tk, &tv));
-            memcpy(idk, tv.mv_data, 8);
-            MDB_val fk = {8, idk}, fv = {64, rec};
-            CHECK(mdb_put(txn, steps, &fk, &fv, 0));
-            append_put(buf, &used, 2, &fk, &fv);
-            memcpy(key, idk, 8); key[8] = 0;
-            MDB_val sk = {9, key}, sv = {RECORD, rec};
-            CHECK(mdb_put(txn, steps, &sk, &sv, 0));
-            append_put(buf, &used, 2, &sk, &sv);
-            memcpy(key, idk, 8); key[8] = 0xFF; put_be64(key + 9, seq[id]++);
-            MDB_val hk = {17, key}, hv = {48, rec};
-            CHECK(mdb_put(txn, steps, &hk, &hv, 0));
-            append_put(buf, &used, 2, &hk, &hv);
+            update_workflow(txn, &trees, next_random() % workflows, seq, buf, &used, idk);
         }
         put_be64(buf, mdb_txn_id(txn)); put_be64(buf + 8, used);
         CHECK(mdb_txn_commit(txn));
