@@ -62,7 +62,6 @@ work = tempfile.mkdtemp(prefix="bomflow-api-bench-")
 processes = []
 
 
-
 def block_device(path):
     """The name of the whole disk that holds PATH (e.g. "vda"), for /sys/block/NAME/stat; "" if unknown."""
     device = os.stat(path).st_dev

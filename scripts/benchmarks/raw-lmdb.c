@@ -432,8 +432,10 @@ static int updates(const char *dir, uint64_t workflows, double seconds, int grou
  * page of that snapshot is reused until the next checkpoint), copies the two meta pages (the log's
  * record of the checkpoint: the recovery restores the checkpoint's meta page, since a newer
  * unsynced one may reach the disk first), and a second thread runs mdb_env_sync; once it returns
- * the writer starts the other of two log files with the checkpoint record and releases the
- * previous pin. No recovery here: it measures the system calls and pages the design costs. One
+ * the writer appends the checkpoint (the meta pages) to the log with its next group, and once that
+ * is synced releases the previous pin and goes on in the other of two log files (a recovery would
+ * restore the newest checkpoint's meta page and replay both files' later groups). No recovery (nor the
+ * records' checksums) here: it measures the system calls and pages the design costs. One
  * JSON line: updates per second, checkpoints, the map's growth and the disk's written bytes per
  * update (/sys/block/$RAW_LMDB_DISK/stat, when that variable names the data's disk). */
 typedef struct { MDB_env *env; pthread_mutex_t lock; pthread_cond_t wake; int requested, done, stop; double took; } Checkpointer;
@@ -514,26 +516,25 @@ static int wal_updates(const char *dir, uint64_t workflows, double seconds, int 
         }
         put_be64(buf, mdb_txn_id(txn)); put_be64(buf + 8, used);
         CHECK(mdb_txn_commit(txn));
-        int released = 0;
         pthread_mutex_lock(&cp.lock);
         int finished = cp.done;
         cp.done = 0;
         pthread_mutex_unlock(&cp.lock);
-        if (finished) { /* the pinned snapshot is on disk: a new log starts with its meta pages */
-            close(log);
-            which ^= 1; log = open_log(dir, which);
-            struct iovec record[2] = {{meta, sizeof meta}, {buf, used}};
-            write_all(log, record, 2);
-            log_bytes += sizeof meta;
-            released = 1;
-            checkpoints++;
-        } else {
-            struct iovec record[1] = {{buf, used}};
-            write_all(log, record, 1);
-        }
+        /* After a checkpoint (the pinned snapshot is on disk) the log gets its record, the meta pages,
+         * with this group; once that is synced the previous pin goes and the other log file, whose
+         * records all precede the new checkpoint, is emptied for the next groups. */
+        struct iovec record[2] = {{meta, sizeof meta}, {buf, used}};
+        write_all(log, finished ? record : record + 1, finished ? 2 : 1);
         if (fdatasync(log) != 0) { perror("wal fdatasync"); return 1; }
         log_bytes += used;
-        if (released) { if (pinned) mdb_txn_abort(pinned); pinned = pinning; pinning = NULL; }
+        if (finished) {
+            log_bytes += sizeof meta;
+            checkpoints++;
+            if (pinned) mdb_txn_abort(pinned);
+            pinned = pinning; pinning = NULL;
+            close(log);
+            which ^= 1; log = open_log(dir, which);
+        }
         done += group;
         if (!pinning && now_seconds() - last_checkpoint >= interval) {
             CHECK(mdb_txn_begin(env, NULL, MDB_RDONLY, &pinning));
