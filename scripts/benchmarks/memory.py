@@ -16,6 +16,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import wait_port  # noqa: E402
+
 CONNECTIONS = 10_000
 PORT = 18_611
 TOKEN = "00000001-0000-4000-8000-000000000001"
@@ -29,17 +32,6 @@ def rollup(pid):
         if len(parts) == 3 and parts[2] == "kB":
             fields[parts[0].rstrip(":")] = int(parts[1])
     return fields
-
-
-def wait_port(port, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"memory.py: nothing listens on {port}")
 
 
 def poll(connection, key):
