@@ -183,13 +183,14 @@ final class EventLoop: @unchecked Sendable {
             case .accepted(let fd):
                 if server.openConnections.add(1, ordering: .relaxed).newValue > configuration.maxConnections {
                     // Over the cap (H42): a canned 503 into the empty socket buffer, then close.
+                    // Counted first: a client that has read the 503 finds it in the statistics.
+                    server.openConnections.subtract(1, ordering: .relaxed)
+                    server.connectionsRefused.add(1, ordering: .relaxed)
                     let refusal = ResponseSerializer.bytes(
                         HTTPResponse.tooManyConnections, keepAlive: false,
                         date: currentDate())
                     _ = Posix.send(fd, refusal, from: 0)
                     Posix.close(fd)
-                    server.openConnections.subtract(1, ordering: .relaxed)
-                    server.connectionsRefused.add(1, ordering: .relaxed)
                     continue
                 }
                 let connection = Connection(
