@@ -82,16 +82,18 @@ def sectors_written(disk):
 def with_disk(run):
     """`run()`'s result (rate first) with the bytes the data's disk wrote per operation during it appended
     (0 when the disk is unknown): writes that reach the disk within the run, whoever made them."""
-    disk = block_device(work)
-    before = sectors_written(disk)
+    before = sectors_written(DISK)
     result = run()
-    return result + ((sectors_written(disk) - before) * 512 / (result[0] * seconds) if disk and result[0] else 0,)
+    return result + ((sectors_written(DISK) - before) * 512 / (result[0] * seconds) if DISK and result[0] else 0,)
 
 
 def disk_bytes(line):
     """", the disk wrote N KiB per update" from a raw-lmdb JSON line that measured it."""
     found = re.search(r'"diskBytesPerUpdate":(-?\d+)', line)
     return f", disk {int(found.group(1)) / 1024:.1f} KiB/update" if found and int(found.group(1)) > 0 else ""
+
+
+DISK = block_device(work)
 
 
 def lua(name, body):
@@ -300,8 +302,8 @@ COMMIT;
     disk_written = []
     for label, script, pg_script in [("durable step update", update, pg_update), ("fail with cascade", cascade, pg_cascade), ("create workflow", create, pg_create)]:
         if label == "durable step update":
-            # Twice: on the page cache as the bulk load left it (large folios: see common.recache),
-            # then restarted on the data file dropped from the cache and read back a page at a time.
+            # On the page cache as the bulk load left it (large folios: see common.recache), then
+            # restarted on the data file dropped from the cache and read back a page at a time.
             for state in ["page cache as the bulk load left it", "page cache re-read a page at a time"]:
                 if caches:
                     server.terminate()
@@ -338,7 +340,7 @@ COMMIT;
         if label != "durable step update":
             print(f"| {label} | -t2 -c64 | {mine[0]:,.0f} | {mine[1]:.3f} | {mine[2]:.3f} | {mine[3]} | | | {pg[0]:,.0f} | {pg[1]:.3f} | | {mine[0] / pg[0]:.2f}x |")
         if label == "durable step update" and raw_lmdb:
-            raw_env = dict(os.environ, RAW_LMDB_DISK=block_device(work))
+            raw_env = dict(os.environ, RAW_LMDB_DISK=DISK)
             for variant in ["", "recached", "nometasync", "formateight", "formatseven"]:
                 raw_dir = os.path.join(work, "raw-" + (variant or "sync"))
                 line = subprocess.run([raw_lmdb, "updates", raw_dir, str(workflows), str(seconds), "32"] + ([variant] if variant else []),
